@@ -1,0 +1,292 @@
+//! Command-line types (clap derive only). Validation and defaults that need
+//! thought live in `config`, which turns these into a `Config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Parallel batch image converter and downloader.
+///
+/// Work that waits (downloads) gets threads; work that computes (decoding,
+/// resizing, encoding) gets cores. Output paths go to stdout, progress and
+/// errors to stderr. Exit status: 0 all done or skipped, 1 some items failed,
+/// 2 usage or setup error, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "pixmill", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert images (files, folders, manifests, URLs) to other sizes and formats.
+    Convert(ConvertArgs),
+    /// Download a list of URLs into a folder (any file type, bytes unchanged).
+    Fetch(FetchArgs),
+    /// Run as a CPU worker process for `--backend process` (internal).
+    #[command(hide = true, name = "__worker")]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Cap this worker's address space (MB).
+    #[arg(long)]
+    pub memory_mb: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub image: ImageArgs,
+    #[command(flatten)]
+    pub cpu: CpuArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Input")]
+pub struct InputArgs {
+    /// Files, folders (walked recursively) and URLs; `-` reads entries from stdin.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<std::ffi::OsString>,
+
+    /// Read entries from a manifest file (`-` = stdin); may be repeated.
+    #[arg(short = 'm', long, value_name = "FILE")]
+    pub manifest: Vec<PathBuf>,
+
+    /// Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub manifest_format: Option<ManifestFormatArg>,
+
+    /// Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes).
+    #[arg(short = '0', long)]
+    pub null: bool,
+
+    /// Only take files whose path (relative to the folder walked) matches this glob; may be repeated.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip files and folders whose relative path matches this glob; may be repeated.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Descend at most this many levels below each folder given.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+
+    /// Follow symbolic links while walking folders.
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+
+    /// Also take hidden files and folders (names starting with `.`) while walking.
+    #[arg(short = 'H', long)]
+    pub hidden: bool,
+
+    /// Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output folder (created if missing). Nothing is written outside it.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub out_dir: PathBuf,
+
+    /// What to do when an output already exists.
+    #[arg(long, value_enum, default_value_t = OnExistsArg::Skip, value_name = "WHAT")]
+    pub on_exists: OnExistsArg,
+
+    /// Print one JSON record per item on stdout instead of output paths.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write one JSON record per item to FILE (JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// No progress bar and no summary (errors are still printed).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// List what would be done without reading, downloading or writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Image")]
+pub struct ImageArgs {
+    /// Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only).
+    #[arg(short = 'r', long, value_name = "SIZE")]
+    pub resize: Option<String>,
+
+    /// How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox).
+    #[arg(long, value_enum, default_value_t = FitArg::Inside)]
+    pub fit: FitArg,
+
+    /// Allow images smaller than the box to be enlarged.
+    #[arg(long)]
+    pub enlarge: bool,
+
+    /// Resampling filter.
+    #[arg(long, value_enum, default_value_t = FilterArg::Lanczos3)]
+    pub filter: FilterArg,
+
+    /// Output format (default: same as the input's).
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Quality for JPEG and lossy WebP, 1–100.
+    #[arg(long, default_value_t = 85, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+
+    /// Lossless WebP (PNG is always lossless).
+    #[arg(long)]
+    pub lossless: bool,
+
+    /// Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb` or `r,g,b`.
+    #[arg(long, default_value = "white", value_name = "COLOUR")]
+    pub background: String,
+
+    /// Keep pixels as stored instead of applying the EXIF orientation.
+    #[arg(long)]
+    pub no_auto_orient: bool,
+
+    /// Refuse images with more pixels than this (checked from the header, before decoding).
+    #[arg(long, default_value_t = 100_000_000, value_name = "N")]
+    pub max_pixels: u64,
+
+    /// Refuse input files larger than this (e.g. 500M).
+    #[arg(long, default_value = "1G", value_name = "SIZE")]
+    pub max_input_size: String,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "CPU stage")]
+pub struct CpuArgs {
+    /// CPU workers (default: number of cores).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Where the CPU stage runs: threads of one rayon pool, or isolated worker processes.
+    #[arg(long, value_enum, default_value_t = BackendArg::Rayon)]
+    pub backend: BackendArg,
+
+    /// With `--backend process`: cap each worker's address space (MB), so one huge image kills only its worker.
+    #[arg(long, value_name = "MB")]
+    pub worker_memory: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Network")]
+pub struct NetArgs {
+    /// Download threads (downloads wait on the network, so many threads overlap them).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub io_threads: usize,
+
+    /// At most this many connections to one host at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub per_host: usize,
+
+    /// Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+
+    /// Time allowed to connect (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub connect_timeout: String,
+
+    /// A download that receives no bytes for this long is stalled.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub timeout: String,
+
+    /// Time allowed for one item, all attempts included.
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<String>,
+
+    /// Abort downloads larger than this (e.g. 50M).
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestFormatArg {
+    Lines,
+    Csv,
+    Tsv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnExistsArg {
+    Skip,
+    Overwrite,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FitArg {
+    Inside,
+    Cover,
+    Fill,
+    Contain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FilterArg {
+    Nearest,
+    Box,
+    Bilinear,
+    Hamming,
+    Catmullrom,
+    Mitchell,
+    Gaussian,
+    Lanczos3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    #[value(alias = "jpg")]
+    Jpeg,
+    Png,
+    Webp,
+    Gif,
+    Bmp,
+    #[value(alias = "tif")]
+    Tiff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    Rayon,
+    Process,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

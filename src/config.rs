@@ -1,0 +1,418 @@
+//! Validated settings for a run, built from the command line. Nothing past
+//! this module sees clap; everything here has been checked.
+
+use crate::cli::{self, BackendArg, Command, FilterArg, FitArg, FormatArg, OnExistsArg};
+use crate::error::Error;
+use crate::fetch::FetchSettings;
+use crate::imaging::{Filter, Fit, Format, ResizeSpec, Settings};
+use crate::source::manifest::ManifestFormat;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the run does with each item.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Decode, transform and encode images.
+    Convert(Settings),
+    /// Save downloaded bytes unchanged.
+    Fetch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExists {
+    Skip,
+    Overwrite,
+    Fail,
+}
+
+/// Where the CPU stage runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Rayon,
+    Process { worker_memory_mb: Option<u64> },
+}
+
+/// Where entries come from and which are taken.
+#[derive(Debug, Clone, Default)]
+pub struct SourceConfig {
+    pub inputs: Vec<OsString>,
+    pub manifests: Vec<PathBuf>,
+    pub manifest_format: Option<ManifestFormat>,
+    pub null: bool,
+    pub include: Option<GlobSet>,
+    pub exclude: Option<GlobSet>,
+    pub max_depth: Option<usize>,
+    pub follow: bool,
+    pub hidden: bool,
+    /// `(index, count)`: keep entries whose stable key hashes to `index`.
+    pub shard: Option<(u64, u64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub source: SourceConfig,
+    pub out_dir: PathBuf,
+    pub on_exists: OnExists,
+    pub json: bool,
+    pub report: Option<PathBuf>,
+    pub quiet: bool,
+    pub dry_run: bool,
+    /// Progress bars on stderr (a terminal, and not quiet).
+    pub progress: bool,
+    pub jobs: usize,
+    pub backend: Backend,
+    pub io_threads: usize,
+    pub fetch: FetchSettings,
+    /// Local inputs larger than this are refused before reading.
+    pub max_input_size: u64,
+}
+
+impl Config {
+    /// Builds the config for `convert` or `fetch`; `None` for the worker command.
+    pub fn from_cli(command: Command) -> Result<Option<Config>, Error> {
+        match command {
+            Command::Convert(args) => Config::convert(args).map(Some),
+            Command::Fetch(args) => Config::fetch(args).map(Some),
+            Command::Worker(_) => Ok(None),
+        }
+    }
+
+    fn convert(args: cli::ConvertArgs) -> Result<Config, Error> {
+        let settings = image_settings(&args.image)?;
+        let jobs = match args.cpu.jobs {
+            Some(0) => return Err(usage("--jobs must be at least 1")),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let backend = match args.cpu.backend {
+            BackendArg::Rayon if args.cpu.worker_memory.is_some() => {
+                return Err(usage("--worker-memory needs --backend process"))
+            }
+            BackendArg::Rayon => Backend::Rayon,
+            BackendArg::Process => Backend::Process {
+                worker_memory_mb: args.cpu.worker_memory,
+            },
+        };
+        let max_input_size = parse_size(&args.image.max_input_size, "--max-input-size")?;
+        let mut config = Config::common(
+            Mode::Convert(settings),
+            args.input,
+            args.output,
+            args.net,
+        )?;
+        config.jobs = jobs;
+        config.backend = backend;
+        config.max_input_size = max_input_size;
+        Ok(config)
+    }
+
+    fn fetch(args: cli::FetchArgs) -> Result<Config, Error> {
+        Config::common(Mode::Fetch, args.input, args.output, args.net)
+    }
+
+    fn common(
+        mode: Mode,
+        input: cli::InputArgs,
+        output: cli::OutputArgs,
+        net: cli::NetArgs,
+    ) -> Result<Config, Error> {
+        let source = source_config(input)?;
+        if source.inputs.is_empty() && source.manifests.is_empty() {
+            return Err(usage(
+                "no inputs: give files, folders or URLs, `-` for stdin, or --manifest FILE",
+            ));
+        }
+        let stdin_uses = source.inputs.iter().filter(|i| *i == "-").count()
+            + source.manifests.iter().filter(|m| m.as_os_str() == "-").count();
+        if stdin_uses > 1 {
+            return Err(usage("stdin (`-`) can be read only once"));
+        }
+        if net.io_threads == 0 || net.per_host == 0 {
+            return Err(usage("--io-threads and --per-host must be at least 1"));
+        }
+        let fetch = FetchSettings {
+            retries: net.retries,
+            connect_timeout: parse_duration(&net.connect_timeout, "--connect-timeout")?,
+            timeout: parse_duration(&net.timeout, "--timeout")?,
+            max_time: net
+                .max_time
+                .as_deref()
+                .map(|s| parse_duration(s, "--max-time"))
+                .transpose()?,
+            max_size: net
+                .max_size
+                .as_deref()
+                .map(|s| parse_size(s, "--max-size"))
+                .transpose()?,
+            per_host: net.per_host,
+            ..FetchSettings::default()
+        };
+        let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();
+        Ok(Config {
+            mode,
+            source,
+            out_dir: output.out_dir,
+            on_exists: match output.on_exists {
+                OnExistsArg::Skip => OnExists::Skip,
+                OnExistsArg::Overwrite => OnExists::Overwrite,
+                OnExistsArg::Fail => OnExists::Fail,
+            },
+            json: output.json,
+            report: output.report,
+            quiet: output.quiet,
+            dry_run: output.dry_run,
+            progress,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            backend: Backend::Rayon,
+            io_threads: net.io_threads,
+            fetch,
+            max_input_size: 1 << 30,
+        })
+    }
+}
+
+fn usage(message: impl Into<String>) -> Error {
+    Error::Usage(message.into())
+}
+
+fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
+    let shard = input.shard.as_deref().map(parse_shard).transpose()?;
+    Ok(SourceConfig {
+        inputs: input.inputs,
+        manifests: input.manifest,
+        manifest_format: input.manifest_format.map(|f| match f {
+            cli::ManifestFormatArg::Lines => ManifestFormat::Lines,
+            cli::ManifestFormatArg::Csv => ManifestFormat::Csv,
+            cli::ManifestFormatArg::Tsv => ManifestFormat::Tsv,
+            cli::ManifestFormatArg::Jsonl => ManifestFormat::Jsonl,
+        }),
+        null: input.null,
+        include: glob_set(&input.include, "--include")?,
+        exclude: glob_set(&input.exclude, "--exclude")?,
+        max_depth: input.max_depth,
+        follow: input.follow,
+        hidden: input.hidden,
+        shard,
+    })
+}
+
+fn glob_set(globs: &[String], flag: &str) -> Result<Option<GlobSet>, Error> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for g in globs {
+        // A glob without a slash matches a file name anywhere, as in fd and rg.
+        let pattern = if g.contains('/') {
+            g.clone()
+        } else {
+            format!("**/{g}")
+        };
+        let glob = Glob::new(&pattern).map_err(|e| usage(format!("{flag} {g}: {e}")))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| usage(format!("{flag}: {e}")))
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
+    let bad = || usage(format!("invalid --shard '{s}': expected I/N with 0 <= I < N"));
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: u64 = i.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
+    let resize = args
+        .resize
+        .as_deref()
+        .map(ResizeSpec::parse)
+        .transpose()
+        .map_err(usage)?;
+    let fit = match args.fit {
+        FitArg::Inside => Fit::Inside,
+        FitArg::Cover => Fit::Cover,
+        FitArg::Fill => Fit::Fill,
+        FitArg::Contain => Fit::Contain,
+    };
+    if fit != Fit::Inside {
+        match resize {
+            Some(ResizeSpec {
+                width: Some(_),
+                height: Some(_),
+            }) => {}
+            _ => {
+                return Err(usage(
+                    "--fit cover, fill and contain need a box with both sides: --resize WxH",
+                ))
+            }
+        }
+    }
+    if args.max_pixels == 0 {
+        return Err(usage("--max-pixels must be at least 1"));
+    }
+    Ok(Settings {
+        resize,
+        fit,
+        enlarge: args.enlarge,
+        filter: match args.filter {
+            FilterArg::Nearest => Filter::Nearest,
+            FilterArg::Box => Filter::Box,
+            FilterArg::Bilinear => Filter::Bilinear,
+            FilterArg::Hamming => Filter::Hamming,
+            FilterArg::Catmullrom => Filter::Catmullrom,
+            FilterArg::Mitchell => Filter::Mitchell,
+            FilterArg::Gaussian => Filter::Gaussian,
+            FilterArg::Lanczos3 => Filter::Lanczos3,
+        },
+        format: args.format.map(|f| match f {
+            FormatArg::Jpeg => Format::Jpeg,
+            FormatArg::Png => Format::Png,
+            FormatArg::Webp => Format::Webp,
+            FormatArg::Gif => Format::Gif,
+            FormatArg::Bmp => Format::Bmp,
+            FormatArg::Tiff => Format::Tiff,
+        }),
+        quality: args.quality,
+        lossless: args.lossless,
+        background: parse_colour(&args.background)?,
+        auto_orient: !args.no_auto_orient,
+        max_pixels: args.max_pixels,
+    })
+}
+
+/// Parses `white`, `black`, `#rrggbb`, `rrggbb` or `r,g,b`.
+pub fn parse_colour(s: &str) -> Result<[u8; 3], Error> {
+    let bad = || usage(format!("invalid colour '{s}': use a name, #rrggbb or r,g,b"));
+    let t = s.trim().to_ascii_lowercase();
+    let named = match t.as_str() {
+        "white" => Some([255, 255, 255]),
+        "black" => Some([0, 0, 0]),
+        "gray" | "grey" => Some([128, 128, 128]),
+        "red" => Some([255, 0, 0]),
+        "green" => Some([0, 128, 0]),
+        "blue" => Some([0, 0, 255]),
+        _ => None,
+    };
+    if let Some(c) = named {
+        return Ok(c);
+    }
+    if t.contains(',') {
+        let parts: Vec<u8> = t
+            .split(',')
+            .map(|p| p.trim().parse::<u8>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        return <[u8; 3]>::try_from(parts).map_err(|_| bad());
+    }
+    let hex = t.strip_prefix('#').unwrap_or(&t);
+    if hex.len() != 6 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+    Ok([byte(0)?, byte(2)?, byte(4)?])
+}
+
+/// Parses `30`, `30s`, `500ms`, `2m`, `1h`, `1.5s`.
+pub fn parse_duration(s: &str, flag: &str) -> Result<Duration, Error> {
+    let t = s.trim();
+    let (number, unit) = split_unit(t);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| usage(format!("invalid {flag} '{s}': expected e.g. 30s, 500ms, 2m")))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(usage(format!("invalid {flag} '{s}': unknown unit '{unit}'"))),
+    };
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 1e9 {
+        return Err(usage(format!("invalid {flag} '{s}': must be positive")));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses `1000`, `10K`, `50M`, `2G` (powers of 1024; a trailing `B`/`iB` is allowed).
+pub fn parse_size(s: &str, flag: &str) -> Result<u64, Error> {
+    let t = s.trim();
+    let (number, unit) = split_unit(t);
+    let bad = || usage(format!("invalid {flag} '{s}': expected e.g. 500K, 50M, 2G"));
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.to_ascii_lowercase();
+    let unit = unit.trim_end_matches("ib").trim_end_matches('b');
+    let scale: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
+}
+
+fn split_unit(t: &str) -> (&str, &str) {
+    let at = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    (&t[..at], t[at..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30", "x").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("500ms", "x").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m", "x").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5s", "x").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("0", "x").is_err());
+        assert!(parse_duration("fast", "x").is_err());
+        assert!(parse_duration("3 days", "x").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1000", "x").unwrap(), 1000);
+        assert_eq!(parse_size("10K", "x").unwrap(), 10 * 1024);
+        assert_eq!(parse_size("50MB", "x").unwrap(), 50 << 20);
+        assert_eq!(parse_size("2GiB", "x").unwrap(), 2 << 30);
+        assert!(parse_size("-1", "x").is_err());
+        assert!(parse_size("lots", "x").is_err());
+    }
+
+    #[test]
+    fn colours() {
+        assert_eq!(parse_colour("white").unwrap(), [255, 255, 255]);
+        assert_eq!(parse_colour("#ff8000").unwrap(), [255, 128, 0]);
+        assert_eq!(parse_colour("0,10,20").unwrap(), [0, 10, 20]);
+        assert!(parse_colour("#ff80").is_err());
+        assert!(parse_colour("1,2").is_err());
+        assert!(parse_colour("ééé").is_err());
+    }
+
+    #[test]
+    fn shards() {
+        assert_eq!(parse_shard("0/4").unwrap(), (0, 4));
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("1/0").is_err());
+        assert!(parse_shard("x").is_err());
+    }
+}
