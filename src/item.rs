@@ -1,0 +1,159 @@
+//! One item of work as it travels through the stages (`Entry` → `Job`) and
+//! the `Record` it ends as. Every item ends as exactly one record.
+
+use crate::error::{ErrorClass, ItemError};
+use crate::imaging::Format;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Where an item's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Path(PathBuf),
+    Url(String),
+}
+
+/// An entry the source has planned: its input and where its output goes.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub input: Input,
+    /// The input as the user wrote it, for messages and reports.
+    pub label: String,
+    /// The final output path (below the output folder). For downloads whose
+    /// name lacks an extension this is provisional until the Content-Type
+    /// is known.
+    pub output: PathBuf,
+    /// The output format, for `convert`; `None` while it depends on the
+    /// content of a download.
+    pub format: Option<Format>,
+    pub sha256: Option<String>,
+    pub started: Instant,
+}
+
+/// A job for the CPU stage: a local file to read and the output to write.
+#[derive(Debug)]
+pub struct Job {
+    pub entry: Entry,
+    /// The file to read: the input itself, or a download staged beside the
+    /// output, which the CPU stage removes once read.
+    pub read_from: PathBuf,
+    pub staged: bool,
+    pub format: Format,
+    /// What earlier stages already know (download details).
+    pub record: Record,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Skipped,
+    Failed,
+    /// `--dry-run`: would be done.
+    Planned,
+}
+
+/// The per-item record: one JSON line in `--report`, one `--json` line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub input: String,
+    pub output: Option<String>,
+    pub status: Status,
+    pub error_class: Option<ErrorClass>,
+    /// For failures the reason; for skipped items why they were skipped.
+    pub error: Option<String>,
+    pub url: Option<String>,
+    pub http_status: Option<u16>,
+    pub attempts: Option<u32>,
+    pub bytes_in: Option<u64>,
+    pub bytes_out: Option<u64>,
+    pub width_in: Option<u32>,
+    pub height_in: Option<u32>,
+    pub width_out: Option<u32>,
+    pub height_out: Option<u32>,
+    /// Time spent downloading (all attempts).
+    pub fetch_ms: Option<u64>,
+    /// Time spent in the CPU stage (read, decode, transform, encode, write).
+    pub cpu_ms: Option<u64>,
+    /// From planning to the end of the item, queue waits included.
+    pub ms: u64,
+    /// Which CPU worker ran it.
+    pub worker: Option<usize>,
+}
+
+impl Record {
+    /// A record for `entry` with nothing measured yet.
+    pub fn new(entry: &Entry, status: Status) -> Record {
+        Record {
+            input: entry.label.clone(),
+            output: Some(entry.output.display().to_string()),
+            status,
+            error_class: None,
+            error: None,
+            url: match &entry.input {
+                Input::Url(u) => Some(u.clone()),
+                Input::Path(_) => None,
+            },
+            http_status: None,
+            attempts: None,
+            bytes_in: None,
+            bytes_out: None,
+            width_in: None,
+            height_in: None,
+            width_out: None,
+            height_out: None,
+            fetch_ms: None,
+            cpu_ms: None,
+            ms: 0,
+            worker: None,
+        }
+    }
+
+    /// A failure before an output was decided (bad manifest line, missing file).
+    pub fn failed_input(label: String, error: ItemError) -> Record {
+        Record {
+            input: label,
+            output: None,
+            status: Status::Failed,
+            error_class: Some(error.class),
+            error: Some(error.message),
+            url: None,
+            http_status: None,
+            attempts: None,
+            bytes_in: None,
+            bytes_out: None,
+            width_in: None,
+            height_in: None,
+            width_out: None,
+            height_out: None,
+            fetch_ms: None,
+            cpu_ms: None,
+            ms: 0,
+            worker: None,
+        }
+    }
+
+    pub fn fail(mut self, error: ItemError) -> Record {
+        self.status = Status::Failed;
+        self.error_class = Some(error.class);
+        self.error = Some(error.message);
+        self
+    }
+
+    pub fn skip(mut self, why: &str) -> Record {
+        self.status = Status::Skipped;
+        self.error = Some(why.to_string());
+        self
+    }
+
+    /// Stamps the total time since the entry was planned.
+    pub fn finish(mut self, entry: &Entry) -> Record {
+        self.ms = millis(entry.started.elapsed());
+        self
+    }
+}
+
+pub fn millis(d: std::time::Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
