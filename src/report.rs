@@ -1,0 +1,380 @@
+//! The sink: the one thread that owns stdout, the report file, the progress
+//! bars and the counts the exit status is folded from; plus the end-of-run
+//! summary with each stage's measured load and the bottleneck verdict.
+
+use crate::item::{Record, Status};
+use crate::signal::Stop;
+use crossbeam_channel::Receiver;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counts by status, folded into the exit status.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub ok: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub planned: u64,
+    pub bytes_out: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.ok + self.skipped + self.failed + self.planned
+    }
+
+    fn add(&mut self, record: &Record) {
+        match record.status {
+            Status::Ok => self.ok += 1,
+            Status::Skipped => self.skipped += 1,
+            Status::Failed => self.failed += 1,
+            Status::Planned => self.planned += 1,
+        }
+        self.bytes_out += record.bytes_out.unwrap_or(0);
+    }
+}
+
+/// The progress bars; hidden ones when stderr is not a terminal or `-q`.
+#[derive(Clone)]
+pub struct Progress {
+    multi: MultiProgress,
+    pub fetched: ProgressBar,
+    pub done: ProgressBar,
+    /// Entries planned so far; the bars' length once the source is done.
+    pub discovered: Arc<AtomicU64>,
+}
+
+impl Progress {
+    pub fn new(visible: bool, downloads: bool) -> Progress {
+        let target = if visible {
+            ProgressDrawTarget::stderr_with_hz(8)
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let multi = MultiProgress::with_draw_target(target);
+        let fetched = if downloads {
+            let bar = multi.add(ProgressBar::no_length());
+            bar.set_style(style(
+                "{prefix:>10} {wide_bar} {pos}/{len} {binary_bytes_per_sec} {msg}",
+            ));
+            bar.set_prefix("downloaded");
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let done = multi.add(ProgressBar::no_length());
+        done.set_style(style(
+            "{prefix:>10} {wide_bar} {pos}/{len} {per_sec} eta {eta} {msg}",
+        ));
+        done.set_prefix("processed");
+        Progress {
+            multi,
+            fetched,
+            done,
+            discovered: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// A message above the bars (plain stderr when they are hidden).
+    fn println(&self, line: &str) {
+        if self.multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = self.multi.println(line);
+        }
+    }
+
+    fn refresh_length(&self) {
+        let n = self.discovered.load(Ordering::Relaxed);
+        self.done.set_length(n);
+    }
+
+    pub fn finish(&self) {
+        self.fetched.finish_and_clear();
+        self.done.finish_and_clear();
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+/// How records are shown and kept.
+pub struct SinkOptions {
+    pub json: bool,
+    pub dry_run: bool,
+    pub report: Option<File>,
+}
+
+/// Runs the sink until every sender is gone; returns the counts.
+pub fn run_sink(
+    records: Receiver<Record>,
+    mut options: SinkOptions,
+    progress: &Progress,
+    stop: &Stop,
+) -> io::Result<Counts> {
+    let mut counts = Counts::default();
+    let stdout = io::stdout();
+    let mut out = Some(BufWriter::new(stdout.lock()));
+    let mut report = options.report.take().map(BufWriter::new);
+    for record in records {
+        counts.add(&record);
+        progress.refresh_length();
+        progress.done.inc(1);
+        if record.status == Status::Failed {
+            progress.println(&format!(
+                "pixmill: {}: {}",
+                record.input,
+                record.error.as_deref().unwrap_or("failed")
+            ));
+        }
+        if let Some(w) = out.as_mut() {
+            if let Err(e) = write_stdout(w, &record, &options) {
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    return Err(e);
+                }
+                // `pixmill … | head`: the reader has seen enough. Stop taking
+                // new work, as `find | head` would, and end quietly.
+                out = None;
+                stop.request_quiet();
+            }
+        }
+        if let Some(w) = report.as_mut() {
+            serde_json::to_writer(&mut *w, &record)?;
+            w.write_all(b"\n")?;
+            // Records are written as items finish, so a killed run's report
+            // still lists what it finished.
+            w.flush()?;
+        }
+    }
+    progress.finish();
+    Ok(counts)
+}
+
+fn write_stdout(w: &mut impl Write, record: &Record, options: &SinkOptions) -> io::Result<()> {
+    if options.json {
+        serde_json::to_writer(&mut *w, record)?;
+        w.write_all(b"\n")?;
+    } else {
+        match (record.status, &record.output) {
+            (Status::Ok, Some(output)) => writeln!(w, "{output}")?,
+            (Status::Planned, Some(output)) => writeln!(w, "{} -> {output}", record.input)?,
+            _ => return Ok(()),
+        }
+    }
+    // Line by line, so a pipeline downstream sees items as they finish.
+    w.flush()
+}
+
+/// Opens the report file (truncating it), a setup step that fails the run.
+pub fn open_report(path: &Path) -> io::Result<File> {
+    File::create(path)
+}
+
+/// Measured load of one stage: how long each of its workers was busy.
+#[derive(Debug, Clone)]
+pub struct StageLoad {
+    pub name: &'static str,
+    pub busy: Vec<Duration>,
+}
+
+impl StageLoad {
+    /// Busy share of the stage's capacity over `wall`, 0–1.
+    pub fn utilization(&self, wall: Duration) -> f64 {
+        if self.busy.is_empty() || wall.is_zero() {
+            return 0.0;
+        }
+        let busy: f64 = self.busy.iter().map(Duration::as_secs_f64).sum();
+        (busy / (self.busy.len() as f64 * wall.as_secs_f64())).clamp(0.0, 1.0)
+    }
+
+    fn per_worker(&self, wall: Duration) -> String {
+        self.busy
+            .iter()
+            .map(|b| format!("{:.0}%", 100.0 * pct(*b, wall)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn pct(part: Duration, whole: Duration) -> f64 {
+    if whole.is_zero() {
+        0.0
+    } else {
+        (part.as_secs_f64() / whole.as_secs_f64()).clamp(0.0, 1.0)
+    }
+}
+
+/// Which stage limited the run, from measured busy time, with one
+/// concrete suggestion.
+pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) -> Option<String> {
+    let pc = |u: f64| (u * 100.0).round();
+    match (io, cpu) {
+        (Some(io), Some(cpu)) => {
+            let (iu, cu) = (io.utilization(wall), cpu.utilization(wall));
+            let threads = io.busy.len();
+            Some(if cu >= 0.75 {
+                format!(
+                    "CPU limited this run: download threads were idle {}% of the time; \
+                     more cores would help, more --io-threads would not",
+                    pc(1.0 - iu)
+                )
+            } else if iu >= 0.6 {
+                format!(
+                    "downloads limited this run: CPU workers were idle {}% of the time; \
+                     try --io-threads {}",
+                    pc(1.0 - cu),
+                    (threads * 2).max(threads + 1)
+                )
+            } else {
+                format!(
+                    "neither stage was saturated (downloads {}% busy, CPU {}% busy): \
+                     the input list or --per-host held the run back",
+                    pc(iu),
+                    pc(cu)
+                )
+            })
+        }
+        (Some(io), None) => {
+            let iu = io.utilization(wall);
+            let threads = io.busy.len();
+            Some(if iu >= 0.8 {
+                format!(
+                    "downloads kept all {threads} threads busy ({}%); try --io-threads {} if the servers allow",
+                    pc(iu),
+                    threads * 2
+                )
+            } else {
+                format!(
+                    "download threads were idle {}% of the time: the input list, \
+                     --per-host or the disk held the run back, not --io-threads",
+                    pc(1.0 - iu)
+                )
+            })
+        }
+        (None, Some(cpu)) => {
+            let cu = cpu.utilization(wall);
+            Some(if cu >= 0.75 {
+                format!("CPU limited this run: workers were busy {}% of the time", pc(cu))
+            } else {
+                format!(
+                    "CPU workers were idle {}% of the time: reading inputs or writing outputs held the run back",
+                    pc(1.0 - cu)
+                )
+            })
+        }
+        (None, None) => None,
+    }
+}
+
+/// The end-of-run paragraph on stderr.
+pub fn summary(
+    counts: &Counts,
+    wall: Duration,
+    loads: &[StageLoad],
+    verdict: Option<String>,
+    interrupted: bool,
+) -> String {
+    let secs = wall.as_secs_f64();
+    let rate = if secs > 0.0 { counts.ok as f64 / secs } else { 0.0 };
+    let mut text = format!(
+        "pixmill: {} ok, {} skipped, {} failed",
+        counts.ok, counts.skipped, counts.failed
+    );
+    if counts.planned > 0 {
+        text.push_str(&format!(", {} planned (dry run)", counts.planned));
+    }
+    text.push_str(&format!(" in {secs:.2} s ({rate:.1} items/s"));
+    if counts.bytes_out > 0 {
+        text.push_str(&format!(", {} written", human_bytes(counts.bytes_out)));
+    }
+    text.push(')');
+    if interrupted {
+        text.push_str("; interrupted: rerun the same command to finish the rest");
+    }
+    for load in loads.iter().filter(|l| !l.busy.is_empty()) {
+        text.push_str(&format!(
+            "\n  {} stage: {} workers, {:.0}% busy (per worker: {})",
+            load.name,
+            load.busy.len(),
+            100.0 * load.utilization(wall),
+            load.per_worker(wall)
+        ));
+    }
+    if let Some(v) = verdict {
+        text.push_str(&format!("\n  {v}"));
+    }
+    text
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(name: &'static str, busy_secs: &[f64]) -> StageLoad {
+        StageLoad {
+            name,
+            busy: busy_secs.iter().map(|s| Duration::from_secs_f64(*s)).collect(),
+        }
+    }
+
+    #[test]
+    fn verdict_names_the_limiting_stage() {
+        let wall = Duration::from_secs(10);
+        let io_busy = load("download", &[9.5; 16]);
+        let cpu_idle = load("cpu", &[2.9, 3.0]);
+        let v = verdict(Some(&io_busy), Some(&cpu_idle), wall).unwrap();
+        assert!(v.starts_with("downloads limited"), "{v}");
+        assert!(v.contains("idle 70%"), "{v}");
+        assert!(v.contains("--io-threads 32"), "{v}");
+
+        let io_idle = load("download", &[1.0; 16]);
+        let cpu_busy = load("cpu", &[9.8, 9.7]);
+        let v = verdict(Some(&io_idle), Some(&cpu_busy), wall).unwrap();
+        assert!(v.starts_with("CPU limited"), "{v}");
+        assert!(v.contains("idle 90%"), "{v}");
+    }
+
+    #[test]
+    fn utilization_is_measured_share() {
+        let l = load("cpu", &[5.0, 10.0]);
+        assert!((l.utilization(Duration::from_secs(10)) - 0.75).abs() < 1e-9);
+        assert_eq!(l.utilization(Duration::ZERO), 0.0);
+    }
+
+    #[test]
+    fn summary_counts() {
+        let counts = Counts {
+            ok: 3,
+            skipped: 1,
+            failed: 2,
+            planned: 0,
+            bytes_out: 2048,
+        };
+        let s = summary(&counts, Duration::from_secs(2), &[], None, true);
+        assert!(s.contains("3 ok, 1 skipped, 2 failed"), "{s}");
+        assert!(s.contains("1.5 items/s"), "{s}");
+        assert!(s.contains("2.0 KiB"), "{s}");
+        assert!(s.contains("interrupted"), "{s}");
+    }
+}
