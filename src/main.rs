@@ -1,1 +1,13 @@
-fn main() {}
+//! The `pixmill` binary: a thin shell around the library.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match pixmill::run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("pixmill: {err:#}");
+            ExitCode::from(pixmill::exit::USAGE)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Wires the stages together and owns shutdown:
+//!
+//! ```text
+//! source ──bounded──► I/O stage (threads, waiting) ──bounded──► CPU stage (cores) ──bounded──► sink
+//!    └────────────── local files skip the I/O stage ──────────────┘
+//! ```
+//!
+//! Every stage runs inside one `std::thread::scope`; a stage ends when its
+//! input channel is drained and its senders are dropped, so the run ends
+//! by itself once the source is done, and stops early once `Stop` is set.
+
+use crate::config::{Config, Mode};
+use crate::error::Error;
+use crate::io_stage::{self, IoContext};
+use crate::item::{Entry, Job, Record};
+use crate::output::{self, Claims, OutDir};
+use crate::process::{self, CpuContext};
+use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
+use crate::signal::Stop;
+use crate::source::{self, Lists, Planner};
+use crossbeam_channel::bounded;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How a run ended.
+pub struct Outcome {
+    pub counts: Counts,
+    pub interrupted: bool,
+}
+
+/// Runs the whole job described by `config`.
+pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let out = open_out_dir(config)?;
+    let lists = Lists::open(&config.source)?;
+    let report_file = match &config.report {
+        Some(path) => Some(report::open_report(path).map_err(|e| {
+            Error::Setup(format!("cannot write report {}: {}", path.display(), output::io_reason(&e)))
+        })?),
+        None => None,
+    };
+    let converting = matches!(config.mode, Mode::Convert(_));
+    let progress = Progress::new(config.progress, !converting);
+    let claims = Claims::default();
+
+    let (io_tx, io_rx) = bounded::<Entry>(config.io_threads * 2);
+    let (cpu_tx, cpu_rx) = bounded::<Job>(config.jobs * 2);
+    let (sink_tx, sink_rx) = bounded::<Record>(1024);
+    let io_ctx = IoContext {
+        config,
+        out: &out,
+        claims: &claims,
+        stop,
+        progress: &progress,
+        fetcher: OnceLock::new(),
+    };
+    let cpu_ctx = CpuContext {
+        jobs: config.jobs,
+        out: &out,
+        stop,
+        max_input_size: config.max_input_size,
+    };
+
+    let (counts, loads) = std::thread::scope(|scope| -> Result<(Counts, Vec<StageLoad>), Error> {
+        if !config.dry_run {
+            // Leftovers of a killed run; harmless to run beside this one.
+            scope.spawn(|| output::clean_stale_temps(out.canonical()));
+        }
+        let sink_options = SinkOptions {
+            json: config.json,
+            dry_run: config.dry_run,
+            report: report_file,
+        };
+        let sink = scope.spawn(|| report::run_sink(sink_rx, sink_options, &progress, stop));
+
+        let cpu = match &config.mode {
+            Mode::Convert(settings) => {
+                let (rx, tx) = (cpu_rx, sink_tx.clone());
+                let ctx = &cpu_ctx;
+                Some(scope.spawn(move || process::run_stage(config.backend, settings, ctx, rx, tx)))
+            }
+            Mode::Fetch => {
+                drop(cpu_rx);
+                None
+            }
+        };
+        let io = {
+            let to_cpu = converting.then(|| cpu_tx.clone());
+            let (rx, tx) = (io_rx, sink_tx.clone());
+            let ctx = &io_ctx;
+            scope.spawn(move || io_stage::run(ctx, rx, to_cpu, tx))
+        };
+        let discovered = progress.discovered.clone();
+        let (claims, out) = (&claims, &out);
+        scope.spawn(move || {
+            let mut planner = Planner::new(
+                config,
+                out,
+                claims,
+                stop,
+                discovered,
+                Some(io_tx),
+                converting.then_some(cpu_tx),
+                sink_tx,
+            );
+            source::produce(&config.source, lists, &mut planner);
+        });
+
+        let io_load = io.join().map_err(|_| Error::Setup("the I/O stage panicked".into()))?;
+        let cpu_load = match cpu {
+            Some(handle) => Some(handle.join().map_err(|_| Error::Setup("the CPU stage panicked".into()))??),
+            None => None,
+        };
+        let counts = sink
+            .join()
+            .map_err(|_| Error::Setup("the output stage panicked".into()))?
+            .map_err(|e| Error::Setup(format!("cannot write output: {}", output::io_reason(&e))))?;
+        let downloads_happened = io_load.busy.iter().any(|b| !b.is_zero());
+        let mut loads = Vec::new();
+        if downloads_happened {
+            loads.push(io_load);
+        }
+        loads.extend(cpu_load);
+        Ok((counts, loads))
+    })?;
+
+    let wall = started.elapsed();
+    let interrupted = stop.interrupted();
+    if !config.quiet {
+        eprintln!("{}", summarize(&counts, wall, &loads, interrupted));
+    }
+    Ok(Outcome { counts, interrupted })
+}
+
+fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: bool) -> String {
+    let io = loads.iter().find(|l| l.name == "download");
+    let cpu = loads.iter().find(|l| l.name == "cpu");
+    // Loads and the verdict mean something only when work was done.
+    if counts.ok + counts.failed == 0 {
+        return report::summary(counts, wall, &[], None, interrupted);
+    }
+    report::summary(counts, wall, loads, report::verdict(io, cpu, wall), interrupted)
+}
+
+fn open_out_dir(config: &Config) -> Result<OutDir, Error> {
+    let made = if config.dry_run {
+        OutDir::resolve(&config.out_dir)
+    } else {
+        OutDir::create(&config.out_dir)
+    };
+    made.map_err(|e| {
+        Error::Setup(format!(
+            "cannot use output folder {}: {}",
+            config.out_dir.display(),
+            output::io_reason(&e)
+        ))
+    })
+}

@@ -1,0 +1,157 @@
+//! The CPU stage: decode → transform → encode → write, one item per worker
+//! at a time, with one worker per core. Two backends run the same job
+//! function: threads of one rayon pool (cheap, shared memory) or worker
+//! processes (dearer to start and talk to, but a crash takes down only its
+//! own item).
+
+pub mod rayon;
+pub mod worker;
+
+use crate::error::{ErrorClass, ItemError};
+use crate::imaging::{Converter, Format};
+use crate::item::{millis, Job, Record, Status};
+use crate::output::{self, io_reason, OutDir};
+use crate::report::StageLoad;
+use crate::signal::Stop;
+use crossbeam_channel::{Receiver, Sender};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What a CPU worker needs to do one item; small and serializable, so it
+/// crosses a pipe to a worker process while the image bytes do not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub read_from: PathBuf,
+    pub output: PathBuf,
+    pub format: Format,
+    pub max_input_size: u64,
+}
+
+/// What a finished job measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDone {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub width_in: u32,
+    pub height_in: u32,
+    pub width_out: u32,
+    pub height_out: u32,
+}
+
+/// Runs one job: read the input, convert, write the output atomically.
+pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, ItemError> {
+    let data = read_input(&spec.read_from, spec.max_input_size)?;
+    let converted = converter.convert_to(&data, spec.format)?;
+    output::write_atomic(&spec.output, &converted.data)?;
+    Ok(JobDone {
+        bytes_in: data.len() as u64,
+        bytes_out: converted.data.len() as u64,
+        width_in: converted.width_in,
+        height_in: converted.height_in,
+        width_out: converted.width_out,
+        height_out: converted.height_out,
+    })
+}
+
+/// Reads a regular file whole, refusing anything else (FIFOs, devices,
+/// folders) and anything over the size cap, so no input can hang or
+/// exhaust the run.
+pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
+    let read_err = |e: std::io::Error| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)));
+    let meta = fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
+    }
+    if meta.len() > max_size {
+        return Err(ItemError::new(
+            ErrorClass::TooLarge,
+            format!("file is {} bytes, over --max-input-size {max_size}", meta.len()),
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(ItemError::new(ErrorClass::Decode, "empty file"));
+    }
+    let file = File::open(path).map_err(read_err)?;
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    // `take` guards against a file that grows while we read it.
+    file.take(max_size + 1).read_to_end(&mut data).map_err(read_err)?;
+    if data.len() as u64 > max_size {
+        return Err(ItemError::new(ErrorClass::TooLarge, format!("file grew over --max-input-size {max_size}")));
+    }
+    Ok(data)
+}
+
+/// Everything a CPU backend shares with the rest of the run.
+pub struct CpuContext<'a> {
+    pub jobs: usize,
+    pub out: &'a OutDir,
+    pub stop: &'a Stop,
+    pub max_input_size: u64,
+}
+
+/// One job through a runner (a thread's converter, or a worker process):
+/// prepares the output folder, runs, and turns the result into a record.
+/// A staged download is removed afterwards whatever happened.
+pub fn execute(
+    job: Job,
+    ctx: &CpuContext,
+    worker: usize,
+    run: &mut dyn FnMut(&JobSpec) -> Result<JobDone, ItemError>,
+) -> Record {
+    let started = Instant::now();
+    let Job { entry, read_from, staged, format, mut record } = job;
+    record.worker = Some(worker);
+    let result = ctx.out.prepare_parent(&entry.output).and_then(|()| {
+        let spec = JobSpec {
+            read_from: read_from.clone(),
+            output: entry.output.clone(),
+            format,
+            max_input_size: ctx.max_input_size,
+        };
+        run(&spec)
+    });
+    if staged {
+        let _ = fs::remove_file(&read_from);
+    }
+    record.cpu_ms = Some(millis(started.elapsed()));
+    let record = match result {
+        Ok(done) => {
+            record.status = Status::Ok;
+            record.bytes_in = Some(done.bytes_in);
+            record.bytes_out = Some(done.bytes_out);
+            record.width_in = Some(done.width_in);
+            record.height_in = Some(done.height_in);
+            record.width_out = Some(done.width_out);
+            record.height_out = Some(done.height_out);
+            record
+        }
+        Err(e) => record.fail(e),
+    };
+    record.finish(&entry)
+}
+
+/// Drops a job the run will not do (it is stopping), cleaning its staged file.
+pub fn abandon(job: Job) {
+    if job.staged {
+        let _ = fs::remove_file(&job.read_from);
+    }
+}
+
+/// Runs the CPU stage on the chosen backend until `jobs` is drained.
+pub fn run_stage(
+    backend: crate::config::Backend,
+    settings: &crate::imaging::Settings,
+    ctx: &CpuContext,
+    jobs: Receiver<Job>,
+    records: Sender<Record>,
+) -> Result<StageLoad, crate::error::Error> {
+    match backend {
+        crate::config::Backend::Rayon => rayon::run(settings, ctx, jobs, records),
+        crate::config::Backend::Process { worker_memory_mb } => {
+            worker::run(settings, ctx, worker_memory_mb, jobs, records)
+        }
+    }
+}
