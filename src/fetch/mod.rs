@@ -2,6 +2,8 @@
 //! streams to a temp file the caller names, with retries, timeouts, limits
 //! and checksum verification.
 
+pub mod naming;
+
 use crate::error::ItemError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -208,6 +208,12 @@ impl Converter {
         &self.settings
     }
 
+    /// Converts one encoded image to `format`.
+    pub fn convert_to(&mut self, input: &[u8], format: Format) -> Result<Converted, ItemError> {
+        self.settings.format = Some(format);
+        self.convert(input)
+    }
+
     /// Converts one encoded image.
     pub fn convert(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
         // Placeholder until the imaging module lands.
