@@ -5,3 +5,4 @@
 pub mod error;
 pub mod fetch;
 pub mod imaging;
+pub mod source;
