@@ -264,16 +264,178 @@ fn next_json(_r: &mut RecordReader) -> Step {
     Step::End
 }
 
-struct CsvSource;
+/// Longest header excerpt quoted in the "no input column" error; a list of
+/// plain paths misread as CSV would otherwise dump a whole record.
+const MAX_HEADER_ECHO: usize = 200;
+
+/// CSV/TSV rows through one reused record; the header is read lazily so that
+/// its errors arrive through the iterator like any other.
+struct CsvSource {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    record: csv::ByteRecord,
+    columns: Option<Columns>,
+}
+
+/// Where the interesting fields sit in each row.
+struct Columns {
+    /// Candidate input columns, in [`INPUT_KEYS`] order of preference.
+    input: Vec<usize>,
+    output: Option<usize>,
+    sha256: Option<usize>,
+    width: usize,
+}
+
+impl Columns {
+    fn from_header(header: &csv::ByteRecord) -> Option<Columns> {
+        let find = |key: &str| {
+            header.iter().enumerate().position(|(i, cell)| {
+                let cell = if i == 0 { strip_bom(cell) } else { cell };
+                cell.trim_ascii().eq_ignore_ascii_case(key.as_bytes())
+            })
+        };
+        let input: Vec<usize> = INPUT_KEYS.iter().filter_map(|key| find(key)).collect();
+        if input.is_empty() {
+            return None;
+        }
+        Some(Columns {
+            input,
+            output: find("output"),
+            sha256: find("sha256"),
+            width: header.len(),
+        })
+    }
+}
 
 impl CsvSource {
-    fn new(_reader: Box<dyn BufRead + Send>, _delimiter: u8) -> CsvSource {
-        CsvSource
+    fn new(reader: Box<dyn BufRead + Send>, delimiter: u8) -> CsvSource {
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            // Row width is checked here so a bad row is an error for that row
+            // rather than something the reader decides about.
+            .flexible(true)
+            // With the CRLF terminator csv reports row line numbers one short
+            // (BurntSushi/rust-csv#395); splitting on `\n` keeps them right,
+            // and the `\r` left on the last cell is trimmed with the rest.
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(reader);
+        CsvSource {
+            reader,
+            record: csv::ByteRecord::new(),
+            columns: None,
+        }
     }
 
     fn next_step(&mut self) -> Step {
-        Step::End
+        if self.columns.is_none() {
+            match self.read_header() {
+                Ok(columns) => self.columns = Some(columns),
+                Err(err) => return Step::Fatal(err),
+            }
+        }
+        loop {
+            return match self.reader.read_byte_record(&mut self.record) {
+                Ok(false) => Step::End,
+                Ok(true) if is_blank_line(&self.record) => continue,
+                Ok(true) => match self.row_entry() {
+                    Ok(entry) => Step::Entry(entry),
+                    Err(err) => Step::Error(err),
+                },
+                Err(err) if err.is_io_error() => Step::Fatal(csv_error(&err)),
+                Err(err) => Step::Error(csv_error(&err)),
+            };
+        }
     }
+
+    fn read_header(&mut self) -> Result<Columns, ManifestError> {
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(true) => {}
+            Ok(false) => return Err(ManifestError::new(1, "missing header row")),
+            Err(err) => return Err(csv_error(&err)),
+        }
+        Columns::from_header(&self.record).ok_or_else(|| {
+            ManifestError::new(
+                record_line(&self.record),
+                format!(
+                    "no url or path column in header: {}",
+                    header_echo(&self.record)
+                ),
+            )
+        })
+    }
+
+    fn row_entry(&self) -> Result<RawEntry, ManifestError> {
+        let line = record_line(&self.record);
+        let columns = self.columns.as_ref().expect("header read before rows");
+        if self.record.len() != columns.width {
+            return Err(ManifestError::new(
+                line,
+                format!(
+                    "expected {} fields, found {}",
+                    columns.width,
+                    self.record.len()
+                ),
+            ));
+        }
+        let cell = |index: Option<usize>| -> Result<Option<&str>, ManifestError> {
+            let Some(bytes) = index.and_then(|i| self.record.get(i)) else {
+                return Ok(None);
+            };
+            let text = std::str::from_utf8(bytes.trim_ascii())
+                .map_err(|_| ManifestError::new(line, "invalid UTF-8"))?;
+            Ok(Some(text).filter(|t| !t.is_empty()))
+        };
+        let mut input = None;
+        for &index in &columns.input {
+            input = cell(Some(index))?;
+            if input.is_some() {
+                break;
+            }
+        }
+        let input = input.ok_or_else(|| ManifestError::new(line, "empty url/path field"))?;
+        Ok(RawEntry {
+            input: OsString::from(input),
+            output: cell(columns.output)?.map(str::to_owned),
+            sha256: cell(columns.sha256)?.map(str::to_owned),
+            line,
+        })
+    }
+}
+
+/// csv skips empty lines itself, but not `\r` or spaces-only lines, which
+/// would otherwise surface as short rows.
+fn is_blank_line(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record[0].trim_ascii().is_empty()
+}
+
+fn record_line(record: &csv::ByteRecord) -> u64 {
+    record.position().map_or(1, |p| p.line())
+}
+
+fn csv_error(err: &csv::Error) -> ManifestError {
+    let line = err.position().map_or(1, |p| p.line());
+    let message = match err.kind() {
+        csv::ErrorKind::Io(io) => format!("read error: {io}"),
+        _ => err.to_string(),
+    };
+    ManifestError::new(line, message)
+}
+
+fn header_echo(header: &csv::ByteRecord) -> String {
+    let cells: Vec<String> = header
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let mut echo = cells.join(", ");
+    if echo.len() > MAX_HEADER_ECHO {
+        let cut = (0..=MAX_HEADER_ECHO)
+            .rev()
+            .find(|&i| echo.is_char_boundary(i))
+            .unwrap_or(0);
+        echo.truncate(cut);
+        echo.push('…');
+    }
+    echo
 }
 
 #[cfg(test)]
@@ -359,32 +521,178 @@ mod tests {
         assert_eq!(entries[1].line, 2);
     }
 
-    /// Yields some bytes, then fails on every call.
+    #[test]
+    fn csv_header_variations_and_columns() {
+        let input = b"id, Output ,URL,sha256,notes\n\
+            1,out/a.png,https://x/a.jpg,abc123,hi\n\
+            2,,https://x/b.jpg,,\n";
+        let entries: Vec<RawEntry> = read(input, ManifestFormat::Csv, false)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                RawEntry {
+                    input: "https://x/a.jpg".into(),
+                    output: Some("out/a.png".into()),
+                    sha256: Some("abc123".into()),
+                    line: 2,
+                },
+                RawEntry {
+                    input: "https://x/b.jpg".into(),
+                    output: None,
+                    sha256: None,
+                    line: 3,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_path_column_with_spaces_and_bom() {
+        let input = "\u{FEFF} path ,extra\nphotos/a.jpg,x\n";
+        assert_eq!(
+            outcomes(input.as_bytes(), ManifestFormat::Csv, false),
+            [ok("photos/a.jpg")]
+        );
+    }
+
+    #[test]
+    fn csv_input_prefers_url_then_falls_back_to_path() {
+        let input = b"path,url\nlocal.jpg,https://x/a.jpg\nonly-local.jpg,\n";
+        assert_eq!(
+            outcomes(input, ManifestFormat::Csv, false),
+            [ok("https://x/a.jpg"), ok("only-local.jpg")]
+        );
+    }
+
+    #[test]
+    fn csv_quoted_comma_and_newline() {
+        let input = b"url,output\n\"a,b.jpg\",\"x\ny.png\"\nc.jpg,d.png\n";
+        let entries: Vec<RawEntry> = read(input, ManifestFormat::Csv, false)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(entries[0].input, "a,b.jpg");
+        assert_eq!(entries[0].output.as_deref(), Some("x\ny.png"));
+        assert_eq!(entries[0].line, 2);
+        assert_eq!(entries[1].input, "c.jpg");
+        // The quoted newline makes the second row start on line 4.
+        assert_eq!(entries[1].line, 4);
+    }
+
+    #[test]
+    fn csv_bad_rows_are_errors_and_parsing_continues() {
+        let input = b"url,output\nshort\n,empty-input.png\na.jpg,b.png,extra\ngood.jpg,g.png\n";
+        assert_eq!(
+            outcomes(input, ManifestFormat::Csv, false),
+            [
+                Err("line 2: expected 2 fields, found 1".to_string()),
+                Err("line 3: empty url/path field".to_string()),
+                Err("line 4: expected 2 fields, found 3".to_string()),
+                ok("good.jpg"),
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_invalid_utf8_is_a_row_error() {
+        let input = b"url,output\nbad\xFF.jpg,x.png\nok.jpg,bad\xFE.png\nfine.jpg,\n";
+        assert_eq!(
+            outcomes(input, ManifestFormat::Csv, false),
+            [
+                Err("line 2: invalid UTF-8".to_string()),
+                Err("line 3: invalid UTF-8".to_string()),
+                ok("fine.jpg"),
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_without_input_column_is_one_error() {
+        let results = outcomes(b"name,output\na,b\nc,d\n", ManifestFormat::Csv, false);
+        assert_eq!(
+            results,
+            [Err(
+                "line 1: no url or path column in header: name, output".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn csv_empty_input_is_missing_header() {
+        let results: Vec<_> = read(b"", ManifestFormat::Csv, false).collect();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].as_ref().unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn csv_header_only_yields_nothing() {
+        assert!(outcomes(b"url,output\n", ManifestFormat::Csv, false).is_empty());
+    }
+
+    #[test]
+    fn csv_long_header_echo_is_truncated() {
+        let header = "x".repeat(10_000);
+        let err = read(header.as_bytes(), ManifestFormat::Csv, false)
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(err.message.len() < 300, "{}", err.message);
+    }
+
+    #[test]
+    fn tsv_rows() {
+        let input = b"File\tsha256\r\nmy photo, 1.jpg\tdeadbeef\r\n\r\nsecond.jpg\t\r\n";
+        let entries: Vec<RawEntry> = read(input, ManifestFormat::Tsv, false)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].input, "my photo, 1.jpg");
+        assert_eq!(entries[0].sha256.as_deref(), Some("deadbeef"));
+        assert_eq!(entries[1].input, "second.jpg");
+        assert_eq!(entries[1].sha256, None);
+        assert_eq!(entries[1].line, 4);
+    }
+
+    #[test]
+    fn nul_flag_is_ignored_for_csv() {
+        assert_eq!(
+            outcomes(b"url\na.jpg\n", ManifestFormat::Csv, true),
+            [ok("a.jpg")]
+        );
+    }
+
+    /// Yields `data`, then fails on every call.
     struct FailingReader {
-        sent: bool,
+        data: &'static [u8],
     }
 
     impl io::Read for FailingReader {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if !self.sent {
-                self.sent = true;
-                let data = b"a.jpg\nb.jpg\n";
-                buf[..data.len()].copy_from_slice(data);
-                return Ok(data.len());
+            if self.data.is_empty() {
+                return Err(io::Error::other("disk on fire"));
             }
-            Err(io::Error::other("disk on fire"))
+            let n = self.data.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
         }
     }
 
     #[test]
     fn read_error_is_reported_once_then_ends() {
-        for format in [ManifestFormat::Lines] {
-            let reader = io::BufReader::new(FailingReader { sent: false });
+        let cases: [(ManifestFormat, &[u8], usize); 2] = [
+            (ManifestFormat::Lines, b"a.jpg\nb.jpg\n", 2),
+            (ManifestFormat::Csv, b"url\na.jpg\n", 1),
+        ];
+        for (format, data, entries) in cases {
+            let reader = io::BufReader::new(FailingReader { data });
             let results: Vec<_> = read_manifest(Box::new(reader), format, false).collect();
             let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
             assert_eq!(errors.len(), 1, "{format:?}: {results:?}");
             assert!(errors[0].message.contains("disk on fire"), "{format:?}");
             assert!(results.last().unwrap().is_err(), "{format:?}");
+            assert_eq!(results.len(), entries + 1, "{format:?}");
         }
     }
 
