@@ -260,8 +260,65 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
-fn next_json(_r: &mut RecordReader) -> Step {
-    Step::End
+fn next_json(r: &mut RecordReader) -> Step {
+    loop {
+        let (line, record) = match r.next_record() {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Step::End,
+            Err(err) => return r.io_error(&err),
+        };
+        let record = if line == 1 { strip_bom(record) } else { record };
+        if record.trim_ascii().is_empty() {
+            continue;
+        }
+        return match json_entry(line, record) {
+            Ok(entry) => Step::Entry(entry),
+            Err(message) => Step::Error(ManifestError::new(line, message)),
+        };
+    }
+}
+
+fn json_entry(line: u64, record: &[u8]) -> Result<RawEntry, String> {
+    // Checked up front: serde_json would report bad bytes outside strings as
+    // a confusing syntax error.
+    let text = std::str::from_utf8(record).map_err(|_| "invalid UTF-8".to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| format!("invalid JSON: {err}"))?;
+    let (input, output, sha256) = match value {
+        serde_json::Value::String(input) => (Some(input), None, None),
+        serde_json::Value::Object(mut object) => {
+            let mut input = None;
+            for key in INPUT_KEYS {
+                let value = json_string(&mut object, key)?;
+                if input.is_none() {
+                    input = value;
+                }
+            }
+            let output = json_string(&mut object, "output")?;
+            (input, output, json_string(&mut object, "sha256")?)
+        }
+        _ => return Err("expected a JSON object or string".to_string()),
+    };
+    let input = input.ok_or("missing or empty \"url\" or \"path\"")?;
+    Ok(RawEntry {
+        input: input.into(),
+        output,
+        sha256,
+        line,
+    })
+}
+
+/// A string field; absent, `null` and `""` all mean "not given", matching an
+/// empty CSV cell. Strings are not trimmed: JSON quoting is already exact.
+fn json_string(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Result<Option<String>, String> {
+    match object.remove(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s).filter(|s| !s.is_empty())),
+        Some(_) => Err(format!("\"{key}\" must be a string")),
+    }
 }
 
 /// Longest header excerpt quoted in the "no input column" error; a list of
@@ -662,6 +719,91 @@ mod tests {
         );
     }
 
+    #[test]
+    fn jsonl_objects_bare_strings_and_errors() {
+        let input = concat!(
+            "{\"url\": \"https://x/a.jpg\", \"output\": \"a.webp\", \"sha256\": \"ff00\", \"extra\": 1}\n",
+            "\"bare name.jpg\"\n",
+            "\n",
+            "not json at all\n",
+            "{\"output\": \"orphan.png\"}\n",
+            "{\"path\": 42}\n",
+            "{\"path\": \"p.jpg\", \"sha256\": null, \"output\": \"\"}\r\n",
+            "[1, 2]\n",
+            "{\"url\": \"\", \"file\": \"f.jpg\"}",
+        );
+        let results: Vec<_> = read(input.as_bytes(), ManifestFormat::Jsonl, false).collect();
+        assert_eq!(results.len(), 8);
+        assert_eq!(
+            results[0],
+            Ok(RawEntry {
+                input: "https://x/a.jpg".into(),
+                output: Some("a.webp".into()),
+                sha256: Some("ff00".into()),
+                line: 1,
+            })
+        );
+        assert_eq!(
+            results[1],
+            Ok(RawEntry {
+                input: "bare name.jpg".into(),
+                output: None,
+                sha256: None,
+                line: 2,
+            })
+        );
+        let garbage = results[2].as_ref().unwrap_err();
+        assert_eq!(garbage.line, 4);
+        assert!(garbage.message.starts_with("invalid JSON"), "{garbage}");
+        let missing = results[3].as_ref().unwrap_err();
+        assert_eq!(missing.line, 5);
+        assert!(missing.message.contains("missing"), "{missing}");
+        assert_eq!(
+            results[4],
+            Err(ManifestError::new(6, "\"path\" must be a string"))
+        );
+        assert_eq!(
+            results[5],
+            Ok(RawEntry {
+                input: "p.jpg".into(),
+                output: None,
+                sha256: None,
+                line: 7,
+            })
+        );
+        assert_eq!(results[6].as_ref().unwrap_err().line, 8);
+        assert_eq!(results[7].as_ref().unwrap().input, "f.jpg");
+    }
+
+    #[test]
+    fn jsonl_non_string_output_is_an_error() {
+        let results = outcomes(
+            b"{\"url\": \"a.jpg\", \"output\": 3}\n{\"url\": \"b.jpg\"}\n",
+            ManifestFormat::Jsonl,
+            false,
+        );
+        assert_eq!(
+            results,
+            [
+                Err("line 1: \"output\" must be a string".to_string()),
+                ok("b.jpg")
+            ]
+        );
+    }
+
+    #[test]
+    fn jsonl_invalid_utf8_is_a_line_error() {
+        let results = outcomes(
+            b"\"caf\xE9.jpg\"\n{\"url\": \"ok.jpg\"}\n",
+            ManifestFormat::Jsonl,
+            false,
+        );
+        assert_eq!(
+            results,
+            [Err("line 1: invalid UTF-8".to_string()), ok("ok.jpg")]
+        );
+    }
+
     /// Yields `data`, then fails on every call.
     struct FailingReader {
         data: &'static [u8],
@@ -681,8 +823,9 @@ mod tests {
 
     #[test]
     fn read_error_is_reported_once_then_ends() {
-        let cases: [(ManifestFormat, &[u8], usize); 2] = [
+        let cases: [(ManifestFormat, &[u8], usize); 3] = [
             (ManifestFormat::Lines, b"a.jpg\nb.jpg\n", 2),
+            (ManifestFormat::Jsonl, b"\"a.jpg\"\n", 1),
             (ManifestFormat::Csv, b"url\na.jpg\n", 1),
         ];
         for (format, data, entries) in cases {
