@@ -154,6 +154,8 @@ impl Iterator for Entries {
     }
 }
 
+impl std::iter::FusedIterator for Entries {}
+
 /// Above this, a buffer grown by one huge record is given back before the
 /// next read, so a single outlier does not pin memory for the whole run.
 const MAX_IDLE_BUF: usize = 1 << 20;
@@ -390,11 +392,14 @@ impl CsvSource {
                 Err(err) => return Step::Fatal(err),
             }
         }
+        let Some(columns) = &self.columns else {
+            return Step::End;
+        };
         loop {
             return match self.reader.read_byte_record(&mut self.record) {
                 Ok(false) => Step::End,
                 Ok(true) if is_blank_line(&self.record) => continue,
-                Ok(true) => match self.row_entry() {
+                Ok(true) => match row_entry(columns, &self.record) {
                     Ok(entry) => Step::Entry(entry),
                     Err(err) => Step::Error(err),
                 },
@@ -420,43 +425,38 @@ impl CsvSource {
             )
         })
     }
+}
 
-    fn row_entry(&self) -> Result<RawEntry, ManifestError> {
-        let line = record_line(&self.record);
-        let columns = self.columns.as_ref().expect("header read before rows");
-        if self.record.len() != columns.width {
-            return Err(ManifestError::new(
-                line,
-                format!(
-                    "expected {} fields, found {}",
-                    columns.width,
-                    self.record.len()
-                ),
-            ));
-        }
-        let cell = |index: Option<usize>| -> Result<Option<&str>, ManifestError> {
-            let Some(bytes) = index.and_then(|i| self.record.get(i)) else {
-                return Ok(None);
-            };
-            let text = std::str::from_utf8(bytes.trim_ascii())
-                .map_err(|_| ManifestError::new(line, "invalid UTF-8"))?;
-            Ok(Some(text).filter(|t| !t.is_empty()))
-        };
-        let mut input = None;
-        for &index in &columns.input {
-            input = cell(Some(index))?;
-            if input.is_some() {
-                break;
-            }
-        }
-        let input = input.ok_or_else(|| ManifestError::new(line, "empty url/path field"))?;
-        Ok(RawEntry {
-            input: OsString::from(input),
-            output: cell(columns.output)?.map(str::to_owned),
-            sha256: cell(columns.sha256)?.map(str::to_owned),
+fn row_entry(columns: &Columns, record: &csv::ByteRecord) -> Result<RawEntry, ManifestError> {
+    let line = record_line(record);
+    if record.len() != columns.width {
+        return Err(ManifestError::new(
             line,
-        })
+            format!("expected {} fields, found {}", columns.width, record.len()),
+        ));
     }
+    let cell = |index: Option<usize>| -> Result<Option<&str>, ManifestError> {
+        let Some(bytes) = index.and_then(|i| record.get(i)) else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(bytes.trim_ascii())
+            .map_err(|_| ManifestError::new(line, "invalid UTF-8"))?;
+        Ok(Some(text).filter(|t| !t.is_empty()))
+    };
+    let mut input = None;
+    for &index in &columns.input {
+        input = cell(Some(index))?;
+        if input.is_some() {
+            break;
+        }
+    }
+    let input = input.ok_or_else(|| ManifestError::new(line, "empty url/path field"))?;
+    Ok(RawEntry {
+        input: OsString::from(input),
+        output: cell(columns.output)?.map(str::to_owned),
+        sha256: cell(columns.sha256)?.map(str::to_owned),
+        line,
+    })
 }
 
 /// csv skips empty lines itself, but not `\r` or spaces-only lines, which
@@ -498,7 +498,7 @@ fn header_echo(header: &csv::ByteRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
+    use std::io::{Cursor, Write};
 
     fn read(input: &[u8], format: ManifestFormat, nul: bool) -> Entries {
         read_manifest(Box::new(Cursor::new(input.to_vec())), format, nul)
@@ -837,6 +837,72 @@ mod tests {
             assert!(results.last().unwrap().is_err(), "{format:?}");
             assert_eq!(results.len(), entries + 1, "{format:?}");
         }
+    }
+
+    /// Produces `total` numbered lines on demand, holding one line at a time,
+    /// so a test can feed far more input than it ever keeps in memory.
+    struct LineGenerator {
+        next: u64,
+        total: u64,
+        pending: Vec<u8>,
+        pos: usize,
+    }
+
+    impl io::Read for LineGenerator {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.pending.len() {
+                if self.next == self.total {
+                    return Ok(0);
+                }
+                self.pending.clear();
+                self.pos = 0;
+                writeln!(self.pending, "img/{}.jpg", self.next)?;
+                self.next += 1;
+            }
+            let n = (self.pending.len() - self.pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streams_a_million_generated_lines() {
+        const TOTAL: u64 = 1_000_000;
+        let generator = LineGenerator {
+            next: 0,
+            total: TOTAL,
+            pending: Vec::new(),
+            pos: 0,
+        };
+        let reader = io::BufReader::new(generator);
+        let (count, last) = read_manifest(Box::new(reader), ManifestFormat::Lines, false)
+            .fold((0u64, None), |(count, _), entry| {
+                (count + 1, Some(entry.unwrap()))
+            });
+        assert_eq!(count, TOTAL);
+        let last = last.unwrap();
+        assert_eq!(last.line, TOTAL);
+        assert_eq!(last.input, "img/999999.jpg");
+    }
+
+    #[test]
+    fn huge_line_then_normal_lines() {
+        let mut input = vec![b'x'; 3 << 20];
+        input.extend_from_slice(b"\nsmall.jpg\n");
+        let results = outcomes(&input, ManifestFormat::Lines, false);
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].as_ref().unwrap().len(), 3 << 20);
+        assert_eq!(results[1], ok("small.jpg"));
+    }
+
+    #[test]
+    fn entries_can_move_to_another_thread() {
+        fn assert_send<T: Send>(_: &T) {}
+        let entries = read(b"a.jpg\nb.jpg\n", ManifestFormat::Lines, false);
+        assert_send(&entries);
+        let handle = std::thread::spawn(move || entries.count());
+        assert_eq!(handle.join().unwrap(), 2);
     }
 
     #[test]
