@@ -1,0 +1,936 @@
+//! Streaming manifest parser: lists of paths and URLs read one record at a time.
+//!
+//! Manifests may hold hundreds of millions of entries, so nothing here collects
+//! the input: each format keeps one reused buffer and yields entries lazily.
+//! Bad records become per-record errors and parsing continues; only a failing
+//! reader (or a CSV header without an input column) ends the iteration.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead};
+use std::path::Path;
+
+/// How the records of a manifest are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestFormat {
+    /// One path or URL per line (or per NUL-terminated record with `-0`).
+    Lines,
+    /// Comma-separated with a header row.
+    Csv,
+    /// Tab-separated with a header row.
+    Tsv,
+    /// One JSON object (or bare JSON string) per line.
+    Jsonl,
+}
+
+impl ManifestFormat {
+    /// By extension: .csv → Csv, .tsv/.tab → Tsv, .jsonl/.ndjson → Jsonl,
+    /// anything else → Lines. Extensions compare case-insensitively because
+    /// spreadsheet exports on Windows often come out as `.CSV`.
+    pub fn from_path(path: &Path) -> ManifestFormat {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => ManifestFormat::Csv,
+            Some("tsv" | "tab") => ManifestFormat::Tsv,
+            Some("jsonl" | "ndjson") => ManifestFormat::Jsonl,
+            _ => ManifestFormat::Lines,
+        }
+    }
+
+    /// The value of `--manifest-format`: `lines`, `csv`, `tsv` or `jsonl`.
+    pub fn parse(name: &str) -> Option<ManifestFormat> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "lines" => Some(ManifestFormat::Lines),
+            "csv" => Some(ManifestFormat::Csv),
+            "tsv" => Some(ManifestFormat::Tsv),
+            "jsonl" => Some(ManifestFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// One unit of work as written in the manifest, not yet validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEntry {
+    /// A path or a URL, exactly as given (after the format's own trimming).
+    pub input: OsString,
+    /// Optional name relative to the output folder.
+    pub output: Option<String>,
+    /// Optional expected SHA-256 of the input, unchecked here.
+    pub sha256: Option<String>,
+    /// 1-based line (or record, with `-0`) number, for error messages.
+    pub line: u64,
+}
+
+/// A record that could not be turned into an entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ManifestError {
+    pub line: u64,
+    pub message: String,
+}
+
+impl ManifestError {
+    fn new(line: u64, message: impl Into<String>) -> ManifestError {
+        ManifestError {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// Column names that may hold the input, in order of preference.
+const INPUT_KEYS: [&str; 4] = ["url", "path", "input", "file"];
+
+/// Notepad and Excel prepend this; it would otherwise end up in a file name
+/// or make the first JSON line unparsable.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Reads the entries of one manifest lazily.
+///
+/// `nul` selects `\0`-separated records (as from `find -print0`) and only
+/// applies to [`ManifestFormat::Lines`].
+pub fn read_manifest(
+    reader: Box<dyn BufRead + Send>,
+    format: ManifestFormat,
+    nul: bool,
+) -> Entries {
+    let source = match format {
+        ManifestFormat::Lines if nul => Source::Nul(RecordReader::new(reader, b'\0')),
+        ManifestFormat::Lines => Source::Lines(RecordReader::new(reader, b'\n')),
+        ManifestFormat::Jsonl => Source::Jsonl(RecordReader::new(reader, b'\n')),
+        ManifestFormat::Csv => Source::Csv(CsvSource::new(reader, b',')),
+        ManifestFormat::Tsv => Source::Csv(CsvSource::new(reader, b'\t')),
+    };
+    Entries { source }
+}
+
+/// Iterator returned by [`read_manifest`].
+pub struct Entries {
+    source: Source,
+}
+
+enum Source {
+    Lines(RecordReader),
+    Nul(RecordReader),
+    Jsonl(RecordReader),
+    Csv(CsvSource),
+    Done,
+}
+
+/// What one parsing step produced; `Fatal` and `End` stop the iterator.
+enum Step {
+    Entry(RawEntry),
+    Error(ManifestError),
+    Fatal(ManifestError),
+    End,
+}
+
+impl Iterator for Entries {
+    type Item = Result<RawEntry, ManifestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let step = match &mut self.source {
+            Source::Lines(r) => next_plain(r),
+            Source::Nul(r) => next_nul(r),
+            Source::Jsonl(r) => next_json(r),
+            Source::Csv(c) => c.next_step(),
+            Source::Done => Step::End,
+        };
+        match step {
+            Step::Entry(entry) => Some(Ok(entry)),
+            Step::Error(err) => Some(Err(err)),
+            Step::Fatal(err) => {
+                self.source = Source::Done;
+                Some(Err(err))
+            }
+            Step::End => {
+                self.source = Source::Done;
+                None
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Entries {}
+
+/// Above this, a buffer grown by one huge record is given back before the
+/// next read, so a single outlier does not pin memory for the whole run.
+const MAX_IDLE_BUF: usize = 1 << 20;
+
+/// Separator-delimited records from a reader, through one reused buffer.
+struct RecordReader {
+    reader: Box<dyn BufRead + Send>,
+    buf: Vec<u8>,
+    sep: u8,
+    number: u64,
+}
+
+impl RecordReader {
+    fn new(reader: Box<dyn BufRead + Send>, sep: u8) -> RecordReader {
+        RecordReader {
+            reader,
+            buf: Vec::with_capacity(256),
+            sep,
+            number: 0,
+        }
+    }
+
+    /// The next record without its separator, or `None` at end of input.
+    fn next_record(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+        self.buf.clear();
+        if self.buf.capacity() > MAX_IDLE_BUF {
+            self.buf.shrink_to(256);
+        }
+        if self.reader.read_until(self.sep, &mut self.buf)? == 0 {
+            return Ok(None);
+        }
+        self.number += 1;
+        if self.buf.last() == Some(&self.sep) {
+            self.buf.pop();
+        }
+        Ok(Some((self.number, &self.buf)))
+    }
+
+    fn io_error(&self, err: &io::Error) -> Step {
+        Step::Fatal(ManifestError::new(
+            self.number + 1,
+            format!("read error: {err}"),
+        ))
+    }
+}
+
+fn next_plain(r: &mut RecordReader) -> Step {
+    loop {
+        let (line, record) = match r.next_record() {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Step::End,
+            Err(err) => return r.io_error(&err),
+        };
+        let record = if line == 1 { strip_bom(record) } else { record };
+        // trim_ascii also takes the `\r` of CRLF endings.
+        let text = record.trim_ascii();
+        if text.is_empty() || text.starts_with(b"#") {
+            continue;
+        }
+        return path_entry(line, text);
+    }
+}
+
+/// `-0` records are taken byte for byte, like `xargs -0`: names may start
+/// with `#` or a space, or contain (even end in) a newline.
+fn next_nul(r: &mut RecordReader) -> Step {
+    loop {
+        match r.next_record() {
+            Ok(Some((_, []))) => continue,
+            Ok(Some((line, record))) => return path_entry(line, record),
+            Ok(None) => return Step::End,
+            Err(err) => return r.io_error(&err),
+        }
+    }
+}
+
+fn path_entry(line: u64, bytes: &[u8]) -> Step {
+    match os_string(bytes) {
+        Ok(input) => Step::Entry(RawEntry {
+            input,
+            output: None,
+            sha256: None,
+            line,
+        }),
+        Err(message) => Step::Error(ManifestError::new(line, message)),
+    }
+}
+
+/// File names on Unix are bytes, not text, so they pass through untouched.
+#[cfg(unix)]
+fn os_string(bytes: &[u8]) -> Result<OsString, &'static str> {
+    use std::os::unix::ffi::OsStringExt;
+    Ok(OsString::from_vec(bytes.to_vec()))
+}
+
+#[cfg(not(unix))]
+fn os_string(bytes: &[u8]) -> Result<OsString, &'static str> {
+    std::str::from_utf8(bytes)
+        .map(OsString::from)
+        .map_err(|_| "invalid UTF-8")
+}
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
+}
+
+fn next_json(r: &mut RecordReader) -> Step {
+    loop {
+        let (line, record) = match r.next_record() {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return Step::End,
+            Err(err) => return r.io_error(&err),
+        };
+        let record = if line == 1 { strip_bom(record) } else { record };
+        if record.trim_ascii().is_empty() {
+            continue;
+        }
+        return match json_entry(line, record) {
+            Ok(entry) => Step::Entry(entry),
+            Err(message) => Step::Error(ManifestError::new(line, message)),
+        };
+    }
+}
+
+fn json_entry(line: u64, record: &[u8]) -> Result<RawEntry, String> {
+    // Checked up front: serde_json would report bad bytes outside strings as
+    // a confusing syntax error.
+    let text = std::str::from_utf8(record).map_err(|_| "invalid UTF-8".to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| format!("invalid JSON: {err}"))?;
+    let (input, output, sha256) = match value {
+        serde_json::Value::String(input) => (Some(input), None, None),
+        serde_json::Value::Object(mut object) => {
+            let mut input = None;
+            for key in INPUT_KEYS {
+                let value = json_string(&mut object, key)?;
+                if input.is_none() {
+                    input = value;
+                }
+            }
+            let output = json_string(&mut object, "output")?;
+            (input, output, json_string(&mut object, "sha256")?)
+        }
+        _ => return Err("expected a JSON object or string".to_string()),
+    };
+    let input = input.ok_or("missing or empty \"url\" or \"path\"")?;
+    Ok(RawEntry {
+        input: input.into(),
+        output,
+        sha256,
+        line,
+    })
+}
+
+/// A string field; absent, `null` and `""` all mean "not given", matching an
+/// empty CSV cell. Strings are not trimmed: JSON quoting is already exact.
+fn json_string(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Result<Option<String>, String> {
+    match object.remove(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s).filter(|s| !s.is_empty())),
+        Some(_) => Err(format!("\"{key}\" must be a string")),
+    }
+}
+
+/// Longest header excerpt quoted in the "no input column" error; a list of
+/// plain paths misread as CSV would otherwise dump a whole record.
+const MAX_HEADER_ECHO: usize = 200;
+
+/// CSV/TSV rows through one reused record; the header is read lazily so that
+/// its errors arrive through the iterator like any other.
+struct CsvSource {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    record: csv::ByteRecord,
+    columns: Option<Columns>,
+}
+
+/// Where the interesting fields sit in each row.
+struct Columns {
+    /// Candidate input columns, in [`INPUT_KEYS`] order of preference.
+    input: Vec<usize>,
+    output: Option<usize>,
+    sha256: Option<usize>,
+    width: usize,
+}
+
+impl Columns {
+    fn from_header(header: &csv::ByteRecord) -> Option<Columns> {
+        let find = |key: &str| {
+            header.iter().enumerate().position(|(i, cell)| {
+                let cell = if i == 0 { strip_bom(cell) } else { cell };
+                cell.trim_ascii().eq_ignore_ascii_case(key.as_bytes())
+            })
+        };
+        let input: Vec<usize> = INPUT_KEYS.iter().filter_map(|key| find(key)).collect();
+        if input.is_empty() {
+            return None;
+        }
+        Some(Columns {
+            input,
+            output: find("output"),
+            sha256: find("sha256"),
+            width: header.len(),
+        })
+    }
+}
+
+impl CsvSource {
+    fn new(reader: Box<dyn BufRead + Send>, delimiter: u8) -> CsvSource {
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            // Row width is checked here so a bad row is an error for that row
+            // rather than something the reader decides about.
+            .flexible(true)
+            // With the CRLF terminator csv reports row line numbers one short
+            // (BurntSushi/rust-csv#395); splitting on `\n` keeps them right,
+            // and the `\r` left on the last cell is trimmed with the rest.
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(reader);
+        CsvSource {
+            reader,
+            record: csv::ByteRecord::new(),
+            columns: None,
+        }
+    }
+
+    fn next_step(&mut self) -> Step {
+        if self.columns.is_none() {
+            match self.read_header() {
+                Ok(columns) => self.columns = Some(columns),
+                Err(err) => return Step::Fatal(err),
+            }
+        }
+        let Some(columns) = &self.columns else {
+            return Step::End;
+        };
+        loop {
+            return match self.reader.read_byte_record(&mut self.record) {
+                Ok(false) => Step::End,
+                Ok(true) if is_blank_line(&self.record) => continue,
+                Ok(true) => match row_entry(columns, &self.record) {
+                    Ok(entry) => Step::Entry(entry),
+                    Err(err) => Step::Error(err),
+                },
+                Err(err) if err.is_io_error() => Step::Fatal(csv_error(&err)),
+                Err(err) => Step::Error(csv_error(&err)),
+            };
+        }
+    }
+
+    fn read_header(&mut self) -> Result<Columns, ManifestError> {
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(true) => {}
+            Ok(false) => return Err(ManifestError::new(1, "missing header row")),
+            Err(err) => return Err(csv_error(&err)),
+        }
+        Columns::from_header(&self.record).ok_or_else(|| {
+            ManifestError::new(
+                record_line(&self.record),
+                format!(
+                    "no url or path column in header: {}",
+                    header_echo(&self.record)
+                ),
+            )
+        })
+    }
+}
+
+fn row_entry(columns: &Columns, record: &csv::ByteRecord) -> Result<RawEntry, ManifestError> {
+    let line = record_line(record);
+    if record.len() != columns.width {
+        return Err(ManifestError::new(
+            line,
+            format!("expected {} fields, found {}", columns.width, record.len()),
+        ));
+    }
+    let cell = |index: Option<usize>| -> Result<Option<&str>, ManifestError> {
+        let Some(bytes) = index.and_then(|i| record.get(i)) else {
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(bytes.trim_ascii())
+            .map_err(|_| ManifestError::new(line, "invalid UTF-8"))?;
+        Ok(Some(text).filter(|t| !t.is_empty()))
+    };
+    let mut input = None;
+    for &index in &columns.input {
+        input = cell(Some(index))?;
+        if input.is_some() {
+            break;
+        }
+    }
+    let input = input.ok_or_else(|| ManifestError::new(line, "empty url/path field"))?;
+    Ok(RawEntry {
+        input: OsString::from(input),
+        output: cell(columns.output)?.map(str::to_owned),
+        sha256: cell(columns.sha256)?.map(str::to_owned),
+        line,
+    })
+}
+
+/// csv skips empty lines itself, but not `\r` or spaces-only lines, which
+/// would otherwise surface as short rows.
+fn is_blank_line(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record[0].trim_ascii().is_empty()
+}
+
+fn record_line(record: &csv::ByteRecord) -> u64 {
+    record.position().map_or(1, |p| p.line())
+}
+
+fn csv_error(err: &csv::Error) -> ManifestError {
+    let line = err.position().map_or(1, |p| p.line());
+    let message = match err.kind() {
+        csv::ErrorKind::Io(io) => format!("read error: {io}"),
+        _ => err.to_string(),
+    };
+    ManifestError::new(line, message)
+}
+
+fn header_echo(header: &csv::ByteRecord) -> String {
+    let cells: Vec<String> = header
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let mut echo = cells.join(", ");
+    if echo.len() > MAX_HEADER_ECHO {
+        let cut = (0..=MAX_HEADER_ECHO)
+            .rev()
+            .find(|&i| echo.is_char_boundary(i))
+            .unwrap_or(0);
+        echo.truncate(cut);
+        echo.push('…');
+    }
+    echo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+
+    fn read(input: &[u8], format: ManifestFormat, nul: bool) -> Entries {
+        read_manifest(Box::new(Cursor::new(input.to_vec())), format, nul)
+    }
+
+    /// Inputs as strings, errors as their Display, in order.
+    fn outcomes(input: &[u8], format: ManifestFormat, nul: bool) -> Vec<Result<String, String>> {
+        read(input, format, nul)
+            .map(|r| {
+                r.map(|e| e.input.to_string_lossy().into_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    fn ok(s: &str) -> Result<String, String> {
+        Ok(s.to_string())
+    }
+
+    #[test]
+    fn lines_skip_comments_blanks_and_trim() {
+        let input = b"\xEF\xBB\xBFa.jpg\n\n   \n# comment\n  # indented comment\n  b c.png  \r\nhttps://x/y.jpg\r\n\tlast.gif";
+        let entries: Vec<RawEntry> = read(input, ManifestFormat::Lines, false)
+            .map(Result::unwrap)
+            .collect();
+        let inputs: Vec<_> = entries.iter().map(|e| e.input.to_str().unwrap()).collect();
+        assert_eq!(inputs, ["a.jpg", "b c.png", "https://x/y.jpg", "last.gif"]);
+        let lines: Vec<u64> = entries.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 6, 7, 8]);
+        assert!(entries
+            .iter()
+            .all(|e| e.output.is_none() && e.sha256.is_none()));
+    }
+
+    #[test]
+    fn lines_empty_input_yields_nothing() {
+        assert!(outcomes(b"", ManifestFormat::Lines, false).is_empty());
+        assert!(outcomes(b"\n\n# only comments\n", ManifestFormat::Lines, false).is_empty());
+    }
+
+    #[test]
+    fn nul_records_are_taken_verbatim() {
+        let input = b"plain.jpg\0 leading space.jpg\0\0# not a comment\0two\nlines.jpg\0trailing\n";
+        assert_eq!(
+            outcomes(input, ManifestFormat::Lines, true),
+            [
+                ok("plain.jpg"),
+                ok(" leading space.jpg"),
+                ok("# not a comment"),
+                ok("two\nlines.jpg"),
+                ok("trailing\n"),
+            ]
+        );
+    }
+
+    #[test]
+    fn nul_record_numbers_count_empty_records() {
+        let lines: Vec<u64> = read(b"a\0\0b\0", ManifestFormat::Lines, true)
+            .map(|r| r.unwrap().line)
+            .collect();
+        assert_eq!(lines, [1, 3]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_line_round_trips_to_same_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = b"caf\xE9 \xFF.jpg";
+        let mut input = b"ok.jpg\n".to_vec();
+        input.extend_from_slice(name);
+        input.extend_from_slice(b"\r\n");
+        let entries: Vec<RawEntry> = read(&input, ManifestFormat::Lines, false)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].input.as_bytes(), name);
+        assert_eq!(entries[1].line, 2);
+    }
+
+    #[test]
+    fn csv_header_variations_and_columns() {
+        let input = b"id, Output ,URL,sha256,notes\n\
+            1,out/a.png,https://x/a.jpg,abc123,hi\n\
+            2,,https://x/b.jpg,,\n";
+        let entries: Vec<RawEntry> = read(input, ManifestFormat::Csv, false)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                RawEntry {
+                    input: "https://x/a.jpg".into(),
+                    output: Some("out/a.png".into()),
+                    sha256: Some("abc123".into()),
+                    line: 2,
+                },
+                RawEntry {
+                    input: "https://x/b.jpg".into(),
+                    output: None,
+                    sha256: None,
+                    line: 3,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_path_column_with_spaces_and_bom() {
+        let input = "\u{FEFF} path ,extra\nphotos/a.jpg,x\n";
+        assert_eq!(
+            outcomes(input.as_bytes(), ManifestFormat::Csv, false),
+            [ok("photos/a.jpg")]
+        );
+    }
+
+    #[test]
+    fn csv_input_prefers_url_then_falls_back_to_path() {
+        let input = b"path,url\nlocal.jpg,https://x/a.jpg\nonly-local.jpg,\n";
+        assert_eq!(
+            outcomes(input, ManifestFormat::Csv, false),
+            [ok("https://x/a.jpg"), ok("only-local.jpg")]
+        );
+    }
+
+    #[test]
+    fn csv_quoted_comma_and_newline() {
+        let input = b"url,output\n\"a,b.jpg\",\"x\ny.png\"\nc.jpg,d.png\n";
+        let entries: Vec<RawEntry> = read(input, ManifestFormat::Csv, false)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(entries[0].input, "a,b.jpg");
+        assert_eq!(entries[0].output.as_deref(), Some("x\ny.png"));
+        assert_eq!(entries[0].line, 2);
+        assert_eq!(entries[1].input, "c.jpg");
+        // The quoted newline makes the second row start on line 4.
+        assert_eq!(entries[1].line, 4);
+    }
+
+    #[test]
+    fn csv_bad_rows_are_errors_and_parsing_continues() {
+        let input = b"url,output\nshort\n,empty-input.png\na.jpg,b.png,extra\ngood.jpg,g.png\n";
+        assert_eq!(
+            outcomes(input, ManifestFormat::Csv, false),
+            [
+                Err("line 2: expected 2 fields, found 1".to_string()),
+                Err("line 3: empty url/path field".to_string()),
+                Err("line 4: expected 2 fields, found 3".to_string()),
+                ok("good.jpg"),
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_invalid_utf8_is_a_row_error() {
+        let input = b"url,output\nbad\xFF.jpg,x.png\nok.jpg,bad\xFE.png\nfine.jpg,\n";
+        assert_eq!(
+            outcomes(input, ManifestFormat::Csv, false),
+            [
+                Err("line 2: invalid UTF-8".to_string()),
+                Err("line 3: invalid UTF-8".to_string()),
+                ok("fine.jpg"),
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_without_input_column_is_one_error() {
+        let results = outcomes(b"name,output\na,b\nc,d\n", ManifestFormat::Csv, false);
+        assert_eq!(
+            results,
+            [Err(
+                "line 1: no url or path column in header: name, output".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn csv_empty_input_is_missing_header() {
+        let results: Vec<_> = read(b"", ManifestFormat::Csv, false).collect();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].as_ref().unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn csv_header_only_yields_nothing() {
+        assert!(outcomes(b"url,output\n", ManifestFormat::Csv, false).is_empty());
+    }
+
+    #[test]
+    fn csv_long_header_echo_is_truncated() {
+        let header = "x".repeat(10_000);
+        let err = read(header.as_bytes(), ManifestFormat::Csv, false)
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(err.message.len() < 300, "{}", err.message);
+    }
+
+    #[test]
+    fn tsv_rows() {
+        let input = b"File\tsha256\r\nmy photo, 1.jpg\tdeadbeef\r\n\r\nsecond.jpg\t\r\n";
+        let entries: Vec<RawEntry> = read(input, ManifestFormat::Tsv, false)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].input, "my photo, 1.jpg");
+        assert_eq!(entries[0].sha256.as_deref(), Some("deadbeef"));
+        assert_eq!(entries[1].input, "second.jpg");
+        assert_eq!(entries[1].sha256, None);
+        assert_eq!(entries[1].line, 4);
+    }
+
+    #[test]
+    fn nul_flag_is_ignored_for_csv() {
+        assert_eq!(
+            outcomes(b"url\na.jpg\n", ManifestFormat::Csv, true),
+            [ok("a.jpg")]
+        );
+    }
+
+    #[test]
+    fn jsonl_objects_bare_strings_and_errors() {
+        let input = concat!(
+            "{\"url\": \"https://x/a.jpg\", \"output\": \"a.webp\", \"sha256\": \"ff00\", \"extra\": 1}\n",
+            "\"bare name.jpg\"\n",
+            "\n",
+            "not json at all\n",
+            "{\"output\": \"orphan.png\"}\n",
+            "{\"path\": 42}\n",
+            "{\"path\": \"p.jpg\", \"sha256\": null, \"output\": \"\"}\r\n",
+            "[1, 2]\n",
+            "{\"url\": \"\", \"file\": \"f.jpg\"}",
+        );
+        let results: Vec<_> = read(input.as_bytes(), ManifestFormat::Jsonl, false).collect();
+        assert_eq!(results.len(), 8);
+        assert_eq!(
+            results[0],
+            Ok(RawEntry {
+                input: "https://x/a.jpg".into(),
+                output: Some("a.webp".into()),
+                sha256: Some("ff00".into()),
+                line: 1,
+            })
+        );
+        assert_eq!(
+            results[1],
+            Ok(RawEntry {
+                input: "bare name.jpg".into(),
+                output: None,
+                sha256: None,
+                line: 2,
+            })
+        );
+        let garbage = results[2].as_ref().unwrap_err();
+        assert_eq!(garbage.line, 4);
+        assert!(garbage.message.starts_with("invalid JSON"), "{garbage}");
+        let missing = results[3].as_ref().unwrap_err();
+        assert_eq!(missing.line, 5);
+        assert!(missing.message.contains("missing"), "{missing}");
+        assert_eq!(
+            results[4],
+            Err(ManifestError::new(6, "\"path\" must be a string"))
+        );
+        assert_eq!(
+            results[5],
+            Ok(RawEntry {
+                input: "p.jpg".into(),
+                output: None,
+                sha256: None,
+                line: 7,
+            })
+        );
+        assert_eq!(results[6].as_ref().unwrap_err().line, 8);
+        assert_eq!(results[7].as_ref().unwrap().input, "f.jpg");
+    }
+
+    #[test]
+    fn jsonl_non_string_output_is_an_error() {
+        let results = outcomes(
+            b"{\"url\": \"a.jpg\", \"output\": 3}\n{\"url\": \"b.jpg\"}\n",
+            ManifestFormat::Jsonl,
+            false,
+        );
+        assert_eq!(
+            results,
+            [
+                Err("line 1: \"output\" must be a string".to_string()),
+                ok("b.jpg")
+            ]
+        );
+    }
+
+    #[test]
+    fn jsonl_invalid_utf8_is_a_line_error() {
+        let results = outcomes(
+            b"\"caf\xE9.jpg\"\n{\"url\": \"ok.jpg\"}\n",
+            ManifestFormat::Jsonl,
+            false,
+        );
+        assert_eq!(
+            results,
+            [Err("line 1: invalid UTF-8".to_string()), ok("ok.jpg")]
+        );
+    }
+
+    /// Yields `data`, then fails on every call.
+    struct FailingReader {
+        data: &'static [u8],
+    }
+
+    impl io::Read for FailingReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.data.is_empty() {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = self.data.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_error_is_reported_once_then_ends() {
+        let cases: [(ManifestFormat, &[u8], usize); 3] = [
+            (ManifestFormat::Lines, b"a.jpg\nb.jpg\n", 2),
+            (ManifestFormat::Jsonl, b"\"a.jpg\"\n", 1),
+            (ManifestFormat::Csv, b"url\na.jpg\n", 1),
+        ];
+        for (format, data, entries) in cases {
+            let reader = io::BufReader::new(FailingReader { data });
+            let results: Vec<_> = read_manifest(Box::new(reader), format, false).collect();
+            let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert_eq!(errors.len(), 1, "{format:?}: {results:?}");
+            assert!(errors[0].message.contains("disk on fire"), "{format:?}");
+            assert!(results.last().unwrap().is_err(), "{format:?}");
+            assert_eq!(results.len(), entries + 1, "{format:?}");
+        }
+    }
+
+    /// Produces `total` numbered lines on demand, holding one line at a time,
+    /// so a test can feed far more input than it ever keeps in memory.
+    struct LineGenerator {
+        next: u64,
+        total: u64,
+        pending: Vec<u8>,
+        pos: usize,
+    }
+
+    impl io::Read for LineGenerator {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.pending.len() {
+                if self.next == self.total {
+                    return Ok(0);
+                }
+                self.pending.clear();
+                self.pos = 0;
+                writeln!(self.pending, "img/{}.jpg", self.next)?;
+                self.next += 1;
+            }
+            let n = (self.pending.len() - self.pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streams_a_million_generated_lines() {
+        const TOTAL: u64 = 1_000_000;
+        let generator = LineGenerator {
+            next: 0,
+            total: TOTAL,
+            pending: Vec::new(),
+            pos: 0,
+        };
+        let reader = io::BufReader::new(generator);
+        let (count, last) = read_manifest(Box::new(reader), ManifestFormat::Lines, false)
+            .fold((0u64, None), |(count, _), entry| {
+                (count + 1, Some(entry.unwrap()))
+            });
+        assert_eq!(count, TOTAL);
+        let last = last.unwrap();
+        assert_eq!(last.line, TOTAL);
+        assert_eq!(last.input, "img/999999.jpg");
+    }
+
+    #[test]
+    fn huge_line_then_normal_lines() {
+        let mut input = vec![b'x'; 3 << 20];
+        input.extend_from_slice(b"\nsmall.jpg\n");
+        let results = outcomes(&input, ManifestFormat::Lines, false);
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].as_ref().unwrap().len(), 3 << 20);
+        assert_eq!(results[1], ok("small.jpg"));
+    }
+
+    #[test]
+    fn entries_can_move_to_another_thread() {
+        fn assert_send<T: Send>(_: &T) {}
+        let entries = read(b"a.jpg\nb.jpg\n", ManifestFormat::Lines, false);
+        assert_send(&entries);
+        let handle = std::thread::spawn(move || entries.count());
+        assert_eq!(handle.join().unwrap(), 2);
+    }
+
+    #[test]
+    fn format_from_path() {
+        let cases = [
+            ("list.csv", ManifestFormat::Csv),
+            ("LIST.CSV", ManifestFormat::Csv),
+            ("a/b.tsv", ManifestFormat::Tsv),
+            ("b.tab", ManifestFormat::Tsv),
+            ("c.jsonl", ManifestFormat::Jsonl),
+            ("c.ndjson", ManifestFormat::Jsonl),
+            ("urls.txt", ManifestFormat::Lines),
+            ("urls", ManifestFormat::Lines),
+            ("csv", ManifestFormat::Lines),
+            ("archive.csv.gz", ManifestFormat::Lines),
+        ];
+        for (path, want) in cases {
+            assert_eq!(ManifestFormat::from_path(Path::new(path)), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn format_parse_names() {
+        assert_eq!(ManifestFormat::parse("lines"), Some(ManifestFormat::Lines));
+        assert_eq!(ManifestFormat::parse("CSV"), Some(ManifestFormat::Csv));
+        assert_eq!(ManifestFormat::parse("tsv"), Some(ManifestFormat::Tsv));
+        assert_eq!(ManifestFormat::parse("jsonl"), Some(ManifestFormat::Jsonl));
+        assert_eq!(ManifestFormat::parse("xml"), None);
+        assert_eq!(ManifestFormat::parse(""), None);
+    }
+}
