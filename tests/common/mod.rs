@@ -109,3 +109,105 @@ pub fn assert_no_temp_files(dir: &Path) {
     let temps: Vec<String> = files(dir).into_iter().filter(|f| f.contains(".pixmill-")).collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }
+
+/// Encodes `img` in memory in `format`.
+pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let img = match format {
+        ImageFormat::Gif | ImageFormat::WebP => DynamicImage::ImageRgba8(img.to_rgba8()),
+        _ => img.clone(),
+    };
+    let mut buf = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut buf, format).unwrap_or_else(|e| panic!("encoding {format:?}: {e}"));
+    buf.into_inner()
+}
+
+/// A run of the binary that finished (or was killed by the hang guard).
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit status; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Peak resident memory of the child, in kilobytes.
+    pub max_rss_kb: u64,
+}
+
+/// Runs `cmd` to its end, measuring the child's own peak RSS (via `wait4`,
+/// so other tests' children do not count). A run still going after `limit`
+/// is killed and fails the test: this is a hang guard, not a timing assert.
+#[cfg(unix)]
+pub fn run_guarded(mut cmd: std::process::Command, limit: std::time::Duration) -> Finished {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::Instant;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning pixmill");
+    let pid = child.id() as libc::pid_t;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let mut hung = false;
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: plain FFI with valid out-pointers.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let flags = if hung { 0 } else { libc::WNOHANG };
+        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        if r == pid {
+            break (status, usage);
+        }
+        assert!(r == 0, "wait4: {}", std::io::Error::last_os_error());
+        if started.elapsed() > limit {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            hung = true;
+            continue;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    drop(child);
+    let finished = Finished {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        max_rss_kb: usage.ru_maxrss as u64,
+    };
+    assert!(!hung, "pixmill hung: killed after {limit:?}\nstderr: {}", finished.stderr);
+    finished
+}
+
+/// The pixmill binary as a plain `std` command (for `run_guarded`).
+pub fn pixmill_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pixmill"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// Reads a `--report` file.
+pub fn report(path: &Path) -> Vec<serde_json::Value> {
+    json_lines(&fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// The record for `input` in a report (by exact input label).
+pub fn record<'a>(report: &'a [serde_json::Value], input: &str) -> &'a serde_json::Value {
+    report
+        .iter()
+        .find(|r| r["input"] == input)
+        .unwrap_or_else(|| panic!("no record for {input} in {report:#?}"))
+}
+
+/// Is the test running as root (where file permissions do not stop reads)?
+#[cfg(unix)]
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
