@@ -185,19 +185,50 @@ impl OutDir {
 
     /// Creates the parent folders of `path` (a path below the root) and
     /// checks they really lie inside the output folder, so a symlink planted
-    /// inside it cannot carry a write outside.
+    /// inside it cannot carry a write outside. Each level is checked before
+    /// the next is created, so not even an empty folder is made outside.
     pub fn prepare_parent(&self, path: &Path) -> Result<(), ItemError> {
         let parent = path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(parent).map_err(|e| {
+        let rel = parent.strip_prefix(&self.root).map_err(|_| {
             ItemError::new(
-                ErrorClass::Write,
-                format!("cannot create folder {}: {}", parent.display(), io_reason(&e)),
+                ErrorClass::Name,
+                format!("{} is not inside the output folder", parent.display()),
             )
         })?;
-        let real = parent.canonicalize().map_err(|e| {
+        let mut dir = self.root.clone();
+        self.check_inside(&dir)?;
+        for component in rel.components() {
+            match component {
+                Component::Normal(part) => dir.push(part),
+                Component::CurDir => continue,
+                _ => {
+                    return Err(ItemError::new(
+                        ErrorClass::Name,
+                        format!("{} leads outside the output folder", parent.display()),
+                    ))
+                }
+            }
+            match fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(ItemError::new(
+                        ErrorClass::Write,
+                        format!("cannot create folder {}: {}", dir.display(), io_reason(&e)),
+                    ))
+                }
+            }
+            self.check_inside(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Fails unless `dir` resolves (symlinks followed) below the output folder.
+    fn check_inside(&self, dir: &Path) -> Result<(), ItemError> {
+        let real = dir.canonicalize().map_err(|e| {
             ItemError::new(
                 ErrorClass::Write,
-                format!("cannot resolve folder {}: {}", parent.display(), io_reason(&e)),
+                format!("cannot resolve folder {}: {}", dir.display(), io_reason(&e)),
             )
         })?;
         if !real.starts_with(&self.canonical) {
@@ -205,9 +236,15 @@ impl OutDir {
                 ErrorClass::Name,
                 format!(
                     "{} leads outside the output folder (through a symlink to {})",
-                    parent.display(),
+                    dir.display(),
                     real.display()
                 ),
+            ));
+        }
+        if !real.is_dir() {
+            return Err(ItemError::new(
+                ErrorClass::Write,
+                format!("cannot create folder {}: a file is in the way", dir.display()),
             ));
         }
         Ok(())
@@ -400,5 +437,11 @@ mod tests {
         std::os::unix::fs::symlink(&outside, out.root().join("link")).unwrap();
         let err = out.prepare_parent(&out.root().join("link/a.jpg")).unwrap_err();
         assert_eq!(err.class, ErrorClass::Name);
+        // Not even an empty folder is created through the link.
+        let err = out.prepare_parent(&out.root().join("link/new/deeper/a.jpg")).unwrap_err();
+        assert_eq!(err.class, ErrorClass::Name);
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+        out.prepare_parent(&out.root().join("a/b/c.jpg")).unwrap();
+        assert!(out.root().join("a/b").is_dir());
     }
 }
