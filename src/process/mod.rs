@@ -56,15 +56,36 @@ pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, Ite
     })
 }
 
+/// Opens `path` for reading only if it is a regular file. Opened without
+/// blocking and checked on the open file, so a FIFO (or a file swapped for
+/// one) can never make a read wait forever.
+pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ItemError> {
+    let read_err = |e: std::io::Error| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)));
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    // A FIFO is refused from its metadata before it is opened at all.
+    if !fs::metadata(path).map_err(read_err)?.is_file() {
+        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
+    }
+    let file = options.open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
+    }
+    Ok((file, meta))
+}
+
 /// Reads a regular file whole, refusing anything else (FIFOs, devices,
 /// folders) and anything over the size cap, so no input can hang or
 /// exhaust the run.
 pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
     let read_err = |e: std::io::Error| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)));
-    let meta = fs::metadata(path).map_err(read_err)?;
-    if !meta.is_file() {
-        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
-    }
+    let (file, meta) = open_regular(path)?;
     if meta.len() > max_size {
         return Err(ItemError::new(
             ErrorClass::TooLarge,
@@ -74,7 +95,6 @@ pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
     if meta.len() == 0 {
         return Err(ItemError::new(ErrorClass::Decode, "empty file"));
     }
-    let file = File::open(path).map_err(read_err)?;
     let mut data = Vec::with_capacity(meta.len() as usize);
     // `take` guards against a file that grows while we read it.
     file.take(max_size + 1).read_to_end(&mut data).map_err(read_err)?;
