@@ -287,7 +287,8 @@ fn json_entry(line: u64, record: &[u8]) -> Result<RawEntry, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|err| format!("invalid JSON: {err}"))?;
     let (input, output, sha256) = match value {
-        serde_json::Value::String(input) => (Some(input), None, None),
+        // `""` means "not given", as in an object or an empty CSV cell.
+        serde_json::Value::String(input) => (Some(input).filter(|s| !s.is_empty()), None, None),
         serde_json::Value::Object(mut object) => {
             let mut input = None;
             for key in INPUT_KEYS {
@@ -773,6 +774,14 @@ mod tests {
         );
         assert_eq!(results[6].as_ref().unwrap_err().line, 8);
         assert_eq!(results[7].as_ref().unwrap().input, "f.jpg");
+    }
+
+    #[test]
+    fn jsonl_empty_bare_string_is_an_error_not_an_empty_entry() {
+        let results = outcomes(b"\"\"\n\"a.jpg\"\n", ManifestFormat::Jsonl, false);
+        assert_eq!(results.len(), 2);
+        assert!(results[0].as_ref().unwrap_err().contains("missing"), "{results:?}");
+        assert_eq!(results[1], ok("a.jpg"));
     }
 
     #[test]
