@@ -438,7 +438,9 @@ mod tests {
         let err = out.prepare_parent(&out.root().join("link/a.jpg")).unwrap_err();
         assert_eq!(err.class, ErrorClass::Name);
         // Not even an empty folder is created through the link.
-        let err = out.prepare_parent(&out.root().join("link/new/deeper/a.jpg")).unwrap_err();
+        let err = out
+            .prepare_parent(&out.root().join("link/new/deeper/a.jpg"))
+            .unwrap_err();
         assert_eq!(err.class, ErrorClass::Name);
         assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
         out.prepare_parent(&out.root().join("a/b/c.jpg")).unwrap();

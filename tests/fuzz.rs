@@ -29,11 +29,17 @@ const HANG: Duration = Duration::from_secs(30);
 const DEFAULT_ITERS: u64 = 1500;
 
 fn iterations(default: u64) -> u64 {
-    std::env::var("PIXMILL_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var("PIXMILL_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn base_seed() -> u64 {
-    std::env::var("PIXMILL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5EED_0F_C0FFEE)
+    std::env::var("PIXMILL_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5EED_0FC0_FFEE)
 }
 
 /// xorshift64*: small, fast, and the same everywhere.
@@ -67,7 +73,18 @@ impl Rng {
 
 /// Values that tend to break size arithmetic and bounds checks.
 const INTERESTING_U32: [u32; 12] = [
-    0, 1, 2, 0x7F, 0x80, 0xFF, 0xFFFF, 40_000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 16_384,
+    0,
+    1,
+    2,
+    0x7F,
+    0x80,
+    0xFF,
+    0xFFFF,
+    40_000,
+    0x7FFF_FFFF,
+    0x8000_0000,
+    0xFFFF_FFFF,
+    16_384,
 ];
 
 /// Applies one to four mutations to `data`, using `others` for splicing.
@@ -142,8 +159,8 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[Vec<u8>]) {
             _ => {
                 let at = rng.below(len);
                 let n = 1 + rng.below(64);
-                for i in at..(at + n).min(len) {
-                    data[i] = rng.next() as u8;
+                for byte in &mut data[at..(at + n).min(len)] {
+                    *byte = rng.next() as u8;
                 }
             }
         }
@@ -154,7 +171,11 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, others: &[Vec<u8>]) {
 fn crash_dir() -> PathBuf {
     // target/<profile>/deps/<test binary>
     let exe = std::env::current_exe().unwrap();
-    let target = exe.ancestors().nth(3).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
     let dir = target.join("fuzz-crashes");
     fs::create_dir_all(&dir).unwrap();
     dir
@@ -245,8 +266,15 @@ fn fuzz_images(name: &str, seeds: Vec<Vec<u8>>, iters: u64) {
         }
     }
     let (crashes, converted) = worker.join().unwrap();
-    eprintln!("fuzz {name}: {iters} iterations, {converted} converted, {} panics", crashes.len());
-    assert!(crashes.is_empty(), "{name}: the converter panicked:\n{}", crashes.join("\n"));
+    eprintln!(
+        "fuzz {name}: {iters} iterations, {converted} converted, {} panics",
+        crashes.len()
+    );
+    assert!(
+        crashes.is_empty(),
+        "{name}: the converter panicked:\n{}",
+        crashes.join("\n")
+    );
 }
 
 // ------------------------------------------------------------------ seeds
@@ -256,13 +284,26 @@ fn small() -> DynamicImage {
 }
 
 fn pngsuite(names: &[&str]) -> Vec<Vec<u8>> {
-    names.iter().map(|n| fs::read(fixtures().join("pngsuite").join(n)).unwrap()).collect()
+    names
+        .iter()
+        .map(|n| fs::read(fixtures().join("pngsuite").join(n)).unwrap())
+        .collect()
 }
 
 fn png_seeds() -> Vec<Vec<u8>> {
     let mut seeds = pngsuite(&[
-        "basn0g01.png", "basn0g16.png", "basi2c08.png", "basn2c16.png", "basi3p02.png", "basn3p08.png",
-        "basn4a16.png", "basi6a08.png", "tbrn2c08.png", "s09n3p02.png", "z09n2c08.png", "cs3n2c16.png",
+        "basn0g01.png",
+        "basn0g16.png",
+        "basi2c08.png",
+        "basn2c16.png",
+        "basi3p02.png",
+        "basn3p08.png",
+        "basn4a16.png",
+        "basi6a08.png",
+        "tbrn2c08.png",
+        "s09n3p02.png",
+        "z09n2c08.png",
+        "cs3n2c16.png",
     ]);
     seeds.push(encode(&small(), ImageFormat::Png));
     seeds
@@ -284,7 +325,10 @@ fn exif_segment(fixture: &str) -> Vec<u8> {
 
 fn jpeg_seeds() -> Vec<Vec<u8>> {
     let plain = encode(&small(), ImageFormat::Jpeg);
-    let grey = encode(&DynamicImage::ImageLuma8(small().to_luma8()), ImageFormat::Jpeg);
+    let grey = encode(
+        &DynamicImage::ImageLuma8(small().to_luma8()),
+        ImageFormat::Jpeg,
+    );
     let mut seeds = vec![plain.clone(), grey];
     for fixture in ["Landscape_6.jpg", "Portrait_3.jpg", "Landscape_0.jpg"] {
         let mut with_exif = plain[..2].to_vec();
@@ -302,7 +346,14 @@ fn gif_seeds() -> Vec<Vec<u8>> {
     {
         let mut enc = GifEncoder::new(&mut anim);
         let frames = (0..3u8).map(|i| {
-            let img = RgbaImage::from_fn(24, 16, |x, y| Rgba([x as u8 * 10, y as u8 * 15, i * 80, if x < 4 { 0 } else { 255 }]));
+            let img = RgbaImage::from_fn(24, 16, |x, y| {
+                Rgba([
+                    x as u8 * 10,
+                    y as u8 * 15,
+                    i * 80,
+                    if x < 4 { 0 } else { 255 },
+                ])
+            });
             Frame::from_parts(img, i as u32, 0, Delay::from_numer_denom_ms(20, 1))
         });
         enc.encode_frames(frames).unwrap();
@@ -315,23 +366,36 @@ fn webp_seeds() -> Vec<Vec<u8>> {
     let rgba = small().to_rgba8();
     vec![
         encode(&small(), ImageFormat::WebP),
-        webp::Encoder::from_rgb(rgb.as_raw(), 48, 32).encode(60.0).to_vec(),
-        webp::Encoder::from_rgba(rgba.as_raw(), 48, 32).encode(80.0).to_vec(),
+        webp::Encoder::from_rgb(rgb.as_raw(), 48, 32)
+            .encode(60.0)
+            .to_vec(),
+        webp::Encoder::from_rgba(rgba.as_raw(), 48, 32)
+            .encode(80.0)
+            .to_vec(),
     ]
 }
 
 fn bmp_seeds() -> Vec<Vec<u8>> {
     vec![
         encode(&small(), ImageFormat::Bmp),
-        encode(&DynamicImage::ImageRgba8(small().to_rgba8()), ImageFormat::Bmp),
+        encode(
+            &DynamicImage::ImageRgba8(small().to_rgba8()),
+            ImageFormat::Bmp,
+        ),
     ]
 }
 
 fn tiff_seeds() -> Vec<Vec<u8>> {
     vec![
         encode(&small(), ImageFormat::Tiff),
-        encode(&DynamicImage::ImageLuma8(small().to_luma8()), ImageFormat::Tiff),
-        encode(&DynamicImage::ImageRgba8(small().to_rgba8()), ImageFormat::Tiff),
+        encode(
+            &DynamicImage::ImageLuma8(small().to_luma8()),
+            ImageFormat::Tiff,
+        ),
+        encode(
+            &DynamicImage::ImageRgba8(small().to_rgba8()),
+            ImageFormat::Tiff,
+        ),
     ]
 }
 
@@ -339,7 +403,10 @@ fn tiff_seeds() -> Vec<Vec<u8>> {
 fn checked(name: &str, seeds: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     for (i, s) in seeds.iter().enumerate() {
         let settings = Settings {
-            resize: Some(ResizeSpec { width: Some(32), height: Some(32) }),
+            resize: Some(ResizeSpec {
+                width: Some(32),
+                height: Some(32),
+            }),
             format: Some(Format::Png),
             ..Settings::default()
         };
@@ -352,39 +419,69 @@ fn checked(name: &str, seeds: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 
 #[test]
 fn fuzz_png() {
-    fuzz_images("png", checked("png", png_seeds()), iterations(DEFAULT_ITERS));
+    fuzz_images(
+        "png",
+        checked("png", png_seeds()),
+        iterations(DEFAULT_ITERS),
+    );
 }
 
 #[test]
 fn fuzz_jpeg() {
-    fuzz_images("jpeg", checked("jpeg", jpeg_seeds()), iterations(DEFAULT_ITERS));
+    fuzz_images(
+        "jpeg",
+        checked("jpeg", jpeg_seeds()),
+        iterations(DEFAULT_ITERS),
+    );
 }
 
 #[test]
 fn fuzz_gif() {
-    fuzz_images("gif", checked("gif", gif_seeds()), iterations(DEFAULT_ITERS));
+    fuzz_images(
+        "gif",
+        checked("gif", gif_seeds()),
+        iterations(DEFAULT_ITERS),
+    );
 }
 
 #[test]
 fn fuzz_webp() {
-    fuzz_images("webp", checked("webp", webp_seeds()), iterations(DEFAULT_ITERS));
+    fuzz_images(
+        "webp",
+        checked("webp", webp_seeds()),
+        iterations(DEFAULT_ITERS),
+    );
 }
 
 #[test]
 fn fuzz_bmp() {
-    fuzz_images("bmp", checked("bmp", bmp_seeds()), iterations(DEFAULT_ITERS));
+    fuzz_images(
+        "bmp",
+        checked("bmp", bmp_seeds()),
+        iterations(DEFAULT_ITERS),
+    );
 }
 
 #[test]
 fn fuzz_tiff() {
-    fuzz_images("tiff", checked("tiff", tiff_seeds()), iterations(DEFAULT_ITERS));
+    fuzz_images(
+        "tiff",
+        checked("tiff", tiff_seeds()),
+        iterations(DEFAULT_ITERS),
+    );
 }
 
 #[test]
 fn fuzz_across_formats() {
     // Splices between formats: one format's header on another's body.
     let mut seeds = png_seeds();
-    for more in [jpeg_seeds(), gif_seeds(), webp_seeds(), bmp_seeds(), tiff_seeds()] {
+    for more in [
+        jpeg_seeds(),
+        gif_seeds(),
+        webp_seeds(),
+        bmp_seeds(),
+        tiff_seeds(),
+    ] {
         seeds.extend(more);
     }
     fuzz_images("mixed", seeds, iterations(DEFAULT_ITERS));
@@ -405,14 +502,26 @@ fn kept_regressions_still_convert_or_fail_cleanly() {
         let data = fs::read(&path).unwrap();
         for format in Format::ALL {
             let settings = Settings {
-                resize: Some(ResizeSpec { width: Some(64), height: Some(64) }),
+                resize: Some(ResizeSpec {
+                    width: Some(64),
+                    height: Some(64),
+                }),
                 format: Some(format),
                 ..Settings::default()
             };
             let started = Instant::now();
             let result = catch_unwind(AssertUnwindSafe(|| Converter::new(settings).convert(&data)));
-            assert!(result.is_ok(), "{} panics converting to {format:?}", path.display());
-            assert!(started.elapsed() < HANG, "{} took {:?}", path.display(), started.elapsed());
+            assert!(
+                result.is_ok(),
+                "{} panics converting to {format:?}",
+                path.display()
+            );
+            assert!(
+                started.elapsed() < HANG,
+                "{} took {:?}",
+                path.display(),
+                started.elapsed()
+            );
         }
     }
 }
@@ -461,13 +570,18 @@ fn fuzz_manifest_parser() {
         for (format, nul) in formats {
             let data = input.clone();
             let outcome = catch_unwind(AssertUnwindSafe(|| {
-                let mut entries = read_manifest(Box::new(std::io::Cursor::new(data.clone())), format, nul);
+                let mut entries =
+                    read_manifest(Box::new(std::io::Cursor::new(data.clone())), format, nul);
                 let mut count = 0usize;
                 let mut last_line = 0u64;
                 for item in entries.by_ref() {
                     count += 1;
                     // Every record consumes input: no endless iteration.
-                    assert!(count <= data.len() + 2, "{count} items from {} bytes", data.len());
+                    assert!(
+                        count <= data.len() + 2,
+                        "{count} items from {} bytes",
+                        data.len()
+                    );
                     let line = match &item {
                         Ok(entry) => {
                             assert!(!entry.input.is_empty(), "an entry without an input");
@@ -478,20 +592,33 @@ fn fuzz_manifest_parser() {
                             e.line
                         }
                     };
-                    assert!(line >= 1 && line >= last_line, "line {line} after {last_line}");
+                    assert!(
+                        line >= 1 && line >= last_line,
+                        "line {line} after {last_line}"
+                    );
                     last_line = line;
                 }
                 // Fused: once done, done.
                 assert!(entries.next().is_none());
             }));
             if outcome.is_err() {
-                let path = save(&format!("manifest-{format:?}-nul{nul}-seed{seed}-iter{i}.bin"), &input);
-                failures.push(format!("{format:?} nul={nul} iteration {i}: input saved to {}", path.display()));
+                let path = save(
+                    &format!("manifest-{format:?}-nul{nul}-seed{seed}-iter{i}.bin"),
+                    &input,
+                );
+                failures.push(format!(
+                    "{format:?} nul={nul} iteration {i}: input saved to {}",
+                    path.display()
+                ));
             }
         }
         if failures.len() >= 10 {
             break;
         }
     }
-    assert!(failures.is_empty(), "the manifest parser broke a property:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "the manifest parser broke a property:\n{}",
+        failures.join("\n")
+    );
 }

@@ -40,7 +40,12 @@ fn pngsuite_valid_files_convert_and_every_corrupt_one_fails_clearly() {
     cmd.arg("-o").arg(&out).arg("--report").arg(&report_path);
     let run = run_guarded(cmd, HANG);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert_eq!(run.code, Some(1), "corrupt files make the run exit 1\n{}", run.stderr);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "corrupt files make the run exit 1\n{}",
+        run.stderr
+    );
 
     let report = report(&report_path);
     let names = pngsuite_files();
@@ -54,11 +59,18 @@ fn pngsuite_valid_files_convert_and_every_corrupt_one_fails_clearly() {
             assert_eq!(r["status"], "failed", "{name}: {r}");
             assert_eq!(r["error_class"], "decode", "{name}: {r}");
             let reason = r["error"].as_str().unwrap();
-            assert!(reason.len() > 5 && !reason.contains("panic"), "{name}: unclear reason {reason:?}");
+            assert!(
+                reason.len() > 5 && !reason.contains("panic"),
+                "{name}: unclear reason {reason:?}"
+            );
             assert!(!out.join(name).exists(), "{name} left an output");
             // Every failure is on stderr, one line, prefixed.
             let line = run.stderr.lines().find(|l| l.contains(name.as_str()));
-            assert!(line.is_some_and(|l| l.starts_with("pixmill: ")), "{name} not reported:\n{}", run.stderr);
+            assert!(
+                line.is_some_and(|l| l.starts_with("pixmill: ")),
+                "{name} not reported:\n{}",
+                run.stderr
+            );
         } else {
             assert_eq!(r["status"], "ok", "{name}: {r}");
             let original = open(&fixtures().join("pngsuite").join(name));
@@ -73,7 +85,12 @@ fn pngsuite_valid_files_convert_and_every_corrupt_one_fails_clearly() {
 fn max_channel_diff(a: &DynamicImage, b: &DynamicImage) -> u8 {
     let (a, b) = (a.to_rgba8(), b.to_rgba8());
     assert_eq!(a.dimensions(), b.dimensions());
-    a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0)
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -84,7 +101,10 @@ fn pngsuite_pixels_survive_a_png_round_trip() {
     // The gamma files (g*) are included: pixmill does not gamma-correct.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let valid: Vec<String> = pngsuite_files().into_iter().filter(|n| !n.starts_with('x')).collect();
+    let valid: Vec<String> = pngsuite_files()
+        .into_iter()
+        .filter(|n| !n.starts_with('x'))
+        .collect();
     let mut cmd = pixmill_std();
     cmd.arg("convert")
         .args(valid.iter().map(|n| fixtures().join("pngsuite").join(n)))
@@ -125,16 +145,28 @@ fn pngsuite_known_colours() {
     let grey = open(&out.join("basn0g01.png")).to_rgba8();
     assert_eq!(grey.dimensions(), (32, 32));
     assert_eq!(grey.get_pixel(0, 0).0, [255, 255, 255, 255]);
-    assert!(grey.pixels().all(|p| matches!(p.0, [0, 0, 0, 255] | [255, 255, 255, 255])), "1-bit grey is black or white");
+    assert!(
+        grey.pixels()
+            .all(|p| matches!(p.0, [0, 0, 0, 255] | [255, 255, 255, 255])),
+        "1-bit grey is black or white"
+    );
 
     let palette = open(&out.join("basn3p01.png")).to_rgba8();
     let mut colours: Vec<[u8; 4]> = palette.pixels().map(|p| p.0).collect();
     colours.sort();
     colours.dedup();
-    assert_eq!(colours, [[34, 102, 255, 255], [238, 255, 34, 255]], "the palette's two colours");
+    assert_eq!(
+        colours,
+        [[34, 102, 255, 255], [238, 255, 34, 255]],
+        "the palette's two colours"
+    );
 
     let transparent = open(&out.join("tbrn2c08.png")).to_rgba8();
-    assert_eq!(transparent.get_pixel(0, 0).0[3], 0, "tRNS background stays transparent");
+    assert_eq!(
+        transparent.get_pixel(0, 0).0[3],
+        0,
+        "tRNS background stays transparent"
+    );
 }
 
 // ------------------------------------------------------------ orientation
@@ -170,7 +202,10 @@ fn assert_all_upright(out: &Path, what: &str) {
             let img = open(&out.join(format!("{kind}_{i}.png")));
             assert_eq!(img.dimensions(), (w, h), "{what}: {kind}_{i}");
             let diff = mean_abs_diff(&reference, &img);
-            assert!(diff < 10.0, "{what}: {kind}_{i} differs from upright by {diff:.1}");
+            assert!(
+                diff < 10.0,
+                "{what}: {kind}_{i} differs from upright by {diff:.1}"
+            );
         }
     }
 }
@@ -197,9 +232,13 @@ fn exif_orientation_is_applied_on_the_jpeg_shrink_on_load_path() {
     let full = convert_exif(dir.path(), "full", &[]);
     for name in ["Landscape_3.png", "Portrait_6.png"] {
         let (w, h) = dims(&small.join(name));
-        let reference = open(&full.join(name)).resize_exact(w, h, image::imageops::FilterType::Triangle);
+        let reference =
+            open(&full.join(name)).resize_exact(w, h, image::imageops::FilterType::Triangle);
         let diff = mean_abs_diff(&reference, &open(&small.join(name)));
-        assert!(diff < 12.0, "{name}: shrink-on-load differs from full decode by {diff:.1}");
+        assert!(
+            diff < 12.0,
+            "{name}: shrink-on-load differs from full decode by {diff:.1}"
+        );
     }
 }
 
@@ -210,7 +249,10 @@ fn orientation_survives_a_png_intermediate() {
     let dir = tempfile::tempdir().unwrap();
     let first = convert_exif(dir.path(), "first", &[]);
     let mut cmd = pixmill_std();
-    cmd.arg("convert").arg(&first).arg("-o").arg(dir.path().join("second"));
+    cmd.arg("convert")
+        .arg(&first)
+        .arg("-o")
+        .arg(dir.path().join("second"));
     cmd.args(["--resize", "100x100", "-q"]);
     let run = run_guarded(cmd, HANG);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -224,7 +266,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -372,11 +418,18 @@ fn decompression_bombs_are_refused_from_the_header_in_every_format() {
         ("bomb.bmp", bmp_claiming(40_000, 40_000), "40000"),
     ];
     for (name, bytes, side) in &bombs {
-        assert!(bytes.len() < 4096, "{name} is {} bytes: a bomb is small", bytes.len());
+        assert!(
+            bytes.len() < 4096,
+            "{name} is {} bytes: a bomb is small",
+            bytes.len()
+        );
         fs::write(dir.path().join(name), bytes).unwrap();
         // One process per bomb, so each peak RSS is its own.
         let report_path = dir.path().join(format!("{name}.jsonl"));
-        let mut cmd = convert_in(dir.path(), &[name, "-o", "out", "--resize", "100x100", "-j", "1"]);
+        let mut cmd = convert_in(
+            dir.path(),
+            &[name, "-o", "out", "--resize", "100x100", "-j", "1"],
+        );
         cmd.arg("--report").arg(&report_path);
         let run = run_guarded(cmd, HANG);
         assert_eq!(run.code, Some(1), "{name}: {}", run.stderr);
@@ -385,7 +438,10 @@ fn decompression_bombs_are_refused_from_the_header_in_every_format() {
         assert_eq!(r["status"], "failed", "{name}: {r}");
         assert_eq!(r["error_class"], "too_large", "{name}: {r}");
         let reason = r["error"].as_str().unwrap();
-        assert!(reason.contains(side) || reason.contains("pixels"), "{name}: the reason should say why: {reason}");
+        assert!(
+            reason.contains(side) || reason.contains("pixels"),
+            "{name}: the reason should say why: {reason}"
+        );
         assert!(
             run.max_rss_kb < BOMB_RSS_KB,
             "{name}: peak RSS {} MB refusing a bomb",
@@ -406,7 +462,14 @@ fn max_pixels_is_exact_at_the_boundary_for_real_images() {
         fs::write(dir.path().join(name), encode(&img, format)).unwrap();
     }
     let mut cmd = convert_in(dir.path(), &names);
-    cmd.args(["-o", "low", "--max-pixels", "19999", "--report", "low.jsonl"]);
+    cmd.args([
+        "-o",
+        "low",
+        "--max-pixels",
+        "19999",
+        "--report",
+        "low.jsonl",
+    ]);
     let run = run_guarded(cmd, HANG);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     let low = report(&dir.path().join("low.jsonl"));
@@ -429,15 +492,26 @@ fn animated_gif(side: u32, extra: usize) -> Vec<u8> {
     use image::codecs::gif::GifEncoder;
     use image::{Delay, Frame};
     let frame = |c: [u8; 4]| {
-        Frame::from_parts(RgbaImage::from_pixel(side, side, Rgba(c)), 0, 0, Delay::from_numer_denom_ms(10, 1))
+        Frame::from_parts(
+            RgbaImage::from_pixel(side, side, Rgba(c)),
+            0,
+            0,
+            Delay::from_numer_denom_ms(10, 1),
+        )
     };
     let mut two = Vec::new();
     {
         let mut enc = GifEncoder::new(&mut two);
-        enc.encode_frames([frame([255, 0, 0, 255]), frame([0, 0, 255, 255])]).unwrap();
+        enc.encode_frames([frame([255, 0, 0, 255]), frame([0, 0, 255, 255])])
+            .unwrap();
     }
     let blocks = gif_blocks(&two);
-    let images: Vec<usize> = blocks.iter().enumerate().filter(|(_, b)| b.0 == 0x2C).map(|(i, _)| i).collect();
+    let images: Vec<usize> = blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.0 == 0x2C)
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(images.len(), 2);
     // The second frame: from just after the first image to the trailer.
     let from = blocks[images[0]].2;
@@ -462,10 +536,18 @@ fn an_animated_gif_with_thousands_of_frames_decodes_only_the_first() {
     let cmd = convert_in(dir.path(), &["anim.gif", "-o", "out", "-f", "png", "-q"]);
     let run = run_guarded(cmd, HANG);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.max_rss_kb < BOMB_RSS_KB, "peak RSS {} MB", run.max_rss_kb / 1024);
+    assert!(
+        run.max_rss_kb < BOMB_RSS_KB,
+        "peak RSS {} MB",
+        run.max_rss_kb / 1024
+    );
     let img = open(&dir.path().join("out/anim.png")).to_rgba8();
     assert_eq!(img.dimensions(), (1000, 1000));
-    assert_eq!(img.get_pixel(500, 500).0, [255, 0, 0, 255], "the first (red) frame");
+    assert_eq!(
+        img.get_pixel(500, 500).0,
+        [255, 0, 0, 255],
+        "the first (red) frame"
+    );
 }
 
 // ------------------------------------------------------ names stay inside
@@ -495,12 +577,29 @@ fn jsonl_output_names_and_planted_symlinks_cannot_lead_outside() {
         r#"{"path": "a.png", "output": "fine/ok.png"}"#.to_string(),
     ];
     fs::write(d.join("m.jsonl"), lines.join("\n")).unwrap();
-    let cmd = convert_in(d, &["-m", "m.jsonl", "-o", "out", "--on-exists", "overwrite", "--json"]);
+    let cmd = convert_in(
+        d,
+        &[
+            "-m",
+            "m.jsonl",
+            "-o",
+            "out",
+            "--on-exists",
+            "overwrite",
+            "--json",
+        ],
+    );
     let run = run_guarded(cmd, HANG);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     let records = json_lines(&run.stdout);
     assert_eq!(records.len(), lines.len(), "{records:#?}");
-    for escaping in ["../evil.png", "sub/../../evil2.png", "abs.png", "link/x.png", "link/new/deeper/y.png"] {
+    for escaping in [
+        "../evil.png",
+        "sub/../../evil2.png",
+        "abs.png",
+        "link/x.png",
+        "link/new/deeper/y.png",
+    ] {
         let r = records
             .iter()
             .find(|r| {
@@ -521,7 +620,12 @@ fn jsonl_output_names_and_planted_symlinks_cannot_lead_outside() {
     assert_eq!(fs::read(outside.join("victim.png")).unwrap(), b"precious");
     assert!(!d.join("evil.png").exists() && !d.join("evil2.png").exists());
     // Overwriting a planted file link replaces the link, not its target.
-    assert!(!out.join("victim.png").symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(!out
+        .join("victim.png")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert_eq!(dims(&out.join("victim.png")), (10, 10));
     assert_eq!(dims(&out.join("fine/ok.png")), (10, 10));
     assert_no_temp_files(&out);
@@ -539,16 +643,32 @@ fn symlink_loops_in_a_followed_walk_fail_alone() {
     write_image(&src.join("sub/b.png"), 10, 10);
     std::os::unix::fs::symlink("..", src.join("sub/up")).unwrap();
     std::os::unix::fs::symlink("self.png", src.join("self.png")).unwrap();
-    let cmd = convert_in(dir.path(), &["in", "-o", "out", "--follow", "--report", "r.jsonl"]);
+    let cmd = convert_in(
+        dir.path(),
+        &["in", "-o", "out", "--follow", "--report", "r.jsonl"],
+    );
     let run = run_guarded(cmd, Duration::from_secs(20));
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_eq!(files(&dir.path().join("out")), ["a.png", "sub/b.png"]);
     let report = report(&dir.path().join("r.jsonl"));
     let failed: Vec<_> = report.iter().filter(|r| r["status"] == "failed").collect();
     assert_eq!(failed.len(), 2, "{failed:#?}");
-    assert!(failed.iter().any(|r| r["error"].as_str().unwrap().contains("loop")), "{failed:#?}");
-    assert!(failed.iter().any(|r| r["input"].as_str().unwrap().contains("self.png")), "{failed:#?}");
-    assert!(failed.iter().all(|r| r["error_class"] == "read"), "{failed:#?}");
+    assert!(
+        failed
+            .iter()
+            .any(|r| r["error"].as_str().unwrap().contains("loop")),
+        "{failed:#?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|r| r["input"].as_str().unwrap().contains("self.png")),
+        "{failed:#?}"
+    );
+    assert!(
+        failed.iter().all(|r| r["error_class"] == "read"),
+        "{failed:#?}"
+    );
 }
 
 #[cfg(unix)]
@@ -570,7 +690,19 @@ fn fifos_and_devices_fail_fast_instead_of_hanging() {
     write_image(&d.join("good.png"), 10, 10);
     // Named on the command line, with and without a format to sniff.
     for extra in [&[][..], &["-f", "jpeg"][..]] {
-        let mut cmd = convert_in(d, &["pipe.png", "pipe", "/dev/zero", "good.png", "-o", "out", "--report", "r.jsonl"]);
+        let mut cmd = convert_in(
+            d,
+            &[
+                "pipe.png",
+                "pipe",
+                "/dev/zero",
+                "good.png",
+                "-o",
+                "out",
+                "--report",
+                "r.jsonl",
+            ],
+        );
         cmd.args(extra);
         let run = run_guarded(cmd, Duration::from_secs(20));
         assert_eq!(run.code, Some(1), "{extra:?}: {}", run.stderr);
@@ -579,7 +711,10 @@ fn fifos_and_devices_fail_fast_instead_of_hanging() {
             let r = record(&report, input);
             assert_eq!(r["status"], "failed", "{extra:?} {input}: {r}");
             assert_eq!(r["error_class"], "read", "{extra:?} {input}: {r}");
-            assert!(r["error"].as_str().unwrap().contains("not a regular file"), "{extra:?} {input}: {r}");
+            assert!(
+                r["error"].as_str().unwrap().contains("not a regular file"),
+                "{extra:?} {input}: {r}"
+            );
         }
         assert_eq!(record(&report, "good.png")["status"], "ok");
         fs::remove_dir_all(d.join("out")).unwrap();
@@ -623,14 +758,23 @@ fn unreadable_empty_and_misnamed_files() {
     } else {
         assert_eq!(secret["status"], "failed", "{secret}");
         assert_eq!(secret["error_class"], "read", "{secret}");
-        assert!(secret["error"].as_str().unwrap().contains("Permission denied"), "{secret}");
+        assert!(
+            secret["error"]
+                .as_str()
+                .unwrap()
+                .contains("Permission denied"),
+            "{secret}"
+        );
     }
     for empty in ["empty.png", "empty"] {
         let r = record(&report, empty);
         assert_eq!(r["status"], "failed", "{r}");
         assert_eq!(r["error_class"], "decode", "{r}");
     }
-    assert!(record(&report, "empty.png")["error"].as_str().unwrap().contains("empty"));
+    assert!(record(&report, "empty.png")["error"]
+        .as_str()
+        .unwrap()
+        .contains("empty"));
     assert!(!d.join("out/empty.png").exists());
 
     // The output name says JPEG, so a JPEG is written from the PNG's pixels.
@@ -651,14 +795,33 @@ fn non_utf8_names_work_in_plain_lists_and_fail_per_row_in_csv_and_jsonl() {
     write_image(&d.join(latin1), 12, 10);
     write_image(&d.join("good.png"), 10, 10);
 
-    fs::write(d.join("list.txt"), b"caf\xe9.png\nmissing\xff.png\ngood.png\n").unwrap();
-    let run = run_guarded(convert_in(d, &["-m", "list.txt", "-o", "plain", "-q"]), Duration::from_secs(20));
+    fs::write(
+        d.join("list.txt"),
+        b"caf\xe9.png\nmissing\xff.png\ngood.png\n",
+    )
+    .unwrap();
+    let run = run_guarded(
+        convert_in(d, &["-m", "list.txt", "-o", "plain", "-q"]),
+        Duration::from_secs(20),
+    );
     assert_eq!(run.code, Some(1), "the missing file fails: {}", run.stderr);
-    assert_eq!(dims(&d.join("plain").join(latin1)), (12, 10), "a Latin-1 name is a fine Unix name");
+    assert_eq!(
+        dims(&d.join("plain").join(latin1)),
+        (12, 10),
+        "a Latin-1 name is a fine Unix name"
+    );
     assert_eq!(dims(&d.join("plain/good.png")), (10, 10));
 
-    fs::write(d.join("list.csv"), b"path,output\ncaf\xe9.png,x.png\ngood.png,g.png\n").unwrap();
-    fs::write(d.join("list.jsonl"), b"{\"path\": \"good.png\", \"output\": \"g.png\"}\n{\"path\": \"caf\xe9.png\"}\n").unwrap();
+    fs::write(
+        d.join("list.csv"),
+        b"path,output\ncaf\xe9.png,x.png\ngood.png,g.png\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("list.jsonl"),
+        b"{\"path\": \"good.png\", \"output\": \"g.png\"}\n{\"path\": \"caf\xe9.png\"}\n",
+    )
+    .unwrap();
     for (manifest, out) in [("list.csv", "csv"), ("list.jsonl", "jsonl")] {
         let cmd = convert_in(d, &["-m", manifest, "-o", out, "--report", "r.jsonl"]);
         let run = run_guarded(cmd, Duration::from_secs(20));
@@ -667,7 +830,10 @@ fn non_utf8_names_work_in_plain_lists_and_fail_per_row_in_csv_and_jsonl() {
         assert_eq!(report.len(), 2, "{report:#?}");
         let bad = report.iter().find(|r| r["status"] == "failed").unwrap();
         assert_eq!(bad["error_class"], "manifest", "{bad}");
-        assert!(bad["input"].as_str().unwrap().ends_with(":2"), "names the line: {bad}");
+        assert!(
+            bad["input"].as_str().unwrap().ends_with(":2"),
+            "names the line: {bad}"
+        );
         assert!(bad["error"].as_str().unwrap().contains("UTF-8"), "{bad}");
         assert_eq!(files(&d.join(out)), ["g.png"]);
     }
@@ -697,7 +863,11 @@ fn broken_csv_rows_fail_alone_and_a_headerless_csv_is_a_clear_error() {
     let cmd = convert_in(d, &["-m", "paths.csv", "-o", "out2"]);
     let run = run_guarded(cmd, Duration::from_secs(20));
     assert_ne!(run.code, Some(0));
-    assert!(run.stderr.contains("no url or path column"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no url or path column"),
+        "{}",
+        run.stderr
+    );
     assert!(files(&d.join("out2")).is_empty());
 }
 
@@ -726,16 +896,27 @@ fn kill_9_mid_run_then_rerun_completes_with_whole_files_and_no_temps() {
     let args = ["convert", "in", "-o", "out", "-j", "1", "-f", "png", "-q"];
     let mut child = pixmill_std().current_dir(d).args(args).spawn().unwrap();
     let started = Instant::now();
-    let finals = |dir: &Path| files(dir).into_iter().filter(|f| !f.contains(".pixmill-")).count();
+    let finals = |dir: &Path| {
+        files(dir)
+            .into_iter()
+            .filter(|f| !f.contains(".pixmill-"))
+            .count()
+    };
     while !out.exists() || finals(&out) < 3 {
-        assert!(child.try_wait().unwrap().is_none(), "finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
         assert!(started.elapsed() < HANG, "no outputs after {HANG:?}");
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let after_kill = files(&out);
-    assert!(finals(&out) < 60, "the run was not interrupted: {after_kill:?}");
+    assert!(
+        finals(&out) < 60,
+        "the run was not interrupted: {after_kill:?}"
+    );
     // Whatever has a final name is already whole.
     for f in after_kill.iter().filter(|f| !f.contains(".pixmill-")) {
         assert_eq!(dims(&out.join(f)), (1500, 1500), "{f}");
@@ -804,7 +985,13 @@ fn a_full_disk_fails_the_items_that_do_not_fit_and_only_those() {
     assert_eq!(ok.len() + failed.len(), 10);
     for r in &failed {
         assert_eq!(r["error_class"], "write", "{r}");
-        assert!(r["error"].as_str().unwrap().contains("No space left on device"), "{r}");
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .contains("No space left on device"),
+            "{r}"
+        );
     }
     // Only whole files under final names; the failed ones left nothing.
     let written = files(&small);
@@ -825,8 +1012,16 @@ fn an_output_folder_that_cannot_be_made_stops_before_any_work() {
         let cmd = convert_in(d, &["a.png", "-o", out, "--report", "r.jsonl"]);
         let run = run_guarded(cmd, Duration::from_secs(20));
         assert_eq!(run.code, Some(2), "{out}: {}", run.stderr);
-        assert!(run.stderr.contains("cannot use output folder"), "{out}: {}", run.stderr);
-        assert!(!run.stderr.contains("a.png"), "no item was attempted: {}", run.stderr);
+        assert!(
+            run.stderr.contains("cannot use output folder"),
+            "{out}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("a.png"),
+            "no item was attempted: {}",
+            run.stderr
+        );
         assert!(run.stdout.is_empty());
     }
     assert!(!Path::new("/proc/pixmill-forbidden").exists());

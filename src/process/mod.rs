@@ -60,7 +60,9 @@ pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, Ite
 /// blocking and checked on the open file, so a FIFO (or a file swapped for
 /// one) can never make a read wait forever.
 pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ItemError> {
-    let read_err = |e: std::io::Error| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)));
+    let read_err = |e: std::io::Error| {
+        ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)))
+    };
     let mut options = fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

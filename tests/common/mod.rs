@@ -117,7 +117,8 @@ pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         _ => img.clone(),
     };
     let mut buf = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut buf, format).unwrap_or_else(|e| panic!("encoding {format:?}: {e}"));
+    img.write_to(&mut buf, format)
+        .unwrap_or_else(|e| panic!("encoding {format:?}: {e}"));
     buf.into_inner()
 }
 
@@ -140,7 +141,9 @@ pub fn run_guarded(mut cmd: std::process::Command, limit: std::time::Duration) -
     use std::io::Read;
     use std::process::Stdio;
     use std::time::Instant;
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawning pixmill");
     let pid = child.id() as libc::pid_t;
     let mut out = child.stdout.take().unwrap();
@@ -181,7 +184,11 @@ pub fn run_guarded(mut cmd: std::process::Command, limit: std::time::Duration) -
         stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
         max_rss_kb: usage.ru_maxrss as u64,
     };
-    assert!(!hung, "pixmill hung: killed after {limit:?}\nstderr: {}", finished.stderr);
+    assert!(
+        !hung,
+        "pixmill hung: killed after {limit:?}\nstderr: {}",
+        finished.stderr
+    );
     finished
 }
 
