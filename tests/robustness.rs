@@ -864,6 +864,18 @@ fn broken_csv_rows_fail_alone_and_a_headerless_csv_is_a_clear_error() {
 #[cfg(unix)]
 #[test]
 fn kill_9_mid_run_then_rerun_completes_with_whole_files_and_no_temps() {
+    kill_9_then_rerun("rayon");
+}
+
+#[cfg(unix)]
+#[test]
+fn kill_9_mid_run_with_worker_processes_then_rerun_completes() {
+    // The workers die with the parent (and their temps carry their own pids).
+    kill_9_then_rerun("process");
+}
+
+#[cfg(unix)]
+fn kill_9_then_rerun(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let src = d.join("in");
@@ -881,7 +893,7 @@ fn kill_9_mid_run_then_rerun_completes_with_whole_files_and_no_temps() {
         fs::write(src.join(format!("{i:02}.png")), &bytes).unwrap();
     }
     let out = d.join("out");
-    let args = ["convert", "in", "-o", "out", "-j", "1", "-f", "png", "-q"];
+    let args = ["convert", "in", "-o", "out", "-j", "1", "-f", "png", "-q", "--backend", backend];
     let mut child = pixmill_std().current_dir(d).args(args).spawn().unwrap();
     let started = Instant::now();
     let finals = |dir: &Path| {
