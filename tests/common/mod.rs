@@ -2,6 +2,8 @@
 //! images, and small file-system queries.
 #![allow(dead_code)]
 
+pub mod server;
+
 use assert_cmd::Command;
 use image::{DynamicImage, GenericImageView, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use std::fs;
