@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 
 fn many_images(dir: &Path, n: usize, side: u32) {
     for i in 0..n {
-        write_image(&dir.join(format!("img{i:03}.png")), side, side - 7 * (i as u32 % 5));
+        write_image(
+            &dir.join(format!("img{i:03}.png")),
+            side,
+            side - 7 * (i as u32 % 5),
+        );
     }
 }
 
@@ -29,7 +33,10 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
 fn wait_for_outputs(dir: &Path, n: usize, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let done = files(dir).iter().filter(|f| !f.contains(".pixmill-")).count();
+        let done = files(dir)
+            .iter()
+            .filter(|f| !f.contains(".pixmill-"))
+            .count();
         if done >= n {
             return;
         }
@@ -67,7 +74,10 @@ fn children_of(parent: u32) -> Vec<u32> {
         };
         // The parent pid is the second field after the `(comm)` part.
         let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
-        let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        let ppid = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
         if ppid == Some(parent) {
             found.push(pid);
         }
@@ -92,7 +102,17 @@ fn both_backends_write_byte_identical_outputs() {
                 .arg(&src)
                 .arg("-o")
                 .arg(&out)
-                .args(["--backend", backend, "-j", "2", "-q", "-f", format, "--resize", size])
+                .args([
+                    "--backend",
+                    backend,
+                    "-j",
+                    "2",
+                    "-q",
+                    "-f",
+                    format,
+                    "--resize",
+                    size,
+                ])
                 .assert()
                 .success();
             outs.push(out);
@@ -101,7 +121,10 @@ fn both_backends_write_byte_identical_outputs() {
         assert_eq!(names.len(), 9);
         assert_eq!(names, files(&outs[1]));
         for name in &names {
-            let (a, b) = (fs::read(outs[0].join(name)).unwrap(), fs::read(outs[1].join(name)).unwrap());
+            let (a, b) = (
+                fs::read(outs[0].join(name)).unwrap(),
+                fs::read(outs[1].join(name)).unwrap(),
+            );
             assert!(a == b, "{format}: {name} differs between backends");
         }
     }
@@ -114,11 +137,28 @@ fn a_worker_killed_mid_run_costs_nothing() {
     many_images(&dir.path().join("in"), 40, 700);
     let mut child = spawn(
         dir.path(),
-        &["convert", "in", "-o", "out", "--backend", "process", "-j", "2", "--resize", "300", "--report", "r.jsonl"],
+        &[
+            "convert",
+            "in",
+            "-o",
+            "out",
+            "--backend",
+            "process",
+            "-j",
+            "2",
+            "--resize",
+            "300",
+            "--report",
+            "r.jsonl",
+        ],
     );
     wait_for_outputs(&dir.path().join("out"), 3, &mut child);
     let workers = children_of(child.id());
-    assert_eq!(workers.len(), 2, "expected 2 worker processes, found {workers:?}");
+    assert_eq!(
+        workers.len(),
+        2,
+        "expected 2 worker processes, found {workers:?}"
+    );
     // SAFETY: kill with a pid we just read and a constant signal.
     assert_eq!(unsafe { libc::kill(workers[0] as i32, libc::SIGKILL) }, 0);
     let status = wait_with_timeout(&mut child, 120);
@@ -151,17 +191,36 @@ fn an_image_over_the_worker_memory_cap_fails_alone() {
         .arg(&src)
         .arg("-o")
         .arg(dir.path().join("out"))
-        .args(["--backend", "process", "-j", "2", "--worker-memory", "128", "--resize", "100", "--report"])
+        .args([
+            "--backend",
+            "process",
+            "-j",
+            "2",
+            "--worker-memory",
+            "128",
+            "--resize",
+            "100",
+            "--report",
+        ])
         .arg(dir.path().join("r.jsonl"))
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    let line = stderr.lines().find(|l| l.contains("huge.png")).unwrap_or_else(|| panic!("{stderr}"));
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("huge.png"))
+        .unwrap_or_else(|| panic!("{stderr}"));
     assert!(line.contains("worker"), "{line}");
     let out = dir.path().join("out");
-    assert_eq!(files(&out), ["img000.png", "img001.png", "img002.png", "img003.png"]);
+    assert_eq!(
+        files(&out),
+        ["img000.png", "img001.png", "img002.png", "img003.png"]
+    );
     let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
-    let huge = report.iter().find(|r| r["input"].as_str().unwrap().ends_with("huge.png")).unwrap();
+    let huge = report
+        .iter()
+        .find(|r| r["input"].as_str().unwrap().ends_with("huge.png"))
+        .unwrap();
     assert_eq!(huge["error_class"], "worker");
 }
 
@@ -178,7 +237,18 @@ fn interrupt_then_resume(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     many_images(&dir.path().join("in"), 50, 900);
     let args = [
-        "convert", "in", "-o", "out", "--backend", backend, "-j", "1", "--resize", "400", "--report", "r.jsonl",
+        "convert",
+        "in",
+        "-o",
+        "out",
+        "--backend",
+        backend,
+        "-j",
+        "1",
+        "--resize",
+        "400",
+        "--report",
+        "r.jsonl",
     ];
     let mut child = spawn(dir.path(), &args);
     let out = dir.path().join("out");
@@ -189,9 +259,16 @@ fn interrupt_then_resume(backend: &str) {
     assert_eq!(status.code(), Some(130), "{backend}");
     assert_no_temp_files(&out);
     let first = files(&out);
-    assert!(first.len() < 50, "{backend}: interrupt came too late to test anything");
+    assert!(
+        first.len() < 50,
+        "{backend}: interrupt came too late to test anything"
+    );
     let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
-    let ok: Vec<&str> = report.iter().filter(|r| r["status"] == "ok").map(|r| r["output"].as_str().unwrap()).collect();
+    let ok: Vec<&str> = report
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["output"].as_str().unwrap())
+        .collect();
     // The report lists exactly what was finished, and each is complete.
     assert_eq!(ok.len(), first.len(), "{backend}");
     for path in &ok {
@@ -210,7 +287,11 @@ fn interrupt_then_resume(backend: &str) {
     let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
     let skipped = report.iter().filter(|r| r["status"] == "skipped").count();
     let redone = report.iter().filter(|r| r["status"] == "ok").count();
-    assert_eq!((skipped, redone), (first.len(), 50 - first.len()), "{backend}: rerun redid work");
+    assert_eq!(
+        (skipped, redone),
+        (first.len(), 50 - first.len()),
+        "{backend}: rerun redid work"
+    );
 }
 
 #[cfg(unix)]
@@ -232,12 +313,27 @@ fn the_summary_shows_per_worker_load_for_either_backend() {
     for backend in ["rayon", "process"] {
         let assert = pixmill()
             .current_dir(dir.path())
-            .args(["convert", "in", "-o", backend, "--backend", backend, "-j", "2"])
+            .args([
+                "convert",
+                "in",
+                "-o",
+                backend,
+                "--backend",
+                backend,
+                "-j",
+                "2",
+            ])
             .assert()
             .success();
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-        let line = stderr.lines().find(|l| l.contains("cpu stage")).unwrap_or_else(|| panic!("{stderr}"));
-        assert!(line.contains("2 workers") && line.contains("per worker:"), "{line}");
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("cpu stage"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(
+            line.contains("2 workers") && line.contains("per worker:"),
+            "{line}"
+        );
         let per_worker = line.split("per worker:").nth(1).unwrap();
         assert_eq!(per_worker.matches('%').count(), 2, "{line}");
     }

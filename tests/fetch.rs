@@ -35,24 +35,38 @@ fn record<'a>(records: &'a [serde_json::Value], url_part: &str) -> &'a serde_jso
 }
 
 fn payload(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[test]
 fn downloads_a_list_saving_bytes_unchanged() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let files_in: Vec<(String, Vec<u8>)> = (0..12).map(|i| (format!("file{i}.bin"), payload(5000 + i * 100, i as u8))).collect();
+    let files_in: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| (format!("file{i}.bin"), payload(5000 + i * 100, i as u8)))
+        .collect();
     for (name, data) in &files_in {
         server.add(name, data.clone());
     }
-    let urls: Vec<String> = files_in.iter().map(|(n, _)| server.url(&format!("/f/{n}"))).collect();
+    let urls: Vec<String> = files_in
+        .iter()
+        .map(|(n, _)| server.url(&format!("/f/{n}")))
+        .collect();
     let assert = fetch(dir.path(), &urls, &["--io-threads", "4"]).success();
-    let mut printed: Vec<String> = String::from_utf8_lossy(&assert.get_output().stdout).lines().map(String::from).collect();
+    let mut printed: Vec<String> = String::from_utf8_lossy(&assert.get_output().stdout)
+        .lines()
+        .map(String::from)
+        .collect();
     printed.sort();
     assert_eq!(printed.len(), 12);
     for (name, data) in &files_in {
-        assert_eq!(&fs::read(dir.path().join("dl").join(name)).unwrap(), data, "{name}");
+        assert_eq!(
+            &fs::read(dir.path().join("dl").join(name)).unwrap(),
+            data,
+            "{name}"
+        );
     }
     let records = report(dir.path());
     let r = record(&records, "file3.bin");
@@ -88,7 +102,10 @@ fn a_flaky_server_is_retried_until_it_recovers() {
     let dir = tempfile::tempdir().unwrap();
     server.add("x.bin", payload(3000, 1));
     fetch(dir.path(), &[server.url("/flaky/2/x.bin")], &[]).success();
-    assert_eq!(fs::read(dir.path().join("dl/x.bin")).unwrap(), payload(3000, 1));
+    assert_eq!(
+        fs::read(dir.path().join("dl/x.bin")).unwrap(),
+        payload(3000, 1)
+    );
     assert_eq!(server.hits("/flaky/2/x.bin"), 3);
     assert_eq!(record(&report(dir.path()), "x.bin")["attempts"], 3);
 }
@@ -102,7 +119,10 @@ fn retry_after_is_honoured() {
     let times = server.hit_times("/retry-after/1/r.bin");
     assert_eq!(times.len(), 2);
     let waited = times[1] - times[0];
-    assert!(waited >= Duration::from_millis(900), "retried after only {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "retried after only {waited:?}"
+    );
 }
 
 #[test]
@@ -110,7 +130,11 @@ fn not_found_is_not_retried_but_server_errors_are() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     server.add("ok.bin", payload(10, 3));
-    let urls = [server.url("/status/404/a.bin"), server.url("/status/500/b.bin"), server.url("/f/ok.bin")];
+    let urls = [
+        server.url("/status/404/a.bin"),
+        server.url("/status/500/b.bin"),
+        server.url("/f/ok.bin"),
+    ];
     let assert = fetch(dir.path(), &urls, &["--retries", "2"]).code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("404"), "{stderr}");
@@ -129,7 +153,12 @@ fn truncated_bodies_are_detected_and_not_kept() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     server.add("t.bin", payload(10_000, 4));
-    fetch(dir.path(), &[server.url("/truncate/t.bin")], &["--retries", "1"]).code(1);
+    fetch(
+        dir.path(),
+        &[server.url("/truncate/t.bin")],
+        &["--retries", "1"],
+    )
+    .code(1);
     let r = &report(dir.path())[0];
     assert_eq!(r["error_class"], "truncated");
     assert_eq!(server.hits("/truncate/t.bin"), 2, "truncation is retryable");
@@ -145,10 +174,26 @@ fn a_stalled_body_times_out() {
     fs::write(dir.path().join("urls.txt"), server.url("/stall/s.bin")).unwrap();
     pixmill()
         .current_dir(dir.path())
-        .args(["fetch", "-m", "urls.txt", "-o", "dl", "--report", "r.jsonl", "--timeout", "1s", "--retries", "0"])
+        .args([
+            "fetch",
+            "-m",
+            "urls.txt",
+            "-o",
+            "dl",
+            "--report",
+            "r.jsonl",
+            "--timeout",
+            "1s",
+            "--retries",
+            "0",
+        ])
         .assert()
         .code(1);
-    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(report(dir.path())[0]["error_class"], "timeout");
     assert!(files(&dir.path().join("dl")).is_empty());
 }
@@ -160,7 +205,10 @@ fn redirects_are_followed() {
     server.add("end.bin", payload(500, 6));
     fetch(dir.path(), &[server.url("/redirect/3/end.bin")], &[]).success();
     // Named after the URL asked for, holding the final body.
-    assert_eq!(fs::read(dir.path().join("dl/end.bin")).unwrap(), payload(500, 6));
+    assert_eq!(
+        fs::read(dir.path().join("dl/end.bin")).unwrap(),
+        payload(500, 6)
+    );
     assert_eq!(server.hits("/f/end.bin"), 1);
 }
 
@@ -172,7 +220,10 @@ fn a_refused_connection_fails_the_item_only() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let urls = [format!("http://127.0.0.1:{port}/gone.bin"), server.url("/f/ok.bin")];
+    let urls = [
+        format!("http://127.0.0.1:{port}/gone.bin"),
+        server.url("/f/ok.bin"),
+    ];
     fetch(dir.path(), &urls, &["--retries", "1"]).code(1);
     let records = report(dir.path());
     assert_eq!(record(&records, "gone.bin")["error_class"], "fetch");
@@ -220,7 +271,10 @@ fn sha256_is_verified() {
     let data = payload(4096, 10);
     server.add("good.bin", data.clone());
     server.add("bad.bin", data.clone());
-    let digest = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let digest = Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
     let manifest = format!(
         "url,sha256\n{},{}\n{},{}\n",
         server.url("/f/good.bin"),
@@ -235,7 +289,10 @@ fn sha256_is_verified() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("sha256"));
-    assert_eq!(record(&report(dir.path()), "bad.bin")["error_class"], "checksum");
+    assert_eq!(
+        record(&report(dir.path()), "bad.bin")["error_class"],
+        "checksum"
+    );
     assert_eq!(files(&dir.path().join("dl")), ["good.bin"]);
 }
 
@@ -255,9 +312,16 @@ fn same_names_from_different_urls_do_not_collide_and_reruns_find_them() {
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.contains(&"cat.jpg".to_string()));
     // The repeated URL was fetched once.
-    assert_eq!(server.hits("/f/cat.jpg"), 2, "once direct, once via the redirect");
+    assert_eq!(
+        server.hits("/f/cat.jpg"),
+        2,
+        "once direct, once via the redirect"
+    );
     let records = report(dir.path());
-    assert_eq!(records.iter().filter(|r| r["status"] == "skipped").count(), 1);
+    assert_eq!(
+        records.iter().filter(|r| r["status"] == "skipped").count(),
+        1
+    );
 
     // A rerun maps every URL to the same name and skips them all.
     fetch(dir.path(), &urls, &[]).success();
@@ -292,7 +356,12 @@ fn the_content_type_supplies_a_missing_extension() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     server.add("picture", b"not really a png".to_vec());
-    fetch(dir.path(), &[server.url("/ct/picture?type=image%2Fpng")], &[]).success();
+    fetch(
+        dir.path(),
+        &[server.url("/ct/picture?type=image%2Fpng")],
+        &[],
+    )
+    .success();
     assert_eq!(files(&dir.path().join("dl")), ["picture.png"]);
 }
 
@@ -320,7 +389,15 @@ fn convert_from_urls_matches_converting_the_same_files_locally() {
     let args = ["--resize", "128x128", "-q"];
     pixmill()
         .current_dir(dir.path())
-        .args(["convert", "-m", "urls.txt", "-o", "from-urls", "--io-threads", "3"])
+        .args([
+            "convert",
+            "-m",
+            "urls.txt",
+            "-o",
+            "from-urls",
+            "--io-threads",
+            "3",
+        ])
         .args(args)
         .assert()
         .success();
@@ -332,9 +409,22 @@ fn convert_from_urls_matches_converting_the_same_files_locally() {
         .success();
     let from_urls = dir.path().join("from-urls");
     let from_files = dir.path().join("from-files");
-    assert_eq!(files(&from_urls), ["Landscape_1.jpg", "Landscape_6.jpg", "Portrait_5.jpg", "g.png", "noext.png"]);
+    assert_eq!(
+        files(&from_urls),
+        [
+            "Landscape_1.jpg",
+            "Landscape_6.jpg",
+            "Portrait_5.jpg",
+            "g.png",
+            "noext.png"
+        ]
+    );
     for name in files(&from_files) {
-        assert_eq!(fs::read(from_urls.join(&name)).unwrap(), fs::read(from_files.join(&name)).unwrap(), "{name}");
+        assert_eq!(
+            fs::read(from_urls.join(&name)).unwrap(),
+            fs::read(from_files.join(&name)).unwrap(),
+            "{name}"
+        );
     }
     // Staged downloads are gone.
     assert_no_temp_files(&from_urls);
@@ -348,5 +438,8 @@ fn the_summary_names_the_bottleneck() {
     let assert = fetch(dir.path(), &[server.url("/f/a.bin")], &[]).success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("download stage"), "{stderr}");
-    assert!(stderr.contains("download threads were idle") || stderr.contains("downloads kept"), "{stderr}");
+    assert!(
+        stderr.contains("download threads were idle") || stderr.contains("downloads kept"),
+        "{stderr}"
+    );
 }

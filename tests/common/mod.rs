@@ -79,7 +79,13 @@ pub fn files(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/"))
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
         .collect();
     out.sort();
     out
@@ -108,6 +114,9 @@ pub fn mean_abs_diff(a: &DynamicImage, b: &DynamicImage) -> f64 {
 
 /// No temp files anywhere below `dir`.
 pub fn assert_no_temp_files(dir: &Path) {
-    let temps: Vec<String> = files(dir).into_iter().filter(|f| f.contains(".pixmill-")).collect();
+    let temps: Vec<String> = files(dir)
+        .into_iter()
+        .filter(|f| f.contains(".pixmill-"))
+        .collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }

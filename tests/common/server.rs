@@ -48,7 +48,11 @@ impl Server {
 
     /// Serves `data` as NAME on every route.
     pub fn add(&self, name: &str, data: Vec<u8>) {
-        self.state.lock().unwrap().files.insert(name.to_string(), data);
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(name.to_string(), data);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -57,12 +61,23 @@ impl Server {
 
     /// How many requests reached `path` (without the query).
     pub fn hits(&self, path: &str) -> usize {
-        self.state.lock().unwrap().hits.get(path).map_or(0, Vec::len)
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .map_or(0, Vec::len)
     }
 
     /// When requests reached `path`.
     pub fn hit_times(&self, path: &str) -> Vec<Instant> {
-        self.state.lock().unwrap().hits.get(path).cloned().unwrap_or_default()
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -80,7 +95,11 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
             Ok(_) => {}
         }
     }
-    let target = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let count = {
         let mut s = state.lock().unwrap();
@@ -94,31 +113,46 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
     match parts.as_slice() {
         ["f", name] => serve(&mut out, file(name), "application/octet-stream"),
         ["ct", name] => {
-            let ct = query.strip_prefix("type=").unwrap_or("application/octet-stream").replace("%2F", "/");
+            let ct = query
+                .strip_prefix("type=")
+                .unwrap_or("application/octet-stream")
+                .replace("%2F", "/");
             serve(&mut out, file(name), &ct)
         }
         ["flaky", k, name] if count <= k.parse().unwrap_or(0) => reply(&mut out, 503, &[], b"busy"),
         ["flaky", _, name] => serve(&mut out, file(name), "application/octet-stream"),
-        ["retry-after", secs, _] if count == 1 => reply(&mut out, 429, &[("Retry-After", secs)], b"slow down"),
+        ["retry-after", secs, _] if count == 1 => {
+            reply(&mut out, 429, &[("Retry-After", secs)], b"slow down")
+        }
         ["retry-after", _, name] => serve(&mut out, file(name), "application/octet-stream"),
         ["status", code, _] => reply(&mut out, code.parse().unwrap_or(500), &[], b"status"),
         ["truncate", name] => {
             let data = file(name).unwrap_or_default();
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", data.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                data.len()
+            );
             let _ = out.write_all(head.as_bytes());
             let _ = out.write_all(&data[..data.len() / 2]);
             let _ = out.flush();
         }
         ["stall", name] => {
             let data = file(name).unwrap_or_default();
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", data.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                data.len()
+            );
             let _ = out.write_all(head.as_bytes());
             let _ = out.flush();
             std::thread::sleep(Duration::from_secs(30));
         }
         ["redirect", n, name] => {
             let n: u32 = n.parse().unwrap_or(0);
-            let next = if n <= 1 { format!("/f/{name}") } else { format!("/redirect/{}/{name}", n - 1) };
+            let next = if n <= 1 {
+                format!("/f/{name}")
+            } else {
+                format!("/redirect/{}/{name}", n - 1)
+            };
             reply(&mut out, 302, &[("Location", &next)], b"")
         }
         _ => reply(&mut out, 404, &[], b"not found"),
@@ -142,7 +176,10 @@ fn reply(out: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &[u8]) 
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let mut head = format!("HTTP/1.1 {code} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut head = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
