@@ -353,7 +353,7 @@ mod tests {
     fn verdict_names_the_limiting_stage() {
         let wall = Duration::from_secs(10);
         let io_busy = load("download", &[9.5; 16]);
-        let cpu_idle = load("cpu", &[2.9, 3.0]);
+        let cpu_idle = load("cpu", &[3.0, 3.0]);
         let v = verdict(Some(&io_busy), Some(&cpu_idle), wall).unwrap();
         assert!(v.starts_with("downloads limited"), "{v}");
         assert!(v.contains("idle 70%"), "{v}");
