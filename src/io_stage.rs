@@ -61,6 +61,7 @@ pub fn run(
                                 None => false,
                             },
                             Next::Done(record) => to_sink.send(record).is_ok(),
+                            Next::Dropped => true,
                         };
                         if !sent {
                             return;
@@ -79,6 +80,9 @@ pub fn run(
 enum Next {
     Compute(Job),
     Done(Record),
+    /// Cut short by an interrupt: neither done nor failed, so no record;
+    /// a rerun does it.
+    Dropped,
 }
 
 fn download(ctx: &IoContext, mut entry: Entry) -> Next {
@@ -108,6 +112,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     record.fetch_ms = Some(millis(started.elapsed()));
     let fetched = match result {
         Ok(fetched) => fetched,
+        Err(_) if ctx.stop.requested() => return Next::Dropped,
         Err(FetchFailure {
             error,
             http_status,
