@@ -107,28 +107,29 @@ link_into() {
 # empty OUTDIR, alternating tools and rotating their order each round.
 # Times land in $SCRATCH/times/W/LABEL, problems in $SCRATCH/bad/W/LABEL.
 run_rounds() {
+  # Locals are prefixed: bench_run/bench_check see them (dynamic scope).
   local w=$1 rounds=$2; shift 2
-  local labels=("$@") n=$# r i label out t0 t1 rc problem
+  local _labels=("$@") _n=$# _r _i _label _out _t0 _t1 _rc _problem _log
   mkdir -p "$SCRATCH/times/$w" "$SCRATCH/bad/$w" "$SCRATCH/logs/$w"
-  for ((r = 0; r < rounds; r++)); do
-    for ((i = 0; i < n; i++)); do
-      label=${labels[$(((i + r) % n))]}
-      out="$SCRATCH/out/$w"
-      rm -rf "$out"; mkdir -p "$out"
-      local log="$SCRATCH/logs/$w/$label.$r"
+  for ((_r = 0; _r < rounds; _r++)); do
+    for ((_i = 0; _i < _n; _i++)); do
+      _label=${_labels[$(((_i + _r) % _n))]}
+      _out="$SCRATCH/out/$w"
+      rm -rf "$_out"; mkdir -p "$_out"
+      _log="$SCRATCH/logs/$w/$_label.$_r"
       W=$w
-      t0=$(now)
-      if bench_run "$label" "$out" >"$log" 2>&1; then rc=0; else rc=$?; fi
-      t1=$(now)
-      echo "$(elapsed "$t0" "$t1")" >>"$SCRATCH/times/$w/$label"
-      problem=$(bench_check "$label" "$out")
-      [ "$rc" -eq 0 ] || problem="exit $rc: $(tail -n 2 "$log" | tr '\n' ' ' | cut -c1-120) $problem"
-      if [ -n "$problem" ]; then
-        echo "round $((r + 1)): $problem" >>"$SCRATCH/bad/$w/$label"
-        note "$w/$label round $((r + 1)): FLAGGED: $problem"
+      _t0=$(now)
+      if bench_run "$_label" "$_out" >"$_log" 2>&1; then _rc=0; else _rc=$?; fi
+      _t1=$(now)
+      echo "$(elapsed "$_t0" "$_t1")" >>"$SCRATCH/times/$w/$_label"
+      _problem=$(bench_check "$_label" "$_out")
+      [ "$_rc" -eq 0 ] || _problem="exit $_rc: $(tail -n 2 "$_log" | tr '\n' ' ' | cut -c1-120) $_problem"
+      if [ -n "$_problem" ]; then
+        echo "round $((_r + 1)): $_problem" >>"$SCRATCH/bad/$w/$_label"
+        note "$w/$_label round $((_r + 1)): FLAGGED: $_problem"
       fi
-      printf '  %-4s round %d/%d  %-22s %6ss%s\n' "$w" $((r + 1)) "$rounds" "$label" \
-        "$(tail -n 1 "$SCRATCH/times/$w/$label")" "${problem:+  (FLAGGED)}" >&2
+      printf '  %-4s round %d/%d  %-22s %6ss%s\n' "$w" $((_r + 1)) "$rounds" "$_label" \
+        "$(tail -n 1 "$SCRATCH/times/$w/$_label")" "${_problem:+  (FLAGGED)}" >&2
     done
   done
   rm -rf "$SCRATCH/out/$w"
