@@ -133,6 +133,7 @@ case " $parts " in *" 1 "*)
     printf '| %s | %s | %s |\n' "$l" "$m" "$r" >>"$MD"
   done
   pm=$(med fetch pixmill)
+  echo >>"$MD"
   for l in peer_fetch aria2c; do
     r=$(awk -v a="$pm" -v b="$(med fetch "$l")" 'BEGIN { printf "%.2f", a / b }')
     echo "pixmill / $l = $r"; echo "- pixmill / $l = $r" >>"$MD"

@@ -138,6 +138,7 @@ run_rounds() {
 # summarize W TITLE BASE LABEL... : prints a table (tool, median, min, ratio
 # to BASE, flags) to stdout and as Markdown to $MD, then "BASE / best peer".
 # Tools with flagged runs are shown but not counted as the best peer.
+# BEST_LINE=0 leaves out the best-peer line.
 summarize() {
   local w=$1 title=$2 base=$3; shift 3
   local label med min bmed ratio flag best="" bestlab=""
@@ -160,7 +161,9 @@ summarize() {
     printf '%-24s %10s %10s %10s  %s\n' "$label" "$med" "$min" "$ratio" "$flag"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "$med" "$min" "$ratio" "${flag//|/\\|}" >>"$MD"
   done
-  if [ -s "$SCRATCH/bad/$w/$base" ]; then
+  if [ "${BEST_LINE:-1}" = 0 ]; then
+    :   # the caller reports its own ratio
+  elif [ -s "$SCRATCH/bad/$w/$base" ]; then
     echo "$base / best peer = n/a ($base runs were flagged)"
     printf '\n**%s / best peer = n/a (%s runs were flagged)**\n' "$base" "$base" >>"$MD"
   elif [ -n "$best" ]; then
