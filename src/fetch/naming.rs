@@ -26,8 +26,8 @@ pub fn file_name_from_url(url: &str) -> Option<String> {
 /// split it; `url` normalises `.`/`..` segments away before we look.
 fn last_path_segment(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    let segments = parsed.path_segments()?;
-    segments.filter(|s| !s.is_empty()).last().map(str::to_owned)
+    let mut segments = parsed.path_segments()?;
+    segments.rfind(|s| !s.is_empty()).map(str::to_owned)
 }
 
 fn sanitize(decoded: &str) -> String {

@@ -1,0 +1,1 @@
+//! Fetcher tests against local tiny_http and raw TCP servers.
