@@ -150,7 +150,11 @@ impl Fetcher {
             .transpose()
             .map_err(before_any_attempt)?;
         let host = host_key(&url);
-        let deadline = self.settings.max_time.map(|d| Instant::now() + d);
+        // A max-time too large to represent is no limit at all.
+        let deadline = self
+            .settings
+            .max_time
+            .and_then(|d| Instant::now().checked_add(d));
         let attempt = Attempt {
             client: &self.client,
             settings: &self.settings,
@@ -179,7 +183,8 @@ impl Fetcher {
             let Some(delay) = self.retry_delay(&failure, attempts) else {
                 return Err(finish(failure, attempts));
             };
-            if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+            let wake = Instant::now().checked_add(delay);
+            if deadline.is_some_and(|d| wake.map_or(true, |w| w >= d)) {
                 return Err(self.refused(Refused::Deadline, Some(failure), attempts));
             }
             if !retry::sleep_unless_cancelled(delay, cancel) {

@@ -116,12 +116,15 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 
 /// Sleeps for `d` in short slices; returns false (early) if `cancel` is set.
 pub(crate) fn sleep_unless_cancelled(d: Duration, cancel: &AtomicBool) -> bool {
-    let end = Instant::now() + d;
+    // An unrepresentable end is "forever": only cancel ends that sleep.
+    let end = Instant::now().checked_add(d);
     loop {
         if cancel.load(Ordering::Relaxed) {
             return false;
         }
-        let left = end.saturating_duration_since(Instant::now());
+        let left = end.map_or(CANCEL_POLL, |end| {
+            end.saturating_duration_since(Instant::now())
+        });
         if left.is_zero() {
             return true;
         }

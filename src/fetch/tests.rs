@@ -603,3 +603,20 @@ fn per_host_cap_limits_concurrency() {
     assert_eq!(server.hits(), 6);
     assert_eq!(peak.load(SeqCst), 2, "cap not reached or exceeded");
 }
+
+#[test]
+fn huge_limits_do_not_overflow() {
+    let server = TestServer::start(|req, n| match n {
+        1 => reply(req, 503, b"", &[("Retry-After", "0")]),
+        _ => reply(req, 200, b"ok", &[]),
+    });
+    let settings = FetchSettings {
+        max_time: Some(Duration::MAX),
+        max_backoff: Duration::MAX,
+        timeout: Duration::MAX,
+        connect_timeout: Duration::MAX,
+        ..quick()
+    };
+    let done = get(&fetcher(settings), &server.url("/h"), &dest()).expect("fetch");
+    assert_eq!(done.attempts, 2);
+}
