@@ -40,7 +40,11 @@ pub(crate) fn layout_for(format: Format, layout: Layout, bg: [u8; 3]) -> Layout 
 }
 
 /// Converts `px` to what `format` takes and encodes it.
-pub(crate) fn encode(px: Pixels, format: Format, settings: &Settings) -> Result<Vec<u8>, ItemError> {
+pub(crate) fn encode(
+    px: Pixels,
+    format: Format,
+    settings: &Settings,
+) -> Result<Vec<u8>, ItemError> {
     let bg = settings.background;
     let layout = layout_for(format, px.layout, bg);
     let px = ops::convert(px, layout, bg);
@@ -105,8 +109,9 @@ fn encode_with_image(px: &Pixels, format: Format) -> Result<Vec<u8>, ItemError> 
         Format::Bmp => image::codecs::bmp::BmpEncoder::new(&mut out).write_image(buf, w, h, ct),
         Format::Gif => image::codecs::gif::GifEncoder::new_with_speed(&mut out, GIF_SPEED)
             .write_image(buf, w, h, ct),
-        Format::Tiff => image::codecs::tiff::TiffEncoder::new(Cursor::new(&mut out))
-            .write_image(buf, w, h, ct),
+        Format::Tiff => {
+            image::codecs::tiff::TiffEncoder::new(Cursor::new(&mut out)).write_image(buf, w, h, ct)
+        }
         Format::Jpeg | Format::Webp => return Err(encode_error(format, "wrong encoder")),
     };
     result.map_err(|e| encode_error(format, e))?;

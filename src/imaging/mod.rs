@@ -208,6 +208,8 @@ pub struct Converter {
     settings: Settings,
     /// Keeps its scratch buffers between items.
     resizer: fast_image_resize::Resizer,
+    /// JPEG DCT-scaled decoding when reducing; off only to measure against.
+    shrink_on_load: bool,
 }
 
 impl Converter {
@@ -215,7 +217,16 @@ impl Converter {
         Converter {
             settings,
             resizer: fast_image_resize::Resizer::new(),
+            shrink_on_load: true,
         }
+    }
+
+    /// The same converter without JPEG shrink-on-load: the reference the
+    /// fast path is measured against.
+    #[cfg(test)]
+    pub(crate) fn full_decode_only(mut self) -> Self {
+        self.shrink_on_load = false;
+        self
     }
 
     pub fn settings(&self) -> &Settings {
@@ -239,7 +250,10 @@ impl Converter {
             self.resizer = fast_image_resize::Resizer::new();
             Err(ItemError::new(
                 ErrorClass::Decode,
-                format!("not a decodable image: codec panicked: {}", panic_message(&*panic)),
+                format!(
+                    "not a decodable image: codec panicked: {}",
+                    panic_message(&*panic)
+                ),
             ))
         })
     }
@@ -250,6 +264,7 @@ impl Converter {
         let out_format = self.settings.format.unwrap_or(in_format);
         let decoded = self.decode(input, in_format)?;
         let (orientation, plan, stored) = self.geometry(&decoded);
+        self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
         let px = decoded.pixels;
         // The plan is in full-size pixels; shrink-on-load may have decoded
@@ -260,7 +275,14 @@ impl Converter {
             (cw * sx, ch * sy)
         });
         let filter = self.settings.filter;
-        let px = ops::resize(&mut self.resizer, px, crop, stored.width, stored.height, filter)?;
+        let px = ops::resize(
+            &mut self.resizer,
+            px,
+            crop,
+            stored.width,
+            stored.height,
+            filter,
+        )?;
         let px = ops::orient(px, orientation)?;
         let px = match plan.canvas {
             Some((w, h)) => ops::pad(px, w, h, self.settings.background),
@@ -282,7 +304,7 @@ impl Converter {
     /// Decodes, shrinking on load when the input is a JPEG being reduced.
     fn decode(&self, input: &[u8], format: Format) -> Result<decode::Decoded, ItemError> {
         let max = self.settings.max_pixels;
-        if format == Format::Jpeg && self.settings.resize.is_some() {
+        if format == Format::Jpeg && self.settings.resize.is_some() && self.shrink_on_load {
             if let Some(header) = decode::jpeg_header(input) {
                 decode::check_pixels(header.width, header.height, max)?;
                 if let Some(k) = self.dct_scale(&header) {
@@ -304,6 +326,21 @@ impl Converter {
         let (sx, sy) = stored.scale(h.width, h.height);
         let need = |side: u32, s: f64| (f64::from(side) * s * decode::SHRINK_MARGIN).ceil() as u32;
         decode::dct_scale(h.width, h.height, need(h.width, sx), need(h.height, sy))
+    }
+
+    /// `--resize` with `--enlarge` or a `contain` canvas can ask for more
+    /// pixels than any input had; the same budget applies to the output.
+    fn check_output_size(&self, plan: plan::Plan) -> Result<(), ItemError> {
+        let (w, h) = plan.canvas.unwrap_or((plan.width, plan.height));
+        let n = u64::from(w) * u64::from(h);
+        let max = self.settings.max_pixels;
+        if n > max {
+            return Err(ItemError::new(
+                ErrorClass::TooLarge,
+                format!("output would be {w}x{h} ({n} pixels), over --max-pixels {max}"),
+            ));
+        }
+        Ok(())
     }
 
     fn orientation(&self, o: Orientation) -> Orientation {
