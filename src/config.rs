@@ -98,12 +98,8 @@ impl Config {
             },
         };
         let max_input_size = parse_size(&args.image.max_input_size, "--max-input-size")?;
-        let mut config = Config::common(
-            Mode::Convert(settings),
-            args.input,
-            args.output,
-            args.net,
-        )?;
+        let mut config =
+            Config::common(Mode::Convert(settings), args.input, args.output, args.net)?;
         config.jobs = jobs;
         config.backend = backend;
         config.max_input_size = max_input_size;
@@ -127,7 +123,11 @@ impl Config {
             ));
         }
         let stdin_uses = source.inputs.iter().filter(|i| *i == "-").count()
-            + source.manifests.iter().filter(|m| m.as_os_str() == "-").count();
+            + source
+                .manifests
+                .iter()
+                .filter(|m| m.as_os_str() == "-")
+                .count();
         if stdin_uses > 1 {
             return Err(usage("stdin (`-`) can be read only once"));
         }
@@ -222,7 +222,11 @@ fn glob_set(globs: &[String], flag: &str) -> Result<Option<GlobSet>, Error> {
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
-    let bad = || usage(format!("invalid --shard '{s}': expected I/N with 0 <= I < N"));
+    let bad = || {
+        usage(format!(
+            "invalid --shard '{s}': expected I/N with 0 <= I < N"
+        ))
+    };
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let i: u64 = i.trim().parse().map_err(|_| bad())?;
     let n: u64 = n.trim().parse().map_err(|_| bad())?;
@@ -293,7 +297,11 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
 
 /// Parses `white`, `black`, `#rrggbb`, `rrggbb` or `r,g,b`.
 pub fn parse_colour(s: &str) -> Result<[u8; 3], Error> {
-    let bad = || usage(format!("invalid colour '{s}': use a name, #rrggbb or r,g,b"));
+    let bad = || {
+        usage(format!(
+            "invalid colour '{s}': use a name, #rrggbb or r,g,b"
+        ))
+    };
     let t = s.trim().to_ascii_lowercase();
     let named = match t.as_str() {
         "white" => Some([255, 255, 255]),
@@ -327,15 +335,21 @@ pub fn parse_colour(s: &str) -> Result<[u8; 3], Error> {
 pub fn parse_duration(s: &str, flag: &str) -> Result<Duration, Error> {
     let t = s.trim();
     let (number, unit) = split_unit(t);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| usage(format!("invalid {flag} '{s}': expected e.g. 30s, 500ms, 2m")))?;
+    let value: f64 = number.parse().map_err(|_| {
+        usage(format!(
+            "invalid {flag} '{s}': expected e.g. 30s, 500ms, 2m"
+        ))
+    })?;
     let seconds = match unit {
         "" | "s" => value,
         "ms" => value / 1000.0,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(usage(format!("invalid {flag} '{s}': unknown unit '{unit}'"))),
+        _ => {
+            return Err(usage(format!(
+                "invalid {flag} '{s}': unknown unit '{unit}'"
+            )))
+        }
     };
     if !seconds.is_finite() || seconds <= 0.0 || seconds > 1e9 {
         return Err(usage(format!("invalid {flag} '{s}': must be positive")));
@@ -380,9 +394,15 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("30", "x").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("500ms", "x").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_duration("500ms", "x").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_duration("2m", "x").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5s", "x").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("1.5s", "x").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert!(parse_duration("0", "x").is_err());
         assert!(parse_duration("fast", "x").is_err());
         assert!(parse_duration("3 days", "x").is_err());

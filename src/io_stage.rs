@@ -54,10 +54,14 @@ pub fn run(
                         *busy += started.elapsed();
                         let sent = match next {
                             Next::Compute(job) => match &to_cpu {
-                                Some(tx) => tx.send(job).map_err(|e| crate::process::abandon(e.0)).is_ok(),
+                                Some(tx) => tx
+                                    .send(job)
+                                    .map_err(|e| crate::process::abandon(e.0))
+                                    .is_ok(),
                                 None => false,
                             },
                             Next::Done(record) => to_sink.send(record).is_ok(),
+                            Next::Dropped => true,
                         };
                         if !sent {
                             return;
@@ -67,12 +71,18 @@ pub fn run(
                 .expect("spawning an I/O thread");
         }
     });
-    StageLoad { name: "download", busy }
+    StageLoad {
+        name: "download",
+        busy,
+    }
 }
 
 enum Next {
     Compute(Job),
     Done(Record),
+    /// Cut short by an interrupt: neither done nor failed, so no record;
+    /// a rerun does it.
+    Dropped,
 }
 
 fn download(ctx: &IoContext, mut entry: Entry) -> Next {
@@ -81,11 +91,17 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         let e = ItemError::new(ErrorClass::Fetch, "not a URL");
         return done(record.fail(e), &entry);
     };
-    let fetcher = match ctx.fetcher.get_or_init(|| {
-        Fetcher::new(ctx.config.fetch.clone()).map_err(|e| e.to_string())
-    }) {
+    let fetcher = match ctx
+        .fetcher
+        .get_or_init(|| Fetcher::new(ctx.config.fetch.clone()).map_err(|e| e.to_string()))
+    {
         Ok(f) => f,
-        Err(e) => return done(record.fail(ItemError::new(ErrorClass::Fetch, e.clone())), &entry),
+        Err(e) => {
+            return done(
+                record.fail(ItemError::new(ErrorClass::Fetch, e.clone())),
+                &entry,
+            )
+        }
     };
     if let Err(e) = ctx.out.prepare_parent(&entry.output) {
         return done(record.fail(e), &entry);
@@ -96,7 +112,12 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     record.fetch_ms = Some(millis(started.elapsed()));
     let fetched = match result {
         Ok(fetched) => fetched,
-        Err(FetchFailure { error, http_status, attempts }) => {
+        Err(_) if ctx.stop.requested() => return Next::Dropped,
+        Err(FetchFailure {
+            error,
+            http_status,
+            attempts,
+        }) => {
             record.http_status = http_status;
             record.attempts = Some(attempts);
             return done(record.fail(error), &entry);
@@ -125,16 +146,32 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
                 }
                 record.output = Some(entry.output.display().to_string());
             }
-            Next::Compute(Job { entry, read_from: temp, staged: true, format, record })
+            Next::Compute(Job {
+                entry,
+                read_from: temp,
+                staged: true,
+                format,
+                record,
+            })
         }
     }
 }
 
 /// `fetch`: name the file (Content-Type may give the extension) and
 /// rename it into place.
-fn finish_fetch(ctx: &IoContext, mut entry: Entry, mut record: Record, temp: PathBuf, fetched: &Fetched) -> Next {
+fn finish_fetch(
+    ctx: &IoContext,
+    mut entry: Entry,
+    mut record: Record,
+    temp: PathBuf,
+    fetched: &Fetched,
+) -> Next {
     if entry.output.extension().is_none() {
-        if let Some(ext) = fetched.content_type.as_deref().and_then(naming::extension_for_content_type) {
+        if let Some(ext) = fetched
+            .content_type
+            .as_deref()
+            .and_then(naming::extension_for_content_type)
+        {
             entry.output = output::with_extension(&entry.output, ext);
             if let Some(r) = settle_name(ctx, &mut entry, &temp) {
                 return Next::Done(r);
@@ -162,7 +199,10 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
         Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
         Claim::Taken => Some(Record::new(entry, Status::Failed).fail(ItemError::new(
             ErrorClass::Clash,
-            format!("output {} is already produced by another input of this run", entry.output.display()),
+            format!(
+                "output {} is already produced by another input of this run",
+                entry.output.display()
+            ),
         ))),
     };
     if refused.is_some() {

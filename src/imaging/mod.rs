@@ -4,7 +4,16 @@
 //! [`Converter::convert`]; nothing here touches the file system or prints.
 
 use crate::error::{ErrorClass, ItemError};
+use image::metadata::Orientation;
 use serde::{Deserialize, Serialize};
+use std::panic::AssertUnwindSafe;
+
+mod decode;
+mod encode;
+mod ops;
+mod plan;
+#[cfg(test)]
+mod tests;
 
 /// An image format pixmill reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -197,11 +206,27 @@ pub struct Converted {
 /// reusing from one item to the next.
 pub struct Converter {
     settings: Settings,
+    /// Keeps its scratch buffers between items.
+    resizer: fast_image_resize::Resizer,
+    /// JPEG DCT-scaled decoding when reducing; off only to measure against.
+    shrink_on_load: bool,
 }
 
 impl Converter {
     pub fn new(settings: Settings) -> Self {
-        Converter { settings }
+        Converter {
+            settings,
+            resizer: fast_image_resize::Resizer::new(),
+            shrink_on_load: true,
+        }
+    }
+
+    /// The same converter without JPEG shrink-on-load: the reference the
+    /// fast path is measured against.
+    #[cfg(test)]
+    pub(crate) fn full_decode_only(mut self) -> Self {
+        self.shrink_on_load = false;
+        self
     }
 
     pub fn settings(&self) -> &Settings {
@@ -215,9 +240,150 @@ impl Converter {
     }
 
     /// Converts one encoded image.
+    ///
+    /// Third-party decoders and encoders may panic on hostile input; that is
+    /// caught here and reported as this item's failure, never the worker's.
     pub fn convert(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
-        // Placeholder until the imaging module lands.
-        let _ = input;
-        Err(ItemError::new(ErrorClass::Decode, "not implemented"))
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(input)));
+        run.unwrap_or_else(|panic| {
+            // The resizer may hold half-written scratch state; start afresh.
+            self.resizer = fast_image_resize::Resizer::new();
+            Err(ItemError::new(
+                ErrorClass::Decode,
+                format!(
+                    "not a decodable image: codec panicked: {}",
+                    panic_message(&*panic)
+                ),
+            ))
+        })
+    }
+
+    fn run(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
+        let in_format = Format::sniff(input)
+            .ok_or_else(|| decode::decode_error(None, "unknown or unsupported format"))?;
+        let out_format = self.settings.format.unwrap_or(in_format);
+        let decoded = self.decode(input, in_format)?;
+        let (orientation, plan, stored) = self.geometry(&decoded);
+        self.check_output_size(plan)?;
+        let (full_w, full_h) = decoded.full;
+        let px = decoded.pixels;
+        // The plan is in full-size pixels; shrink-on-load may have decoded
+        // fewer, so the crop box scales with it.
+        let crop = stored.crop.map(|(cw, ch)| {
+            let sx = f64::from(px.width) / f64::from(full_w);
+            let sy = f64::from(px.height) / f64::from(full_h);
+            (cw * sx, ch * sy)
+        });
+        let filter = self.settings.filter;
+        let px = ops::resize(
+            &mut self.resizer,
+            px,
+            crop,
+            stored.width,
+            stored.height,
+            filter,
+        )?;
+        let px = ops::orient(px, orientation)?;
+        let px = match plan.canvas {
+            Some((w, h)) => ops::pad(px, w, h, self.settings.background),
+            None => px,
+        };
+        let (width_out, height_out) = (px.width, px.height);
+        let data = encode::encode(px, out_format, &self.settings)?;
+        let (width_in, height_in) = oriented(full_w, full_h, orientation);
+        Ok(Converted {
+            data,
+            format: out_format,
+            width_in,
+            height_in,
+            width_out,
+            height_out,
+        })
+    }
+
+    /// Decodes, shrinking on load when the input is a JPEG being reduced.
+    fn decode(&self, input: &[u8], format: Format) -> Result<decode::Decoded, ItemError> {
+        let max = self.settings.max_pixels;
+        if format == Format::Jpeg && self.settings.resize.is_some() && self.shrink_on_load {
+            if let Some(header) = decode::jpeg_header(input) {
+                decode::check_pixels(header.width, header.height, max)?;
+                if let Some(k) = self.dct_scale(&header) {
+                    if let Some(d) = decode::decode_jpeg_scaled(header, k) {
+                        return Ok(d);
+                    }
+                }
+            }
+        }
+        decode::decode_full(input, format, max)
+    }
+
+    /// The DCT scale that still leaves [`decode::SHRINK_MARGIN`] times the
+    /// output resolution, if any is smaller than full size.
+    fn dct_scale(&self, h: &decode::JpegHeader<'_>) -> Option<u32> {
+        let o = self.orientation(h.orientation);
+        let (dw, dh) = oriented(h.width, h.height, o);
+        let stored = stored_plan(plan::plan(dw, dh, &self.settings), o);
+        let (sx, sy) = stored.scale(h.width, h.height);
+        let need = |side: u32, s: f64| (f64::from(side) * s * decode::SHRINK_MARGIN).ceil() as u32;
+        decode::dct_scale(h.width, h.height, need(h.width, sx), need(h.height, sy))
+    }
+
+    /// `--resize` with `--enlarge` or a `contain` canvas can ask for more
+    /// pixels than any input had; the same budget applies to the output.
+    fn check_output_size(&self, plan: plan::Plan) -> Result<(), ItemError> {
+        let (w, h) = plan.canvas.unwrap_or((plan.width, plan.height));
+        let n = u64::from(w) * u64::from(h);
+        let max = self.settings.max_pixels;
+        if n > max {
+            return Err(ItemError::new(
+                ErrorClass::TooLarge,
+                format!("output would be {w}x{h} ({n} pixels), over --max-pixels {max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn orientation(&self, o: Orientation) -> Orientation {
+        if self.settings.auto_orient {
+            o
+        } else {
+            Orientation::NoTransforms
+        }
+    }
+
+    /// The orientation to apply, the plan as displayed, and the plan in
+    /// stored orientation (resize before rotating: rotating less is cheaper).
+    fn geometry(&self, d: &decode::Decoded) -> (Orientation, plan::Plan, plan::Plan) {
+        let o = self.orientation(d.orientation);
+        let (dw, dh) = oriented(d.full.0, d.full.1, o);
+        let display = plan::plan(dw, dh, &self.settings);
+        (o, display, stored_plan(display, o))
+    }
+}
+
+fn stored_plan(display: plan::Plan, o: Orientation) -> plan::Plan {
+    if ops::swaps_sides(o) {
+        display.transposed()
+    } else {
+        display
+    }
+}
+
+/// Stored dimensions as displayed after `o`.
+fn oriented(w: u32, h: u32, o: Orientation) -> (u32, u32) {
+    if ops::swaps_sides(o) {
+        (h, w)
+    } else {
+        (w, h)
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
     }
 }

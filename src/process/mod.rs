@@ -86,12 +86,17 @@ pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ItemError> {
 /// folders) and anything over the size cap, so no input can hang or
 /// exhaust the run.
 pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
-    let read_err = |e: std::io::Error| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)));
+    let read_err = |e: std::io::Error| {
+        ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)))
+    };
     let (file, meta) = open_regular(path)?;
     if meta.len() > max_size {
         return Err(ItemError::new(
             ErrorClass::TooLarge,
-            format!("file is {} bytes, over --max-input-size {max_size}", meta.len()),
+            format!(
+                "file is {} bytes, over --max-input-size {max_size}",
+                meta.len()
+            ),
         ));
     }
     if meta.len() == 0 {
@@ -99,9 +104,14 @@ pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
     }
     let mut data = Vec::with_capacity(meta.len() as usize);
     // `take` guards against a file that grows while we read it.
-    file.take(max_size + 1).read_to_end(&mut data).map_err(read_err)?;
+    file.take(max_size + 1)
+        .read_to_end(&mut data)
+        .map_err(read_err)?;
     if data.len() as u64 > max_size {
-        return Err(ItemError::new(ErrorClass::TooLarge, format!("file grew over --max-input-size {max_size}")));
+        return Err(ItemError::new(
+            ErrorClass::TooLarge,
+            format!("file grew over --max-input-size {max_size}"),
+        ));
     }
     Ok(data)
 }
@@ -124,7 +134,13 @@ pub fn execute(
     run: &mut dyn FnMut(&JobSpec) -> Result<JobDone, ItemError>,
 ) -> Record {
     let started = Instant::now();
-    let Job { entry, read_from, staged, format, mut record } = job;
+    let Job {
+        entry,
+        read_from,
+        staged,
+        format,
+        mut record,
+    } = job;
     record.worker = Some(worker);
     let result = ctx.out.prepare_parent(&entry.output).and_then(|()| {
         let spec = JobSpec {

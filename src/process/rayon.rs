@@ -32,7 +32,8 @@ pub fn run(
                         continue;
                     }
                     let started = Instant::now();
-                    let record = execute(job, ctx, worker, &mut |spec| run_job(&mut converter, spec));
+                    let record =
+                        execute(job, ctx, worker, &mut |spec| run_job(&mut converter, spec));
                     *busy += started.elapsed();
                     if records.send(record).is_err() {
                         return;

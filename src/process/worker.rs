@@ -33,8 +33,13 @@ pub enum Request {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
-    Ready { version: u32 },
-    Done { id: u64, result: Result<JobDone, ItemError> },
+    Ready {
+        version: u32,
+    },
+    Done {
+        id: u64,
+        result: Result<JobDone, ItemError>,
+    },
 }
 
 /// Runs the CPU stage on worker processes until `jobs` is drained.
@@ -160,7 +165,9 @@ impl Worker {
             .map_err(std::io::Error::other)?;
         match worker.receive().map_err(std::io::Error::other)? {
             Reply::Ready { version } if version == PROTOCOL_VERSION => Ok(worker),
-            other => Err(std::io::Error::other(format!("unexpected worker greeting: {other:?}"))),
+            other => Err(std::io::Error::other(format!(
+                "unexpected worker greeting: {other:?}"
+            ))),
         }
     }
 
@@ -173,7 +180,10 @@ impl Worker {
     fn run(&mut self, spec: &JobSpec) -> Result<Result<JobDone, ItemError>, String> {
         self.next_id += 1;
         let id = self.next_id;
-        self.send(&Request::Job { id, spec: spec.clone() })?;
+        self.send(&Request::Job {
+            id,
+            spec: spec.clone(),
+        })?;
         match self.receive()? {
             Reply::Done { id: got, result } if got == id => Ok(result),
             other => Err(format!("worker answered out of turn: {other:?}")),
@@ -181,10 +191,15 @@ impl Worker {
     }
 
     fn send(&mut self, request: &Request) -> Result<(), String> {
-        let mut text = serde_json::to_string(request).map_err(|e| format!("cannot encode job: {e}"))?;
+        let mut text =
+            serde_json::to_string(request).map_err(|e| format!("cannot encode job: {e}"))?;
         text.push('\n');
         let stdin = self.stdin.as_mut().ok_or("worker stdin closed")?;
-        if stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush()).is_err() {
+        if stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+            .is_err()
+        {
             return Err(self.death());
         }
         Ok(())
@@ -194,7 +209,9 @@ impl Worker {
         self.line.clear();
         match self.stdout.read_line(&mut self.line) {
             Ok(0) | Err(_) => Err(self.death()),
-            Ok(_) => serde_json::from_str(&self.line).map_err(|e| format!("garbled worker reply: {e}")),
+            Ok(_) => {
+                serde_json::from_str(&self.line).map_err(|e| format!("garbled worker reply: {e}"))
+            }
         }
     }
 
@@ -204,7 +221,11 @@ impl Worker {
         let status = self.child.wait();
         // Give the stderr reader a moment to collect the last words.
         std::thread::sleep(Duration::from_millis(20));
-        let tail = self.stderr_tail.lock().map(|t| t.trim().to_string()).unwrap_or_default();
+        let tail = self
+            .stderr_tail
+            .lock()
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default();
         let how = match status {
             Ok(status) => describe_exit(status),
             Err(e) => format!("worker lost: {e}"),
@@ -262,7 +283,9 @@ fn keep_tail(mut stderr: impl Read, tail: &Mutex<String>) {
             t.push_str(&String::from_utf8_lossy(&buf[..n]));
             if t.len() > 1024 {
                 let cut = t.len() - 512;
-                let cut = (cut..t.len()).find(|i| t.is_char_boundary(*i)).unwrap_or(t.len());
+                let cut = (cut..t.len())
+                    .find(|i| t.is_char_boundary(*i))
+                    .unwrap_or(t.len());
                 t.replace_range(..cut, "");
             }
         }

@@ -780,7 +780,10 @@ mod tests {
     fn jsonl_empty_bare_string_is_an_error_not_an_empty_entry() {
         let results = outcomes(b"\"\"\n\"a.jpg\"\n", ManifestFormat::Jsonl, false);
         assert_eq!(results.len(), 2);
-        assert!(results[0].as_ref().unwrap_err().contains("missing"), "{results:?}");
+        assert!(
+            results[0].as_ref().unwrap_err().contains("missing"),
+            "{results:?}"
+        );
         assert_eq!(results[1], ok("a.jpg"));
     }
 

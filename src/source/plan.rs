@@ -98,7 +98,9 @@ impl<'a> Planner<'a> {
     fn in_shard(&self, input: &OsStr) -> bool {
         match self.config.source.shard {
             None => true,
-            Some((index, count)) => output::stable_hash64(&input.to_string_lossy()) % count == index,
+            Some((index, count)) => {
+                output::stable_hash64(&input.to_string_lossy()) % count == index
+            }
         }
     }
 
@@ -106,10 +108,18 @@ impl<'a> Planner<'a> {
         let label = raw.input.to_string_lossy().into_owned();
         let url = is_url(&raw.input);
         if !url && looks_like_other_url(&label) {
-            return fail(label, ErrorClass::Fetch, "unsupported URL scheme: only http and https");
+            return fail(
+                label,
+                ErrorClass::Fetch,
+                "unsupported URL scheme: only http and https",
+            );
         }
         if !url && matches!(self.config.mode, Mode::Fetch) {
-            return fail(label, ErrorClass::Fetch, "not a URL: fetch downloads http and https URLs");
+            return fail(
+                label,
+                ErrorClass::Fetch,
+                "not a URL: fetch downloads http and https URLs",
+            );
         }
         let rel = match self.relative_output(&raw, &label, url) {
             Ok(rel) => rel,
@@ -161,7 +171,11 @@ impl<'a> Planner<'a> {
                 format,
                 entry,
             }),
-            (false, None) => fail(entry.label, ErrorClass::Decode, "not a recognised image format"),
+            (false, None) => fail(
+                entry.label,
+                ErrorClass::Decode,
+                "not a recognised image format",
+            ),
         }
     }
 
@@ -171,9 +185,9 @@ impl<'a> Planner<'a> {
             return output::relative_name(name);
         }
         Ok(match (&raw.origin, url) {
-            (_, true) => {
-                PathBuf::from(naming::file_name_from_url(label).unwrap_or_else(|| "download".into()))
-            }
+            (_, true) => PathBuf::from(
+                naming::file_name_from_url(label).unwrap_or_else(|| "download".into()),
+            ),
             (Origin::Walk(rel), false) => rel.clone(),
             (Origin::Listed, false) => output::mirrored_name(Path::new(&raw.input)),
         })
@@ -243,7 +257,10 @@ pub fn check_exists(entry: &Entry, on_exists: OnExists) -> Option<Record> {
     Some(match on_exists {
         OnExists::Fail => Record::new(entry, Status::Failed).fail(ItemError::new(
             ErrorClass::Exists,
-            format!("output {} exists (--on-exists fail)", entry.output.display()),
+            format!(
+                "output {} exists (--on-exists fail)",
+                entry.output.display()
+            ),
         )),
         _ => Record::new(entry, Status::Skipped).skip("output exists"),
     })
@@ -284,10 +301,14 @@ fn sniff_file(path: &Path) -> Result<Format, ItemError> {
     let mut head = [0u8; 32];
     // Only regular files: opening a FIFO (or reading a terminal) would wait forever.
     let (mut file, _) = crate::process::open_regular(path)?;
-    let n = file
-        .read(&mut head)
-        .map_err(|e| ItemError::new(ErrorClass::Read, format!("cannot read: {}", output::io_reason(&e))))?;
-    Format::sniff(&head[..n]).ok_or_else(|| ItemError::new(ErrorClass::Decode, "not a recognised image format"))
+    let n = file.read(&mut head).map_err(|e| {
+        ItemError::new(
+            ErrorClass::Read,
+            format!("cannot read: {}", output::io_reason(&e)),
+        )
+    })?;
+    Format::sniff(&head[..n])
+        .ok_or_else(|| ItemError::new(ErrorClass::Decode, "not a recognised image format"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! images, and small file-system queries.
 #![allow(dead_code)]
 
+pub mod server;
+
 use assert_cmd::Command;
 use image::{DynamicImage, GenericImageView, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
 use std::fs;
@@ -77,7 +79,13 @@ pub fn files(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/"))
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
         .collect();
     out.sort();
     out
@@ -106,7 +114,10 @@ pub fn mean_abs_diff(a: &DynamicImage, b: &DynamicImage) -> f64 {
 
 /// No temp files anywhere below `dir`.
 pub fn assert_no_temp_files(dir: &Path) {
-    let temps: Vec<String> = files(dir).into_iter().filter(|f| f.contains(".pixmill-")).collect();
+    let temps: Vec<String> = files(dir)
+        .into_iter()
+        .filter(|f| f.contains(".pixmill-"))
+        .collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }
 

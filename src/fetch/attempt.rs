@@ -1,0 +1,333 @@
+//! One HTTP request for one item: send it, judge the status, and stream the
+//! body into the destination file, classifying every way that can fail.
+
+use super::retry::parse_retry_after;
+use super::FetchSettings;
+use crate::error::{ErrorClass, ItemError};
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Read buffer; also the write buffer, so a file sees few, large writes.
+const BUF_SIZE: usize = 64 * 1024;
+
+/// What the loop needs to decide about trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    No,
+    /// Retry after our own backoff.
+    Yes,
+    /// Retry after the server's `Retry-After` (still capped by the caller).
+    After(Duration),
+}
+
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub error: ItemError,
+    pub status: Option<u16>,
+    pub retry: Retry,
+}
+
+impl Failure {
+    fn new(class: ErrorClass, message: impl Into<String>, retry: Retry) -> Self {
+        Failure {
+            error: ItemError::new(class, message),
+            status: None,
+            retry,
+        }
+    }
+
+    fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+}
+
+pub(crate) struct Success {
+    pub bytes: u64,
+    pub status: u16,
+    pub content_type: Option<String>,
+}
+
+/// Everything one attempt needs; borrowed from the fetch loop.
+pub(crate) struct Attempt<'a> {
+    pub client: &'a Client,
+    pub settings: &'a FetchSettings,
+    pub url: &'a url::Url,
+    pub dest: &'a Path,
+    /// Lowercase hex, already validated.
+    pub sha256: Option<&'a str>,
+    pub cancel: &'a AtomicBool,
+    pub deadline: Option<Instant>,
+}
+
+impl Attempt<'_> {
+    pub(crate) fn run(&self) -> Result<Success, Failure> {
+        let timeout = self.request_timeout();
+        let mut request = self.client.get(self.url.clone());
+        if let Some(t) = timeout {
+            request = request.timeout(t);
+        }
+        let response = request
+            .send()
+            .map_err(|e| self.send_failure(&e.without_url(), timeout.is_some()))?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(status_failure(&response));
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let expected = response.content_length();
+        let bytes = self
+            .check_announced_size(expected)
+            .and_then(|()| self.stream(response, expected, timeout.is_some()))
+            .map_err(|f| f.with_status(status))?;
+        Ok(Success {
+            bytes,
+            status,
+            content_type,
+        })
+    }
+
+    /// The per-request timeout, when the `max_time` deadline is nearer than
+    /// the stall timeout. In reqwest's blocking client a request timeout is
+    /// both a whole-request deadline and the per-read limit, so setting it
+    /// while the deadline is far away would disable stall detection; instead
+    /// the deadline is then checked between reads (overshooting by at most
+    /// one stall timeout).
+    fn request_timeout(&self) -> Option<Duration> {
+        let remaining = self.deadline?.saturating_duration_since(Instant::now());
+        match stall_limit(self.settings) {
+            Some(stall) if remaining > stall => None,
+            _ => Some(remaining),
+        }
+    }
+
+    fn send_failure(&self, e: &reqwest::Error, deadline_bound: bool) -> Failure {
+        let detail = root_cause(e);
+        if e.is_timeout() {
+            return if deadline_bound {
+                max_time_failure(self.settings)
+            } else if e.is_connect() {
+                let t = secs(self.settings.connect_timeout);
+                Failure::new(
+                    ErrorClass::Timeout,
+                    format!("connect timeout after {t}"),
+                    Retry::Yes,
+                )
+            } else {
+                let t = secs(self.settings.timeout);
+                Failure::new(
+                    ErrorClass::Timeout,
+                    format!("no response within {t}"),
+                    Retry::Yes,
+                )
+            };
+        }
+        if e.is_redirect() || e.is_builder() {
+            return Failure::new(ErrorClass::Fetch, detail, Retry::No);
+        }
+        let what = if e.is_connect() {
+            "connection failed"
+        } else {
+            "request failed"
+        };
+        Failure::new(ErrorClass::Fetch, format!("{what}: {detail}"), Retry::Yes)
+    }
+
+    fn check_announced_size(&self, expected: Option<u64>) -> Result<(), Failure> {
+        match (self.settings.max_size, expected) {
+            (Some(max), Some(len)) if len > max => Err(too_large(max)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Copies the body to `dest` through one fixed buffer, hashing and
+    /// counting as it goes; returns the byte count.
+    fn stream(
+        &self,
+        mut body: Response,
+        expected: Option<u64>,
+        deadline_bound: bool,
+    ) -> Result<u64, Failure> {
+        let file = File::create(self.dest).map_err(|e| self.write_failure(&e))?;
+        let mut out = BufWriter::with_capacity(BUF_SIZE, file);
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut hasher = self.sha256.map(|_| Sha256::new());
+        let mut total: u64 = 0;
+        loop {
+            self.check_cancel_and_deadline()?;
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_failure(&e, total, expected, deadline_bound)),
+            };
+            total += n as u64;
+            if let Some(max) = self.settings.max_size.filter(|&max| total > max) {
+                return Err(too_large(max));
+            }
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf[..n]);
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| self.write_failure(&e))?;
+        }
+        if let Some(len) = expected.filter(|&len| total < len) {
+            return Err(truncated(total, Some(len), None));
+        }
+        out.flush().map_err(|e| self.write_failure(&e))?;
+        self.verify(hasher)?;
+        Ok(total)
+    }
+
+    fn check_cancel_and_deadline(&self) -> Result<(), Failure> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(cancelled());
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(max_time_failure(self.settings));
+        }
+        Ok(())
+    }
+
+    fn read_failure(
+        &self,
+        e: &io::Error,
+        total: u64,
+        expected: Option<u64>,
+        deadline_bound: bool,
+    ) -> Failure {
+        if !is_timeout(e) {
+            return truncated(total, expected, Some(&io_root_cause(e)));
+        }
+        let past_deadline = self.deadline.is_some_and(|d| Instant::now() >= d);
+        if deadline_bound || past_deadline {
+            return max_time_failure(self.settings);
+        }
+        let t = secs(self.settings.timeout);
+        Failure::new(
+            ErrorClass::Timeout,
+            format!("stalled: no data for {t} after {total} bytes"),
+            Retry::Yes,
+        )
+    }
+
+    fn write_failure(&self, e: &io::Error) -> Failure {
+        let msg = format!("cannot write {}: {e}", self.dest.display());
+        Failure::new(ErrorClass::Write, msg, Retry::No)
+    }
+
+    fn verify(&self, hasher: Option<Sha256>) -> Result<(), Failure> {
+        let (Some(want), Some(h)) = (self.sha256, hasher) else {
+            return Ok(());
+        };
+        let got = hex(&h.finalize());
+        if got == want {
+            return Ok(());
+        }
+        let msg = format!("sha256 mismatch: expected {want}, got {got}");
+        Err(Failure::new(ErrorClass::Checksum, msg, Retry::No))
+    }
+}
+
+/// The stall timeout as configured on the client; zero means "none".
+pub(crate) fn stall_limit(settings: &FetchSettings) -> Option<Duration> {
+    Some(settings.timeout).filter(|t| !t.is_zero())
+}
+
+fn status_failure(response: &Response) -> Failure {
+    let status = response.status();
+    let code = status.as_u16();
+    let message = match status.canonical_reason() {
+        Some(reason) => format!("HTTP {code} {reason}"),
+        None => format!("HTTP {code}"),
+    };
+    let retry = match code {
+        429 | 503 => retry_after(response).map_or(Retry::Yes, Retry::After),
+        408 | 500..=599 => Retry::Yes,
+        _ => Retry::No,
+    };
+    Failure::new(ErrorClass::Http, message, retry).with_status(code)
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, SystemTime::now())
+}
+
+pub(crate) fn max_time_failure(settings: &FetchSettings) -> Failure {
+    let t = settings
+        .max_time
+        .map_or_else(String::new, |d| format!(" {}", secs(d)));
+    Failure::new(
+        ErrorClass::Timeout,
+        format!("max-time{t} exceeded"),
+        Retry::No,
+    )
+}
+
+pub(crate) fn cancelled() -> Failure {
+    Failure::new(ErrorClass::Fetch, "cancelled", Retry::No)
+}
+
+fn too_large(max: u64) -> Failure {
+    let msg = format!("body exceeds --max-size {max} bytes");
+    Failure::new(ErrorClass::TooLarge, msg, Retry::No)
+}
+
+fn truncated(total: u64, expected: Option<u64>, cause: Option<&str>) -> Failure {
+    let mut msg = match expected {
+        Some(len) => format!("body ended after {total} of {len} bytes"),
+        None => format!("body ended after {total} bytes"),
+    };
+    if let Some(cause) = cause {
+        msg.push_str(" (");
+        msg.push_str(cause);
+        msg.push(')');
+    }
+    Failure::new(ErrorClass::Truncated, msg, Retry::Yes)
+}
+
+/// reqwest's blocking reads report their timeout as an `io::Error` wrapping
+/// a `reqwest::Error`, not as `ErrorKind::TimedOut`; accept both.
+fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
+}
+
+/// The innermost message of an error chain: "Connection refused (os error
+/// 111)" says more than reqwest's "error sending request for url (...)", and
+/// leaves the URL out (the caller prints the input beside the message).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+fn io_root_cause(e: &io::Error) -> String {
+    match e.get_ref() {
+        Some(inner) => root_cause(inner),
+        None => e.to_string(),
+    }
+}
+
+pub(crate) fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

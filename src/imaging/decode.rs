@@ -1,0 +1,187 @@
+//! Decoding: header check against `--max-pixels` before any pixel buffer
+//! exists, then either a JPEG shrink-on-load decode (DCT scaling) or a full
+//! decode through the image crate.
+
+use super::ops::{Layout, Pixels};
+use super::Format;
+use crate::error::{ErrorClass, ItemError};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
+use std::io::Cursor;
+
+/// Decoded pixels plus what the header said.
+pub(crate) struct Decoded {
+    pub pixels: Pixels,
+    /// The EXIF orientation (`NoTransforms` when absent or invalid).
+    pub orientation: Orientation,
+    /// Full stored dimensions; `pixels` may be smaller after shrink-on-load.
+    pub full: (u32, u32),
+}
+
+/// Extra resolution the shrink-on-load decode keeps over the output, so the
+/// final Lanczos pass still has real detail to work with (see the quality
+/// test in `tests.rs` for the figures behind it).
+pub(crate) const SHRINK_MARGIN: f64 = 2.0;
+
+pub(crate) fn decode_error(format: Option<Format>, reason: impl std::fmt::Display) -> ItemError {
+    let msg = match format {
+        Some(f) => format!("corrupt {}: {reason}", f.name().to_uppercase()),
+        None => format!("not a decodable image: {reason}"),
+    };
+    ItemError::new(ErrorClass::Decode, msg)
+}
+
+/// Refuses images over the pixel budget, from header dimensions alone.
+pub(crate) fn check_pixels(w: u32, h: u32, max_pixels: u64) -> Result<(), ItemError> {
+    let n = u64::from(w) * u64::from(h);
+    if n > max_pixels {
+        return Err(ItemError::new(
+            ErrorClass::TooLarge,
+            format!("image is {w}x{h} ({n} pixels), over --max-pixels {max_pixels}"),
+        ));
+    }
+    if n == 0 {
+        return Err(decode_error(None, format!("image is {w}x{h}")));
+    }
+    Ok(())
+}
+
+/// The image crate's own limits, a second line of defence behind
+/// `check_pixels` (some decoders allocate before we can ask for dimensions).
+fn limits(max_pixels: u64) -> Limits {
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    let mut l = Limits::default();
+    l.max_image_width = Some(side);
+    l.max_image_height = Some(side);
+    // 16-bit RGBA is the widest 8 bytes a pixel we accept, plus decoder slack.
+    l.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    l
+}
+
+fn image_error(format: Option<Format>, e: ImageError) -> ItemError {
+    match e {
+        ImageError::Limits(l) => ItemError::new(
+            ErrorClass::TooLarge,
+            format!("image exceeds decoding limits: {l}"),
+        ),
+        other => decode_error(format, other),
+    }
+}
+
+/// Full decode of any supported format (first frame only).
+pub(crate) fn decode_full(
+    input: &[u8],
+    format: Format,
+    max_pixels: u64,
+) -> Result<Decoded, ItemError> {
+    let fmt = Some(format);
+    let mut reader = ImageReader::new(Cursor::new(input))
+        .with_guessed_format()
+        .map_err(|e| decode_error(fmt, e))?;
+    reader.limits(limits(max_pixels));
+    let mut decoder = reader.into_decoder().map_err(|e| image_error(fmt, e))?;
+    let (w, h) = decoder.dimensions();
+    check_pixels(w, h, max_pixels)?;
+    // A broken EXIF block should not cost the picture itself.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(fmt, e))?;
+    let pixels = Pixels::from_dynamic(img);
+    if (pixels.width, pixels.height) != (w, h) {
+        return Err(decode_error(fmt, "decoded size differs from header"));
+    }
+    Ok(Decoded {
+        pixels,
+        orientation,
+        full: (w, h),
+    })
+}
+
+/// The JPEG header: stored size and EXIF orientation, read without
+/// decoding any scan data.
+pub(crate) struct JpegHeader<'a> {
+    decoder: jpeg_decoder::Decoder<Cursor<&'a [u8]>>,
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+}
+
+/// Reads the JPEG header with jpeg-decoder; `None` if it cannot (the full
+/// path then gets its chance and produces the real error).
+pub(crate) fn jpeg_header(input: &[u8]) -> Option<JpegHeader<'_>> {
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(input));
+    decoder.read_info().ok()?;
+    let info = decoder.info()?;
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    Some(JpegHeader {
+        decoder,
+        width: u32::from(info.width),
+        height: u32::from(info.height),
+        orientation,
+    })
+}
+
+/// Side length at DCT scale `k`/8, as jpeg-decoder computes it.
+fn dct_side(len: u32, k: u32) -> u32 {
+    (len * k).div_ceil(8)
+}
+
+/// The smallest DCT scale (1, 2 or 4 eighths) giving at least
+/// `need_w`x`need_h`, or `None` when only a full decode would.
+pub(crate) fn dct_scale(w: u32, h: u32, need_w: u32, need_h: u32) -> Option<u32> {
+    [1, 2, 4]
+        .into_iter()
+        .find(|&k| dct_side(w, k) >= need_w && dct_side(h, k) >= need_h)
+}
+
+/// Decodes at DCT scale `k`/8. `None` on any failure, so the caller can
+/// fall back to the full decode and never do worse than it.
+pub(crate) fn decode_jpeg_scaled(mut header: JpegHeader<'_>, k: u32) -> Option<Decoded> {
+    let (want_w, want_h) = (dct_side(header.width, k), dct_side(header.height, k));
+    let (w, h) = header
+        .decoder
+        .scale(u16::try_from(want_w).ok()?, u16::try_from(want_h).ok()?)
+        .ok()?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    if w < want_w || h < want_h {
+        return None;
+    }
+    let info = header.decoder.info()?;
+    let raw = header.decoder.decode().ok()?;
+    let n = w as usize * h as usize;
+    let (layout, data) = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => (Layout::L8, raw),
+        jpeg_decoder::PixelFormat::RGB24 => (Layout::Rgb8, raw),
+        jpeg_decoder::PixelFormat::CMYK32 => (Layout::Rgb8, cmyk_to_rgb(&raw)),
+        // Lossless 16-bit JPEG has no DCT to scale; the full path handles it.
+        jpeg_decoder::PixelFormat::L16 => return None,
+    };
+    if data.len() != n * layout.channels() {
+        return None;
+    }
+    Some(Decoded {
+        pixels: Pixels {
+            width: w,
+            height: h,
+            layout,
+            data,
+        },
+        orientation: header.orientation,
+        full: (header.width, header.height),
+    })
+}
+
+/// jpeg-decoder yields CMYK as ink amounts (it has already undone Adobe's
+/// inverted storage), so white paper is C=M=Y=K=0.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for p in cmyk.chunks_exact(4) {
+        let k = 255 - u32::from(p[3]);
+        for &c in &p[..3] {
+            out.push(((255 - u32::from(c)) * k / 255) as u8);
+        }
+    }
+    out
+}

@@ -1,0 +1,119 @@
+//! Encoding: picks the channel layout each format can carry (flattening
+//! alpha where it cannot) and writes the bytes.
+
+use super::ops::{self, Layout, Pixels};
+use super::{Format, Settings};
+use crate::error::{ErrorClass, ItemError};
+use image::{ExtendedColorType, ImageEncoder};
+use std::io::Cursor;
+
+/// GIF quantisation speed (1 = best, 30 = fastest); 10 is the gif crate's
+/// suggested balance, far quicker than the image crate's default of 1.
+const GIF_SPEED: i32 = 10;
+
+fn encode_error(format: Format, reason: impl std::fmt::Display) -> ItemError {
+    ItemError::new(
+        ErrorClass::Encode,
+        format!("cannot encode {}: {reason}", format.name()),
+    )
+}
+
+/// The layout written for `layout` in `format`; gray stays gray where the
+/// format has a gray mode, alpha stays where it has alpha.
+pub(crate) fn layout_for(format: Format, layout: Layout, bg: [u8; 3]) -> Layout {
+    match format {
+        Format::Jpeg => match ops::with_colour(layout, bg) {
+            Layout::L8 | Layout::La8 => Layout::L8,
+            Layout::Rgb8 | Layout::Rgba8 => Layout::Rgb8,
+        },
+        Format::Png | Format::Bmp => layout,
+        Format::Tiff => match layout {
+            Layout::La8 => Layout::Rgba8,
+            l => l,
+        },
+        Format::Webp | Format::Gif => match layout {
+            Layout::L8 => Layout::Rgb8,
+            Layout::La8 => Layout::Rgba8,
+            l => l,
+        },
+    }
+}
+
+/// Converts `px` to what `format` takes and encodes it.
+pub(crate) fn encode(
+    px: Pixels,
+    format: Format,
+    settings: &Settings,
+) -> Result<Vec<u8>, ItemError> {
+    let bg = settings.background;
+    let layout = layout_for(format, px.layout, bg);
+    let px = ops::convert(px, layout, bg);
+    match format {
+        Format::Jpeg => encode_jpeg(&px, settings.quality),
+        Format::Webp => encode_webp(&px, settings),
+        _ => encode_with_image(&px, format),
+    }
+}
+
+fn encode_jpeg(px: &Pixels, quality: u8) -> Result<Vec<u8>, ItemError> {
+    let fmt = Format::Jpeg;
+    let too_big = || encode_error(fmt, format!("{}x{} exceeds 65535 px", px.width, px.height));
+    let w = u16::try_from(px.width).map_err(|_| too_big())?;
+    let h = u16::try_from(px.height).map_err(|_| too_big())?;
+    let colour = match px.layout {
+        Layout::L8 => jpeg_encoder::ColorType::Luma,
+        Layout::Rgb8 => jpeg_encoder::ColorType::Rgb,
+        other => return Err(encode_error(fmt, format!("unexpected layout {other:?}"))),
+    };
+    let mut out = Vec::with_capacity(px.data.len() / 8);
+    let encoder = jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100));
+    encoder
+        .encode(&px.data, w, h, colour)
+        .map_err(|e| encode_error(fmt, e))?;
+    Ok(out)
+}
+
+fn encode_webp(px: &Pixels, settings: &Settings) -> Result<Vec<u8>, ItemError> {
+    let fmt = Format::Webp;
+    // libwebp's hard limit; checked here because the webp crate would panic.
+    if px.width > 16383 || px.height > 16383 {
+        let msg = format!("{}x{} exceeds 16383 px", px.width, px.height);
+        return Err(encode_error(fmt, msg));
+    }
+    let encoder = match px.layout {
+        Layout::Rgb8 => webp::Encoder::from_rgb(&px.data, px.width, px.height),
+        Layout::Rgba8 => webp::Encoder::from_rgba(&px.data, px.width, px.height),
+        other => return Err(encode_error(fmt, format!("unexpected layout {other:?}"))),
+    };
+    let quality = f32::from(settings.quality.clamp(1, 100));
+    let mem = encoder
+        .encode_simple(settings.lossless, quality)
+        .map_err(|e| encode_error(fmt, format!("{e:?}")))?;
+    Ok(mem.to_vec())
+}
+
+fn colour_type(layout: Layout) -> ExtendedColorType {
+    match layout {
+        Layout::L8 => ExtendedColorType::L8,
+        Layout::La8 => ExtendedColorType::La8,
+        Layout::Rgb8 => ExtendedColorType::Rgb8,
+        Layout::Rgba8 => ExtendedColorType::Rgba8,
+    }
+}
+
+fn encode_with_image(px: &Pixels, format: Format) -> Result<Vec<u8>, ItemError> {
+    let mut out = Vec::new();
+    let (buf, w, h, ct) = (&px.data[..], px.width, px.height, colour_type(px.layout));
+    let result = match format {
+        Format::Png => image::codecs::png::PngEncoder::new(&mut out).write_image(buf, w, h, ct),
+        Format::Bmp => image::codecs::bmp::BmpEncoder::new(&mut out).write_image(buf, w, h, ct),
+        Format::Gif => image::codecs::gif::GifEncoder::new_with_speed(&mut out, GIF_SPEED)
+            .write_image(buf, w, h, ct),
+        Format::Tiff => {
+            image::codecs::tiff::TiffEncoder::new(Cursor::new(&mut out)).write_image(buf, w, h, ct)
+        }
+        Format::Jpeg | Format::Webp => return Err(encode_error(format, "wrong encoder")),
+    };
+    result.map_err(|e| encode_error(format, e))?;
+    Ok(out)
+}

@@ -1,0 +1,121 @@
+//! Geometry: where the `--resize` box and `--fit` put the output, worked out
+//! from header dimensions alone so the decoder can be told how small it may go.
+
+use super::{Fit, Settings};
+
+/// What to do to an image of known size, in one orientation.
+///
+/// The crop is always centred, so it stays centred under every EXIF
+/// rotation/flip; that is why its size alone is enough.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Plan {
+    /// The source region to use, in source pixels (`Cover` only).
+    pub crop: Option<(f64, f64)>,
+    /// The size the (cropped) source is resampled to.
+    pub width: u32,
+    pub height: u32,
+    /// `Contain` pads the resampled image centred onto a canvas this size.
+    pub canvas: Option<(u32, u32)>,
+}
+
+impl Plan {
+    /// The same plan for the image stored transposed (EXIF 5–8).
+    pub fn transposed(self) -> Plan {
+        Plan {
+            crop: self.crop.map(|(w, h)| (h, w)),
+            width: self.height,
+            height: self.width,
+            canvas: self.canvas.map(|(w, h)| (h, w)),
+        }
+    }
+
+    /// The scale from source pixels to output pixels, per axis; what a
+    /// shrink-on-load decoder must not undercut.
+    pub fn scale(self, src_w: u32, src_h: u32) -> (f64, f64) {
+        let (cw, ch) = self.crop.unwrap_or((f64::from(src_w), f64::from(src_h)));
+        (f64::from(self.width) / cw, f64::from(self.height) / ch)
+    }
+}
+
+/// Plans the geometry for an image `w`x`h` as displayed.
+pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
+    let keep = Plan {
+        crop: None,
+        width: w,
+        height: h,
+        canvas: None,
+    };
+    let Some(spec) = settings.resize else {
+        return keep;
+    };
+    if w == 0 || h == 0 {
+        return keep;
+    }
+    let (wf, hf) = (f64::from(w), f64::from(h));
+    let cap = |s: f64| if settings.enlarge { s } else { s.min(1.0) };
+    match settings.fit {
+        Fit::Inside => {
+            let sx = spec.width.map_or(f64::INFINITY, |bw| f64::from(bw) / wf);
+            let sy = spec.height.map_or(f64::INFINITY, |bh| f64::from(bh) / hf);
+            let s = cap(sx.min(sy));
+            let (ow, oh) = scaled(w, h, s);
+            Plan {
+                width: ow,
+                height: oh,
+                ..keep
+            }
+        }
+        Fit::Fill => {
+            let (bw, bh) = both_sides(spec.width, spec.height, w, h);
+            Plan {
+                width: bw,
+                height: bh,
+                ..keep
+            }
+        }
+        Fit::Cover => {
+            let (bw, bh) = both_sides(spec.width, spec.height, w, h);
+            let s = cap((f64::from(bw) / wf).max(f64::from(bh) / hf));
+            let (sw, sh) = scaled(w, h, s);
+            let (ow, oh) = (bw.min(sw), bh.min(sh));
+            // The source region that maps onto the output at scale `s`.
+            let crop = ((f64::from(ow) / s).min(wf), (f64::from(oh) / s).min(hf));
+            Plan {
+                crop: Some(crop),
+                width: ow,
+                height: oh,
+                canvas: None,
+            }
+        }
+        Fit::Contain => {
+            let (bw, bh) = both_sides(spec.width, spec.height, w, h);
+            let s = cap((f64::from(bw) / wf).min(f64::from(bh) / hf));
+            let (ow, oh) = scaled(w, h, s);
+            Plan {
+                crop: None,
+                width: ow.min(bw),
+                height: oh.min(bh),
+                canvas: Some((bw, bh)),
+            }
+        }
+    }
+}
+
+/// Cover/Fill/Contain need a full box; a missing side means "as the image".
+fn both_sides(bw: Option<u32>, bh: Option<u32>, w: u32, h: u32) -> (u32, u32) {
+    (bw.unwrap_or(w).max(1), bh.unwrap_or(h).max(1))
+}
+
+fn scaled(w: u32, h: u32, s: f64) -> (u32, u32) {
+    (round_side(w, s), round_side(h, s))
+}
+
+/// Rounds to nearest, at least 1 px; `as` saturates, so huge scales are safe.
+fn round_side(side: u32, s: f64) -> u32 {
+    let v = (f64::from(side) * s).round();
+    if v.is_finite() {
+        (v as u32).max(1)
+    } else {
+        side.max(1)
+    }
+}

@@ -1,0 +1,340 @@
+//! The CPU stage's two backends (rayon threads, worker processes): the same
+//! outputs, crash isolation, memory caps, and interruption that loses nothing.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn many_images(dir: &Path, n: usize, side: u32) {
+    for i in 0..n {
+        write_image(
+            &dir.join(format!("img{i:03}.png")),
+            side,
+            side - 7 * (i as u32 % 5),
+        );
+    }
+}
+
+fn spawn(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pixmill"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `dir` holds at least `n` finished outputs.
+fn wait_for_outputs(dir: &Path, n: usize, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = files(dir)
+            .iter()
+            .filter(|f| !f.contains(".pixmill-"))
+            .count();
+        if done >= n {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("pixmill ended early ({status}) with {done} outputs");
+        }
+        assert!(Instant::now() < deadline, "no progress: {done} outputs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("pixmill did not finish within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Process ids whose parent is `parent` (Linux /proc).
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The parent pid is the second field after the `(comm)` part.
+        let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        let ppid = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn both_backends_write_byte_identical_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in");
+    many_images(&src, 6, 300);
+    for name in ["Landscape_3.jpg", "Portrait_6.jpg", "Landscape_8.jpg"] {
+        fs::copy(fixtures().join("exif").join(name), src.join(name)).unwrap();
+    }
+    for (format, size) in [("jpeg", "128x128"), ("webp", "200x100"), ("png", "90")] {
+        let mut outs = Vec::new();
+        for backend in ["rayon", "process"] {
+            let out = dir.path().join(format!("{backend}-{format}"));
+            pixmill()
+                .arg("convert")
+                .arg(&src)
+                .arg("-o")
+                .arg(&out)
+                .args([
+                    "--backend",
+                    backend,
+                    "-j",
+                    "2",
+                    "-q",
+                    "-f",
+                    format,
+                    "--resize",
+                    size,
+                ])
+                .assert()
+                .success();
+            outs.push(out);
+        }
+        let names = files(&outs[0]);
+        assert_eq!(names.len(), 9);
+        assert_eq!(names, files(&outs[1]));
+        for name in &names {
+            let (a, b) = (
+                fs::read(outs[0].join(name)).unwrap(),
+                fs::read(outs[1].join(name)).unwrap(),
+            );
+            assert!(a == b, "{format}: {name} differs between backends");
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_worker_killed_mid_run_costs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    many_images(&dir.path().join("in"), 40, 700);
+    let mut child = spawn(
+        dir.path(),
+        &[
+            "convert",
+            "in",
+            "-o",
+            "out",
+            "--backend",
+            "process",
+            "-j",
+            "2",
+            "--resize",
+            "300",
+            "--report",
+            "r.jsonl",
+        ],
+    );
+    wait_for_outputs(&dir.path().join("out"), 3, &mut child);
+    let workers = children_of(child.id());
+    assert_eq!(
+        workers.len(),
+        2,
+        "expected 2 worker processes, found {workers:?}"
+    );
+    // SAFETY: kill with a pid we just read and a constant signal.
+    assert_eq!(unsafe { libc::kill(workers[0] as i32, libc::SIGKILL) }, 0);
+    let status = wait_with_timeout(&mut child, 120);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "status {status}: {stderr}");
+    let out = dir.path().join("out");
+    assert_eq!(files(&out).len(), 40, "{stderr}");
+    assert_no_temp_files(&out);
+    for f in files(&out) {
+        open(&out.join(f));
+    }
+    let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
+    assert_eq!(report.len(), 40);
+    assert!(report.iter().all(|r| r["status"] == "ok"));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_image_over_the_worker_memory_cap_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in");
+    many_images(&src, 4, 200);
+    // 8000×8000 RGB decodes to 192 MB: over a 128 MB cap, under --max-pixels.
+    image::RgbImage::from_pixel(8000, 8000, image::Rgb([200, 10, 10]))
+        .save(src.join("huge.png"))
+        .unwrap();
+    let assert = pixmill()
+        .arg("convert")
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .args([
+            "--backend",
+            "process",
+            "-j",
+            "2",
+            "--worker-memory",
+            "128",
+            "--resize",
+            "100",
+            "--report",
+        ])
+        .arg(dir.path().join("r.jsonl"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("huge.png"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("worker"), "{line}");
+    let out = dir.path().join("out");
+    assert_eq!(
+        files(&out),
+        ["img000.png", "img001.png", "img002.png", "img003.png"]
+    );
+    let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
+    let huge = report
+        .iter()
+        .find(|r| r["input"].as_str().unwrap().ends_with("huge.png"))
+        .unwrap();
+    assert_eq!(huge["error_class"], "worker");
+}
+
+#[test]
+fn worker_memory_needs_the_process_backend() {
+    pixmill()
+        .args(["convert", "x.png", "-o", "out", "--worker-memory", "100"])
+        .assert()
+        .code(2);
+}
+
+#[cfg(unix)]
+fn interrupt_then_resume(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    many_images(&dir.path().join("in"), 50, 900);
+    let args = [
+        "convert",
+        "in",
+        "-o",
+        "out",
+        "--backend",
+        backend,
+        "-j",
+        "1",
+        "--resize",
+        "400",
+        "--report",
+        "r.jsonl",
+    ];
+    let mut child = spawn(dir.path(), &args);
+    let out = dir.path().join("out");
+    wait_for_outputs(&out, 3, &mut child);
+    // SAFETY: kill with our child's pid and a constant signal.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = wait_with_timeout(&mut child, 60);
+    assert_eq!(status.code(), Some(130), "{backend}");
+    assert_no_temp_files(&out);
+    let first = files(&out);
+    assert!(
+        first.len() < 50,
+        "{backend}: interrupt came too late to test anything"
+    );
+    let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
+    let ok: Vec<&str> = report
+        .iter()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["output"].as_str().unwrap())
+        .collect();
+    // The report lists exactly what was finished, and each is complete.
+    assert_eq!(ok.len(), first.len(), "{backend}");
+    for path in &ok {
+        open(&dir.path().join(path));
+    }
+
+    let status = Command::new(env!("CARGO_BIN_EXE_pixmill"))
+        .current_dir(dir.path())
+        .args(args)
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(files(&out).len(), 50);
+    let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
+    let skipped = report.iter().filter(|r| r["status"] == "skipped").count();
+    let redone = report.iter().filter(|r| r["status"] == "ok").count();
+    assert_eq!(
+        (skipped, redone),
+        (first.len(), 50 - first.len()),
+        "{backend}: rerun redid work"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_cleanly_and_a_rerun_finishes_rayon() {
+    interrupt_then_resume("rayon");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_stops_cleanly_and_a_rerun_finishes_process() {
+    interrupt_then_resume("process");
+}
+
+#[test]
+fn the_summary_shows_per_worker_load_for_either_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    many_images(&dir.path().join("in"), 6, 200);
+    for backend in ["rayon", "process"] {
+        let assert = pixmill()
+            .current_dir(dir.path())
+            .args([
+                "convert",
+                "in",
+                "-o",
+                backend,
+                "--backend",
+                backend,
+                "-j",
+                "2",
+            ])
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("cpu stage"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(
+            line.contains("2 workers") && line.contains("per worker:"),
+            "{line}"
+        );
+        let per_worker = line.split("per worker:").nth(1).unwrap();
+        assert_eq!(per_worker.matches('%').count(), 2, "{line}");
+    }
+}

@@ -1,0 +1,190 @@
+//! A small HTTP/1.1 server on 127.0.0.1 for download tests, written on a raw
+//! socket so faults (truncation, stalls) are exactly what the test asks for.
+//!
+//! Paths:
+//! - `/f/NAME`             the file NAME
+//! - `/ct/NAME?type=T`     the file NAME with `Content-Type: T`
+//! - `/flaky/K/NAME`       503 the first K times NAME is asked, then the file
+//! - `/retry-after/S/NAME` first ask: 429 with `Retry-After: S`; then the file
+//! - `/status/CODE/NAME`   replies CODE
+//! - `/truncate/NAME`      announces the full length, sends half, closes
+//! - `/stall/NAME`         sends headers, then nothing for 30 s
+//! - `/redirect/N/NAME`    N redirects, then the file
+//! - anything else: 404
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct State {
+    files: HashMap<String, Vec<u8>>,
+    hits: HashMap<String, Vec<Instant>>,
+}
+
+/// A running test server; it stops when the test process ends.
+#[derive(Clone)]
+pub struct Server {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || handle(stream, &state));
+            }
+        });
+        Server { base, state }
+    }
+
+    /// Serves `data` as NAME on every route.
+    pub fn add(&self, name: &str, data: Vec<u8>) {
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(name.to_string(), data);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// How many requests reached `path` (without the query).
+    pub fn hits(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .map_or(0, Vec::len)
+    }
+
+    /// When requests reached `path`.
+    pub fn hit_times(&self, path: &str) -> Vec<Instant> {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn handle(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    loop {
+        let mut header = String::new();
+        match reader.read_line(&mut header) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if header == "\r\n" || header == "\n" => break,
+            Ok(_) => {}
+        }
+    }
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let count = {
+        let mut s = state.lock().unwrap();
+        let hits = s.hits.entry(path.to_string()).or_default();
+        hits.push(Instant::now());
+        hits.len()
+    };
+    let file = |name: &str| state.lock().unwrap().files.get(name).cloned();
+    let mut out = stream;
+    let parts: Vec<&str> = path.trim_start_matches('/').splitn(3, '/').collect();
+    match parts.as_slice() {
+        ["f", name] => serve(&mut out, file(name), "application/octet-stream"),
+        ["ct", name] => {
+            let ct = query
+                .strip_prefix("type=")
+                .unwrap_or("application/octet-stream")
+                .replace("%2F", "/");
+            serve(&mut out, file(name), &ct)
+        }
+        ["flaky", k, name] if count <= k.parse().unwrap_or(0) => reply(&mut out, 503, &[], b"busy"),
+        ["flaky", _, name] => serve(&mut out, file(name), "application/octet-stream"),
+        ["retry-after", secs, _] if count == 1 => {
+            reply(&mut out, 429, &[("Retry-After", secs)], b"slow down")
+        }
+        ["retry-after", _, name] => serve(&mut out, file(name), "application/octet-stream"),
+        ["status", code, _] => reply(&mut out, code.parse().unwrap_or(500), &[], b"status"),
+        ["truncate", name] => {
+            let data = file(name).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                data.len()
+            );
+            let _ = out.write_all(head.as_bytes());
+            let _ = out.write_all(&data[..data.len() / 2]);
+            let _ = out.flush();
+        }
+        ["stall", name] => {
+            let data = file(name).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                data.len()
+            );
+            let _ = out.write_all(head.as_bytes());
+            let _ = out.flush();
+            std::thread::sleep(Duration::from_secs(30));
+        }
+        ["redirect", n, name] => {
+            let n: u32 = n.parse().unwrap_or(0);
+            let next = if n <= 1 {
+                format!("/f/{name}")
+            } else {
+                format!("/redirect/{}/{name}", n - 1)
+            };
+            reply(&mut out, 302, &[("Location", &next)], b"")
+        }
+        _ => reply(&mut out, 404, &[], b"not found"),
+    }
+}
+
+fn serve(out: &mut TcpStream, data: Option<Vec<u8>>, content_type: &str) {
+    match data {
+        Some(data) => reply(out, 200, &[("Content-Type", content_type)], &data),
+        None => reply(out, 404, &[], b"not found"),
+    }
+}
+
+fn reply(out: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &[u8]) {
+    let reason = match code {
+        200 => "OK",
+        302 => "Found",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(body);
+    let _ = out.flush();
+}

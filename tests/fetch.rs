@@ -1,0 +1,445 @@
+//! `pixmill fetch` and `convert` over URLs, against a server on 127.0.0.1:
+//! retries, Retry-After, timeouts, truncation, limits, checksums, names.
+
+mod common;
+
+use common::server::Server;
+use common::*;
+use predicates::prelude::*;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+/// Fast retry settings so failing cases finish quickly.
+const QUICK: [&str; 4] = ["--timeout", "2s", "--connect-timeout", "2s"];
+
+fn fetch(dir: &Path, urls: &[String], extra: &[&str]) -> assert_cmd::assert::Assert {
+    fs::write(dir.join("urls.txt"), urls.join("\n") + "\n").unwrap();
+    pixmill()
+        .current_dir(dir)
+        .args(["fetch", "-m", "urls.txt", "-o", "dl", "--report", "r.jsonl"])
+        .args(QUICK)
+        .args(extra)
+        .assert()
+}
+
+fn report(dir: &Path) -> Vec<serde_json::Value> {
+    json_lines(&fs::read_to_string(dir.join("r.jsonl")).unwrap())
+}
+
+fn record<'a>(records: &'a [serde_json::Value], url_part: &str) -> &'a serde_json::Value {
+    records
+        .iter()
+        .find(|r| r["input"].as_str().unwrap().contains(url_part))
+        .unwrap_or_else(|| panic!("no record for {url_part}: {records:?}"))
+}
+
+fn payload(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn downloads_a_list_saving_bytes_unchanged() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let files_in: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| (format!("file{i}.bin"), payload(5000 + i * 100, i as u8)))
+        .collect();
+    for (name, data) in &files_in {
+        server.add(name, data.clone());
+    }
+    let urls: Vec<String> = files_in
+        .iter()
+        .map(|(n, _)| server.url(&format!("/f/{n}")))
+        .collect();
+    let assert = fetch(dir.path(), &urls, &["--io-threads", "4"]).success();
+    let mut printed: Vec<String> = String::from_utf8_lossy(&assert.get_output().stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    printed.sort();
+    assert_eq!(printed.len(), 12);
+    for (name, data) in &files_in {
+        assert_eq!(
+            &fs::read(dir.path().join("dl").join(name)).unwrap(),
+            data,
+            "{name}"
+        );
+    }
+    let records = report(dir.path());
+    let r = record(&records, "file3.bin");
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["http_status"], 200);
+    assert_eq!(r["attempts"], 1);
+    assert_eq!(r["bytes_out"], 5300);
+    assert!(r["url"].as_str().unwrap().starts_with("http://127.0.0.1"));
+    assert!(r["fetch_ms"].is_u64());
+    assert_no_temp_files(&dir.path().join("dl"));
+}
+
+#[test]
+fn urls_as_arguments_and_on_stdin() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("a.txt", b"alpha".to_vec());
+    server.add("b.txt", b"beta".to_vec());
+    pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-o", "dl", "-q", "-"])
+        .arg(server.url("/f/a.txt"))
+        .write_stdin(server.url("/f/b.txt") + "\n")
+        .assert()
+        .success();
+    assert_eq!(fs::read(dir.path().join("dl/a.txt")).unwrap(), b"alpha");
+    assert_eq!(fs::read(dir.path().join("dl/b.txt")).unwrap(), b"beta");
+}
+
+#[test]
+fn a_flaky_server_is_retried_until_it_recovers() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("x.bin", payload(3000, 1));
+    fetch(dir.path(), &[server.url("/flaky/2/x.bin")], &[]).success();
+    assert_eq!(
+        fs::read(dir.path().join("dl/x.bin")).unwrap(),
+        payload(3000, 1)
+    );
+    assert_eq!(server.hits("/flaky/2/x.bin"), 3);
+    assert_eq!(record(&report(dir.path()), "x.bin")["attempts"], 3);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("r.bin", payload(100, 2));
+    fetch(dir.path(), &[server.url("/retry-after/1/r.bin")], &[]).success();
+    let times = server.hit_times("/retry-after/1/r.bin");
+    assert_eq!(times.len(), 2);
+    let waited = times[1] - times[0];
+    assert!(
+        waited >= Duration::from_millis(900),
+        "retried after only {waited:?}"
+    );
+}
+
+#[test]
+fn not_found_is_not_retried_but_server_errors_are() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("ok.bin", payload(10, 3));
+    let urls = [
+        server.url("/status/404/a.bin"),
+        server.url("/status/500/b.bin"),
+        server.url("/f/ok.bin"),
+    ];
+    let assert = fetch(dir.path(), &urls, &["--retries", "2"]).code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("404"), "{stderr}");
+    assert_eq!(server.hits("/status/404/a.bin"), 1);
+    assert_eq!(server.hits("/status/500/b.bin"), 3);
+    let records = report(dir.path());
+    assert_eq!(record(&records, "404")["http_status"], 404);
+    assert_eq!(record(&records, "404")["error_class"], "http");
+    assert_eq!(record(&records, "500")["attempts"], 3);
+    assert_eq!(record(&records, "ok.bin")["status"], "ok");
+    assert_eq!(files(&dir.path().join("dl")), ["ok.bin"]);
+}
+
+#[test]
+fn truncated_bodies_are_detected_and_not_kept() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("t.bin", payload(10_000, 4));
+    fetch(
+        dir.path(),
+        &[server.url("/truncate/t.bin")],
+        &["--retries", "1"],
+    )
+    .code(1);
+    let r = &report(dir.path())[0];
+    assert_eq!(r["error_class"], "truncated");
+    assert_eq!(server.hits("/truncate/t.bin"), 2, "truncation is retryable");
+    assert!(files(&dir.path().join("dl")).is_empty());
+}
+
+#[test]
+fn a_stalled_body_times_out() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("s.bin", payload(1000, 5));
+    let started = std::time::Instant::now();
+    fs::write(dir.path().join("urls.txt"), server.url("/stall/s.bin")).unwrap();
+    pixmill()
+        .current_dir(dir.path())
+        .args([
+            "fetch",
+            "-m",
+            "urls.txt",
+            "-o",
+            "dl",
+            "--report",
+            "r.jsonl",
+            "--timeout",
+            "1s",
+            "--retries",
+            "0",
+        ])
+        .assert()
+        .code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report(dir.path())[0]["error_class"], "timeout");
+    assert!(files(&dir.path().join("dl")).is_empty());
+}
+
+#[test]
+fn redirects_are_followed() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("end.bin", payload(500, 6));
+    fetch(dir.path(), &[server.url("/redirect/3/end.bin")], &[]).success();
+    // Named after the URL asked for, holding the final body.
+    assert_eq!(
+        fs::read(dir.path().join("dl/end.bin")).unwrap(),
+        payload(500, 6)
+    );
+    assert_eq!(server.hits("/f/end.bin"), 1);
+}
+
+#[test]
+fn a_refused_connection_fails_the_item_only() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("ok.bin", payload(10, 7));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let urls = [
+        format!("http://127.0.0.1:{port}/gone.bin"),
+        server.url("/f/ok.bin"),
+    ];
+    fetch(dir.path(), &urls, &["--retries", "1"]).code(1);
+    let records = report(dir.path());
+    assert_eq!(record(&records, "gone.bin")["error_class"], "fetch");
+    assert_eq!(record(&records, "ok.bin")["status"], "ok");
+}
+
+#[test]
+fn garbage_manifest_lines_and_local_paths_fail_alone() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("ok.bin", payload(10, 8));
+    let urls = [
+        "this is not a url".to_string(),
+        "ftp://example.invalid/file".to_string(),
+        "http://".to_string(),
+        server.url("/f/ok.bin"),
+    ];
+    let assert = fetch(dir.path(), &urls, &[]).code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("this is not a url"), "{stderr}");
+    assert!(stderr.contains("ftp://"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(files(&dir.path().join("dl")), ["ok.bin"]);
+    assert_eq!(report(dir.path()).len(), 4);
+}
+
+#[test]
+fn bodies_over_max_size_are_aborted() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("big.bin", payload(200_000, 9));
+    server.add("small.bin", payload(1000, 9));
+    let urls = [server.url("/f/big.bin"), server.url("/f/small.bin")];
+    fetch(dir.path(), &urls, &["--max-size", "100K"]).code(1);
+    let records = report(dir.path());
+    assert_eq!(record(&records, "big.bin")["error_class"], "too_large");
+    assert_eq!(files(&dir.path().join("dl")), ["small.bin"]);
+}
+
+#[test]
+fn sha256_is_verified() {
+    use sha2::{Digest, Sha256};
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = payload(4096, 10);
+    server.add("good.bin", data.clone());
+    server.add("bad.bin", data.clone());
+    let digest = Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let manifest = format!(
+        "url,sha256\n{},{}\n{},{}\n",
+        server.url("/f/good.bin"),
+        digest.to_uppercase(),
+        server.url("/f/bad.bin"),
+        "0".repeat(64)
+    );
+    fs::write(dir.path().join("m.csv"), manifest).unwrap();
+    pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "m.csv", "-o", "dl", "--report", "r.jsonl"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("sha256"));
+    assert_eq!(
+        record(&report(dir.path()), "bad.bin")["error_class"],
+        "checksum"
+    );
+    assert_eq!(files(&dir.path().join("dl")), ["good.bin"]);
+}
+
+#[test]
+fn same_names_from_different_urls_do_not_collide_and_reruns_find_them() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("cat.jpg", b"first".to_vec());
+    let urls = [
+        server.url("/f/cat.jpg"),
+        server.url("/flaky/0/cat.jpg"),
+        server.url("/redirect/1/cat.jpg"),
+        server.url("/f/cat.jpg"),
+    ];
+    fetch(dir.path(), &urls, &[]).success();
+    let names = files(&dir.path().join("dl"));
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&"cat.jpg".to_string()));
+    // The repeated URL was fetched once.
+    assert_eq!(
+        server.hits("/f/cat.jpg"),
+        2,
+        "once direct, once via the redirect"
+    );
+    let records = report(dir.path());
+    assert_eq!(
+        records.iter().filter(|r| r["status"] == "skipped").count(),
+        1
+    );
+
+    // A rerun maps every URL to the same name and skips them all.
+    fetch(dir.path(), &urls, &[]).success();
+    assert!(report(dir.path()).iter().all(|r| r["status"] == "skipped"));
+    assert_eq!(files(&dir.path().join("dl")), names);
+}
+
+#[test]
+fn names_from_urls_never_escape_the_output_folder() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("..%2F..%2Fescape.txt", b"x".to_vec());
+    server.add("%2E%2E%2Fup.txt", b"y".to_vec());
+    let urls = [
+        server.url("/f/..%2F..%2Fescape.txt"),
+        server.url("/f/%2E%2E%2Fup.txt"),
+        server.url("/f/"),
+    ];
+    fetch(dir.path(), &urls, &[]);
+    let inside = files(&dir.path().join("dl"));
+    assert!(inside.iter().all(|n| !n.contains('/')), "{inside:?}");
+    let outside: Vec<String> = files(dir.path())
+        .into_iter()
+        .filter(|f| !f.starts_with("dl/") && f != "urls.txt" && f != "r.jsonl")
+        .collect();
+    assert!(outside.is_empty(), "written outside: {outside:?}");
+    assert!(!dir.path().parent().unwrap().join("escape.txt").exists());
+}
+
+#[test]
+fn the_content_type_supplies_a_missing_extension() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("picture", b"not really a png".to_vec());
+    fetch(
+        dir.path(),
+        &[server.url("/ct/picture?type=image%2Fpng")],
+        &[],
+    )
+    .success();
+    assert_eq!(files(&dir.path().join("dl")), ["picture.png"]);
+}
+
+#[test]
+fn convert_from_urls_matches_converting_the_same_files_locally() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    fs::create_dir(&local).unwrap();
+    let mut urls = Vec::new();
+    for name in ["Landscape_1.jpg", "Portrait_5.jpg", "Landscape_6.jpg"] {
+        let data = fs::read(fixtures().join("exif").join(name)).unwrap();
+        fs::write(local.join(name), &data).unwrap();
+        server.add(name, data);
+        urls.push(server.url(&format!("/f/{name}")));
+    }
+    write_image(&local.join("g.png"), 300, 200);
+    server.add("g.png", fs::read(local.join("g.png")).unwrap());
+    urls.push(server.url("/f/g.png"));
+    // A URL without an extension: the format comes from the content.
+    server.add("noext", fs::read(local.join("g.png")).unwrap());
+    urls.push(server.url("/f/noext"));
+    fs::write(dir.path().join("urls.txt"), urls.join("\n")).unwrap();
+
+    let args = ["--resize", "128x128", "-q"];
+    pixmill()
+        .current_dir(dir.path())
+        .args([
+            "convert",
+            "-m",
+            "urls.txt",
+            "-o",
+            "from-urls",
+            "--io-threads",
+            "3",
+        ])
+        .args(args)
+        .assert()
+        .success();
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "local", "-o", "from-files"])
+        .args(args)
+        .assert()
+        .success();
+    let from_urls = dir.path().join("from-urls");
+    let from_files = dir.path().join("from-files");
+    assert_eq!(
+        files(&from_urls),
+        [
+            "Landscape_1.jpg",
+            "Landscape_6.jpg",
+            "Portrait_5.jpg",
+            "g.png",
+            "noext.png"
+        ]
+    );
+    for name in files(&from_files) {
+        assert_eq!(
+            fs::read(from_urls.join(&name)).unwrap(),
+            fs::read(from_files.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+    // Staged downloads are gone.
+    assert_no_temp_files(&from_urls);
+}
+
+#[test]
+fn the_summary_names_the_bottleneck() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    server.add("a.bin", payload(100, 11));
+    let assert = fetch(dir.path(), &[server.url("/f/a.bin")], &[]).success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("download stage"), "{stderr}");
+    assert!(
+        stderr.contains("download threads were idle") || stderr.contains("downloads kept"),
+        "{stderr}"
+    );
+}
