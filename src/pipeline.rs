@@ -156,17 +156,17 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
 fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: bool) -> String {
     let io = loads.iter().find(|l| l.name == "download");
     let cpu = loads.iter().find(|l| l.name == "cpu");
-    // Loads and the verdict mean something only when work was done.
-    if counts.ok + counts.failed == 0 {
+    // Loads and the verdict mean something only when work was done, and a
+    // verdict only when there was enough work to keep every worker busy.
+    let worked = counts.ok + counts.failed;
+    if worked == 0 {
         return report::summary(counts, wall, &[], None, interrupted);
     }
-    report::summary(
-        counts,
-        wall,
-        loads,
-        report::verdict(io, cpu, wall),
-        interrupted,
-    )
+    let workers = loads.iter().map(|l| l.busy.len() as u64).max().unwrap_or(1);
+    let verdict = (worked >= 2 * workers)
+        .then(|| report::verdict(io, cpu, wall))
+        .flatten();
+    report::summary(counts, wall, loads, verdict, interrupted)
 }
 
 fn open_out_dir(config: &Config) -> Result<OutDir, Error> {

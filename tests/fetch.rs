@@ -434,10 +434,14 @@ fn convert_from_urls_matches_converting_the_same_files_locally() {
 fn the_summary_names_the_bottleneck() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    server.add("a.bin", payload(100, 11));
-    let assert = fetch(dir.path(), &[server.url("/f/a.bin")], &[]).success();
+    let mut urls = Vec::new();
+    for i in 0..20 {
+        server.add(&format!("a{i}.bin"), payload(100, 11));
+        urls.push(server.url(&format!("/f/a{i}.bin")));
+    }
+    let assert = fetch(dir.path(), &urls, &["--io-threads", "4"]).success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
-    assert!(stderr.contains("download stage"), "{stderr}");
+    assert!(stderr.contains("download stage: 4 workers"), "{stderr}");
     assert!(
         stderr.contains("download threads were idle") || stderr.contains("downloads kept"),
         "{stderr}"

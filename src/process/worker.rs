@@ -132,7 +132,7 @@ impl Worker {
     fn start(settings: &Settings, memory_mb: Option<u64>) -> std::io::Result<Worker> {
         let exe = std::env::current_exe()?;
         let mut command = Command::new(exe);
-        command.arg("__worker");
+        command.arg("__worker").env("RUST_BACKTRACE", "0");
         if let Some(mb) = memory_mb {
             command.arg("--memory-mb").arg(mb.to_string());
         }
@@ -230,9 +230,9 @@ impl Worker {
             Ok(status) => describe_exit(status),
             Err(e) => format!("worker lost: {e}"),
         };
-        match tail.lines().last() {
-            Some(last) if !last.is_empty() => format!("{how}: {last}"),
-            _ => how,
+        match last_words(&tail) {
+            Some(words) => format!("{how}: {words}"),
+            None => how,
         }
     }
 }
@@ -270,6 +270,15 @@ fn signal_name(sig: i32) -> &'static str {
         libc::SIGINT => "SIGINT",
         _ => "signal",
     }
+}
+
+/// The line of a dead worker's stderr that says why: an allocation failure
+/// or a panic message, else its last line.
+fn last_words(tail: &str) -> Option<&str> {
+    let lines = || tail.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| l.contains("memory allocation") || l.contains("panicked"))
+        .or_else(|| lines().last())
 }
 
 /// Keeps the last few hundred bytes a worker writes to stderr.
