@@ -278,7 +278,7 @@ fn last_words(tail: &str) -> Option<&str> {
     let lines = || tail.lines().map(str::trim).filter(|l| !l.is_empty());
     lines()
         .find(|l| l.contains("memory allocation") || l.contains("panicked"))
-        .or_else(|| lines().last())
+        .or_else(|| lines().next_back())
 }
 
 /// Keeps the last few hundred bytes a worker writes to stderr.
