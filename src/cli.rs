@@ -206,6 +206,10 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub per_host: usize,
 
+    /// Open a fresh connection for every request instead of reusing one per host.
+    #[arg(long)]
+    pub no_keep_alive: bool,
+
     /// Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub retries: u32,

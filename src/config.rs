@@ -149,6 +149,7 @@ impl Config {
                 .map(|s| parse_size(s, "--max-size"))
                 .transpose()?,
             per_host: net.per_host,
+            keep_alive: !net.no_keep_alive,
             ..FetchSettings::default()
         };
         let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();

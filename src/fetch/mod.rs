@@ -36,6 +36,11 @@ pub struct FetchSettings {
     pub max_size: Option<u64>,
     /// Connections to one host at once.
     pub per_host: usize,
+    /// Reuse connections to a host. Off means a fresh connection per
+    /// request: dearer on TLS, but immune to servers whose small writes
+    /// meet the client's delayed ACK (40 ms per request on a reused
+    /// connection, as Python's http.server shows).
+    pub keep_alive: bool,
     /// Upper bound on the backoff (and on an honoured `Retry-After`).
     pub max_backoff: Duration,
 }
@@ -49,6 +54,7 @@ impl Default for FetchSettings {
             max_time: None,
             max_size: None,
             per_host: 8,
+            keep_alive: true,
             max_backoff: Duration::from_secs(30),
         }
     }
@@ -97,6 +103,9 @@ impl Fetcher {
             .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
             .timeout(attempt::stall_limit(&settings))
             .redirect(redirect_policy());
+        if !settings.keep_alive {
+            builder = builder.pool_max_idle_per_host(0);
+        }
         if !env_proxy {
             builder = builder.no_proxy();
         }

@@ -87,6 +87,7 @@ fn raw_server(head_and_body: &'static [u8], hold: Duration) -> (String, Arc<Atom
 
 fn quick() -> FetchSettings {
     FetchSettings {
+        keep_alive: true,
         retries: 2,
         connect_timeout: Duration::from_secs(2),
         timeout: Duration::from_secs(2),
