@@ -709,3 +709,38 @@ fn a_closed_stdout_ends_the_run_quietly_with_status_0() {
         open(&out.join(f));
     }
 }
+
+#[test]
+fn shards_split_the_entries_without_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        write_image(&dir.path().join(format!("in/{i:02}.png")), 16, 16);
+    }
+    let shard = |i: u32| {
+        let out = format!("s{i}");
+        pixmill()
+            .current_dir(dir.path())
+            .args([
+                "convert",
+                "in",
+                "-o",
+                &out,
+                "-q",
+                "--shard",
+                &format!("{i}/2"),
+            ])
+            .assert()
+            .success();
+        files(&dir.path().join(out))
+    };
+    let (a, b) = (shard(0), shard(1));
+    assert!(!a.is_empty() && !b.is_empty(), "{a:?} {b:?}");
+    assert!(a.iter().all(|f| !b.contains(f)), "overlap: {a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 12);
+    // Stable: the same shard picks the same entries again.
+    assert_eq!(shard(0), a);
+    pixmill()
+        .args(["convert", "in", "-o", "x", "--shard", "2/2"])
+        .assert()
+        .code(2);
+}

@@ -447,3 +447,19 @@ fn the_summary_names_the_bottleneck() {
         "{stderr}"
     );
 }
+
+#[test]
+fn fresh_connections_on_request_give_the_same_files() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = Vec::new();
+    for i in 0..6 {
+        server.add(&format!("k{i}.bin"), payload(2000, i as u8));
+        urls.push(server.url(&format!("/f/k{i}.bin")));
+    }
+    fetch(dir.path(), &urls, &["--no-keep-alive", "--io-threads", "2"]).success();
+    for i in 0..6 {
+        let got = fs::read(dir.path().join(format!("dl/k{i}.bin"))).unwrap();
+        assert_eq!(got, payload(2000, i as u8));
+    }
+}
