@@ -11,7 +11,7 @@ use crate::item::{millis, Entry, Input, Job, Record, Status};
 use crate::output::{self, Claim, Claims, OutDir};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
-use crate::source::plan_check_exists;
+use crate::source::{clash, plan_check_exists};
 use crossbeam_channel::{Receiver, Sender};
 use std::fs::File;
 use std::io::Read;
@@ -197,13 +197,7 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
     let refused = match claim {
         Claim::New => plan_check_exists(entry, ctx.config.on_exists),
         Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
-        Claim::Taken => Some(Record::new(entry, Status::Failed).fail(ItemError::new(
-            ErrorClass::Clash,
-            format!(
-                "output {} is already produced by another input of this run",
-                entry.output.display()
-            ),
-        ))),
+        Claim::Taken => Some(clash(entry)),
     };
     if refused.is_some() {
         let _ = std::fs::remove_file(temp);

@@ -86,38 +86,27 @@ impl Record {
     /// A record for `entry` with nothing measured yet.
     pub fn new(entry: &Entry, status: Status) -> Record {
         Record {
-            input: entry.label.clone(),
             output: Some(entry.output.display().to_string()),
-            status,
-            error_class: None,
-            error: None,
             url: match &entry.input {
                 Input::Url(u) => Some(u.clone()),
                 Input::Path(_) => None,
             },
-            http_status: None,
-            attempts: None,
-            bytes_in: None,
-            bytes_out: None,
-            width_in: None,
-            height_in: None,
-            width_out: None,
-            height_out: None,
-            fetch_ms: None,
-            cpu_ms: None,
-            ms: 0,
-            worker: None,
+            ..Record::blank(entry.label.clone(), status)
         }
     }
 
     /// A failure before an output was decided (bad manifest line, missing file).
     pub fn failed_input(label: String, error: ItemError) -> Record {
+        Record::blank(label, Status::Ok).fail(error)
+    }
+
+    fn blank(input: String, status: Status) -> Record {
         Record {
-            input: label,
+            input,
             output: None,
-            status: Status::Failed,
-            error_class: Some(error.class),
-            error: Some(error.message),
+            status,
+            error_class: None,
+            error: None,
             url: None,
             http_status: None,
             attempts: None,

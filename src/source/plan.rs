@@ -239,7 +239,8 @@ impl<'a> Planner<'a> {
     }
 }
 
-fn clash(entry: &Entry) -> Record {
+/// The record of an entry whose output another input already claimed.
+pub fn clash(entry: &Entry) -> Record {
     Record::new(entry, Status::Failed).fail(ItemError::new(
         ErrorClass::Clash,
         format!(
