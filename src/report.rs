@@ -70,7 +70,7 @@ impl Progress {
         };
         let done = multi.add(ProgressBar::no_length());
         done.set_style(style(
-            "{prefix:>10} {wide_bar} {pos}/{len} {per_sec} eta {eta} {msg}",
+            "{prefix:>10} {wide_bar} {pos}/{len} ({elapsed}, eta {eta}) {msg}",
         ));
         done.set_prefix("processed");
         Progress {
