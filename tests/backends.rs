@@ -97,11 +97,7 @@ fn both_backends_write_byte_identical_outputs() {
         let mut outs = Vec::new();
         for backend in ["rayon", "process"] {
             let out = dir.path().join(format!("{backend}-{format}"));
-            pixmill()
-                .arg("convert")
-                .arg(&src)
-                .arg("-o")
-                .arg(&out)
+            convert_cmd(&src, &out)
                 .args([
                     "--backend",
                     backend,

@@ -70,11 +70,7 @@ fn include_exclude_and_max_depth_filter_the_walk() {
     write_image(&src.join("a/b/deep.png"), 20, 20);
     write_image(&src.join(".hidden/h.png"), 20, 20);
     let out = dir.path().join("out");
-    pixmill()
-        .arg("convert")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
+    convert_cmd(&src, &out)
         .args([
             "--include",
             "*.png",
@@ -99,21 +95,10 @@ fn symlinks_are_followed_only_with_follow() {
     write_image(&elsewhere.join("linked.png"), 20, 20);
     std::os::unix::fs::symlink(&elsewhere, src.join("link")).unwrap();
     let out = dir.path().join("out");
-    pixmill()
-        .arg("convert")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .arg("-q")
-        .assert()
-        .success();
+    convert_cmd(&src, &out).arg("-q").assert().success();
     assert_eq!(files(&out), ["real.png"]);
     let out2 = dir.path().join("out2");
-    pixmill()
-        .arg("convert")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out2)
+    convert_cmd(&src, &out2)
         .args(["-q", "--follow"])
         .assert()
         .success();
@@ -122,11 +107,7 @@ fn symlinks_are_followed_only_with_follow() {
 
 fn convert_one(dir: &Path, input: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
     let out = dir.join(name);
-    pixmill()
-        .arg("convert")
-        .arg(input)
-        .arg("-o")
-        .arg(&out)
+    convert_cmd(input, &out)
         .arg("-q")
         .args(args)
         .assert()
@@ -584,13 +565,7 @@ fn bad_inputs_fail_alone_and_leave_no_partial_outputs() {
     fs::write(src.join("corrupt.png"), &corrupt).unwrap();
     let out = dir.path().join("out");
 
-    let assert = pixmill()
-        .arg("convert")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(1);
+    let assert = convert_cmd(&src, &out).assert().code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     for bad in ["empty.png", "text.jpg", "corrupt.png"] {
         let line = stderr

@@ -245,3 +245,13 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// `pixmill convert INPUT -o OUT`, for more arguments to follow.
+pub fn convert_cmd(
+    input: impl AsRef<std::ffi::OsStr>,
+    out: impl AsRef<std::ffi::OsStr>,
+) -> Command {
+    let mut cmd = pixmill();
+    cmd.arg("convert").arg(input).arg("-o").arg(out);
+    cmd
+}
