@@ -80,7 +80,6 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         }
         let sink_options = SinkOptions {
             json: config.json,
-            dry_run: config.dry_run,
             report: report_file,
         };
         let sink = scope.spawn(|| report::run_sink(sink_rx, sink_options, &progress, stop));

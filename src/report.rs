@@ -108,7 +108,6 @@ fn style(template: &str) -> ProgressStyle {
 /// How records are shown and kept.
 pub struct SinkOptions {
     pub json: bool,
-    pub dry_run: bool,
     pub report: Option<File>,
 }
 
