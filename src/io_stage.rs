@@ -6,15 +6,12 @@
 use crate::config::{Config, Mode};
 use crate::error::{ErrorClass, ItemError};
 use crate::fetch::{naming, FetchFailure, Fetched, Fetcher};
-use crate::imaging::Format;
 use crate::item::{millis, Entry, Input, Job, Record, Status};
 use crate::output::{self, Claim, Claims, OutDir};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
 use crate::source::{clash, plan_check_exists};
 use crossbeam_channel::{Receiver, Sender};
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -130,7 +127,10 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     match &ctx.config.mode {
         Mode::Fetch => finish_fetch(ctx, entry, record, temp, &fetched),
         Mode::Convert(_) => {
-            let format = match entry.format.or_else(|| sniff(&temp)) {
+            let format = match entry
+                .format
+                .or_else(|| crate::process::sniff_file(&temp).ok())
+            {
                 Some(f) => f,
                 None => {
                     let _ = std::fs::remove_file(&temp);
@@ -207,10 +207,4 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
 
 fn done(record: Record, entry: &Entry) -> Next {
     Next::Done(record.finish(entry))
-}
-
-fn sniff(path: &Path) -> Option<Format> {
-    let mut head = [0u8; 32];
-    let n = File::open(path).and_then(|mut f| f.read(&mut head)).ok()?;
-    Format::sniff(&head[..n])
 }

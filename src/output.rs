@@ -266,24 +266,29 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// from a live run's work in progress.
 pub fn temp_path(final_path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let prefix = temp_prefix(final_path, std::process::id());
+    final_path.with_file_name(format!("{prefix}{n}{TEMP_SUFFIX}"))
+}
+
+/// `.NAME.pixmill-PID-`: what every temp of process `pid` for `final_path`
+/// starts with.
+fn temp_prefix(final_path: &Path, pid: u32) -> String {
     let name = final_path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     // Keep temp names short enough for any file system (255 bytes).
     let short: String = name.chars().take(80).collect();
-    let temp = format!(".{short}{TEMP_MARK}{}-{n}{TEMP_SUFFIX}", std::process::id());
-    final_path.with_file_name(temp)
+    format!(".{short}{TEMP_MARK}{pid}-")
 }
 
 /// Removes the temp files process `pid` left beside `final_path` (a
 /// worker that died mid-write).
 pub fn remove_temps_of(final_path: &Path, pid: u32) {
-    let (Some(dir), Some(name)) = (final_path.parent(), final_path.file_name()) else {
+    let Some(dir) = final_path.parent() else {
         return;
     };
-    let short: String = name.to_string_lossy().chars().take(80).collect();
-    let prefix = format!(".{short}{TEMP_MARK}{pid}-");
+    let prefix = temp_prefix(final_path, pid);
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with(&prefix) {

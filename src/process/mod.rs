@@ -82,6 +82,18 @@ pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ItemError> {
     Ok((file, meta))
 }
 
+/// The image format of a regular file, from its first bytes.
+pub fn sniff_file(path: &Path) -> Result<Format, ItemError> {
+    let mut head = [0u8; 32];
+    // Only regular files: opening a FIFO (or reading a terminal) would wait forever.
+    let (mut file, _) = open_regular(path)?;
+    let n = file
+        .read(&mut head)
+        .map_err(|e| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e))))?;
+    Format::sniff(&head[..n])
+        .ok_or_else(|| ItemError::new(ErrorClass::Decode, "not a recognised image format"))
+}
+
 /// Reads a regular file whole, refusing anything else (FIFOs, devices,
 /// folders) and anything over the size cap, so no input can hang or
 /// exhaust the run.

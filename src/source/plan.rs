@@ -11,7 +11,6 @@ use crate::output::{self, Claim, Claims, OutDir};
 use crate::signal::Stop;
 use crossbeam_channel::Sender;
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -214,7 +213,7 @@ impl<'a> Planner<'a> {
         if url {
             return Ok(None);
         }
-        sniff_file(Path::new(&raw.input)).map(Some)
+        crate::process::sniff_file(Path::new(&raw.input)).map(Some)
     }
 
     /// Claims the output for this entry; a record when it cannot go ahead.
@@ -295,21 +294,6 @@ fn looks_like_other_url(s: &str) -> bool {
         }
         None => false,
     }
-}
-
-/// The format of a local file from its first bytes.
-fn sniff_file(path: &Path) -> Result<Format, ItemError> {
-    let mut head = [0u8; 32];
-    // Only regular files: opening a FIFO (or reading a terminal) would wait forever.
-    let (mut file, _) = crate::process::open_regular(path)?;
-    let n = file.read(&mut head).map_err(|e| {
-        ItemError::new(
-            ErrorClass::Read,
-            format!("cannot read: {}", output::io_reason(&e)),
-        )
-    })?;
-    Format::sniff(&head[..n])
-        .ok_or_else(|| ItemError::new(ErrorClass::Decode, "not a recognised image format"))
 }
 
 #[cfg(test)]
