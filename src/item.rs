@@ -80,6 +80,10 @@ pub struct Record {
     pub ms: u64,
     /// Which CPU worker ran it.
     pub worker: Option<usize>,
+    /// What an `ok` item lost or changed that the user must know about
+    /// (dropped frames, colours, data); omitted when there is nothing to say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Record {
@@ -120,6 +124,7 @@ impl Record {
             cpu_ms: None,
             ms: 0,
             worker: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -133,6 +133,9 @@ pub fn run_sink(
                 record.error.as_deref().unwrap_or("failed")
             ));
         }
+        for warning in &record.warnings {
+            progress.println(&format!("pixmill: {}: warning: {warning}", record.input));
+        }
         if let Some(w) = out.as_mut() {
             if let Err(e) = write_stdout(w, &record, &options) {
                 if e.kind() != io::ErrorKind::BrokenPipe {

@@ -16,6 +16,9 @@ pub(crate) struct Decoded {
     pub orientation: Orientation,
     /// Full stored dimensions; `pixels` may be smaller after shrink-on-load.
     pub full: (u32, u32),
+    /// The embedded ICC profile, raw, when the input carries one.
+    #[allow(dead_code)]
+    pub icc: Option<Vec<u8>>,
 }
 
 /// Extra resolution the shrink-on-load decode keeps over the output, so the
@@ -84,6 +87,7 @@ pub(crate) fn decode_full(
     check_pixels(w, h, max_pixels)?;
     // A broken EXIF block should not cost the picture itself.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
     let img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(fmt, e))?;
     let pixels = Pixels::from_dynamic(img);
     if (pixels.width, pixels.height) != (w, h) {
@@ -93,6 +97,7 @@ pub(crate) fn decode_full(
         pixels,
         orientation,
         full: (w, h),
+        icc,
     })
 }
 
@@ -150,6 +155,7 @@ pub(crate) fn decode_jpeg_scaled(mut header: JpegHeader<'_>, k: u32) -> Option<D
     }
     let info = header.decoder.info()?;
     let raw = header.decoder.decode().ok()?;
+    let icc = header.decoder.icc_profile();
     let n = w as usize * h as usize;
     let (layout, data) = match info.pixel_format {
         jpeg_decoder::PixelFormat::L8 => (Layout::L8, raw),
@@ -170,6 +176,7 @@ pub(crate) fn decode_jpeg_scaled(mut header: JpegHeader<'_>, k: u32) -> Option<D
         },
         orientation: header.orientation,
         full: (header.width, header.height),
+        icc,
     })
 }
 

@@ -200,6 +200,10 @@ pub struct Converted {
     pub height_in: u32,
     pub width_out: u32,
     pub height_out: u32,
+    /// What the output lost or changed against the input that the user must
+    /// be told (dropped frames, an unusable colour profile, ...): an item is
+    /// never a silent partial success. Empty when the output is faithful.
+    pub warnings: Vec<String>,
 }
 
 /// One CPU worker's converter: holds the settings and any buffers worth
@@ -298,6 +302,7 @@ impl Converter {
             height_in,
             width_out,
             height_out,
+            warnings: Vec::new(),
         })
     }
 

@@ -39,6 +39,9 @@ pub struct JobDone {
     pub height_in: u32,
     pub width_out: u32,
     pub height_out: u32,
+    /// See [`crate::imaging::Converted::warnings`].
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Runs one job: read the input, convert, write the output atomically.
@@ -53,6 +56,7 @@ pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, Ite
         height_in: converted.height_in,
         width_out: converted.width_out,
         height_out: converted.height_out,
+        warnings: converted.warnings,
     })
 }
 
@@ -176,6 +180,7 @@ pub fn execute(
             record.height_in = Some(done.height_in);
             record.width_out = Some(done.width_out);
             record.height_out = Some(done.height_out);
+            record.warnings = done.warnings;
             record
         }
         Err(e) => record.fail(e),
