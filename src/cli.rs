@@ -276,6 +276,8 @@ pub enum FormatArg {
     Bmp,
     #[value(alias = "tif")]
     Tiff,
+    /// AVIF (AV1 in HEIF), when built with the `heif` feature.
+    Avif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

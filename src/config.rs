@@ -266,6 +266,11 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
     if args.max_pixels == 0 {
         return Err(usage("--max-pixels must be at least 1"));
     }
+    if args.format == Some(FormatArg::Avif) && !Format::Avif.can_write() {
+        return Err(usage(
+            "--format avif: this build cannot write AVIF (built without the `heif` feature)",
+        ));
+    }
     Ok(Settings {
         resize,
         fit,
@@ -287,6 +292,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             FormatArg::Gif => Format::Gif,
             FormatArg::Bmp => Format::Bmp,
             FormatArg::Tiff => Format::Tiff,
+            FormatArg::Avif => Format::Avif,
         }),
         quality: args.quality,
         lossless: args.lossless,

@@ -19,6 +19,21 @@ pub(crate) struct Decoded {
     /// The embedded ICC profile, raw, when the input carries one.
     #[allow(dead_code)]
     pub icc: Option<Vec<u8>>,
+    /// The colour description HEIF/AVIF give as an `nclx` box instead of
+    /// (or besides) a profile; the pixels are RGB in these primaries and
+    /// transfer (the matrix has already been applied by the decoder).
+    #[allow(dead_code)]
+    pub cicp: Option<Cicp>,
+}
+
+/// ITU-T H.273 colour code points (what HEIF's `nclx` and PNG's `cICP`
+/// carry): 1/13/0 full range is sRGB, 12/13 Display P3, 9/16 BT.2100 PQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cicp {
+    pub primaries: u8,
+    pub transfer: u8,
+    pub matrix: u8,
+    pub full_range: bool,
 }
 
 /// Extra resolution the shrink-on-load decode keeps over the output, so the
@@ -71,12 +86,24 @@ fn image_error(format: Option<Format>, e: ImageError) -> ItemError {
     }
 }
 
-/// Full decode of any supported format (first frame only).
+/// Full decode of any readable format (first frame or page only).
 pub(crate) fn decode_full(
     input: &[u8],
     format: Format,
     max_pixels: u64,
 ) -> Result<Decoded, ItemError> {
+    match format {
+        #[cfg(feature = "heif")]
+        Format::Heif | Format::Avif => super::heif::decode(input, format, max_pixels),
+        #[cfg(feature = "jxl")]
+        Format::Jxl => super::jxl::decode(input, max_pixels).map(|(d, _)| d),
+        f if !f.can_read() => Err(ItemError::new(ErrorClass::Decode, f.unreadable_reason())),
+        _ => decode_with_image(input, format, max_pixels),
+    }
+}
+
+/// Full decode through the image crate (first frame only).
+fn decode_with_image(input: &[u8], format: Format, max_pixels: u64) -> Result<Decoded, ItemError> {
     let fmt = Some(format);
     let mut reader = ImageReader::new(Cursor::new(input))
         .with_guessed_format()
@@ -98,6 +125,7 @@ pub(crate) fn decode_full(
         orientation,
         full: (w, h),
         icc,
+        cicp: None,
     })
 }
 
@@ -177,6 +205,7 @@ pub(crate) fn decode_jpeg_scaled(mut header: JpegHeader<'_>, k: u32) -> Option<D
         orientation: header.orientation,
         full: (header.width, header.height),
         icc,
+        cicp: None,
     })
 }
 

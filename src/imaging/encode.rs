@@ -9,7 +9,7 @@ use std::io::Cursor;
 
 /// GIF quantisation speed (1 = best, 30 = fastest); 10 is the gif crate's
 /// suggested balance, far quicker than the image crate's default of 1.
-const GIF_SPEED: i32 = 10;
+pub(crate) const GIF_SPEED: i32 = 10;
 
 fn encode_error(format: Format, reason: impl std::fmt::Display) -> ItemError {
     ItemError::new(
@@ -31,7 +31,7 @@ pub(crate) fn layout_for(format: Format, layout: Layout, bg: [u8; 3]) -> Layout 
             Layout::La8 => Layout::Rgba8,
             l => l,
         },
-        Format::Webp | Format::Gif => match layout {
+        Format::Webp | Format::Gif | Format::Avif | Format::Heif | Format::Jxl => match layout {
             Layout::L8 => Layout::Rgb8,
             Layout::La8 => Layout::Rgba8,
             l => l,
@@ -51,6 +51,9 @@ pub(crate) fn encode(
     match format {
         Format::Jpeg => encode_jpeg(&px, settings.quality),
         Format::Webp => encode_webp(&px, settings),
+        #[cfg(feature = "heif")]
+        Format::Avif => super::heif::encode_avif(&px, settings.quality),
+        f if !f.can_write() => Err(encode_error(f, "this build cannot write it")),
         _ => encode_with_image(&px, format),
     }
 }
@@ -112,7 +115,7 @@ fn encode_with_image(px: &Pixels, format: Format) -> Result<Vec<u8>, ItemError> 
         Format::Tiff => {
             image::codecs::tiff::TiffEncoder::new(Cursor::new(&mut out)).write_image(buf, w, h, ct)
         }
-        Format::Jpeg | Format::Webp => return Err(encode_error(format, "wrong encoder")),
+        _ => return Err(encode_error(format, "wrong encoder")),
     };
     result.map_err(|e| encode_error(format, e))?;
     Ok(out)

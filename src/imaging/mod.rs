@@ -8,84 +8,21 @@ use image::metadata::Orientation;
 use serde::{Deserialize, Serialize};
 use std::panic::AssertUnwindSafe;
 
+mod anim;
 mod decode;
 mod encode;
+mod format;
+#[cfg(feature = "heif")]
+mod heif;
+#[cfg(feature = "jxl")]
+mod jxl;
 mod ops;
 mod plan;
 #[cfg(test)]
 mod tests;
+mod webp_anim;
 
-/// An image format pixmill reads and writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Jpeg,
-    Png,
-    Webp,
-    Gif,
-    Bmp,
-    Tiff,
-}
-
-impl Format {
-    pub const ALL: [Format; 6] = [
-        Format::Jpeg,
-        Format::Png,
-        Format::Webp,
-        Format::Gif,
-        Format::Bmp,
-        Format::Tiff,
-    ];
-
-    /// The extension written for outputs of this format.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Jpeg => "jpg",
-            Format::Png => "png",
-            Format::Webp => "webp",
-            Format::Gif => "gif",
-            Format::Bmp => "bmp",
-            Format::Tiff => "tif",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Jpeg => "jpeg",
-            Format::Png => "png",
-            Format::Webp => "webp",
-            Format::Gif => "gif",
-            Format::Bmp => "bmp",
-            Format::Tiff => "tiff",
-        }
-    }
-
-    /// The format an input file extension names (case-insensitive).
-    pub fn from_extension(ext: &str) -> Option<Format> {
-        match ext.to_ascii_lowercase().as_str() {
-            "jpg" | "jpeg" | "jpe" | "jfif" => Some(Format::Jpeg),
-            "png" => Some(Format::Png),
-            "webp" => Some(Format::Webp),
-            "gif" => Some(Format::Gif),
-            "bmp" => Some(Format::Bmp),
-            "tif" | "tiff" => Some(Format::Tiff),
-            _ => None,
-        }
-    }
-
-    /// The format of encoded bytes, from their magic number.
-    pub fn sniff(bytes: &[u8]) -> Option<Format> {
-        match image::guess_format(bytes).ok()? {
-            image::ImageFormat::Jpeg => Some(Format::Jpeg),
-            image::ImageFormat::Png => Some(Format::Png),
-            image::ImageFormat::WebP => Some(Format::Webp),
-            image::ImageFormat::Gif => Some(Format::Gif),
-            image::ImageFormat::Bmp => Some(Format::Bmp),
-            image::ImageFormat::Tiff => Some(Format::Tiff),
-            _ => None,
-        }
-    }
-}
+pub use format::{sniff, Format, Sniffed, SNIFF_LEN};
 
 /// How the image is fitted to the `--resize` box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -263,14 +200,68 @@ impl Converter {
     }
 
     fn run(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
-        let in_format = Format::sniff(input)
-            .ok_or_else(|| decode::decode_error(None, "unknown or unsupported format"))?;
-        let out_format = self.settings.format.unwrap_or(in_format);
-        let decoded = self.decode(input, in_format)?;
+        let in_format = readable_format(input)?;
+        let out_format = self
+            .settings
+            .format
+            .unwrap_or_else(|| in_format.writable_or_jpeg());
+        if !out_format.can_write() {
+            let msg = format!(
+                "cannot encode {}: this build cannot write it",
+                out_format.name()
+            );
+            return Err(ItemError::new(ErrorClass::Encode, msg));
+        }
+        let mut warnings = Vec::new();
+        match anim::sequence(input, in_format) {
+            Some(anim::Sequence::Animation {
+                frames,
+                width,
+                height,
+                plays,
+            }) if out_format.can_animate() => {
+                let canvas = (width, height);
+                return self.run_animation(input, in_format, out_format, canvas, frames, plays);
+            }
+            Some(anim::Sequence::Animation { frames, .. }) => warnings.push(format!(
+                "animation: kept the first of {frames} frames ({} cannot hold an animation)",
+                out_format.name().to_uppercase()
+            )),
+            Some(anim::Sequence::Pages(pages)) => warnings.push(format!(
+                "multi-page {}: kept the first of {pages} pages",
+                in_format.name().to_uppercase()
+            )),
+            None => {}
+        }
+        let decoded = self.decode(input, in_format, &mut warnings)?;
         let (orientation, plan, stored) = self.geometry(&decoded);
         self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
-        let px = decoded.pixels;
+        let px = self.transform(decoded.pixels, decoded.full, orientation, plan, stored)?;
+        let (width_out, height_out) = (px.width, px.height);
+        let data = encode::encode(px, out_format, &self.settings)?;
+        let (width_in, height_in) = oriented(full_w, full_h, orientation);
+        Ok(Converted {
+            data,
+            format: out_format,
+            width_in,
+            height_in,
+            width_out,
+            height_out,
+            warnings,
+        })
+    }
+
+    /// Resize (with the crop), orient and pad one image as `plan` says.
+    fn transform(
+        &mut self,
+        px: ops::Pixels,
+        full: (u32, u32),
+        orientation: Orientation,
+        plan: plan::Plan,
+        stored: plan::Plan,
+    ) -> Result<ops::Pixels, ItemError> {
+        let (full_w, full_h) = full;
         // The plan is in full-size pixels; shrink-on-load may have decoded
         // fewer, so the crop box scales with it.
         let crop = stored.crop.map(|(cw, ch)| {
@@ -288,27 +279,78 @@ impl Converter {
             filter,
         )?;
         let px = ops::orient(px, orientation)?;
-        let px = match plan.canvas {
+        Ok(match plan.canvas {
             Some((w, h)) => ops::pad(px, w, h, self.settings.background),
             None => px,
-        };
-        let (width_out, height_out) = (px.width, px.height);
-        let data = encode::encode(px, out_format, &self.settings)?;
-        let (width_in, height_in) = oriented(full_w, full_h, orientation);
+        })
+    }
+
+    /// Converts every frame of an animation with the same geometry plan as
+    /// a still of its canvas size, and encodes them as one animation.
+    fn run_animation(
+        &mut self,
+        input: &[u8],
+        in_format: Format,
+        out_format: Format,
+        (w, h): (u32, u32),
+        frames: u64,
+        plays: anim::Plays,
+    ) -> Result<Converted, ItemError> {
+        decode::check_pixels(w, h, self.settings.max_pixels)?;
+        anim::check_budget(frames, w, h, self.settings.max_pixels)?;
+        let orientation = Orientation::NoTransforms;
+        let plan = plan::plan(w, h, &self.settings);
+        self.check_output_size(plan)?;
+        let mut out = Vec::new();
+        anim::for_each_frame(input, in_format, |frame| {
+            let px = self.transform(frame.pixels, (w, h), orientation, plan, plan)?;
+            // Contain pads with an opaque background; frames stay RGBA.
+            let px = ops::convert(px, ops::Layout::Rgba8, self.settings.background);
+            out.push(anim::Frame {
+                pixels: px,
+                delay_ms: frame.delay_ms,
+            });
+            Ok(())
+        })?;
+        let (width_out, height_out) = out
+            .first()
+            .map_or((0, 0), |f| (f.pixels.width, f.pixels.height));
+        let data = anim::encode(&out, plays, out_format, &self.settings)?;
+        let mut warnings = Vec::new();
+        let kept = out.len() as u64;
+        if kept < frames {
+            warnings.push(format!(
+                "animation: only {kept} of the {frames} frames it declares could be decoded"
+            ));
+        }
         Ok(Converted {
             data,
             format: out_format,
-            width_in,
-            height_in,
+            width_in: w,
+            height_in: h,
             width_out,
             height_out,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 
     /// Decodes, shrinking on load when the input is a JPEG being reduced.
-    fn decode(&self, input: &[u8], format: Format) -> Result<decode::Decoded, ItemError> {
+    fn decode(
+        &self,
+        input: &[u8],
+        format: Format,
+        warnings: &mut Vec<String>,
+    ) -> Result<decode::Decoded, ItemError> {
         let max = self.settings.max_pixels;
+        #[cfg(feature = "jxl")]
+        if format == Format::Jxl {
+            let (decoded, frames) = jxl::decode(input, max)?;
+            if frames > 1 {
+                warnings.push(format!("animation: kept the first of {frames} frames"));
+            }
+            return Ok(decoded);
+        }
+        let _ = &warnings;
         if format == Format::Jpeg && self.settings.resize.is_some() && self.shrink_on_load {
             if let Some(header) = decode::jpeg_header(input) {
                 decode::check_pixels(header.width, header.height, max)?;
@@ -363,6 +405,20 @@ impl Converter {
         let (dw, dh) = oriented(d.full.0, d.full.1, o);
         let display = plan::plan(dw, dh, &self.settings);
         (o, display, stored_plan(display, o))
+    }
+}
+
+/// The format of `input` when this build can decode it; otherwise a failure
+/// naming what the input is.
+fn readable_format(input: &[u8]) -> Result<Format, ItemError> {
+    let sniffed =
+        sniff(input).ok_or_else(|| decode::decode_error(None, "unknown or unsupported format"))?;
+    if let Some(reason) = sniffed.unreadable_reason() {
+        return Err(ItemError::new(ErrorClass::Decode, reason));
+    }
+    match sniffed {
+        Sniffed::Image(format) => Ok(format),
+        Sniffed::Unsupported(what) => Err(ItemError::new(ErrorClass::Decode, what)),
     }
 }
 

@@ -88,14 +88,23 @@ pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ItemError> {
 
 /// The image format of a regular file, from its first bytes.
 pub fn sniff_file(path: &Path) -> Result<Format, ItemError> {
-    let mut head = [0u8; 32];
+    let mut head = [0u8; crate::imaging::SNIFF_LEN];
     // Only regular files: opening a FIFO (or reading a terminal) would wait forever.
     let (mut file, _) = open_regular(path)?;
     let n = file
         .read(&mut head)
         .map_err(|e| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e))))?;
-    Format::sniff(&head[..n])
-        .ok_or_else(|| ItemError::new(ErrorClass::Decode, "not a recognised image format"))
+    match crate::imaging::sniff(&head[..n]) {
+        Some(crate::imaging::Sniffed::Image(format)) => Ok(format),
+        Some(other) => Err(ItemError::new(
+            ErrorClass::Decode,
+            other.unreadable_reason().unwrap_or_default(),
+        )),
+        None => Err(ItemError::new(
+            ErrorClass::Decode,
+            "not a recognised image format",
+        )),
+    }
 }
 
 /// Reads a regular file whole, refusing anything else (FIFOs, devices,

@@ -207,13 +207,15 @@ impl<'a> Planner<'a> {
                 .and_then(|e| e.to_str())
                 .and_then(Format::from_extension)
         };
+        // An input format pixmill reads but cannot write (HEIC, JPEG XL)
+        // becomes JPEG, as phones and photo apps export it.
         if let Some(f) = named(rel) {
-            return Ok(Some(f));
+            return Ok(Some(f.writable_or_jpeg()));
         }
         if url {
             return Ok(None);
         }
-        crate::process::sniff_file(Path::new(&raw.input)).map(Some)
+        crate::process::sniff_file(Path::new(&raw.input)).map(|f| Some(f.writable_or_jpeg()))
     }
 
     /// Claims the output for this entry; a record when it cannot go ahead.

@@ -1,0 +1,289 @@
+//! Animations and multi-page files: counting frames or pages from the
+//! container alone, decoding every frame of an animated GIF, WebP or APNG
+//! as full composited canvases, and encoding them back as GIF, WebP or APNG.
+
+use super::decode::decode_error;
+use super::ops::{Layout, Pixels};
+use super::{Format, Settings};
+use crate::error::{ErrorClass, ItemError};
+use image::AnimationDecoder;
+use std::io::Cursor;
+
+/// How many times an animation plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plays {
+    Forever,
+    /// Total plays, at least 1.
+    Times(u32),
+}
+
+/// What a file holds beyond its first picture, from the container alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sequence {
+    /// An animation of `frames` frames on a `width`x`height` canvas.
+    Animation {
+        frames: u64,
+        width: u32,
+        height: u32,
+        plays: Plays,
+    },
+    /// A multi-page file (TIFF); only the first page is converted.
+    Pages(u64),
+}
+
+/// One decoded (or resized) frame and how long it shows, in milliseconds.
+pub(crate) struct Frame {
+    pub pixels: Pixels,
+    pub delay_ms: u32,
+}
+
+/// Counts frames or pages without decoding pixel data; `None` for a still
+/// (or when the container cannot say, and the still path reports errors).
+pub(crate) fn sequence(input: &[u8], format: Format) -> Option<Sequence> {
+    let seq = match format {
+        Format::Gif => gif_sequence(input),
+        Format::Png => apng_sequence(input),
+        Format::Webp => webp_sequence(input),
+        Format::Tiff => tiff_pages(input).map(Sequence::Pages),
+        _ => None,
+    }?;
+    let count = match seq {
+        Sequence::Animation { frames, .. } => frames,
+        Sequence::Pages(n) => n,
+    };
+    (count > 1).then_some(seq)
+}
+
+fn gif_sequence(input: &[u8]) -> Option<Sequence> {
+    let mut options = gif::DecodeOptions::new();
+    // Frame headers only: counting a 3000-frame GIF must not inflate it.
+    options.skip_frame_decoding(true);
+    let mut decoder = options.read_info(Cursor::new(input)).ok()?;
+    let (width, height) = (u32::from(decoder.width()), u32::from(decoder.height()));
+    let mut frames = 0u64;
+    while let Ok(Some(_)) = decoder.next_frame_info() {
+        frames += 1;
+    }
+    // GIF's NETSCAPE loop count n repeats n times after the first play
+    // (as browsers show it); no extension at all means one play.
+    let plays = match decoder.repeat() {
+        gif::Repeat::Infinite => Plays::Forever,
+        gif::Repeat::Finite(n) => Plays::Times(u32::from(n) + 1),
+    };
+    Some(Sequence::Animation {
+        frames,
+        width,
+        height,
+        plays,
+    })
+}
+
+fn apng_sequence(input: &[u8]) -> Option<Sequence> {
+    let reader = png::Decoder::new(Cursor::new(input)).read_info().ok()?;
+    let info = reader.info();
+    let actl = info.animation_control?;
+    Some(Sequence::Animation {
+        frames: u64::from(actl.num_frames),
+        width: info.width,
+        height: info.height,
+        plays: plays_from(actl.num_plays),
+    })
+}
+
+fn webp_sequence(input: &[u8]) -> Option<Sequence> {
+    let decoder = image_webp::WebPDecoder::new(Cursor::new(input)).ok()?;
+    if !decoder.is_animated() {
+        return None;
+    }
+    let (width, height) = decoder.dimensions();
+    let plays = match decoder.loop_count() {
+        image_webp::LoopCount::Forever => Plays::Forever,
+        image_webp::LoopCount::Times(n) => Plays::Times(u32::from(n.get())),
+    };
+    Some(Sequence::Animation {
+        frames: u64::from(decoder.num_frames()),
+        width,
+        height,
+        plays,
+    })
+}
+
+/// WebP and APNG say "0 = forever".
+fn plays_from(n: u32) -> Plays {
+    match n {
+        0 => Plays::Forever,
+        n => Plays::Times(n),
+    }
+}
+
+/// Counts a TIFF's images (IFDs) by walking their headers; stops counting
+/// at a bound, as a hostile chain of IFDs could be long.
+fn tiff_pages(input: &[u8]) -> Option<u64> {
+    const MAX_COUNTED: u64 = 100_000;
+    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(input)).ok()?;
+    let mut pages = 1;
+    while decoder.more_images() && pages < MAX_COUNTED {
+        if decoder.next_image().is_err() {
+            break;
+        }
+        pages += 1;
+    }
+    Some(pages)
+}
+
+/// Refuses an animation whose frames together exceed the pixel budget,
+/// before any frame is decoded: every frame is a full canvas in memory
+/// at some point, and each costs the time of a still.
+pub(crate) fn check_budget(frames: u64, w: u32, h: u32, max_pixels: u64) -> Result<(), ItemError> {
+    let total = frames
+        .saturating_mul(u64::from(w))
+        .saturating_mul(u64::from(h));
+    if total > max_pixels {
+        return Err(ItemError::new(
+            ErrorClass::TooLarge,
+            format!(
+                "animation is {frames} frames of {w}x{h} ({total} pixels), over --max-pixels {max_pixels}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes every frame as a full RGBA canvas (disposal and blending
+/// applied by the image crate), handing each to `each` as it comes so only
+/// one canvas is alive at a time.
+pub(crate) fn for_each_frame(
+    input: &[u8],
+    format: Format,
+    mut each: impl FnMut(Frame) -> Result<(), ItemError>,
+) -> Result<(), ItemError> {
+    let fmt = Some(format);
+    let err = |e: image::ImageError| decode_error(fmt, e);
+    let frames: image::Frames<'_> = match format {
+        Format::Gif => image::codecs::gif::GifDecoder::new(Cursor::new(input))
+            .map_err(err)?
+            .into_frames(),
+        Format::Webp => image::codecs::webp::WebPDecoder::new(Cursor::new(input))
+            .map_err(err)?
+            .into_frames(),
+        Format::Png => image::codecs::png::PngDecoder::new(Cursor::new(input))
+            .map_err(err)?
+            .apng()
+            .map_err(err)?
+            .into_frames(),
+        _ => return Err(decode_error(fmt, "not an animation format")),
+    };
+    for frame in frames {
+        let frame = frame.map_err(err)?;
+        let (numer, denom) = frame.delay().numer_denom_ms();
+        let delay_ms = if denom == 0 { 0 } else { numer / denom };
+        let buffer = frame.into_buffer();
+        let (width, height) = buffer.dimensions();
+        each(Frame {
+            pixels: Pixels {
+                width,
+                height,
+                layout: Layout::Rgba8,
+                data: buffer.into_raw(),
+            },
+            delay_ms,
+        })?;
+    }
+    Ok(())
+}
+
+fn encode_error(format: Format, reason: impl std::fmt::Display) -> ItemError {
+    ItemError::new(
+        ErrorClass::Encode,
+        format!("cannot encode animated {}: {reason}", format.name()),
+    )
+}
+
+/// Encodes same-sized RGBA frames as an animation in `format`.
+pub(crate) fn encode(
+    frames: &[Frame],
+    plays: Plays,
+    format: Format,
+    settings: &Settings,
+) -> Result<Vec<u8>, ItemError> {
+    let Some(first) = frames.first() else {
+        return Err(encode_error(format, "no frames"));
+    };
+    let (w, h) = (first.pixels.width, first.pixels.height);
+    if frames
+        .iter()
+        .any(|f| (f.pixels.width, f.pixels.height, f.pixels.layout) != (w, h, Layout::Rgba8))
+    {
+        return Err(encode_error(format, "frames differ in size"));
+    }
+    match format {
+        Format::Gif => encode_gif(frames, plays),
+        Format::Png => encode_apng(frames, plays, w, h),
+        Format::Webp => super::webp_anim::encode(frames, plays, w, h, settings),
+        other => Err(encode_error(other, "format cannot hold an animation")),
+    }
+}
+
+fn encode_gif(frames: &[Frame], plays: Plays) -> Result<Vec<u8>, ItemError> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let fmt = Format::Gif;
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut out, super::encode::GIF_SPEED);
+        // The inverse of reading: n plays is a NETSCAPE count of n - 1, and
+        // a single play is no loop extension at all.
+        let repeat = match plays {
+            Plays::Forever => Some(Repeat::Infinite),
+            Plays::Times(1) => None,
+            Plays::Times(n) => Some(Repeat::Finite(u16::try_from(n - 1).unwrap_or(u16::MAX))),
+        };
+        if let Some(r) = repeat {
+            encoder.set_repeat(r).map_err(|e| encode_error(fmt, e))?;
+        }
+        for f in frames {
+            let buffer =
+                image::RgbaImage::from_raw(f.pixels.width, f.pixels.height, f.pixels.data.clone())
+                    .ok_or_else(|| encode_error(fmt, "frame buffer size"))?;
+            let delay = image::Delay::from_numer_denom_ms(f.delay_ms, 1);
+            encoder
+                .encode_frame(image::Frame::from_parts(buffer, 0, 0, delay))
+                .map_err(|e| encode_error(fmt, e))?;
+        }
+    }
+    Ok(out)
+}
+
+fn encode_apng(frames: &[Frame], plays: Plays, w: u32, h: u32) -> Result<Vec<u8>, ItemError> {
+    let fmt = Format::Png;
+    let e = |e: png::EncodingError| encode_error(fmt, e);
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let count =
+            u32::try_from(frames.len()).map_err(|_| encode_error(fmt, "too many frames"))?;
+        let num_plays = match plays {
+            Plays::Forever => 0,
+            Plays::Times(n) => n,
+        };
+        encoder.set_animated(count, num_plays).map_err(e)?;
+        let mut writer = encoder.write_header().map_err(e)?;
+        for f in frames {
+            let (numer, denom) = apng_delay(f.delay_ms);
+            writer.set_frame_delay(numer, denom).map_err(e)?;
+            writer.write_image_data(&f.pixels.data).map_err(e)?;
+        }
+        writer.finish().map_err(e)?;
+    }
+    Ok(out)
+}
+
+/// APNG delays are a u16 fraction of a second: milliseconds when they fit,
+/// hundredths beyond 65 s.
+fn apng_delay(ms: u32) -> (u16, u16) {
+    match u16::try_from(ms) {
+        Ok(ms) => (ms, 1000),
+        Err(_) => (u16::try_from(ms / 10).unwrap_or(u16::MAX), 100),
+    }
+}
