@@ -514,22 +514,54 @@ fn animated_gif(side: u32, extra: usize) -> Vec<u8> {
 }
 
 #[test]
+fn an_animation_with_thousands_of_frames_is_refused_before_decoding() {
+    // The same bomb to formats that hold animations: 3001 frames x 1 MP is
+    // over the default --max-pixels budget for the whole animation, so it
+    // is refused from frame headers alone, quickly and in little memory.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("anim.gif"), animated_gif(1000, 3000)).unwrap();
+    for format in ["gif", "webp", "png"] {
+        let out = format!("out-{format}");
+        let cmd = convert_in(dir.path(), &["anim.gif", "-o", &out, "-f", format]);
+        let run = run_guarded(cmd, HANG);
+        assert_eq!(run.code, Some(1), "{format}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("animation is 3001 frames of 1000x1000"),
+            "{format}: {}",
+            run.stderr
+        );
+        assert!(
+            run.max_rss_kb < BOMB_RSS_KB,
+            "{format}: peak RSS {} MB",
+            run.max_rss_kb / 1024
+        );
+        assert!(files(&dir.path().join(&out)).is_empty());
+    }
+}
+
+#[test]
 fn an_animated_gif_with_thousands_of_frames_decodes_only_the_first() {
     // 3000 frames of 1000x1000: 12 GB if every frame were kept, minutes if
-    // every frame were decoded. Only the first is a picture to convert.
+    // every frame were decoded. To a still format only the first is a
+    // picture to convert.
     let dir = tempfile::tempdir().unwrap();
     let gif = animated_gif(1000, 3000);
     assert!(gif.len() < 40 << 20, "{} bytes", gif.len());
     fs::write(dir.path().join("anim.gif"), &gif).unwrap();
-    let cmd = convert_in(dir.path(), &["anim.gif", "-o", "out", "-f", "png", "-q"]);
+    let cmd = convert_in(dir.path(), &["anim.gif", "-o", "out", "-f", "bmp", "-q"]);
     let run = run_guarded(cmd, HANG);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("first of 3001 frames"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.max_rss_kb < BOMB_RSS_KB,
         "peak RSS {} MB",
         run.max_rss_kb / 1024
     );
-    let img = open(&dir.path().join("out/anim.png")).to_rgba8();
+    let img = open(&dir.path().join("out/anim.bmp")).to_rgba8();
     assert_eq!(img.dimensions(), (1000, 1000));
     assert_eq!(
         img.get_pixel(500, 500).0,

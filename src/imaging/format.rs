@@ -37,6 +37,11 @@ impl Format {
         Format::Jxl,
     ];
 
+    /// The formats this build writes, for `--format` listings and tests.
+    pub fn writable() -> impl Iterator<Item = Format> {
+        Format::ALL.into_iter().filter(|f| f.can_write())
+    }
+
     /// The extension written for outputs of this format.
     pub fn extension(self) -> &'static str {
         match self {

@@ -207,13 +207,19 @@ fn contain_on_gray_input_pads_in_colour() {
 
 #[test]
 fn every_output_format_decodes_at_the_expected_size() {
-    for format in Format::ALL {
+    for format in Format::writable() {
         let mut s = boxed(64, 64, Fit::Inside);
         s.format = Some(format);
         let c = convert(s, &landscape());
         assert_eq!(c.format, format);
         assert_eq!(Format::sniff(&c.data), Some(format), "{format:?}");
-        assert_eq!(decode(&c).dimensions(), (64, 32), "{format:?}");
+        let size = match format {
+            // The image crate here has no AVIF decoder; libheif reads it.
+            #[cfg(feature = "heif")]
+            Format::Avif => super::heif::primary_size(&c.data).unwrap(),
+            _ => decode(&c).dimensions(),
+        };
+        assert_eq!(size, (64, 32), "{format:?}");
         assert_eq!((c.width_in, c.height_in), (400, 200));
     }
 }
@@ -476,7 +482,7 @@ fn shrink_on_load_gives_the_same_dimensions_as_the_full_path() {
 #[test]
 fn output_is_deterministic() {
     let input = jpeg(&card(600, 400));
-    for format in Format::ALL {
+    for format in Format::writable() {
         let mut s = boxed(120, 120, Fit::Cover);
         s.format = Some(format);
         let mut conv = Converter::new(s.clone());
