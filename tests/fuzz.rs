@@ -504,6 +504,7 @@ fn fuzz_tiff() {
     );
 }
 
+#[cfg(all(feature = "heif", feature = "jxl"))]
 /// HEIC, AVIF (libheif, C) and JPEG XL (jxl-oxide) stills, plus an
 /// animated WebP, from the fixtures.
 fn newer_format_seeds() -> Vec<Vec<u8>> {
@@ -522,6 +523,7 @@ fn newer_format_seeds() -> Vec<Vec<u8>> {
 }
 
 #[test]
+#[cfg(all(feature = "heif", feature = "jxl"))]
 fn fuzz_heif_avif_jxl() {
     fuzz_images(
         "heif-avif-jxl",

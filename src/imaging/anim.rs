@@ -176,7 +176,7 @@ pub(crate) fn for_each_frame(
     for frame in frames {
         let frame = frame.map_err(err)?;
         let (numer, denom) = frame.delay().numer_denom_ms();
-        let delay_ms = if denom == 0 { 0 } else { numer / denom };
+        let delay_ms = numer.checked_div(denom).unwrap_or(0);
         let buffer = frame.into_buffer();
         let (width, height) = buffer.dimensions();
         each(Frame {
