@@ -127,14 +127,16 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     match &ctx.config.mode {
         Mode::Fetch => finish_fetch(ctx, entry, record, temp, &fetched),
         Mode::Convert(_) => {
-            let format = match entry
-                .format
-                .or_else(|| crate::process::sniff_file(&temp).ok())
-            {
-                Some(f) => f,
-                None => {
+            // A body pixmill reads but cannot write (HEIC, JPEG XL) becomes
+            // JPEG; one it cannot read fails naming its format.
+            let sniffed = match entry.format {
+                Some(f) => Ok(f),
+                None => crate::process::sniff_file(&temp).map(|f| f.writable_or_jpeg()),
+            };
+            let format = match sniffed {
+                Ok(f) => f,
+                Err(e) => {
                     let _ = std::fs::remove_file(&temp);
-                    let e = ItemError::new(ErrorClass::Decode, "not a recognised image format");
                     return done(record.fail(e), &entry);
                 }
             };

@@ -211,6 +211,37 @@ fn avif_quality_trades_size() {
     assert!(low < high, "--quality 20 gave {low} bytes, 90 gave {high}");
 }
 
+#[test]
+#[cfg(feature = "heif")]
+fn a_downloaded_heic_without_an_extension_is_recognised_and_becomes_jpeg() {
+    let server = common::server::Server::start();
+    server.add("photo", fs::read(formats_fixture("photo.heic")).unwrap());
+    server.add("layers", b"8BPS\0\x01\0\0\0\0\0\0\0\x03".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let out = pixmill()
+        .args(["convert", "-o"])
+        .arg(dir.path())
+        .args([server.url("/f/photo"), server.url("/f/layers")])
+        .args(["--json", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let records = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let by_url = |part: &str| {
+        records
+            .iter()
+            .find(|r| r["input"].as_str().unwrap().ends_with(part))
+            .unwrap()
+    };
+    assert_eq!(by_url("/photo")["status"], "ok", "{records:?}");
+    assert_eq!(
+        format_of(&dir.path().join("photo.jpg")),
+        image::ImageFormat::Jpeg
+    );
+    let psd = by_url("/layers");
+    assert_eq!(psd["error"], "Photoshop PSD image: not supported", "{psd}");
+}
+
 // ----------------------------------------------------- mixed and unreadable
 
 #[test]

@@ -12,9 +12,10 @@ use libheif_rs::{
 };
 use std::sync::OnceLock;
 
-/// libaom's speed for AVIF output, 0 (slowest) to 9. 6 is libavif's and
-/// Squoosh's batch default: measured here (README "Formats") about 5x
-/// faster than libheif's default of 5... 4 for a few percent smaller files.
+/// libaom's speed for AVIF output, 0 (slowest) to 9. 6 is libheif's own
+/// default and a batch-friendly middle: `bench/avif.sh` measures the
+/// trade (README "Formats") — slower settings cost much more time for a few
+/// percent smaller files, faster ones give visibly larger files.
 pub(crate) const AVIF_SPEED: i32 = 6;
 
 /// libheif's global state (`heif_init`), set up once for the process: each
