@@ -90,7 +90,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "N")]
     pub max_depth: Option<usize>,
 
-    /// Follow symbolic links while walking folders.
+    /// Follow symbolic links to folders while walking (links to files are always followed).
     #[arg(short = 'L', long)]
     pub follow: bool,
 

@@ -44,6 +44,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let outcome = pipeline::run(&config, &stop)?;
     let code = if outcome.interrupted {
         exit::INTERRUPTED
+    } else if outcome.found_nothing {
+        // Nothing was done, as with a usage error.
+        exit::USAGE
     } else if outcome.counts.failed > 0 {
         exit::SOME_FAILED
     } else {

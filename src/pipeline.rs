@@ -17,7 +17,7 @@ use crate::output::{self, Claims, OutDir};
 use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
-use crate::source::{self, Lists, Planner};
+use crate::source::{self, Lists, Planner, SourceStats};
 use crossbeam_channel::bounded;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 pub struct Outcome {
     pub counts: Counts,
     pub interrupted: bool,
+    /// The inputs held nothing to do: no entry at all was found.
+    pub found_nothing: bool,
 }
 
 /// Runs the whole job described by `config`.
@@ -73,7 +75,8 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         max_input_size: config.max_input_size,
     };
 
-    let (counts, loads) = std::thread::scope(|scope| -> Result<(Counts, Vec<StageLoad>), Error> {
+    type Ran = (Counts, Vec<StageLoad>, SourceStats);
+    let (counts, loads, stats) = std::thread::scope(|scope| -> Result<Ran, Error> {
         if !config.dry_run {
             // Leftovers of a killed run; harmless to run beside this one.
             scope.spawn(|| output::clean_stale_temps(out.canonical()));
@@ -103,7 +106,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         };
         let discovered = progress.discovered.clone();
         let (claims, out) = (&claims, &out);
-        scope.spawn(move || {
+        let source = scope.spawn(move || {
             let mut planner = Planner::new(
                 config,
                 out,
@@ -114,7 +117,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
                 converting.then_some(cpu_tx),
                 sink_tx,
             );
-            source::produce(&config.source, lists, &mut planner);
+            source::produce(&config.source, lists, &mut planner)
         });
 
         let io_load = io
@@ -132,23 +135,38 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             .join()
             .map_err(|_| Error::Setup("the output stage panicked".into()))?
             .map_err(|e| Error::Setup(format!("cannot write output: {}", output::io_reason(&e))))?;
+        let stats = source
+            .join()
+            .map_err(|_| Error::Setup("the source stage panicked".into()))?;
         let downloads_happened = io_load.busy.iter().any(|b| !b.is_zero());
         let mut loads = Vec::new();
         if downloads_happened {
             loads.push(io_load);
         }
         loads.extend(cpu_load);
-        Ok((counts, loads))
+        Ok((counts, loads, stats))
     })?;
 
     let wall = started.elapsed();
     let interrupted = stop.interrupted();
-    if !config.quiet {
-        eprintln!("{}", summarize(&counts, wall, &loads, interrupted));
+    let found_nothing = stats.entries == 0 && !interrupted;
+    if found_nothing {
+        // Said even with -q: it is why the run did nothing (exit 2).
+        let why = stats
+            .passed_over()
+            .map_or_else(String::new, |p| format!(" ({p})"));
+        eprintln!("pixmill: no input found: nothing to do{why}");
+    } else if !config.quiet {
+        let mut text = summarize(&counts, wall, &loads, interrupted);
+        if let Some(passed) = stats.passed_over() {
+            text.push_str(&format!("\n  passed over: {passed}"));
+        }
+        eprintln!("{text}");
     }
     Ok(Outcome {
         counts,
         interrupted,
+        found_nothing,
     })
 }
 

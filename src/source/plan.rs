@@ -213,6 +213,9 @@ impl<'a> Planner<'a> {
         if url {
             return Ok(None);
         }
+        if let Some(f) = raw.sniffed {
+            return Ok(Some(f));
+        }
         crate::process::sniff_file(Path::new(&raw.input)).map(Some)
     }
 
