@@ -86,6 +86,14 @@ pub struct InputArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
+    /// As --include, ignoring case (`--iinclude '*.jpg'` takes IMG_0001.JPG).
+    #[arg(long, value_name = "GLOB")]
+    pub iinclude: Vec<String>,
+
+    /// As --exclude, ignoring case.
+    #[arg(long, value_name = "GLOB")]
+    pub iexclude: Vec<String>,
+
     /// Descend at most this many levels below each folder given.
     #[arg(long, value_name = "N")]
     pub max_depth: Option<usize>,
@@ -117,6 +125,10 @@ pub struct OutputArgs {
     /// Print one JSON record per item on stdout instead of output paths.
     #[arg(long)]
     pub json: bool,
+
+    /// End each output path (or --json record) with NUL instead of a newline, for `xargs -0`.
+    #[arg(long)]
+    pub print0: bool,
 
     /// Write one JSON record per item to FILE (JSON Lines).
     #[arg(long, value_name = "FILE")]

@@ -83,6 +83,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         }
         let sink_options = SinkOptions {
             json: config.json,
+            print0: config.print0,
             report: report_file,
         };
         let sink = scope.spawn(|| report::run_sink(sink_rx, sink_options, &progress, stop));
@@ -105,6 +106,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             scope.spawn(move || io_stage::run(ctx, rx, to_cpu, tx))
         };
         let discovered = progress.discovered.clone();
+        let listed = progress.listed.clone();
         let (claims, out) = (&claims, &out);
         let source = scope.spawn(move || {
             let mut planner = Planner::new(
@@ -117,7 +119,9 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
                 converting.then_some(cpu_tx),
                 sink_tx,
             );
-            source::produce(&config.source, lists, &mut planner)
+            let stats = source::produce(&config.source, lists, &mut planner);
+            listed.store(true, std::sync::atomic::Ordering::Relaxed);
+            stats
         });
 
         let io_load = io
@@ -155,13 +159,24 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         let why = stats
             .passed_over()
             .map_or_else(String::new, |p| format!(" ({p})"));
-        eprintln!("pixmill: no input found: nothing to do{why}");
+        report::eprint_line(&format!("pixmill: no input found: nothing to do{why}"));
     } else if !config.quiet {
         let mut text = summarize(&counts, wall, &loads, interrupted);
+        if stop.stdout_closed() {
+            let untouched = progress
+                .discovered
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .saturating_sub(counts.total());
+            text.push_str(&format!(
+                "\n  stopped early: stdout was closed; {untouched} {} left untouched \
+                 (rerun the same command to do them)",
+                if untouched == 1 { "entry" } else { "entries" }
+            ));
+        }
         if let Some(passed) = stats.passed_over() {
             text.push_str(&format!("\n  passed over: {passed}"));
         }
-        eprintln!("{text}");
+        report::eprint_line(&text);
     }
     Ok(Outcome {
         counts,

@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,10 @@ pub struct Progress {
     pub done: ProgressBar,
     /// Entries planned so far; the bars' length once the source is done.
     pub discovered: Arc<AtomicU64>,
+    /// Set when the source has listed everything: only then is
+    /// `discovered` a real total worth a bar and an ETA.
+    pub listed: Arc<AtomicBool>,
+    has_total: Arc<AtomicBool>,
 }
 
 impl Progress {
@@ -68,9 +72,11 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
+        // A count, with no total and no ETA, until the listing is complete:
+        // a total that grows while the walk runs makes both meaningless.
         let done = multi.add(ProgressBar::no_length());
         done.set_style(style(
-            "{prefix:>10} {wide_bar} {pos}/{len} ({elapsed}, eta {eta}) {msg}",
+            "{prefix:>10} {spinner} {pos} so far ({elapsed}; still listing inputs) {msg}",
         ));
         done.set_prefix("processed");
         Progress {
@@ -78,21 +84,46 @@ impl Progress {
             fetched,
             done,
             discovered: Arc::new(AtomicU64::new(0)),
+            listed: Arc::new(AtomicBool::new(false)),
+            has_total: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    fn visible(&self) -> bool {
+        !self.multi.is_hidden()
     }
 
     /// A message above the bars (plain stderr when they are hidden).
     fn println(&self, line: &str) {
-        if self.multi.is_hidden() {
-            eprintln!("{line}");
-        } else {
+        if self.visible() {
             let _ = self.multi.println(line);
+        } else {
+            eprint_line(line);
         }
     }
 
+    /// Runs `write` with the bars wiped, so lines written to stdout (the
+    /// same terminal, often) leave no stale copies of the bars behind.
+    fn suspend<R>(&self, write: impl FnOnce() -> R) -> R {
+        if self.visible() {
+            self.multi.suspend(write)
+        } else {
+            write()
+        }
+    }
+
+    /// Once the listing is complete, the bar gets its real total and an ETA.
     fn refresh_length(&self) {
-        let n = self.discovered.load(Ordering::Relaxed);
-        self.done.set_length(n);
+        if !self.listed.load(Ordering::Relaxed) {
+            return;
+        }
+        self.done
+            .set_length(self.discovered.load(Ordering::Relaxed));
+        if !self.has_total.swap(true, Ordering::Relaxed) {
+            self.done.set_style(style(
+                "{prefix:>10} {wide_bar} {pos}/{len} ({elapsed}, eta {eta}) {msg}",
+            ));
+        }
     }
 
     pub fn finish(&self) {
@@ -105,9 +136,18 @@ fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
+/// A line on stderr. A closed or broken stderr must not stop (or panic)
+/// the run: the outputs and the exit status still tell the truth.
+pub fn eprint_line(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
 /// How records are shown and kept.
 pub struct SinkOptions {
     pub json: bool,
+    /// End each stdout record with NUL instead of a newline (`--print0`).
+    pub print0: bool,
     pub report: Option<File>,
 }
 
@@ -137,14 +177,14 @@ pub fn run_sink(
             progress.println(&format!("pixmill: {}: warning: {warning}", record.input));
         }
         if let Some(w) = out.as_mut() {
-            if let Err(e) = write_stdout(w, &record, &options) {
+            if let Err(e) = progress.suspend(|| write_stdout(w, &record, &options)) {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     return Err(e);
                 }
                 // `pixmill … | head`: the reader has seen enough. Stop taking
-                // new work, as `find | head` would, and end quietly.
+                // new work, as `find | head` would; the summary says so.
                 out = None;
-                stop.request_quiet();
+                stop.stdout_closed_early();
             }
         }
         if let Some(w) = report.as_mut() {
@@ -160,18 +200,34 @@ pub fn run_sink(
 }
 
 fn write_stdout(w: &mut impl Write, record: &Record, options: &SinkOptions) -> io::Result<()> {
+    let end: &[u8] = if options.print0 { b"\0" } else { b"\n" };
     if options.json {
         serde_json::to_writer(&mut *w, record)?;
-        w.write_all(b"\n")?;
     } else {
-        match (record.status, &record.output) {
-            (Status::Ok, Some(output)) => writeln!(w, "{output}")?,
-            (Status::Planned, Some(output)) => writeln!(w, "{} -> {output}", record.input)?,
+        let output = path_bytes(&record.output, &record.output_raw);
+        match (record.status, output) {
+            (Status::Ok, Some(output)) => w.write_all(&output)?,
+            (Status::Planned, Some(output)) => {
+                let input = path_bytes(&Some(record.input.clone()), &record.input_raw);
+                w.write_all(&input.unwrap_or_default())?;
+                w.write_all(b" -> ")?;
+                w.write_all(&output)?;
+            }
             _ => return Ok(()),
         }
     }
+    w.write_all(end)?;
     // Line by line, so a pipeline downstream sees items as they finish.
     w.flush()
+}
+
+/// A path's real bytes: from its lossless form when it is not UTF-8, so a
+/// pipeline gets the name that is on disk, never one with U+FFFD in it.
+fn path_bytes(shown: &Option<String>, raw: &Option<String>) -> Option<Vec<u8>> {
+    match raw {
+        Some(raw) => Some(crate::item::raw_bytes(raw)),
+        None => shown.as_ref().map(|s| s.clone().into_bytes()),
+    }
 }
 
 /// Opens the report file (truncating it), a setup step that fails the run.

@@ -118,3 +118,203 @@ fn a_shard_with_no_entries_of_its_own_is_not_nothing_found() {
     }
     assert_eq!(files(&out), ["a.png"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn print0_ends_each_output_path_with_nul_even_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in");
+    // A newline in a name is why NUL separation exists.
+    write_image(&src.join("two\nlines.png"), 8, 8);
+    write_image(&src.join("plain.png"), 8, 8);
+    let out = dir.path().join("out");
+    let assert = convert_cmd(&src, &out)
+        .args(["-q", "--print0"])
+        .assert()
+        .success();
+    let stdout = &assert.get_output().stdout;
+    assert!(stdout.ends_with(b"\0"), "{stdout:?}");
+    let mut paths: Vec<&[u8]> = stdout[..stdout.len() - 1].split(|b| *b == 0).collect();
+    paths.sort();
+    let want_plain = out.join("plain.png").display().to_string();
+    let want_two = out.join("two\nlines.png").display().to_string();
+    assert_eq!(paths, [want_plain.as_bytes(), want_two.as_bytes()]);
+
+    let assert = convert_cmd(&src, dir.path().join("out2"))
+        .args(["-q", "--print0", "--json"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let records: Vec<serde_json::Value> = stdout
+        .trim_end_matches('\0')
+        .split('\0')
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert!(!stdout.contains('\n'), "{stdout:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8_reach_stdout_and_json_losslessly() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in");
+    write_image(&src.join("x.png"), 8, 8);
+    let name = OsStr::from_bytes(b"caf\xe9 100%.png");
+    fs::rename(src.join("x.png"), src.join(name)).unwrap();
+    let out = dir.path().join("out");
+    let assert = convert_cmd(&src, &out).arg("-q").assert().success();
+    let stdout = assert.get_output().stdout.clone();
+    let mut want = out.join(name).as_os_str().as_bytes().to_vec();
+    want.push(b'\n');
+    assert_eq!(stdout, want, "{}", String::from_utf8_lossy(&stdout));
+    assert!(out.join(name).exists());
+
+    let report_path = dir.path().join("r.jsonl");
+    let assert = convert_cmd(&src, dir.path().join("out2"))
+        .args(["-q", "--json", "--report"])
+        .arg(&report_path)
+        .assert()
+        .success();
+    let from_stdout = json_lines(&String::from_utf8_lossy(&assert.get_output().stdout));
+    for record in [&from_stdout[0], &report(&report_path)[0]] {
+        let raw = record["input_raw"].as_str().expect("input_raw");
+        assert!(raw.ends_with("caf%E9 100%25.png"), "{record}");
+        assert_eq!(
+            unescape(raw),
+            src.join(name).as_os_str().as_bytes(),
+            "{record}"
+        );
+        let out_raw = record["output_raw"].as_str().expect("output_raw");
+        assert!(unescape(out_raw).ends_with(b"caf\xe9 100%.png"), "{record}");
+    }
+    // UTF-8 names get no extra fields.
+    write_image(&dir.path().join("plain/a.png"), 8, 8);
+    let assert = convert_cmd(dir.path().join("plain"), dir.path().join("out3"))
+        .args(["-q", "--json"])
+        .assert()
+        .success();
+    let record = &json_lines(&String::from_utf8_lossy(&assert.get_output().stdout))[0];
+    assert!(record.get("input_raw").is_none(), "{record}");
+    assert!(record.get("output_raw").is_none(), "{record}");
+}
+
+fn unescape(raw: &str) -> Vec<u8> {
+    let b = raw.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(&raw[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn case_insensitive_include_and_exclude_take_camera_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in");
+    write_image(&src.join("IMG_0001.JPG"), 8, 8);
+    write_image(&src.join("img_0002.jpg"), 8, 8);
+    write_image(&src.join("other.png"), 8, 8);
+    let run = |name: &str, args: &[&str]| {
+        let out = dir.path().join(name);
+        convert_cmd(&src, &out)
+            .arg("-q")
+            .args(args)
+            .assert()
+            .success();
+        files(&out)
+    };
+    assert_eq!(run("a", &["--include", "*.jpg"]), ["img_0002.jpg"]);
+    assert_eq!(
+        run("b", &["--iinclude", "*.jpg"]),
+        ["IMG_0001.jpg", "img_0002.jpg"]
+    );
+    assert_eq!(run("c", &["--iexclude", "*.JPG"]), ["other.png"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_stops_early_and_says_how_much_was_left() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let n = 200;
+    let mut names = Vec::new();
+    for i in 0..n {
+        let name = format!("in/{i:03}.png");
+        write_image(&dir.path().join(&name), 8, 8);
+        names.push(name);
+    }
+    let mut child = pixmill_std()
+        .current_dir(dir.path())
+        .args(["convert", "-", "-o", "out", "-j", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // One entry, its output line read, then the reader goes away
+    // (`| head -1`); only then is the rest of the list given.
+    writeln!(stdin, "{}", names[0]).unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.ends_with("out/in/000.png\n"), "{first}");
+    drop(stdout);
+    for name in &names[1..] {
+        writeln!(stdin, "{name}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let untouched: u64 = stderr
+        .split("stdout was closed; ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no early-stop line in {stderr}"));
+    let ok: u64 = stderr
+        .split("pixmill: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" ok").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    // The bounded queues let only a few items through after the close.
+    assert!(untouched >= n - 20, "{stderr}");
+    assert_eq!(ok + untouched, n, "{stderr}");
+    let out = dir.path().join("out");
+    assert_eq!(files(&out).len() as u64, ok);
+    assert_no_temp_files(&out);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stderr_does_not_panic_the_run() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("in/good.png"), 8, 8);
+    fs::write(dir.path().join("in/bad.png"), b"not a png").unwrap();
+    let mut child = pixmill_std()
+        .current_dir(dir.path())
+        .args(["convert", "in", "-o", "out"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader of stderr is gone before pixmill writes to it.
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "one item failed, nothing panicked");
+    assert_eq!(files(&dir.path().join("out")), ["good.png"]);
+}
