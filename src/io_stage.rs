@@ -68,10 +68,12 @@ pub fn run(
                 .expect("spawning an I/O thread");
         }
     });
-    StageLoad {
-        name: "download",
-        busy,
+    let mut load = StageLoad::new("download", busy);
+    if let Some(Ok(fetcher)) = ctx.fetcher.get() {
+        load.waiting = fetcher.host_waited();
+        load.wait_limit = Some(format!("--per-host {}", fetcher.per_host()));
     }
+    load
 }
 
 enum Next {

@@ -195,7 +195,7 @@ fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: 
         return report::summary(counts, wall, &[], None, interrupted);
     }
     let workers = loads.iter().map(|l| l.busy.len() as u64).max().unwrap_or(1);
-    let verdict = (worked >= 2 * workers)
+    let verdict = (worked >= 2 * workers && wall >= report::MIN_JUDGED_RUN)
         .then(|| report::verdict(io, cpu, wall))
         .flatten();
     report::summary(counts, wall, loads, verdict, interrupted)

@@ -235,44 +235,78 @@ pub fn open_report(path: &Path) -> io::Result<File> {
     File::create(path)
 }
 
-/// Measured load of one stage: how long each of its workers was busy.
+/// Measured load of one stage: how long each of its workers was busy, and
+/// how much of that was spent waiting on a limit rather than working.
 #[derive(Debug, Clone)]
 pub struct StageLoad {
     pub name: &'static str,
+    /// Per worker, waiting for a limit included.
     pub busy: Vec<Duration>,
+    /// All workers together: time spent waiting for a slot under
+    /// `wait_limit` (the per-host cap), not working.
+    pub waiting: Duration,
+    /// The option that sets the limit waited on, e.g. `--per-host 8`.
+    pub wait_limit: Option<String>,
 }
 
 impl StageLoad {
-    /// Busy share of the stage's capacity over `wall`, 0–1.
+    pub fn new(name: &'static str, busy: Vec<Duration>) -> StageLoad {
+        StageLoad {
+            name,
+            busy,
+            waiting: Duration::ZERO,
+            wait_limit: None,
+        }
+    }
+
+    /// Share of the stage's capacity over `wall` spent working (waiting on
+    /// a limit excluded), 0–1.
     pub fn utilization(&self, wall: Duration) -> f64 {
+        let busy: Duration = self.busy.iter().sum();
+        self.share(busy.saturating_sub(self.waiting), wall)
+    }
+
+    /// Share of the stage's capacity over `wall` spent waiting on its limit.
+    pub fn waiting_share(&self, wall: Duration) -> f64 {
+        self.share(self.waiting, wall)
+    }
+
+    fn share(&self, part: Duration, wall: Duration) -> f64 {
         if self.busy.is_empty() || wall.is_zero() {
             return 0.0;
         }
-        let busy: f64 = self.busy.iter().map(Duration::as_secs_f64).sum();
-        (busy / (self.busy.len() as f64 * wall.as_secs_f64())).clamp(0.0, 1.0)
+        let capacity = self.busy.len() as f64 * wall.as_secs_f64();
+        (part.as_secs_f64() / capacity).clamp(0.0, 1.0)
     }
 
-    fn per_worker(&self, wall: Duration) -> String {
-        self.busy
-            .iter()
-            .map(|b| format!("{:.0}%", 100.0 * pct(*b, wall)))
-            .collect::<Vec<_>>()
-            .join(" ")
+    /// One summary line: what the workers spent their time on.
+    fn describe(&self, wall: Duration) -> String {
+        let pc = |u: f64| (u * 100.0).round();
+        let mut line = format!(
+            "{} stage: {} workers, {}% busy",
+            self.name,
+            self.busy.len(),
+            pc(self.utilization(wall))
+        );
+        if let (Some(limit), true) = (&self.wait_limit, !self.waiting.is_zero()) {
+            let waited = pc(self.waiting_share(wall));
+            line.push_str(&format!(", {waited}% waiting for a {limit} slot"));
+        }
+        line
     }
 }
 
-fn pct(part: Duration, whole: Duration) -> f64 {
-    if whole.is_zero() {
-        0.0
-    } else {
-        (part.as_secs_f64() / whole.as_secs_f64()).clamp(0.0, 1.0)
-    }
-}
+/// Runs shorter than this are not judged: start-up and the last item's
+/// tail would decide the verdict, not the stages.
+pub const MIN_JUDGED_RUN: Duration = Duration::from_millis(500);
 
-/// Which stage limited the run, from measured busy time, with one
+/// Which stage or limit held the run back, from measured time, with one
 /// concrete suggestion.
 pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) -> Option<String> {
     let pc = |u: f64| (u * 100.0).round();
+    if let Some(held) = io.and_then(|io| held_by_limit(io, wall)) {
+        return Some(held);
+    }
     match (io, cpu) {
         (Some(io), Some(cpu)) => {
             let (iu, cu) = (io.utilization(wall), cpu.utilization(wall));
@@ -293,7 +327,7 @@ pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) 
             } else {
                 format!(
                     "neither stage was saturated (downloads {}% busy, CPU {}% busy): \
-                     the input list or --per-host held the run back",
+                     the input list held the run back",
                     pc(iu),
                     pc(cu)
                 )
@@ -310,8 +344,8 @@ pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) 
                 )
             } else {
                 format!(
-                    "download threads were idle {}% of the time: the input list, \
-                     --per-host or the disk held the run back, not --io-threads",
+                    "download threads were idle {}% of the time: the input list \
+                     or the disk held the run back, not --io-threads",
                     pc(1.0 - iu)
                 )
             })
@@ -332,6 +366,23 @@ pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) 
         }
         (None, None) => None,
     }
+}
+
+/// "--per-host 8 held the run back" when download threads spent more time
+/// waiting for a slot than downloading, and a good share of it: raising
+/// --io-threads would then only add waiters.
+fn held_by_limit(io: &StageLoad, wall: Duration) -> Option<String> {
+    let limit = io.wait_limit.as_ref()?;
+    let (waited, worked) = (io.waiting_share(wall), io.utilization(wall));
+    (waited >= 0.3 && waited > worked).then(|| {
+        format!(
+            "{limit} held the run back: threads waited for a slot {}% of the time \
+             (downloading {}%); raise {} if the server allows, more --io-threads would not help",
+            (waited * 100.0).round(),
+            (worked * 100.0).round(),
+            limit.split(' ').next().unwrap_or(limit)
+        )
+    })
 }
 
 /// The end-of-run paragraph on stderr.
@@ -364,13 +415,7 @@ pub fn summary(
         text.push_str("; interrupted: rerun the same command to finish the rest");
     }
     for load in loads.iter().filter(|l| !l.busy.is_empty()) {
-        text.push_str(&format!(
-            "\n  {} stage: {} workers, {:.0}% busy (per worker: {})",
-            load.name,
-            load.busy.len(),
-            100.0 * load.utilization(wall),
-            load.per_worker(wall)
-        ));
+        text.push_str(&format!("\n  {}", load.describe(wall)));
     }
     if let Some(v) = verdict {
         text.push_str(&format!("\n  {v}"));
@@ -398,13 +443,26 @@ mod tests {
     use super::*;
 
     fn load(name: &'static str, busy_secs: &[f64]) -> StageLoad {
-        StageLoad {
-            name,
-            busy: busy_secs
-                .iter()
-                .map(|s| Duration::from_secs_f64(*s))
-                .collect(),
-        }
+        let busy = busy_secs
+            .iter()
+            .map(|s| Duration::from_secs_f64(*s))
+            .collect();
+        StageLoad::new(name, busy)
+    }
+
+    #[test]
+    fn waiting_for_a_per_host_slot_is_named_as_the_limit() {
+        let wall = Duration::from_secs(10);
+        let mut io = load("download", &[10.0; 4]);
+        io.waiting = Duration::from_secs(28);
+        io.wait_limit = Some("--per-host 1".into());
+        let v = verdict(Some(&io), None, wall).unwrap();
+        assert!(v.starts_with("--per-host 1 held the run back"), "{v}");
+        assert!(v.contains("waited for a slot 70%"), "{v}");
+        assert!(!v.contains("try --io-threads"), "{v}");
+        io.waiting = Duration::from_secs(1);
+        let v = verdict(Some(&io), None, wall).unwrap();
+        assert!(v.starts_with("downloads kept all 4 threads busy"), "{v}");
     }
 
     #[test]

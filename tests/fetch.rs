@@ -435,17 +435,41 @@ fn the_summary_names_the_bottleneck() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let mut urls = Vec::new();
-    for i in 0..20 {
+    for i in 0..12 {
         server.add(&format!("a{i}.bin"), payload(100, 11));
-        urls.push(server.url(&format!("/f/a{i}.bin")));
+        // Each answer takes 100 ms, so the run is long enough to judge.
+        urls.push(server.url(&format!("/slow/100/a{i}.bin")));
     }
-    let assert = fetch(dir.path(), &urls, &["--io-threads", "4"]).success();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr_of =
+        |a: assert_cmd::assert::Assert| String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    // One host, one slot, four threads: three of them always wait.
+    let out = dir.path().join("capped");
+    fs::create_dir_all(&out).unwrap();
+    let stderr = stderr_of(fetch(&out, &urls, &["--io-threads", "4", "--per-host", "1"]).success());
     assert!(stderr.contains("download stage: 4 workers"), "{stderr}");
     assert!(
-        stderr.contains("download threads were idle") || stderr.contains("downloads kept"),
+        stderr.contains("--per-host 1 held the run back: threads waited for a slot"),
         "{stderr}"
     );
+    assert!(!stderr.contains("try --io-threads"), "{stderr}");
+    assert!(!stderr.contains("per worker"), "{stderr}");
+    // Two threads, slots to spare: the threads are what limits.
+    let out = dir.path().join("threads");
+    fs::create_dir_all(&out).unwrap();
+    let stderr = stderr_of(fetch(&out, &urls, &["--io-threads", "2", "--per-host", "8"]).success());
+    assert!(
+        stderr.contains("downloads kept all 2 threads busy"),
+        "{stderr}"
+    );
+    // Too short to judge: no verdict at all.
+    let out = dir.path().join("short");
+    fs::create_dir_all(&out).unwrap();
+    let quick = [server.url("/f/a0.bin"), server.url("/f/a1.bin")];
+    let stderr = stderr_of(fetch(&out, &quick, &["--io-threads", "1"]).success());
+    assert!(stderr.contains("2 ok"), "{stderr}");
+    for verdict in ["held the run back", "kept all", "idle", "limited this run"] {
+        assert!(!stderr.contains(verdict), "{stderr}");
+    }
 }
 
 #[test]

@@ -124,6 +124,16 @@ impl Fetcher {
         &self.settings
     }
 
+    /// Time the I/O threads spent waiting for a per-host slot so far.
+    pub fn host_waited(&self) -> Duration {
+        self.limiter.waited()
+    }
+
+    /// The `--per-host` cap in force.
+    pub fn per_host(&self) -> usize {
+        self.limiter.max()
+    }
+
     /// Downloads `url` into `dest` (created or truncated). On failure `dest`
     /// is removed. `cancel` is checked between attempts and chunks; a
     /// cancelled fetch fails with class `Fetch`, message "cancelled".
