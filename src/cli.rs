@@ -238,6 +238,18 @@ pub struct NetArgs {
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<String>,
 
+    /// A download averaging less than this many bytes per second over a --timeout window is stalled (0 = off).
+    #[arg(long, default_value = "1K", value_name = "SIZE")]
+    pub min_speed: String,
+
+    /// Also trust the certificates in this PEM file (e.g. a private CA's).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
     /// Abort downloads larger than this (e.g. 50M).
     #[arg(long, value_name = "SIZE")]
     pub max_size: Option<String>,

@@ -152,8 +152,18 @@ impl Config {
                 .transpose()?,
             per_host: net.per_host,
             keep_alive: !net.no_keep_alive,
+            min_speed: match net.min_speed.trim() {
+                "0" => 0,
+                s => parse_size(s, "--min-speed")?,
+            },
+            cacert: net.cacert,
+            insecure: net.insecure,
             ..FetchSettings::default()
         };
+        if let Some(path) = &fetch.cacert {
+            // Checked now, so a wrong path stops the run before any work.
+            crate::fetch::read_cacert(path)?;
+        }
         let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();
         Ok(Config {
             mode,

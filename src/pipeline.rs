@@ -28,6 +28,9 @@ pub struct Outcome {
     pub interrupted: bool,
     /// The inputs held nothing to do: no entry at all was found.
     pub found_nothing: bool,
+    /// The run stopped after work was done because its records could not
+    /// be kept (report or stdout unwritable): exit 1, not 2.
+    pub broke: bool,
 }
 
 /// Runs the whole job described by `config`.
@@ -75,8 +78,8 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         max_input_size: config.max_input_size,
     };
 
-    type Ran = (Counts, Vec<StageLoad>, SourceStats);
-    let (counts, loads, stats) = std::thread::scope(|scope| -> Result<Ran, Error> {
+    type Ran = (report::SinkEnd, Vec<StageLoad>, SourceStats);
+    let (sink_end, loads, stats) = std::thread::scope(|scope| -> Result<Ran, Error> {
         if !config.dry_run {
             // Leftovers of a killed run; harmless to run beside this one.
             scope.spawn(|| output::clean_stale_temps(out.canonical()));
@@ -86,7 +89,13 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             print0: config.print0,
             report: report_file,
         };
-        let sink = scope.spawn(|| report::run_sink(sink_rx, sink_options, &progress, stop));
+        let report_name = config
+            .report
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string());
+        let progress = &progress;
+        let sink = scope
+            .spawn(move || report::run_sink(sink_rx, sink_options, progress, stop, &report_name));
 
         let cpu = match &config.mode {
             Mode::Convert(settings) => {
@@ -135,10 +144,9 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             ),
             None => None,
         };
-        let counts = sink
+        let sink_end = sink
             .join()
-            .map_err(|_| Error::Setup("the output stage panicked".into()))?
-            .map_err(|e| Error::Setup(format!("cannot write output: {}", output::io_reason(&e))))?;
+            .map_err(|_| Error::Setup("the output stage panicked".into()))?;
         let stats = source
             .join()
             .map_err(|_| Error::Setup("the source stage panicked".into()))?;
@@ -148,8 +156,14 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             loads.push(io_load);
         }
         loads.extend(cpu_load);
-        Ok((counts, loads, stats))
+        Ok((sink_end, loads, stats))
     })?;
+    let counts = sink_end.counts;
+    if let Some(why) = &sink_end.broke {
+        report::eprint_line(&format!(
+            "pixmill: {why}; the run stopped (outputs written so far are complete)"
+        ));
+    }
 
     let wall = started.elapsed();
     let interrupted = stop.interrupted();
@@ -182,6 +196,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         counts,
         interrupted,
         found_nothing,
+        broke: sink_end.broke.is_some(),
     })
 }
 
@@ -202,6 +217,24 @@ fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: 
 }
 
 fn open_out_dir(config: &Config) -> Result<OutDir, Error> {
+    // `-o photo.jpg` (or a folder below a file): say what is in the way,
+    // not the "File exists" the OS gives.
+    let in_the_way = config
+        .out_dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find(|a| a.exists() && !a.is_dir());
+    if let Some(file) = in_the_way {
+        let what = if file == config.out_dir {
+            "it is a file, not a directory".to_string()
+        } else {
+            format!("{} is a file, not a directory", file.display())
+        };
+        return Err(Error::Setup(format!(
+            "cannot use output folder {}: {what}",
+            config.out_dir.display()
+        )));
+    }
     let made = if config.dry_run {
         OutDir::resolve(&config.out_dir)
     } else {

@@ -151,13 +151,31 @@ pub struct SinkOptions {
     pub report: Option<File>,
 }
 
-/// Runs the sink until every sender is gone; returns the counts.
+/// What the sink ends with: the counts, and why it stopped the run when it
+/// could not keep its records (a report or stdout that failed mid-run).
+pub struct SinkEnd {
+    pub counts: Counts,
+    pub broke: Option<String>,
+}
+
+/// Runs the sink until every sender is gone. A report or stdout that fails
+/// mid-run stops the run (the records would be lost) but still drains and
+/// counts what is in flight; that is a failure of the run, not a setup
+/// error, since work was done.
 pub fn run_sink(
     records: Receiver<Record>,
     mut options: SinkOptions,
     progress: &Progress,
     stop: &Stop,
-) -> io::Result<Counts> {
+    report_name: &str,
+) -> SinkEnd {
+    let mut broke = None;
+    let mut fail = |what: String, e: io::Error| {
+        if broke.is_none() {
+            broke = Some(format!("{what}: {}", crate::output::io_reason(&e)));
+            stop.request();
+        }
+    };
     let mut counts = Counts::default();
     let stdout = io::stdout();
     let mut out = Some(BufWriter::new(stdout.lock()));
@@ -178,25 +196,34 @@ pub fn run_sink(
         }
         if let Some(w) = out.as_mut() {
             if let Err(e) = progress.suspend(|| write_stdout(w, &record, &options)) {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    return Err(e);
-                }
-                // `pixmill … | head`: the reader has seen enough. Stop taking
-                // new work, as `find | head` would; the summary says so.
                 out = None;
-                stop.stdout_closed_early();
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    // `pixmill … | head`: the reader has seen enough. Stop
+                    // taking new work, as `find | head` would; the summary
+                    // says so.
+                    stop.stdout_closed_early();
+                } else {
+                    fail("cannot write to stdout".into(), e);
+                }
             }
         }
         if let Some(w) = report.as_mut() {
-            serde_json::to_writer(&mut *w, &record)?;
-            w.write_all(b"\n")?;
             // Records are written as items finish, so a killed run's report
             // still lists what it finished.
-            w.flush()?;
+            if let Err(e) = write_report_line(w, &record) {
+                report = None;
+                fail(format!("cannot write report {report_name}"), e);
+            }
         }
     }
     progress.finish();
-    Ok(counts)
+    SinkEnd { counts, broke }
+}
+
+fn write_report_line(w: &mut impl Write, record: &Record) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, record)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 fn write_stdout(w: &mut impl Write, record: &Record, options: &SinkOptions) -> io::Result<()> {
@@ -288,8 +315,8 @@ impl StageLoad {
             self.busy.len(),
             pc(self.utilization(wall))
         );
-        if let (Some(limit), true) = (&self.wait_limit, !self.waiting.is_zero()) {
-            let waited = pc(self.waiting_share(wall));
+        let waited = pc(self.waiting_share(wall));
+        if let (Some(limit), true) = (&self.wait_limit, waited >= 1.0) {
             line.push_str(&format!(", {waited}% waiting for a {limit} slot"));
         }
         line

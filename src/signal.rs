@@ -39,6 +39,12 @@ impl Stop {
         self.interrupted.load(Ordering::Relaxed)
     }
 
+    /// Stop taking new work because the run cannot go on (its report or
+    /// stdout cannot be written); in-flight items finish.
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+
     /// Stop without it being an error: the reader of stdout has gone
     /// (`pixmill … | head`).
     pub fn stdout_closed_early(&self) {

@@ -318,3 +318,52 @@ fn a_closed_stderr_does_not_panic_the_run() {
     assert_eq!(status.code(), Some(1), "one item failed, nothing panicked");
     assert_eq!(files(&dir.path().join("out")), ["good.png"]);
 }
+
+#[test]
+fn an_output_folder_that_is_a_file_says_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 8, 8);
+    fs::write(dir.path().join("photo.jpg"), "x").unwrap();
+    let assert = convert_cmd(dir.path().join("a.png"), dir.path().join("photo.jpg"))
+        .assert()
+        .code(2);
+    let stderr = stderr_of(&assert);
+    assert!(stderr.contains("it is a file, not a directory"), "{stderr}");
+}
+
+#[test]
+fn a_manifest_without_an_input_column_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 8, 8);
+    fs::write(dir.path().join("list.tsv"), "name\toutput\na.png\tb.png\n").unwrap();
+    let assert = pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "a.png", "-m", "list.tsv", "-o", "out"])
+        .assert()
+        .code(2);
+    let stderr = stderr_of(&assert);
+    assert!(stderr.contains("no url or path column"), "{stderr}");
+    // Nothing was done: not even the entry given beside the manifest.
+    assert!(!dir.path().join("out/a.png").exists());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_report_that_fails_mid_run_is_not_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        write_image(&dir.path().join(format!("in/{i}.png")), 8, 8);
+    }
+    // /dev/full opens fine and fails every write: the first record is
+    // lost after its item was done.
+    let assert = convert_cmd(dir.path().join("in"), dir.path().join("out"))
+        .args(["-j", "1", "--report", "/dev/full"])
+        .assert()
+        .code(1);
+    let stderr = stderr_of(&assert);
+    assert!(stderr.contains("cannot write report /dev/full"), "{stderr}");
+    assert!(stderr.contains("the run stopped"), "{stderr}");
+    let out = dir.path().join("out");
+    assert!(!files(&out).is_empty(), "work was done before the failure");
+    assert_no_temp_files(&out);
+}

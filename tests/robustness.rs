@@ -850,7 +850,8 @@ fn broken_csv_rows_fail_alone_and_a_headerless_csv_is_a_clear_error() {
     fs::write(d.join("paths.csv"), "good.png\ngood.png\n").unwrap();
     let cmd = convert_in(d, &["-m", "paths.csv", "-o", "out2"]);
     let run = run_guarded(cmd, Duration::from_secs(20));
-    assert_ne!(run.code, Some(0));
+    // A setup error, as promised: nothing was done.
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(
         run.stderr.contains("no url or path column"),
         "{}",

@@ -104,19 +104,27 @@ impl SourceStats {
 /// A list of entries to read: the manifests and stdin, opened up front so a
 /// missing manifest is a usage error before any work starts.
 pub struct Lists {
-    lists: Vec<(String, Box<dyn BufRead + Send>, ManifestFormat)>,
+    lists: Vec<(String, manifest::Entries)>,
 }
 
 impl Lists {
     pub fn open(config: &SourceConfig) -> Result<Lists, Error> {
         let mut lists = Vec::new();
         let stdin_format = config.manifest_format.unwrap_or(ManifestFormat::Lines);
+        let mut add = |name: String, reader, format| -> Result<(), Error> {
+            let mut entries = read_manifest(reader, format, config.null);
+            entries.check_header().map_err(|e| {
+                Error::Setup(format!("manifest {name}: line {}: {}", e.line, e.message))
+            })?;
+            lists.push((name, entries));
+            Ok(())
+        };
         if config.inputs.iter().any(|i| i == "-") {
-            lists.push(("stdin".to_string(), stdin_reader(), stdin_format));
+            add("stdin".to_string(), stdin_reader(), stdin_format)?;
         }
         for path in &config.manifests {
             if path.as_os_str() == "-" {
-                lists.push(("stdin".to_string(), stdin_reader(), stdin_format));
+                add("stdin".to_string(), stdin_reader(), stdin_format)?;
                 continue;
             }
             let file = File::open(path).map_err(|e| {
@@ -130,7 +138,7 @@ impl Lists {
                 .manifest_format
                 .unwrap_or_else(|| ManifestFormat::from_path(path));
             let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, file));
-            lists.push((path.display().to_string(), reader, format));
+            add(path.display().to_string(), reader, format)?;
         }
         Ok(Lists { lists })
     }
@@ -155,8 +163,8 @@ fn feed_all(config: &SourceConfig, lists: Lists, planner: &mut Planner, stats: &
             return;
         }
     }
-    for (name, reader, format) in lists.lists {
-        for item in read_manifest(reader, format, config.null) {
+    for (name, entries) in lists.lists {
+        for item in entries {
             let keep_going = match item {
                 Ok(raw) => feed_listed(config, raw.input, raw.output, raw.sha256, planner, stats),
                 Err(e) => {
