@@ -409,7 +409,10 @@ fn redirect_to_other_scheme_refused() {
     let failure = expect_failure(get(&f, &server.url("/file"), &d), ErrorClass::Fetch);
     assert_eq!(failure.http_status, Some(301));
     let msg = &failure.error.message;
-    assert!(msg.contains("redirect to unsupported URL scheme \"file\""), "{msg}");
+    assert!(
+        msg.contains("redirect to unsupported URL scheme \"file\""),
+        "{msg}"
+    );
     assert_eq!(server.hits(), 2);
 }
 
