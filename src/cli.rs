@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Work that waits (downloads) gets threads; work that computes (decoding,
 /// resizing, encoding) gets cores. Output paths go to stdout, progress and
 /// errors to stderr. Exit status: 0 all done or skipped, 1 some items failed,
-/// 2 usage or setup error, 130 interrupted.
+/// 2 usage or setup error or no input found (nothing was done), 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "pixmill", version, max_term_width = 100)]
 pub struct Cli {
