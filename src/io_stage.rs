@@ -68,10 +68,12 @@ pub fn run(
                 .expect("spawning an I/O thread");
         }
     });
-    StageLoad {
-        name: "download",
-        busy,
+    let mut load = StageLoad::new("download", busy);
+    if let Some(Ok(fetcher)) = ctx.fetcher.get() {
+        load.waiting = fetcher.host_waited();
+        load.wait_limit = Some(format!("--per-host {}", fetcher.per_host()));
     }
+    load
 }
 
 enum Next {
@@ -129,11 +131,18 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         Mode::Convert(_) => {
             // A body pixmill reads but cannot write (HEIC, JPEG XL) becomes
             // JPEG; one it cannot read fails naming its format.
-            let sniffed = match entry.format {
-                Some(f) => Ok(f),
-                None => crate::process::sniff_file(&temp).map(|f| f.writable_or_jpeg()),
-            };
-            let format = match sniffed {
+            let sniffed = crate::process::sniff_file(&temp);
+            if sniffed.is_err() && is_html(fetched.content_type.as_deref()) {
+                // A login page or an error page with status 200.
+                let _ = std::fs::remove_file(&temp);
+                let e = ItemError::new(ErrorClass::Decode, "server sent text/html, not an image");
+                return done(record.fail(e), &entry);
+            }
+            let format = match entry
+                .format
+                .map(Ok)
+                .unwrap_or(sniffed.map(|f| f.writable_or_jpeg()))
+            {
                 Ok(f) => f,
                 Err(e) => {
                     let _ = std::fs::remove_file(&temp);
@@ -205,6 +214,13 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
         let _ = std::fs::remove_file(temp);
     }
     refused.map(|r| r.finish(entry))
+}
+
+fn is_html(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml")
+    })
 }
 
 fn done(record: Record, entry: &Entry) -> Next {
