@@ -252,3 +252,110 @@ fn a_shard_starting_in_another_pid_namespace_keeps_the_others_temps() {
     assert_no_temp_files(&out);
     assert!(!out.join(".pixmill-owners").exists(), "records left behind");
 }
+
+/// The environment variables `--shard auto` reads, removed so the test
+/// sees only what it sets.
+const SCHEDULER_VARS: [&str; 7] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_STEP",
+    "JOB_COMPLETION_INDEX",
+    "PIXMILL_SHARD_COUNT",
+];
+
+fn pixmill_clean_env() -> assert_cmd::Command {
+    let mut cmd = pixmill();
+    for var in SCHEDULER_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[test]
+fn shard_auto_without_a_scheduler_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    pixmill_clean_env()
+        .current_dir(dir.path())
+        .args(["convert", "x.png", "-o", "out", "--shard", "auto"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("SLURM_ARRAY_TASK_ID"))
+        .stderr(predicates::str::contains("JOB_COMPLETION_INDEX"));
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is done on exit 2"
+    );
+}
+
+#[test]
+fn shard_auto_splits_a_list_like_explicit_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inputs: Vec<String> = (0..20).map(|i| format!("in/{i:02}.png")).collect();
+    fs::create_dir(d.join("in")).unwrap();
+    for input in &inputs {
+        write_image(&d.join(input), 8, 8);
+    }
+    fs::write(d.join("list.txt"), inputs.join("\n")).unwrap();
+    let taken = |cmd: &mut assert_cmd::Command| -> Vec<String> {
+        let out = cmd.current_dir(d).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let mut all = Vec::new();
+    // A Slurm array --array=1-3: task IDs 1, 2, 3 are shards 0, 1, 2.
+    for task in 1..=3 {
+        let explicit = taken(
+            pixmill_clean_env()
+                .args([
+                    "convert",
+                    "-m",
+                    "list.txt",
+                    "-o",
+                    "x",
+                    "--dry-run",
+                    "--shard",
+                ])
+                .arg(format!("{}/3", task - 1)),
+        );
+        let auto = taken(
+            pixmill_clean_env()
+                .args([
+                    "convert",
+                    "-m",
+                    "list.txt",
+                    "-o",
+                    "x",
+                    "--dry-run",
+                    "--shard",
+                    "auto",
+                ])
+                .env("SLURM_ARRAY_TASK_ID", task.to_string())
+                .env("SLURM_ARRAY_TASK_COUNT", "3")
+                .env("SLURM_ARRAY_TASK_MIN", "1")
+                .env("SLURM_ARRAY_TASK_MAX", "3"),
+        );
+        assert_eq!(auto, explicit, "task {task}");
+        all.extend(auto);
+    }
+    all.sort();
+    assert_eq!(
+        all.len(),
+        inputs.len(),
+        "every input in exactly one shard: {all:?}"
+    );
+    all.dedup();
+    assert_eq!(all.len(), inputs.len());
+}
