@@ -16,9 +16,13 @@ started=$EPOCHREALTIME
 elapsed() { awk -v s="$started" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }'; }
 
 [ "$(id -u)" -eq 0 ] || { echo "slurm test: needs root (it runs the Slurm daemons)" >&2; exit 2; }
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  echo "slurm test: installing slurm-wlm and munge" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+need=()
+command -v slurmctld >/dev/null || need+=(slurm-wlm)
+command -v munged >/dev/null || need+=(munge)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "slurm test: installing ${need[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 pixmill=${PIXMILL:-$repo/target/debug/pixmill}
 [ -x "$pixmill" ] || cargo build --locked --quiet
@@ -34,7 +38,7 @@ cleanup() {
     [ -n "${job:-}" ] && scontrol show job "$job" 2>&1 | grep -E "JobId|JobState|Reason" >&2
     tail -n 15 "$work"/*.log "$work"/jobs/*.out >&2 2>/dev/null || true
   fi
-  [ -n "${release_url:-}" ] && curl -s "$release_url" >/dev/null 2>&1 || true
+  [ -n "${release_url:-}" ] && get "$release_url" 2>/dev/null || true
   # By PID, newest first; then wait until each is gone.
   for ((i = ${#daemons[@]} - 1; i >= 0; i--)); do kill "${daemons[i]}" 2>/dev/null || true; done
   for p in "${daemons[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
@@ -43,6 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+get() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' "$1"; }
 fail() { echo "slurm test: FAILED: $*" >&2; exit 1; }
 
 # Polls COMMAND until it succeeds, for at most SECONDS (the event may take
@@ -213,7 +218,7 @@ wait_for "8 held downloads" 60 all_held
 scancel "${job}_$victim"
 victim_over() { case "$(task_state "$job" "$victim")" in CANCELLED* | FAILED) return 0 ;; *) return 1 ;; esac; }
 wait_for "task $victim to end" 30 victim_over
-curl -s "$release_url" >/dev/null
+get "$release_url"
 wait_for "job $job" 60 job_over "$job"
 for t in 0 1 2 3; do
   [ "$t" = "$victim" ] && continue
