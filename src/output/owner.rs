@@ -185,7 +185,10 @@ pub(super) struct Ledger {
 
 #[derive(Debug, Default)]
 struct LedgerState {
-    noted: std::collections::HashSet<PathBuf>,
+    /// Hashes of the folders noted so far: 8 bytes each, however long the
+    /// names. A collision leaves a folder unrecorded, which costs at worst
+    /// a temp no one removes if this run is killed.
+    noted: std::collections::HashSet<u64>,
     file: Option<File>,
 }
 
@@ -209,8 +212,9 @@ impl Ledger {
             true => Path::new("."),
             false => folder,
         };
+        let key = super::hash64(folder);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.noted.contains(folder) {
+        if state.noted.contains(&key) {
             return;
         }
         if state.file.is_none() {
@@ -222,7 +226,7 @@ impl Ledger {
         let mut line = super::path_bytes(folder);
         line.push(0);
         if file.write_all(&line).is_ok() {
-            state.noted.insert(folder.to_path_buf());
+            state.noted.insert(key);
         }
     }
 
