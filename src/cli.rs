@@ -128,8 +128,9 @@ pub struct InputArgs {
     #[arg(short = 'H', long)]
     pub hidden: bool,
 
-    /// Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`.
-    #[arg(long, value_name = "I/N")]
+    /// Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`;
+    /// `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README).
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
 }
 

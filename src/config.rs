@@ -244,6 +244,9 @@ fn glob_set(exact: &[String], any_case: &[String], flag: &str) -> Result<Option<
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
+    if s == "auto" {
+        return shard_from_env(|name| std::env::var(name).ok());
+    }
     let bad = || {
         usage(format!(
             "invalid --shard '{s}': expected I/N with 0 <= I < N"
@@ -256,6 +259,66 @@ fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
         return Err(bad());
     }
     Ok((i, n))
+}
+
+/// `--shard auto`: which shard this task is, from its scheduler's
+/// environment, so no one has to get the arithmetic right by hand.
+/// - a Slurm job array: `SLURM_ARRAY_TASK_ID` among `SLURM_ARRAY_TASK_COUNT`
+///   tasks, counted from `SLURM_ARRAY_TASK_MIN` in steps of
+///   `SLURM_ARRAY_TASK_STEP` (so `--array=1-8` and `--array=0-14:2` work; a
+///   list with gaps, such as `--array=1,3,8`, is refused);
+/// - a Kubernetes indexed job: `JOB_COMPLETION_INDEX` among
+///   `PIXMILL_SHARD_COUNT` (set it to the job's `completions`).
+fn shard_from_env(var: impl Fn(&str) -> Option<String>) -> Result<(u64, u64), Error> {
+    let number = |name: &str| -> Result<Option<u64>, Error> {
+        var(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| usage(format!("--shard auto: {name}={v:?} is not a number")))
+            })
+            .transpose()
+    };
+    let required = |name: &str, why: &str| -> Result<u64, Error> {
+        number(name)?.ok_or_else(|| usage(format!("--shard auto: {name} is not set ({why})")))
+    };
+    let (index, count) = if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+        let count = required("SLURM_ARRAY_TASK_COUNT", "Slurm 18.08 or later sets it")?;
+        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+        let contiguous = match number("SLURM_ARRAY_TASK_MAX")? {
+            Some(max) => max >= min && (max - min) % step == 0 && (max - min) / step + 1 == count,
+            None => true,
+        };
+        let offset = id.checked_sub(min).filter(|o| o % step == 0);
+        match offset {
+            Some(offset) if contiguous && offset / step < count => (offset / step, count),
+            _ => {
+                return Err(usage(format!(
+                    "--shard auto: array task {id} is not one of {count} evenly spaced tasks \
+                     from {min}; submit a plain range such as --array=0-{}",
+                    count.saturating_sub(1)
+                )))
+            }
+        }
+    } else if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+        let count = required(
+            "PIXMILL_SHARD_COUNT",
+            "set it to the indexed job's completions",
+        )?;
+        (index, count)
+    } else {
+        return Err(usage(
+            "--shard auto: neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor \
+             JOB_COMPLETION_INDEX (a Kubernetes indexed job) is set; give --shard I/N",
+        ));
+    };
+    if count == 0 || index >= count {
+        return Err(usage(format!(
+            "--shard auto: shard {index} of {count} does not exist"
+        )));
+    }
+    Ok((index, count))
 }
 
 fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
@@ -462,5 +525,56 @@ mod tests {
         assert!(parse_shard("4/4").is_err());
         assert!(parse_shard("1/0").is_err());
         assert!(parse_shard("x").is_err());
+    }
+
+    #[test]
+    fn shards_from_the_scheduler() {
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        // Slurm arrays starting at 0, at 1, and with a step.
+        let slurm0 = [
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(shard_from_env(env(&slurm0)).unwrap(), (3, 4));
+        let slurm1 = [
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "4"),
+        ];
+        assert_eq!(shard_from_env(env(&slurm1)).unwrap(), (3, 4));
+        let stepped = [
+            ("SLURM_ARRAY_TASK_ID", "14"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "14"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+        ];
+        assert_eq!(shard_from_env(env(&stepped)).unwrap(), (7, 8));
+        // A list with gaps would leave shards out: refused.
+        let gaps = [
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "8"),
+        ];
+        assert!(shard_from_env(env(&gaps)).is_err());
+        let no_count = [("SLURM_ARRAY_TASK_ID", "1")];
+        assert!(shard_from_env(env(&no_count)).is_err());
+        // Kubernetes: the index, and the count the user passes.
+        let k8s = [("JOB_COMPLETION_INDEX", "2"), ("PIXMILL_SHARD_COUNT", "5")];
+        assert_eq!(shard_from_env(env(&k8s)).unwrap(), (2, 5));
+        assert!(shard_from_env(env(&[("JOB_COMPLETION_INDEX", "2")])).is_err());
+        let beyond = [("JOB_COMPLETION_INDEX", "5"), ("PIXMILL_SHARD_COUNT", "5")];
+        assert!(shard_from_env(env(&beyond)).is_err());
+        let err = shard_from_env(env(&[])).unwrap_err();
+        assert!(err.to_string().contains("SLURM_ARRAY_TASK_ID"), "{err}");
     }
 }

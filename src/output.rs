@@ -3,7 +3,10 @@
 //! name is always complete; and no name, however it was derived, leads
 //! outside the output folder.
 
+mod owner;
+
 use crate::error::{ErrorClass, ItemError};
+use owner::{Ledger, Owner};
 use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -12,11 +15,14 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Marker in temp file names, so stale temps of a killed run can be found.
 const TEMP_MARK: &str = ".pixmill-";
 const TEMP_SUFFIX: &str = ".tmp";
+/// The folder (inside the output folder) where each running process keeps
+/// the record of the folders it makes temps in, named by its owner token.
+pub const OWNERS_DIR: &str = ".pixmill-owners";
 
 /// Checks an `output` value from a manifest: relative, no `..`, not empty.
 pub fn relative_name(name: &str) -> Result<PathBuf, ItemError> {
@@ -147,6 +153,8 @@ fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
 pub struct OutDir {
     root: PathBuf,
     canonical: PathBuf,
+    /// Where this run notes the folders it makes temps in (none for `--dry-run`).
+    ledger: Option<Arc<Ledger>>,
 }
 
 impl OutDir {
@@ -157,12 +165,15 @@ impl OutDir {
         if !canonical.is_dir() {
             return Err(io::Error::other("not a folder"));
         }
+        let ledger = Ledger::new(canonical.join(OWNERS_DIR));
+        ledger.note(Path::new("."));
         // Probe that we can write here before any work starts.
         let probe = temp_path(&canonical.join("probe"));
         File::create(&probe).and_then(|_| fs::remove_file(&probe))?;
         Ok(OutDir {
             root: root.to_path_buf(),
             canonical,
+            ledger: Some(Arc::new(ledger)),
         })
     }
 
@@ -175,6 +186,7 @@ impl OutDir {
         Ok(OutDir {
             root: root.to_path_buf(),
             canonical,
+            ledger: None,
         })
     }
 
@@ -225,6 +237,9 @@ impl OutDir {
             }
             self.check_inside(&dir)?;
         }
+        if let Some(ledger) = &self.ledger {
+            ledger.note(rel);
+        }
         Ok(())
     }
 
@@ -261,34 +276,35 @@ impl OutDir {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A temp name beside `final_path`: `.NAME.pixmill-PID-N.tmp`. Hidden, and
-/// carrying the process id, so a later run can tell a killed run's leftovers
-/// from a live run's work in progress.
+/// A temp name beside `final_path`: `.NAME.pixmill-OWNER-N.tmp`, where
+/// OWNER says which process on which machine writes it (see [`Owner`]), so a
+/// later run anywhere can tell a dead run's leftovers from work in progress.
 pub fn temp_path(final_path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let prefix = temp_prefix(final_path, std::process::id());
+    let prefix = temp_prefix(final_path, &Owner::me());
     final_path.with_file_name(format!("{prefix}{n}{TEMP_SUFFIX}"))
 }
 
-/// `.NAME.pixmill-PID-`: what every temp of process `pid` for `final_path`
+/// `.NAME.pixmill-OWNER-`: what every temp of `owner` for `final_path`
 /// starts with.
-fn temp_prefix(final_path: &Path, pid: u32) -> String {
+fn temp_prefix(final_path: &Path, owner: &Owner) -> String {
     let name = final_path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    // Keep temp names short enough for any file system (255 bytes).
+    // Keep temp names short enough for any file system (255 bytes): at
+    // most 80 + 60 bytes here.
     let short: String = name.chars().take(80).collect();
-    format!(".{short}{TEMP_MARK}{pid}-")
+    format!(".{short}{TEMP_MARK}{}-", owner.token())
 }
 
-/// Removes the temp files process `pid` left beside `final_path` (a
-/// worker that died mid-write).
+/// Removes the temp files that process `pid` of this machine (a worker
+/// that died mid-write) left beside `final_path`.
 pub fn remove_temps_of(final_path: &Path, pid: u32) {
     let Some(dir) = final_path.parent() else {
         return;
     };
-    let prefix = temp_prefix(final_path, pid);
+    let prefix = temp_prefix(final_path, &Owner::local(pid));
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with(&prefix) {
@@ -333,39 +349,89 @@ pub fn io_reason(e: &io::Error) -> String {
     }
 }
 
-/// Is this file name one of our temp files, left by a process that is no
-/// longer running?
+/// Is this file name one of our temp files, left by a process that is
+/// provably gone?
 pub fn is_stale_temp(name: &OsStr) -> bool {
-    let Some(name) = name.to_str() else {
-        return false;
-    };
-    if !name.starts_with('.') || !name.ends_with(TEMP_SUFFIX) {
-        return false;
-    }
-    let Some(at) = name.rfind(TEMP_MARK) else {
-        return false;
-    };
-    let tail = &name[at + TEMP_MARK.len()..name.len() - TEMP_SUFFIX.len()];
-    let Some(pid) = tail.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-        return false;
-    };
-    pid != std::process::id() && !process_alive(pid)
+    temp_owner(name).is_some_and(|owner| owner.is_provably_dead())
 }
 
-fn process_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+/// The owner recorded in a temp file name, if the name is one of ours.
+/// Names from before owners carried a machine (`.NAME.pixmill-PID-N.tmp`)
+/// give none: nothing says which machine wrote them.
+fn temp_owner(name: &OsStr) -> Option<Owner> {
+    let name = name.to_str()?;
+    let body = name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)?;
+    let tail = &body[body.rfind(TEMP_MARK)? + TEMP_MARK.len()..];
+    let (token, counter) = tail.rsplit_once('-')?;
+    counter.parse::<u64>().ok()?;
+    Owner::parse(token)
 }
 
-/// Removes temp files that killed runs left in the output folder. Returns
-/// how many were removed.
+/// Removes the temp files that dead runs left in the output folder `root`,
+/// without walking it: each run keeps a record of the folders it writes
+/// temps into ([`OWNERS_DIR`]), so only the records of provably dead runs
+/// are read, and only the folders they name. Returns how many temps were
+/// removed. Safe beside other live runs on this or any other machine.
 pub fn clean_stale_temps(root: &Path) -> usize {
-    walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && is_stale_temp(e.file_name()))
+    let Ok(records) = fs::read_dir(root.join(OWNERS_DIR)) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for record in records.flatten() {
+        let dead = Owner::parse(&record.file_name().to_string_lossy())
+            .is_some_and(|owner| owner.is_provably_dead());
+        if dead {
+            removed += reap_record(root, &record.path());
+        }
+    }
+    removed
+}
+
+/// Removes the dead temps in each folder a dead run's record names, then
+/// the record.
+fn reap_record(root: &Path, record: &Path) -> usize {
+    let Ok(bytes) = fs::read(record) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for folder in bytes.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        // A record is only ever a list of clean relative folders; anything
+        // else was not written by us and is not followed.
+        let Some(rel) = clean_relative(folder) else {
+            continue;
+        };
+        removed += reap_folder(&root.join(rel));
+    }
+    let _ = fs::remove_file(record);
+    removed
+}
+
+fn reap_folder(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| is_stale_temp(&e.file_name()))
         .filter(|e| fs::remove_file(e.path()).is_ok())
         .count()
+}
+
+fn clean_relative(bytes: &[u8]) -> Option<PathBuf> {
+    #[cfg(unix)]
+    let path = Path::new(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)).to_path_buf();
+    #[cfg(not(unix))]
+    let path = PathBuf::from(String::from_utf8_lossy(bytes).into_owned());
+    path.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        .then_some(path)
+}
+
+fn path_bytes(path: &Path) -> Vec<u8> {
+    #[cfg(unix)]
+    return std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    return path.to_string_lossy().into_owned().into_bytes();
 }
 
 #[cfg(test)]
@@ -449,14 +515,80 @@ mod tests {
         let temp = temp_path(Path::new("/x/photo.jpg"));
         let name = temp.file_name().unwrap();
         assert!(name.to_str().unwrap().starts_with(".photo.jpg.pixmill-"));
+        assert!(name.len() < 255);
         // Our own temps are never stale while we run.
+        assert_eq!(temp_owner(name), Some(Owner::me()));
         assert!(!is_stale_temp(name));
-        // A pid that cannot exist (beyond pid_max) is a dead run's.
-        assert!(is_stale_temp(OsStr::new(
-            ".photo.jpg.pixmill-4294967295-3.tmp"
-        )));
+        // A dead process of this machine: stale.
+        let dead = Owner::local(u32::MAX).token();
+        let dead_name = format!(".photo.jpg.pixmill-{dead}-3.tmp");
+        assert!(is_stale_temp(OsStr::new(&dead_name)));
+        // Names that only look like temps, and pre-owner names (no machine).
         assert!(!is_stale_temp(OsStr::new("photo.jpg")));
         assert!(!is_stale_temp(OsStr::new(".photo.jpg.pixmill-x-3.tmp")));
+        assert!(!is_stale_temp(OsStr::new(
+            ".photo.jpg.pixmill-4294967295-3.tmp"
+        )));
+        assert!(!is_stale_temp(OsStr::new(&format!(
+            ".a.pixmill-{dead}-x.tmp"
+        ))));
+    }
+
+    #[test]
+    fn a_dead_runs_temps_are_reaped_and_a_live_or_foreign_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        fs::create_dir_all(root.join(OWNERS_DIR)).unwrap();
+        let dead = Owner::local(u32::MAX).token();
+        let foreign = "0123456789ab-0123456789ab-1-42";
+        let mine = Owner::me().token();
+        for (owner, folder) in [(&*dead, "a/b"), (foreign, "a/b"), (&*mine, "a/b")] {
+            fs::write(
+                root.join(folder).join(format!(".p.pixmill-{owner}-1.tmp")),
+                "x",
+            )
+            .unwrap();
+        }
+        // A temp of the dead run outside its recorded folders is not looked for.
+        fs::write(root.join(format!("a/.q.pixmill-{dead}-2.tmp")), "x").unwrap();
+        // Records: the dead run's names its folder; a record cannot lead outside.
+        fs::write(root.join(OWNERS_DIR).join(&dead), b"\0a/b\0../..\0/etc\0").unwrap();
+        fs::write(root.join(OWNERS_DIR).join(foreign), b"a/b\0").unwrap();
+
+        assert_eq!(clean_stale_temps(&root), 1);
+        let left: Vec<String> = walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!left
+            .iter()
+            .any(|n| n == &format!(".p.pixmill-{dead}-1.tmp")));
+        assert!(!left.contains(&dead), "the dead run's record goes too");
+        for kept in [
+            format!(".p.pixmill-{foreign}-1.tmp"),
+            format!(".p.pixmill-{mine}-1.tmp"),
+            format!(".q.pixmill-{dead}-2.tmp"),
+            foreign.to_string(),
+        ] {
+            assert!(left.contains(&kept), "{kept} missing from {left:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_keeps_a_record_of_its_folders_until_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutDir::create(&dir.path().join("out")).unwrap();
+        out.prepare_parent(&out.root().join("x/y/a.jpg")).unwrap();
+        out.prepare_parent(&out.root().join("x/y/b.jpg")).unwrap();
+        out.prepare_parent(&out.root().join("top.jpg")).unwrap();
+        let record = out.canonical().join(OWNERS_DIR).join(Owner::me().token());
+        assert_eq!(fs::read(&record).unwrap(), b".\0x/y\0");
+        drop(out);
+        assert!(!record.exists());
+        assert!(!dir.path().join("out").join(OWNERS_DIR).exists());
     }
 
     #[test]

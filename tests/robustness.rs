@@ -958,8 +958,17 @@ fn kill_9_then_rerun(backend: &str) {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // The kill may or may not land mid-write; make sure the rerun meets what
-    // a mid-write kill leaves: a half-written temp named with the dead pid.
-    let half = out.join(format!(".59.png.pixmill-{}-999.tmp", child.id()));
+    // a mid-write kill leaves: a half-written temp named with the dead run's
+    // owner (machine, boot, PID namespace, pid), as its record names it.
+    let records: Vec<String> = fs::read_dir(out.join(".pixmill-owners"))
+        .expect("the killed run left its record")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let owner = records
+        .iter()
+        .find(|r| r.ends_with(&format!("-{}", child.id())))
+        .unwrap_or_else(|| panic!("no record of pid {} in {records:?}", child.id()));
+    let half = out.join(format!(".59.png.pixmill-{owner}-999.tmp"));
     fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
     let after_kill = files(&out);
     assert!(
