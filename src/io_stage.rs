@@ -1,16 +1,17 @@
 //! The I/O stage: `--io-threads` threads that spend their lives waiting on
 //! the network, so many of them overlap many downloads. Each body streams
-//! to a temp file beside its output; `fetch` renames it into place,
-//! `convert` hands it to the CPU stage as soon as it arrives.
+//! to the output store's staging path; `fetch` hands it to the store,
+//! `convert` to the CPU stage as soon as it arrives.
 
 use crate::config::{Config, Mode};
 use crate::error::{ErrorClass, ItemError};
 use crate::fetch::{naming, FetchFailure, Fetched, Fetcher};
 use crate::item::{millis, Entry, Input, Job, Record, Status};
-use crate::output::{self, Claim, Claims, OutDir};
+use crate::output::{self, Claim, Claims};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
-use crate::source::{clash, plan_check_exists};
+use crate::source::{clash, resume_rule};
+use crate::store::{Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 /// What the download threads share.
 pub struct IoContext<'a> {
     pub config: &'a Config,
-    pub out: &'a OutDir,
+    pub store: &'a dyn OutputStore,
     pub claims: &'a Claims,
     pub stop: &'a Stop,
     pub progress: &'a Progress,
@@ -27,11 +28,13 @@ pub struct IoContext<'a> {
     pub fetcher: OnceLock<Result<Fetcher, String>>,
 }
 
-/// Runs the download threads until `entries` is drained.
+/// Runs the download threads until `entries` is drained. `fetch` lands
+/// each download through `route` to the store.
 pub fn run(
     ctx: &IoContext,
     entries: Receiver<Entry>,
     to_cpu: Option<Sender<Job>>,
+    route: Route,
     to_sink: Sender<Record>,
 ) -> StageLoad {
     let threads = ctx.config.io_threads;
@@ -39,6 +42,7 @@ pub fn run(
     std::thread::scope(|scope| {
         for (i, busy) in busy.iter_mut().enumerate() {
             let (entries, to_cpu, to_sink) = (entries.clone(), to_cpu.clone(), to_sink.clone());
+            let mut landing = route.landing();
             std::thread::Builder::new()
                 .name(format!("pixmill-io-{i}"))
                 .spawn_scoped(scope, move || {
@@ -58,6 +62,11 @@ pub fn run(
                                 None => false,
                             },
                             Next::Done(record) => to_sink.send(record).is_ok(),
+                            Next::Store(finished) => match landing.land(finished) {
+                                Landed::Record(record) => to_sink.send(*record).is_ok(),
+                                Landed::Queued => true,
+                                Landed::Closed => false,
+                            },
                             Next::Dropped => true,
                         };
                         if !sent {
@@ -76,6 +85,8 @@ pub fn run(
 
 enum Next {
     Compute(Job),
+    /// A finished download for the store (`fetch`).
+    Store(Finished),
     Done(Record),
     /// Cut short by an interrupt: neither done nor failed, so no record;
     /// a rerun does it.
@@ -100,10 +111,10 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
             )
         }
     };
-    if let Err(e) = ctx.out.prepare_parent(&entry.output) {
-        return done(record.fail(e), &entry);
-    }
-    let temp = output::temp_path(&entry.output);
+    let temp = match ctx.store.staging_path(&entry) {
+        Ok(temp) => temp,
+        Err(e) => return done(record.fail(e), &entry),
+    };
     let started = Instant::now();
     let result = fetcher.fetch(&url, &temp, entry.sha256.as_deref(), ctx.stop.flag());
     record.fetch_ms = Some(millis(started.elapsed()));
@@ -157,8 +168,8 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     }
 }
 
-/// `fetch`: name the file (Content-Type may give the extension) and
-/// rename it into place.
+/// `fetch`: name the file (Content-Type may give the extension) and hand
+/// it to the store.
 fn finish_fetch(
     ctx: &IoContext,
     mut entry: Entry,
@@ -179,11 +190,11 @@ fn finish_fetch(
             record.output = Some(entry.output.display().to_string());
         }
     }
-    if let Err(e) = output::persist(&temp, &entry.output) {
-        return done(record.fail(e), &entry);
-    }
-    record.bytes_out = Some(fetched.bytes);
-    done(record, &entry)
+    Next::Store(Finished {
+        entry,
+        record,
+        payload: Payload::Staged(temp),
+    })
 }
 
 /// A name decided only after the download: claim it and apply
@@ -195,7 +206,7 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
         claim = ctx.claims.claim(&entry.output, &entry.label);
     }
     let refused = match claim {
-        Claim::New => plan_check_exists(entry, ctx.config.on_exists),
+        Claim::New => resume_rule(ctx.store, entry, ctx.config.on_exists),
         Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
         Claim::Taken => Some(clash(entry)),
     };

@@ -17,6 +17,7 @@ pub mod process;
 pub mod report;
 pub mod signal;
 pub mod source;
+pub mod store;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -282,33 +282,6 @@ fn temp_prefix(final_path: &Path, pid: u32) -> String {
     format!(".{short}{TEMP_MARK}{pid}-")
 }
 
-/// Removes the temp files process `pid` left beside `final_path` (a
-/// worker that died mid-write).
-pub fn remove_temps_of(final_path: &Path, pid: u32) {
-    let Some(dir) = final_path.parent() else {
-        return;
-    };
-    let prefix = temp_prefix(final_path, pid);
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
-/// Writes `data` to `final_path` through a temp file and a rename.
-pub fn write_atomic(final_path: &Path, data: &[u8]) -> Result<(), ItemError> {
-    let temp = temp_path(final_path);
-    let written = File::create(&temp).and_then(|mut f| f.write_all(data));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(write_error(final_path, &e));
-    }
-    persist(&temp, final_path)
-}
-
 /// Renames a finished temp file into place; removes it if that fails.
 pub fn persist(temp: &Path, final_path: &Path) -> Result<(), ItemError> {
     fs::rename(temp, final_path).map_err(|e| {
@@ -457,18 +430,6 @@ mod tests {
         )));
         assert!(!is_stale_temp(OsStr::new("photo.jpg")));
         assert!(!is_stale_temp(OsStr::new(".photo.jpg.pixmill-x-3.tmp")));
-    }
-
-    #[test]
-    fn atomic_write_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = OutDir::create(&dir.path().join("out")).unwrap();
-        let target = out.root().join("sub/a.bin");
-        out.prepare_parent(&target).unwrap();
-        write_atomic(&target, b"hello").unwrap();
-        assert_eq!(fs::read(&target).unwrap(), b"hello");
-        let names: Vec<_> = fs::read_dir(target.parent().unwrap()).unwrap().collect();
-        assert_eq!(names.len(), 1);
     }
 
     #[cfg(unix)]

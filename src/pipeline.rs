@@ -1,9 +1,12 @@
 //! Wires the stages together and owns shutdown:
 //!
 //! ```text
-//! source ──bounded──► I/O stage (threads, waiting) ──bounded──► CPU stage (cores) ──bounded──► sink
+//! source ──bounded──► I/O stage (threads, waiting) ──bounded──► CPU stage (cores) ──► store ──bounded──► sink
 //!    └────────────── local files skip the I/O stage ──────────────┘
 //! ```
+//!
+//! The store lands bytes inside each worker (the `files` store) or on its
+//! own thread between the workers and the sink (a single-writer store).
 //!
 //! Every stage runs inside one `std::thread::scope`; a stage ends when its
 //! input channel is drained and its senders are dropped, so the run ends
@@ -18,6 +21,7 @@ use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
 use crate::source::{self, Lists, Planner};
+use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
 use crossbeam_channel::bounded;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -54,13 +58,19 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             .any(|i| i == "-" || source::is_url(i));
     let progress = Progress::new(config.progress, may_download);
     let claims = Claims::default();
+    let files = FilesStore::new(&out);
+    let store: &dyn OutputStore = &files;
+    let (per_worker, mut single) = match store.writers() {
+        Writers::PerWorker(make) => (Some(make), None),
+        Writers::Single(writer) => (None, Some(writer)),
+    };
 
     let (io_tx, io_rx) = bounded::<Entry>(config.io_threads * 2);
     let (cpu_tx, cpu_rx) = bounded::<Job>(config.jobs * 2);
     let (sink_tx, sink_rx) = bounded::<Record>(1024);
     let io_ctx = IoContext {
         config,
-        out: &out,
+        store,
         claims: &claims,
         stop,
         progress: &progress,
@@ -68,7 +78,6 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     };
     let cpu_ctx = CpuContext {
         jobs: config.jobs,
-        out: &out,
         stop,
         max_input_size: config.max_input_size,
     };
@@ -83,12 +92,30 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             report: report_file,
         };
         let sink = scope.spawn(|| report::run_sink(sink_rx, sink_options, &progress, stop));
+        // A single-writer store sits between the stages and the sink: every
+        // record passes it, finished items with their bytes.
+        let (route, sink_tx, store_thread) = match (&per_worker, single.take()) {
+            (Some(make), _) => (Route::Direct(&**make), sink_tx, None),
+            (None, writer) => {
+                let writer =
+                    writer.ok_or_else(|| Error::Setup("the store has no writer".into()))?;
+                let (fin_tx, fin_rx) = bounded::<Finished>(config.jobs * 2);
+                let (rec_tx, rec_rx) = bounded::<Record>(1024);
+                let handle =
+                    scope.spawn(move || store::run_store_thread(writer, fin_rx, rec_rx, sink_tx));
+                (Route::Queue(fin_tx), rec_tx, Some(handle))
+            }
+        };
 
         let cpu = match &config.mode {
             Mode::Convert(settings) => {
-                let (rx, tx) = (cpu_rx, sink_tx.clone());
+                let to = process::StageOut {
+                    route: route.clone(),
+                    records: sink_tx.clone(),
+                };
+                let rx = cpu_rx;
                 let ctx = &cpu_ctx;
-                Some(scope.spawn(move || process::run_stage(config.backend, settings, ctx, rx, tx)))
+                Some(scope.spawn(move || process::run_stage(config.backend, settings, ctx, rx, to)))
             }
             Mode::Fetch => {
                 drop(cpu_rx);
@@ -99,7 +126,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             let to_cpu = converting.then(|| cpu_tx.clone());
             let (rx, tx) = (io_rx, sink_tx.clone());
             let ctx = &io_ctx;
-            scope.spawn(move || io_stage::run(ctx, rx, to_cpu, tx))
+            scope.spawn(move || io_stage::run(ctx, rx, to_cpu, route, tx))
         };
         let discovered = progress.discovered.clone();
         let (claims, out) = (&claims, &out);
@@ -107,6 +134,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             let mut planner = Planner::new(
                 config,
                 out,
+                store,
                 claims,
                 stop,
                 discovered,
@@ -128,6 +156,12 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             ),
             None => None,
         };
+        if let Some(handle) = store_thread {
+            handle
+                .join()
+                .map_err(|_| Error::Setup("the output store panicked".into()))?
+                .map_err(|e| Error::Setup(format!("cannot complete the output: {e}")))?;
+        }
         let counts = sink
             .join()
             .map_err(|_| Error::Setup("the output stage panicked".into()))?

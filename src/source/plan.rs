@@ -9,6 +9,7 @@ use crate::imaging::Format;
 use crate::item::{Entry, Input, Job, Record, Status};
 use crate::output::{self, Claim, Claims, OutDir};
 use crate::signal::Stop;
+use crate::store::{Freshness, OutputStore};
 use crossbeam_channel::Sender;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub enum Planned {
 pub struct Planner<'a> {
     config: &'a Config,
     out: &'a OutDir,
+    store: &'a dyn OutputStore,
     claims: &'a Claims,
     stop: &'a Stop,
     discovered: Arc<AtomicU64>,
@@ -43,6 +45,7 @@ impl<'a> Planner<'a> {
     pub fn new(
         config: &'a Config,
         out: &'a OutDir,
+        store: &'a dyn OutputStore,
         claims: &'a Claims,
         stop: &'a Stop,
         discovered: Arc<AtomicU64>,
@@ -53,6 +56,7 @@ impl<'a> Planner<'a> {
         Planner {
             config,
             out,
+            store,
             claims,
             stop,
             discovered,
@@ -154,7 +158,7 @@ impl<'a> Planner<'a> {
         // against existing files once the Content-Type is known.
         let name_final = !url || format.is_some() || has_extension(&entry.output);
         if name_final {
-            if let Some(done) = check_exists(&entry, self.config.on_exists) {
+            if let Some(done) = resume_rule(self.store, &entry, self.config.on_exists) {
                 return Planned::Done(done);
             }
         }
@@ -249,9 +253,10 @@ pub fn clash(entry: &Entry) -> Record {
     ))
 }
 
-/// The `--on-exists` rule for an output that is already there.
-pub fn check_exists(entry: &Entry, on_exists: OnExists) -> Option<Record> {
-    if on_exists == OnExists::Overwrite || entry.output.symlink_metadata().is_err() {
+/// The `--on-exists` rule, applied to what the store holds for `entry`:
+/// a record when the entry is not to be done.
+pub fn resume_rule(store: &dyn OutputStore, entry: &Entry, on_exists: OnExists) -> Option<Record> {
+    if on_exists == OnExists::Overwrite || store.check(entry) == Freshness::Missing {
         return None;
     }
     Some(match on_exists {
