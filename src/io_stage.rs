@@ -10,7 +10,9 @@ use crate::item::{millis, Entry, Input, Job, Record, Status};
 use crate::output::{self, Claim, Claims};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
-use crate::source::{clash, resume_rule};
+use crate::source::{clash, resume_rule, UP_TO_DATE};
+use crate::store::stamp::InputId;
+use crate::store::Stale;
 use crate::store::{Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::{Path, PathBuf};
@@ -116,7 +118,13 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         Err(e) => return done(record.fail(e), &entry),
     };
     let started = Instant::now();
-    let result = fetcher.fetch(&url, &temp, entry.sha256.as_deref(), ctx.stop.flag());
+    let result = fetcher.fetch_if_changed(
+        &url,
+        &temp,
+        entry.sha256.as_deref(),
+        entry.revalidate.as_ref(),
+        ctx.stop.flag(),
+    );
     record.fetch_ms = Some(millis(started.elapsed()));
     let fetched = match result {
         Ok(fetched) => fetched,
@@ -133,6 +141,15 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     };
     record.http_status = Some(fetched.http_status);
     record.attempts = Some(fetched.attempts);
+    if fetched.not_modified {
+        let _ = std::fs::remove_file(&temp);
+        record.reason = None;
+        return done(record.skip(UP_TO_DATE), &entry);
+    }
+    if entry.revalidate.is_some() {
+        record.reason = Some(Stale::InputChanged.reason().to_string());
+    }
+    entry.provenance.input = InputId::Url(fetched.validators.clone());
     record.bytes_in = Some(fetched.bytes);
     ctx.progress.fetched.inc(fetched.bytes);
     match &ctx.config.mode {
@@ -152,10 +169,12 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
             if entry.format.is_none() {
                 entry.output = output::with_extension(&entry.output, format.extension());
                 entry.format = Some(format);
+                entry.provenance.settings = ctx.config.settings_hash(Some(format));
                 if let Some(r) = settle_name(ctx, &mut entry, &temp) {
                     return Next::Done(r);
                 }
                 record.output = Some(entry.output.display().to_string());
+                record.reason = entry.redo.map(String::from).or(record.reason);
             }
             Next::Compute(Job {
                 entry,
@@ -188,6 +207,7 @@ fn finish_fetch(
                 return Next::Done(r);
             }
             record.output = Some(entry.output.display().to_string());
+            record.reason = entry.redo.map(String::from).or(record.reason);
         }
     }
     Next::Store(Finished {
@@ -206,7 +226,7 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
         claim = ctx.claims.claim(&entry.output, &entry.label);
     }
     let refused = match claim {
-        Claim::New => resume_rule(ctx.store, entry, ctx.config.on_exists),
+        Claim::New => after_download(ctx, entry),
         Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
         Claim::Taken => Some(clash(entry)),
     };
@@ -214,6 +234,22 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
         let _ = std::fs::remove_file(temp);
     }
     refused.map(|r| r.finish(entry))
+}
+
+/// `--on-exists` for an output found only once its download is done: the
+/// same version (the validators the server just sent) is up to date.
+fn after_download(ctx: &IoContext, entry: &mut Entry) -> Option<Record> {
+    let refused = resume_rule(ctx.store, entry, ctx.config.on_exists);
+    match entry.revalidate.take() {
+        Some(known) if InputId::Url(known.clone()) == entry.provenance.input => {
+            Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE))
+        }
+        Some(_) => {
+            entry.redo = Some(Stale::InputChanged.reason());
+            None
+        }
+        None => refused,
+    }
 }
 
 fn done(record: Record, entry: &Entry) -> Next {

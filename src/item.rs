@@ -3,6 +3,8 @@
 
 use crate::error::{ErrorClass, ItemError};
 use crate::imaging::Format;
+use crate::store::stamp::Provenance;
+use crate::store::Validators;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,6 +30,13 @@ pub struct Entry {
     /// content of a download.
     pub format: Option<Format>,
     pub sha256: Option<String>,
+    /// What the output will be made from (its stamp, and what resume
+    /// compares against).
+    pub provenance: Provenance,
+    /// A download to ask about with these validators (a conditional request).
+    pub revalidate: Option<Validators>,
+    /// Why an existing output is being redone.
+    pub redo: Option<&'static str>,
     pub started: Instant,
 }
 
@@ -61,8 +70,13 @@ pub struct Record {
     pub output: Option<String>,
     pub status: Status,
     pub error_class: Option<ErrorClass>,
-    /// For failures the reason; for skipped items why they were skipped.
+    /// Why a failure failed.
     pub error: Option<String>,
+    /// Why an item was skipped ("up to date", "output exists") or why an
+    /// existing output was redone ("settings changed", "input changed",
+    /// "output was incomplete", ...); omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub url: Option<String>,
     pub http_status: Option<u16>,
     pub attempts: Option<u32>,
@@ -95,6 +109,7 @@ impl Record {
                 Input::Url(u) => Some(u.clone()),
                 Input::Path(_) => None,
             },
+            reason: entry.redo.map(String::from),
             ..Record::blank(entry.label.clone(), status)
         }
     }
@@ -111,6 +126,7 @@ impl Record {
             status,
             error_class: None,
             error: None,
+            reason: None,
             url: None,
             http_status: None,
             attempts: None,
@@ -137,7 +153,7 @@ impl Record {
 
     pub fn skip(mut self, why: &str) -> Record {
         self.status = Status::Skipped;
-        self.error = Some(why.to_string());
+        self.reason = Some(why.to_string());
         self
     }
 

@@ -58,7 +58,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             .any(|i| i == "-" || source::is_url(i));
     let progress = Progress::new(config.progress, may_download);
     let claims = Claims::default();
-    let files = FilesStore::new(&out);
+    let files = FilesStore::new(&out, config.fsync);
     let store: &dyn OutputStore = &files;
     let (per_worker, mut single) = match store.writers() {
         Writers::PerWorker(make) => (Some(make), None),

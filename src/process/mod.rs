@@ -147,8 +147,8 @@ pub struct CpuContext<'a> {
 
 /// What one job came to: bytes for the store, or a failure for the sink.
 pub enum Outcome {
-    Finished(Finished),
-    Failed(Record),
+    Finished(Box<Finished>),
+    Failed(Box<Record>),
 }
 
 /// One job through a runner (a thread's converter, or a worker process),
@@ -187,13 +187,13 @@ pub fn execute(
             record.width_out = Some(done.width_out);
             record.height_out = Some(done.height_out);
             record.warnings = done.warnings;
-            Outcome::Finished(Finished {
+            Outcome::Finished(Box::new(Finished {
                 entry,
                 record,
                 payload: Payload::Bytes(done.data),
-            })
+            }))
         }
-        Err(e) => Outcome::Failed(record.fail(e).finish(&entry)),
+        Err(e) => Outcome::Failed(Box::new(record.fail(e).finish(&entry))),
     }
 }
 
@@ -247,8 +247,8 @@ impl Outlet<'_> {
     /// Sends an outcome on; false when the run is ending (nobody listens).
     pub fn send(&mut self, outcome: Outcome) -> bool {
         let record = match outcome {
-            Outcome::Failed(record) => record,
-            Outcome::Finished(finished) => match self.landing.land(finished) {
+            Outcome::Failed(record) => *record,
+            Outcome::Finished(finished) => match self.landing.land(*finished) {
                 crate::store::Landed::Record(record) => *record,
                 crate::store::Landed::Queued => return true,
                 crate::store::Landed::Closed => return false,

@@ -9,7 +9,8 @@ use crate::imaging::Format;
 use crate::item::{Entry, Input, Job, Record, Status};
 use crate::output::{self, Claim, Claims, OutDir};
 use crate::signal::Stop;
-use crate::store::{Freshness, OutputStore};
+use crate::store::stamp::{InputId, Provenance};
+use crate::store::{Freshness, OutputStore, Validators};
 use crossbeam_channel::Sender;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub enum Planned {
     /// A URL for the I/O stage.
     Download(Entry),
     /// A local file for the CPU stage.
-    Compute(Job),
+    Compute(Box<Job>),
     /// Already decided (skipped, failed, or a dry-run line).
     Done(Record),
 }
@@ -92,7 +93,7 @@ impl<'a> Planner<'a> {
         self.discovered.fetch_add(1, Ordering::Relaxed);
         let sent = match planned {
             Planned::Download(entry) => self.to_io.as_ref().map(|tx| tx.send(entry).is_ok()),
-            Planned::Compute(job) => self.to_cpu.as_ref().map(|tx| tx.send(job).is_ok()),
+            Planned::Compute(job) => self.to_cpu.as_ref().map(|tx| tx.send(*job).is_ok()),
             Planned::Done(record) => Some(self.to_sink.send(record).is_ok()),
         };
         sent.unwrap_or(false) && !self.stop.requested()
@@ -138,10 +139,23 @@ impl<'a> Planner<'a> {
                 path = output::with_extension(&path, f.extension());
             }
         }
-        let input = if url {
-            Input::Url(label.clone())
+        let (input, identity) = if url {
+            (
+                Input::Url(label.clone()),
+                Some(InputId::Url(Validators::default())),
+            )
         } else {
-            Input::Path(PathBuf::from(&raw.input))
+            let identity = std::fs::metadata(&raw.input)
+                .ok()
+                .map(|m| InputId::of_file(&m));
+            (Input::Path(PathBuf::from(&raw.input)), identity)
+        };
+        let provenance = Provenance {
+            key: output::stable_hash64(&label),
+            settings: self.config.settings_hash(format),
+            input: identity
+                .clone()
+                .unwrap_or(InputId::Url(Validators::default())),
         };
         let mut entry = Entry {
             input,
@@ -149,6 +163,9 @@ impl<'a> Planner<'a> {
             output: path,
             format,
             sha256: raw.sha256,
+            provenance,
+            revalidate: None,
+            redo: None,
             started: Instant::now(),
         };
         if let Some(done) = self.claim(&mut entry, url) {
@@ -156,9 +173,10 @@ impl<'a> Planner<'a> {
         }
         // A download whose name still lacks its extension is checked
         // against existing files once the Content-Type is known.
+        // A missing input has nothing to compare: it fails when read.
         let name_final = !url || format.is_some() || has_extension(&entry.output);
-        if name_final {
-            if let Some(done) = resume_rule(self.store, &entry, self.config.on_exists) {
+        if name_final && identity.is_some() {
+            if let Some(done) = resume_rule(self.store, &mut entry, self.config.on_exists) {
                 return Planned::Done(done);
             }
         }
@@ -167,13 +185,13 @@ impl<'a> Planner<'a> {
         }
         match (url, format) {
             (true, _) => Planned::Download(entry),
-            (false, Some(format)) => Planned::Compute(Job {
+            (false, Some(format)) => Planned::Compute(Box::new(Job {
                 record: Record::new(&entry, Status::Ok),
                 read_from: PathBuf::from(&raw.input),
                 staged: false,
                 format,
                 entry,
-            }),
+            })),
             (false, None) => fail(
                 entry.label,
                 ErrorClass::Decode,
@@ -254,22 +272,41 @@ pub fn clash(entry: &Entry) -> Record {
 }
 
 /// The `--on-exists` rule, applied to what the store holds for `entry`:
-/// a record when the entry is not to be done.
-pub fn resume_rule(store: &dyn OutputStore, entry: &Entry, on_exists: OnExists) -> Option<Record> {
-    if on_exists == OnExists::Overwrite || store.check(entry) == Freshness::Missing {
+/// a record when the entry is not to be done; otherwise `entry` learns why
+/// it is redone, or what to ask the server.
+pub fn resume_rule(
+    store: &dyn OutputStore,
+    entry: &mut Entry,
+    on_exists: OnExists,
+) -> Option<Record> {
+    if on_exists == OnExists::Overwrite {
         return None;
     }
-    Some(match on_exists {
-        OnExists::Fail => Record::new(entry, Status::Failed).fail(ItemError::new(
+    let freshness = store.check(entry);
+    match (on_exists, freshness) {
+        (_, Freshness::Missing) => None,
+        (OnExists::Fail, _) => Some(Record::new(entry, Status::Failed).fail(ItemError::new(
             ErrorClass::Exists,
             format!(
                 "output {} exists (--on-exists fail)",
                 entry.output.display()
             ),
-        )),
-        _ => Record::new(entry, Status::Skipped).skip("output exists"),
-    })
+        ))),
+        (OnExists::Skip, _) => Some(Record::new(entry, Status::Skipped).skip("output exists")),
+        (_, Freshness::UpToDate) => Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE)),
+        (_, Freshness::Revalidate(validators)) => {
+            entry.revalidate = Some(validators);
+            None
+        }
+        (_, Freshness::Stale(stale)) => {
+            entry.redo = Some(stale.reason());
+            None
+        }
+    }
 }
+
+/// The reason of a skip by the up-to-date rule.
+pub const UP_TO_DATE: &str = "up to date";
 
 fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
     Planned::Done(Record::failed_input(label, ItemError::new(class, message)))

@@ -1,32 +1,53 @@
 //! The `files` store: each output is a file under `-o`, written to a hidden
-//! temp file beside its final name and renamed into place, so a file under a
-//! final name is always complete. Its writers run in every worker at once.
+//! temp file beside its final name, stamped (see [`super::stamp`]) and
+//! renamed into place, so a file under a final name is always complete and
+//! says what it was made from. Its writers run in every worker at once.
 
+use super::stamp::{self, StampMode};
 use super::{Freshness, OutputStore, Payload, Placed, StoreWriter, Writers};
 use crate::error::ItemError;
 use crate::item::Entry;
 use crate::output::{self, OutDir};
 use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
+use std::path::PathBuf;
 
 /// Loose files below the output folder.
 pub struct FilesStore<'a> {
     out: &'a OutDir,
+    mode: StampMode,
+    fsync: bool,
 }
 
 impl<'a> FilesStore<'a> {
-    pub fn new(out: &'a OutDir) -> FilesStore<'a> {
-        FilesStore { out }
+    /// `fsync`: make each output and its folder entry durable before `put`
+    /// returns.
+    pub fn new(out: &'a OutDir, fsync: bool) -> FilesStore<'a> {
+        FilesStore {
+            out,
+            mode: probe_mode(out),
+            fsync,
+        }
     }
+}
+
+/// Where this folder keeps stamps; a folder we cannot probe (a dry run's
+/// folder that does not exist yet) is assumed to have xattrs.
+fn probe_mode(out: &OutDir) -> StampMode {
+    let probe = output::temp_path(&out.canonical().join("probe"));
+    let Ok(file) = File::create(&probe) else {
+        return StampMode::Xattr;
+    };
+    let mode = StampMode::probe(&file);
+    drop(file);
+    let _ = fs::remove_file(&probe);
+    mode
 }
 
 impl OutputStore for FilesStore<'_> {
     fn check(&self, entry: &Entry) -> Freshness {
-        match entry.output.symlink_metadata() {
-            Ok(_) => Freshness::UpToDate,
-            Err(_) => Freshness::Missing,
-        }
+        stamp::check(&entry.output, &entry.provenance, self.mode)
     }
 
     fn staging_path(&self, entry: &Entry) -> Result<PathBuf, ItemError> {
@@ -35,54 +56,99 @@ impl OutputStore for FilesStore<'_> {
     }
 
     fn writers(&self) -> Writers<'_> {
-        let out = self.out;
-        Writers::PerWorker(Box::new(move || Box::new(FilesWriter { out })))
+        let (out, mode, fsync) = (self.out, self.mode, self.fsync);
+        Writers::PerWorker(Box::new(move || Box::new(FilesWriter { out, mode, fsync })))
     }
 }
 
 /// One worker's writer: nothing shared, so workers never wait on each other.
 struct FilesWriter<'a> {
     out: &'a OutDir,
+    mode: StampMode,
+    fsync: bool,
 }
 
 impl StoreWriter for FilesWriter<'_> {
     fn put(&mut self, entry: &Entry, payload: Payload) -> Result<Placed, ItemError> {
         let target = &entry.output;
-        let bytes = match payload {
+        let temp = match payload {
             Payload::Bytes(data) => {
                 self.out.prepare_parent(target)?;
-                write_atomic(target, &data)?;
-                data.len() as u64
+                let temp = output::temp_path(target);
+                let written = File::create(&temp).and_then(|mut f| f.write_all(&data));
+                if let Err(e) = written {
+                    let _ = fs::remove_file(&temp);
+                    return Err(output::write_error(target, &e));
+                }
+                temp
             }
-            Payload::Staged(temp) => {
-                let len = fs::metadata(&temp)
-                    .map(|m| m.len())
-                    .map_err(|e| output::write_error(target, &e));
-                let len = match len {
-                    Ok(len) => len,
-                    Err(e) => {
-                        let _ = fs::remove_file(&temp);
-                        return Err(e);
-                    }
-                };
-                output::persist(&temp, target)?;
-                len
-            }
+            Payload::Staged(temp) => temp,
         };
-        Ok(Placed {
-            output: target.display().to_string(),
-            bytes,
-        })
+        match self.seal_and_rename(&temp, entry) {
+            Ok(bytes) => Ok(Placed {
+                output: target.display().to_string(),
+                bytes,
+            }),
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                Err(output::write_error(target, &e))
+            }
+        }
     }
 }
 
-/// Writes `data` to `final_path` through a temp file and a rename.
-fn write_atomic(final_path: &Path, data: &[u8]) -> Result<(), ItemError> {
-    let temp = output::temp_path(final_path);
-    let written = File::create(&temp).and_then(|mut f| f.write_all(data));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(output::write_error(final_path, &e));
+impl FilesWriter<'_> {
+    /// Stamps the finished temp file, makes it durable when asked, and
+    /// renames it into place; returns its length.
+    fn seal_and_rename(&self, temp: &Path, entry: &Entry) -> io::Result<u64> {
+        let target = &entry.output;
+        let file = File::open(temp)?;
+        let len = file.metadata()?.len();
+        let tail = stamp::tail_hash_of_file(&file, len)?;
+        let sidecar = stamp::stamp_file(&file, len, tail, &entry.provenance, self.mode)?;
+        if self.fsync {
+            file.sync_all()?;
+        }
+        drop(file);
+        if sidecar.is_some() {
+            // An old sidecar must never describe the new output.
+            match fs::remove_file(stamp::sidecar_path(target)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        fs::rename(temp, target)?;
+        if let Some(text) = sidecar {
+            self.write_sidecar(target, &text)?;
+        }
+        if self.fsync {
+            sync_dir(target)?;
+        }
+        Ok(len)
     }
-    output::persist(&temp, final_path)
+
+    fn write_sidecar(&self, target: &Path, text: &[u8]) -> io::Result<()> {
+        let path = stamp::sidecar_path(target);
+        let temp = output::temp_path(&path);
+        let written = File::create(&temp).and_then(|mut f| {
+            f.write_all(text)?;
+            if self.fsync {
+                f.sync_all()?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written.and_then(|()| fs::rename(&temp, &path)) {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// Makes `path`'s folder entry durable (the rename that put it there).
+fn sync_dir(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
 }

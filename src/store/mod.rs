@@ -10,6 +10,7 @@
 //! ([`Writers::Single`], as the sink owns stdout: tar or parquet shards).
 
 pub mod files;
+pub mod stamp;
 
 use crate::error::ItemError;
 use crate::item::{Entry, Record, Status};

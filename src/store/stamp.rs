@@ -102,7 +102,12 @@ impl Stamp {
                 size,
                 mtime_ns,
                 ino,
-            } => (Some(*size), Some(*mtime_ns), Some(*ino), Validators::default()),
+            } => (
+                Some(*size),
+                Some(*mtime_ns),
+                Some(*ino),
+                Validators::default(),
+            ),
             InputId::Url(v) => (None, None, None, v.clone()),
         };
         Stamp {
@@ -130,7 +135,9 @@ impl Stamp {
                 mtime_ns,
                 ino,
             } => {
-                if self.size != Some(*size) || self.mtime != Some(*mtime_ns) || self.ino != Some(*ino)
+                if self.size != Some(*size)
+                    || self.mtime != Some(*mtime_ns)
+                    || self.ino != Some(*ino)
                 {
                     return Freshness::Stale(Stale::InputChanged);
                 }
@@ -187,7 +194,8 @@ pub fn check(path: &Path, p: &Provenance, mode: StampMode) -> Freshness {
     let Some(stamp) = read_stamp(&file, path, mode) else {
         return Freshness::Stale(Stale::Unknown);
     };
-    if stamp.len != meta.len() || tail_hash_of_file(&file, meta.len()).ok() != parse_hex16(&stamp.tail)
+    if stamp.len != meta.len()
+        || tail_hash_of_file(&file, meta.len()).ok() != parse_hex16(&stamp.tail)
     {
         return Freshness::Stale(Stale::Incomplete);
     }
