@@ -3,7 +3,7 @@
 //! (`--on-exists`), and where it goes next.
 
 use super::{Origin, Raw};
-use crate::config::{Config, Mode, OnExists};
+use crate::config::{Config, Mode};
 use crate::error::{ErrorClass, ItemError};
 use crate::imaging::Format;
 use crate::item::{Entry, Input, Job, Record, Settles, Status};
@@ -11,7 +11,7 @@ use crate::naming::{self, Names};
 use crate::output::OutDir;
 use crate::signal::Stop;
 use crate::store::stamp::{InputId, Provenance};
-use crate::store::{Freshness, OutputStore, Validators};
+use crate::store::{resume_rule, Freshness, OutputStore, Validators};
 use crossbeam_channel::Sender;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -320,43 +320,6 @@ fn identity(key: &str, meta: Option<&std::fs::Metadata>, output: Option<&str>) -
     let _ = meta;
     naming::stable_hash64(&format!("{key}\0{output}"))
 }
-
-/// The `--on-exists` rule, applied to what the store holds for `entry`:
-/// a record when the entry is not to be done; otherwise `entry` learns why
-/// it is redone, or what to ask the server.
-pub fn resume_rule(
-    store: &dyn OutputStore,
-    entry: &mut Entry,
-    on_exists: OnExists,
-) -> Option<Record> {
-    if on_exists == OnExists::Overwrite {
-        return None;
-    }
-    let freshness = store.check(entry);
-    match (on_exists, freshness) {
-        (_, Freshness::Missing) => None,
-        (OnExists::Fail, _) => Some(Record::new(entry, Status::Failed).fail(ItemError::new(
-            ErrorClass::Exists,
-            format!(
-                "output {} exists (--on-exists fail)",
-                entry.output.display()
-            ),
-        ))),
-        (OnExists::Skip, _) => Some(Record::new(entry, Status::Skipped).skip("output exists")),
-        (_, Freshness::UpToDate) => Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE)),
-        (_, Freshness::Revalidate(validators)) => {
-            entry.revalidate = Some(validators);
-            None
-        }
-        (_, Freshness::Stale(stale)) => {
-            entry.redo = Some(stale.reason());
-            None
-        }
-    }
-}
-
-/// The reason of a skip by the up-to-date rule.
-pub const UP_TO_DATE: &str = "up to date";
 
 fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
     Planned::Done(Record::failed_input(label, ItemError::new(class, message)))
