@@ -95,6 +95,9 @@ fn quick() -> FetchSettings {
         max_size: None,
         per_host: 8,
         max_backoff: Duration::from_millis(20),
+        min_speed: 0,
+        cacert: None,
+        insecure: false,
     }
 }
 
@@ -401,10 +404,15 @@ fn redirect_to_other_scheme_refused() {
     let msg = &failure.error.message;
     assert!(msg.contains("unsupported URL scheme"), "{msg}");
     assert_eq!(failure.attempts, 1);
-    // A `file:` Location is not even a valid HTTP URI, so it is never
-    // followed: the 301 itself is the answer.
-    let failure = expect_failure(get(&f, &server.url("/file"), &d), ErrorClass::Http);
+    // A `file:` Location is not even a valid HTTP URI, so the client never
+    // follows it and hands back the 301, which still says why.
+    let failure = expect_failure(get(&f, &server.url("/file"), &d), ErrorClass::Fetch);
     assert_eq!(failure.http_status, Some(301));
+    let msg = &failure.error.message;
+    assert!(
+        msg.contains("redirect to unsupported URL scheme \"file\""),
+        "{msg}"
+    );
     assert_eq!(server.hits(), 2);
 }
 

@@ -60,6 +60,32 @@ impl Format {
         }
     }
 
+    /// Whether this build can decode the format. Every format is built in
+    /// today; formats behind optional cargo features answer from `cfg!`, and
+    /// `pixmill formats` and `--version` report whatever these say.
+    pub fn can_read(self) -> bool {
+        match self {
+            Format::Jpeg
+            | Format::Png
+            | Format::Webp
+            | Format::Gif
+            | Format::Bmp
+            | Format::Tiff => true,
+        }
+    }
+
+    /// Whether this build can encode the format (see [`Format::can_read`]).
+    pub fn can_write(self) -> bool {
+        match self {
+            Format::Jpeg
+            | Format::Png
+            | Format::Webp
+            | Format::Gif
+            | Format::Bmp
+            | Format::Tiff => true,
+        }
+    }
+
     /// The format an input file extension names (case-insensitive).
     pub fn from_extension(ext: &str) -> Option<Format> {
         match ext.to_ascii_lowercase().as_str() {
@@ -248,12 +274,22 @@ impl Converter {
     /// Third-party decoders and encoders may panic on hostile input; that is
     /// caught here and reported as this item's failure, never the worker's.
     pub fn convert(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(input)));
+        self.guarded(|me| me.run(input))
+    }
+
+    /// Runs `work`, turning a panic into an item error of its own class
+    /// (`panic`), so callers (and the fuzzer) can tell a caught panic from
+    /// a clean refusal.
+    fn guarded(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<Converted, ItemError>,
+    ) -> Result<Converted, ItemError> {
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| work(self)));
         run.unwrap_or_else(|panic| {
             // The resizer may hold half-written scratch state; start afresh.
             self.resizer = fast_image_resize::Resizer::new();
             Err(ItemError::new(
-                ErrorClass::Decode,
+                ErrorClass::Panic,
                 format!(
                     "not a decodable image: codec panicked: {}",
                     panic_message(&*panic)

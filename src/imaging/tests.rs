@@ -617,3 +617,16 @@ fn measure_shrink_on_load() {
         println!("{name}: fast {fast:?} full {full:?}  MAD {d:.2} PSNR {p:.1} dB");
     }
 }
+
+#[test]
+fn a_caught_panic_has_its_own_class_and_the_converter_stays_usable() {
+    let mut converter = Converter::new(Settings::default());
+    let err = converter
+        .guarded(|_| panic!("decoder bug"))
+        .expect_err("a panic is an error");
+    assert_eq!(err.class, ErrorClass::Panic);
+    assert!(err.message.contains("decoder bug"), "{}", err.message);
+    // A clean refusal is not a panic.
+    let err = converter.convert(b"not an image").unwrap_err();
+    assert_eq!(err.class, ErrorClass::Decode);
+}

@@ -83,7 +83,8 @@ impl<'a> Planner<'a> {
     /// stopping or the next stage is gone.
     pub fn plan(&mut self, raw: Raw) -> bool {
         if self.stop.requested() {
-            return false;
+            let key = self.key_of(&raw.input, is_url(&raw.input));
+            return self.count_untouched(self.in_shard(&key));
         }
         let url = is_url(&raw.input);
         let key = self.key_of(&raw.input, url);
@@ -98,7 +99,11 @@ impl<'a> Planner<'a> {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
             return true;
         }
-        let planned = self.decide(raw, key, url, meta);
+        let input_raw = crate::item::raw_form(&raw.input);
+        let mut planned = self.decide(raw, key, url, meta);
+        if let Planned::Done(record) = &mut planned {
+            record.input_raw = record.input_raw.take().or(input_raw);
+        }
         self.send(planned)
     }
 
@@ -114,7 +119,23 @@ impl<'a> Planner<'a> {
 
     /// Sends a record decided outside planning (walk or manifest errors).
     pub fn emit_record(&mut self, record: Record) -> bool {
+        if self.stop.requested() {
+            return self.count_untouched(true);
+        }
         self.send(Planned::Done(record))
+    }
+
+    /// After stdout closed early the rest of the list is only counted, so
+    /// the summary can say how many entries were left untouched; after an
+    /// interrupt the source stops at once.
+    fn count_untouched(&self, counts: bool) -> bool {
+        if !self.counting() {
+            return false;
+        }
+        if counts {
+            self.discovered.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     fn send(&mut self, planned: Planned) -> bool {
@@ -124,7 +145,12 @@ impl<'a> Planner<'a> {
             Planned::Compute(job) => self.to_cpu.as_ref().map(|tx| tx.send(*job).is_ok()),
             Planned::Done(record) => Some(self.to_sink.send(record).is_ok()),
         };
-        sent.unwrap_or(false) && !self.stop.requested()
+        sent.unwrap_or(false) && (!self.stop.requested() || self.counting())
+    }
+
+    /// Is the rest of the list only to be counted (stdout closed early)?
+    fn counting(&self) -> bool {
+        self.stop.stdout_closed() && !self.stop.interrupted()
     }
 
     fn in_shard(&self, key: &str) -> bool {
@@ -302,6 +328,9 @@ impl<'a> Planner<'a> {
         }
         if url {
             return Ok(None);
+        }
+        if let Some(f) = raw.sniffed {
+            return Ok(Some(f));
         }
         crate::process::sniff_file(Path::new(&raw.input)).map(Some)
     }
