@@ -141,9 +141,13 @@ pub struct OutputArgs {
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub out_dir: PathBuf,
 
-    /// What to do when an output already exists.
-    #[arg(long, value_enum, default_value_t = OnExistsArg::Skip, value_name = "WHAT")]
+    /// When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail.
+    #[arg(long, value_enum, default_value_t = OnExistsArg::Update, value_name = "WHAT")]
     pub on_exists: OnExistsArg,
+
+    /// Make each output (and its folder entry) durable on disk before its record says ok.
+    #[arg(long)]
+    pub fsync: bool,
 
     /// Print one JSON record per item on stdout instead of output paths.
     #[arg(long)]
@@ -288,6 +292,7 @@ pub enum ManifestFormatArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnExistsArg {
+    Update,
     Skip,
     Overwrite,
     Fail,

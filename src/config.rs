@@ -21,8 +21,12 @@ pub enum Mode {
     Fetch,
 }
 
+/// What to do with an output that already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnExists {
+    /// Redo it unless its stamp says it is up to date (the default).
+    Update,
+    /// Keep it, whatever made it.
     Skip,
     Overwrite,
     Fail,
@@ -57,6 +61,11 @@ pub struct Config {
     pub source: SourceConfig,
     pub out_dir: PathBuf,
     pub on_exists: OnExists,
+    /// Make each output durable before its record says ok.
+    pub fsync: bool,
+    /// Stable hash of the run's settings that shape output bytes; see
+    /// [`Config::settings_hash`].
+    pub settings_base: u64,
     pub json: bool,
     /// NUL-terminated stdout records (`--print0`).
     pub print0: bool,
@@ -168,15 +177,19 @@ impl Config {
             crate::fetch::read_cacert(path)?;
         }
         let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();
+        let base = settings_base(&mode);
         Ok(Config {
             mode,
             source,
             out_dir: output.out_dir,
+            settings_base: base,
             on_exists: match output.on_exists {
+                OnExistsArg::Update => OnExists::Update,
                 OnExistsArg::Skip => OnExists::Skip,
                 OnExistsArg::Overwrite => OnExists::Overwrite,
                 OnExistsArg::Fail => OnExists::Fail,
             },
+            fsync: output.fsync,
             json: output.json,
             print0: output.print0,
             report: output.report,
@@ -190,6 +203,41 @@ impl Config {
             max_input_size: 1 << 30,
         })
     }
+}
+
+impl Config {
+    /// A stable hash of the settings that shape one output's bytes (the
+    /// run's image settings and the item's output format): a rerun whose
+    /// hash differs redoes the item.
+    pub fn settings_hash(&self, format: Option<Format>) -> u64 {
+        let text = format!(
+            "{:016x}/{}",
+            self.settings_base,
+            format.map_or("-", Format::name)
+        );
+        crate::store::stamp::stable_hash(text.as_bytes())
+    }
+}
+
+/// Hashes what shapes output bytes; limits that only refuse inputs
+/// (`--max-pixels`) do not count, nor does `--format`, which each item's
+/// own format stands for.
+fn settings_base(mode: &Mode) -> u64 {
+    let text = match mode {
+        Mode::Convert(settings) => {
+            let shaping = Settings {
+                max_pixels: 0,
+                format: None,
+                ..settings.clone()
+            };
+            format!(
+                "convert/{}",
+                serde_json::to_string(&shaping).unwrap_or_default()
+            )
+        }
+        Mode::Fetch => "fetch".to_string(),
+    };
+    crate::store::stamp::stable_hash(text.as_bytes())
 }
 
 fn usage(message: impl Into<String>) -> Error {

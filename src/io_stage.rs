@@ -1,16 +1,19 @@
 //! The I/O stage: `--io-threads` threads that spend their lives waiting on
 //! the network, so many of them overlap many downloads. Each body streams
-//! to a temp file beside its output; `fetch` renames it into place,
-//! `convert` hands it to the CPU stage as soon as it arrives.
+//! to the output store's staging path; `fetch` hands it to the store,
+//! `convert` to the CPU stage as soon as it arrives.
 
 use crate::config::{Config, Mode};
 use crate::error::{ErrorClass, ItemError};
-use crate::fetch::{naming, FetchFailure, Fetched, Fetcher};
+use crate::fetch::{FetchFailure, Fetched, Fetcher};
+use crate::item::Settles;
 use crate::item::{millis, Entry, Input, Job, Record, Status};
-use crate::output::{self, Claim, Claims, OutDir};
+use crate::naming::{self, Names};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
-use crate::source::{clash, plan_check_exists};
+use crate::store::stamp::InputId;
+use crate::store::Stale;
+use crate::store::{resume_rule, Finished, Landed, OutputStore, Payload, Route, UP_TO_DATE};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -19,19 +22,21 @@ use std::time::{Duration, Instant};
 /// What the download threads share.
 pub struct IoContext<'a> {
     pub config: &'a Config,
-    pub out: &'a OutDir,
-    pub claims: &'a Claims,
+    pub store: &'a dyn OutputStore,
+    pub names: &'a Names,
     pub stop: &'a Stop,
     pub progress: &'a Progress,
     /// Built on the first URL, so a run over local files never pays for it.
     pub fetcher: OnceLock<Result<Fetcher, String>>,
 }
 
-/// Runs the download threads until `entries` is drained.
+/// Runs the download threads until `entries` is drained. `fetch` lands
+/// each download through `route` to the store.
 pub fn run(
     ctx: &IoContext,
     entries: Receiver<Entry>,
     to_cpu: Option<Sender<Job>>,
+    route: Route,
     to_sink: Sender<Record>,
 ) -> StageLoad {
     let threads = ctx.config.io_threads;
@@ -39,6 +44,7 @@ pub fn run(
     std::thread::scope(|scope| {
         for (i, busy) in busy.iter_mut().enumerate() {
             let (entries, to_cpu, to_sink) = (entries.clone(), to_cpu.clone(), to_sink.clone());
+            let mut landing = route.landing();
             std::thread::Builder::new()
                 .name(format!("pixmill-io-{i}"))
                 .spawn_scoped(scope, move || {
@@ -58,6 +64,11 @@ pub fn run(
                                 None => false,
                             },
                             Next::Done(record) => to_sink.send(record).is_ok(),
+                            Next::Store(finished) => match landing.land(finished) {
+                                Landed::Record(record) => to_sink.send(*record).is_ok(),
+                                Landed::Queued => true,
+                                Landed::Closed => false,
+                            },
                             Next::Dropped => true,
                         };
                         if !sent {
@@ -78,6 +89,8 @@ pub fn run(
 
 enum Next {
     Compute(Job),
+    /// A finished download for the store (`fetch`).
+    Store(Finished),
     Done(Record),
     /// Cut short by an interrupt: neither done nor failed, so no record;
     /// a rerun does it.
@@ -102,12 +115,18 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
             )
         }
     };
-    if let Err(e) = ctx.out.prepare_parent(&entry.output) {
-        return done(record.fail(e), &entry);
-    }
-    let temp = output::temp_path(&entry.output);
+    let temp = match ctx.store.staging_path(&entry) {
+        Ok(temp) => temp,
+        Err(e) => return done(record.fail(e), &entry),
+    };
     let started = Instant::now();
-    let result = fetcher.fetch(&url, &temp, entry.sha256.as_deref(), ctx.stop.flag());
+    let result = fetcher.fetch_if_changed(
+        &url,
+        &temp,
+        entry.sha256.as_deref(),
+        entry.revalidate.as_ref(),
+        ctx.stop.flag(),
+    );
     record.fetch_ms = Some(millis(started.elapsed()));
     let fetched = match result {
         Ok(fetched) => fetched,
@@ -124,6 +143,15 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     };
     record.http_status = Some(fetched.http_status);
     record.attempts = Some(fetched.attempts);
+    if fetched.not_modified {
+        let _ = std::fs::remove_file(&temp);
+        record.reason = None;
+        return done(record.skip(UP_TO_DATE), &entry);
+    }
+    if entry.revalidate.is_some() {
+        record.reason = Some(Stale::InputChanged.reason().to_string());
+    }
+    entry.provenance.input = InputId::Url(fetched.validators.clone());
     record.bytes_in = Some(fetched.bytes);
     ctx.progress.fetched.inc(fetched.bytes);
     match &ctx.config.mode {
@@ -150,12 +178,12 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
                 }
             };
             if entry.format.is_none() {
-                entry.output = output::with_extension(&entry.output, format.extension());
                 entry.format = Some(format);
-                if let Some(r) = settle_name(ctx, &mut entry, &temp) {
+                entry.provenance.settings = ctx.config.settings_hash(Some(format));
+                let named = naming::with_extension(&entry.output, format.extension());
+                if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
                     return Next::Done(r);
                 }
-                record.output = Some(entry.output.display().to_string());
             }
             Next::Compute(Job {
                 entry,
@@ -168,8 +196,8 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     }
 }
 
-/// `fetch`: name the file (Content-Type may give the extension) and
-/// rename it into place.
+/// `fetch`: name the file (Content-Type may give the extension) and hand
+/// it to the store.
 fn finish_fetch(
     ctx: &IoContext,
     mut entry: Entry,
@@ -177,43 +205,58 @@ fn finish_fetch(
     temp: PathBuf,
     fetched: &Fetched,
 ) -> Next {
-    if entry.output.extension().is_none() {
-        if let Some(ext) = fetched
-            .content_type
-            .as_deref()
-            .and_then(naming::extension_for_content_type)
-        {
-            entry.output = output::with_extension(&entry.output, ext);
-            if let Some(r) = settle_name(ctx, &mut entry, &temp) {
-                return Next::Done(r);
-            }
-            record.output = Some(entry.output.display().to_string());
+    if let Some(named) = naming::settle_download(&entry.output, entry.settles, fetched) {
+        if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
+            return Next::Done(r);
         }
     }
-    if let Err(e) = output::persist(&temp, &entry.output) {
-        return done(record.fail(e), &entry);
-    }
-    record.bytes_out = Some(fetched.bytes);
-    done(record, &entry)
+    Next::Store(Finished {
+        entry,
+        record,
+        payload: Payload::Staged(temp),
+    })
 }
 
-/// A name decided only after the download: claim it and apply
-/// `--on-exists`, as the planner does for names known up front.
-fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record> {
-    let mut claim = ctx.claims.claim(&entry.output, &entry.label);
-    if claim == Claim::Taken {
-        entry.output = output::disambiguate(&entry.output, &entry.label);
-        claim = ctx.claims.claim(&entry.output, &entry.label);
-    }
-    let refused = match claim {
-        Claim::New => plan_check_exists(entry, ctx.config.on_exists),
-        Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
-        Claim::Taken => Some(clash(entry)),
+/// A name decided only after the download: claimed by the one naming
+/// rule, then `--on-exists` applied, as the planner does for names known
+/// up front. A record when the item goes no further.
+fn settle_name(
+    ctx: &IoContext,
+    entry: &mut Entry,
+    named: PathBuf,
+    temp: &Path,
+    record: &mut Record,
+) -> Option<Record> {
+    let refused = match ctx.names.claim(&named, &entry.key, false) {
+        Ok(output) => {
+            entry.output = output;
+            entry.settles = Settles::Nothing;
+            after_download(ctx, entry)
+        }
+        Err(e) => Some(Record::new(entry, Status::Failed).fail(e)),
     };
     if refused.is_some() {
         let _ = std::fs::remove_file(temp);
     }
+    record.output = Some(entry.output.display().to_string());
+    record.reason = entry.redo.map(String::from).or(record.reason.take());
     refused.map(|r| r.finish(entry))
+}
+
+/// `--on-exists` for an output found only once its download is done: the
+/// same version (the validators the server just sent) is up to date.
+fn after_download(ctx: &IoContext, entry: &mut Entry) -> Option<Record> {
+    let refused = resume_rule(ctx.store, entry, ctx.config.on_exists);
+    match entry.revalidate.take() {
+        Some(known) if InputId::Url(known.clone()) == entry.provenance.input => {
+            Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE))
+        }
+        Some(_) => {
+            entry.redo = Some(Stale::InputChanged.reason());
+            None
+        }
+        None => refused,
+    }
 }
 
 fn is_html(content_type: Option<&str>) -> bool {

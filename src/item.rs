@@ -3,6 +3,8 @@
 
 use crate::error::{ErrorClass, ItemError};
 use crate::imaging::Format;
+use crate::store::stamp::Provenance;
+use crate::store::Validators;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,15 +22,37 @@ pub struct Entry {
     pub input: Input,
     /// The input as the user wrote it, for messages and reports.
     pub label: String,
-    /// The final output path (below the output folder). For downloads whose
-    /// name lacks an extension this is provisional until the Content-Type
-    /// is known.
+    /// The final output path (below the output folder); provisional while
+    /// `settles` says the download's headers will settle part of it.
     pub output: PathBuf,
     /// The output format, for `convert`; `None` while it depends on the
     /// content of a download.
     pub format: Option<Format>,
     pub sha256: Option<String>,
+    /// What the output will be made from (its stamp, and what resume
+    /// compares against).
+    pub provenance: Provenance,
+    /// A download to ask about with these validators (a conditional request).
+    pub revalidate: Option<Validators>,
+    /// Why an existing output is being redone.
+    pub redo: Option<&'static str>,
+    /// The key naming and `--shard` use (see [`crate::naming`]).
+    pub key: String,
+    /// What of `output` a download's headers settle.
+    pub settles: Settles,
     pub started: Instant,
+}
+
+/// What of a download's output name is left open until its headers arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settles {
+    /// The name is final.
+    Nothing,
+    /// The extension: from the Content-Type (`fetch`) or the content's format (`convert`).
+    Extension,
+    /// The whole name: the URL named a script (or nothing), so the server's
+    /// Content-Disposition name is taken when it sends one.
+    Name,
 }
 
 /// A job for the CPU stage: a local file to read and the output to write.
@@ -61,8 +85,13 @@ pub struct Record {
     pub output: Option<String>,
     pub status: Status,
     pub error_class: Option<ErrorClass>,
-    /// For failures the reason; for skipped items why they were skipped.
+    /// Why a failure failed.
     pub error: Option<String>,
+    /// Why an item was skipped ("up to date", "output exists") or why an
+    /// existing output was redone ("settings changed", "input changed",
+    /// "output was incomplete", ...); omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub url: Option<String>,
     pub http_status: Option<u16>,
     pub attempts: Option<u32>,
@@ -129,6 +158,7 @@ impl Record {
                 Input::Url(u) => Some(u.clone()),
                 Input::Path(_) => None,
             },
+            reason: entry.redo.map(String::from),
             ..Record::blank(entry.label.clone(), status)
         }
     }
@@ -145,6 +175,7 @@ impl Record {
             status,
             error_class: None,
             error: None,
+            reason: None,
             url: None,
             http_status: None,
             attempts: None,
@@ -173,7 +204,7 @@ impl Record {
 
     pub fn skip(mut self, why: &str) -> Record {
         self.status = Status::Skipped;
-        self.error = Some(why.to_string());
+        self.reason = Some(why.to_string());
         self
     }
 

@@ -13,12 +13,14 @@ pub mod fetch;
 pub mod imaging;
 pub mod io_stage;
 pub mod item;
+pub mod naming;
 pub mod output;
 pub mod pipeline;
 pub mod process;
 pub mod report;
 pub mod signal;
 pub mod source;
+pub mod store;
 
 use clap::{CommandFactory, FromArgMatches};
 use std::io::{self, Write};

@@ -1,9 +1,12 @@
 //! Wires the stages together and owns shutdown:
 //!
 //! ```text
-//! source ──bounded──► I/O stage (threads, waiting) ──bounded──► CPU stage (cores) ──bounded──► sink
+//! source ──bounded──► I/O stage (threads, waiting) ──bounded──► CPU stage (cores) ──► store ──bounded──► sink
 //!    └────────────── local files skip the I/O stage ──────────────┘
 //! ```
+//!
+//! The store lands bytes inside each worker (the `files` store) or on its
+//! own thread between the workers and the sink (a single-writer store).
 //!
 //! Every stage runs inside one `std::thread::scope`; a stage ends when its
 //! input channel is drained and its senders are dropped, so the run ends
@@ -13,11 +16,13 @@ use crate::config::{Config, Mode};
 use crate::error::Error;
 use crate::io_stage::{self, IoContext};
 use crate::item::{Entry, Job, Record};
-use crate::output::{self, Claims, OutDir};
+use crate::naming::Names;
+use crate::output::{self, OutDir};
 use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
 use crate::source::{self, Lists, Planner, SourceStats};
+use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
 use crossbeam_channel::bounded;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -58,22 +63,28 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             .iter()
             .any(|i| i == "-" || source::is_url(i));
     let progress = Progress::new(config.progress, may_download);
-    let claims = Claims::default();
+    let names = Names::default();
+    let duplicates = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let files = FilesStore::new(&out, config.fsync);
+    let store: &dyn OutputStore = &files;
+    let (per_worker, mut single) = match store.writers() {
+        Writers::PerWorker(make) => (Some(make), None),
+        Writers::Single(writer) => (None, Some(writer)),
+    };
 
     let (io_tx, io_rx) = bounded::<Entry>(config.io_threads * 2);
     let (cpu_tx, cpu_rx) = bounded::<Job>(config.jobs * 2);
     let (sink_tx, sink_rx) = bounded::<Record>(1024);
     let io_ctx = IoContext {
         config,
-        out: &out,
-        claims: &claims,
+        store,
+        names: &names,
         stop,
         progress: &progress,
         fetcher: OnceLock::new(),
     };
     let cpu_ctx = CpuContext {
         jobs: config.jobs,
-        out: &out,
         stop,
         max_input_size: config.max_input_size,
     };
@@ -96,12 +107,30 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         let progress = &progress;
         let sink = scope
             .spawn(move || report::run_sink(sink_rx, sink_options, progress, stop, &report_name));
+        // A single-writer store sits between the stages and the sink: every
+        // record passes it, finished items with their bytes.
+        let (route, sink_tx, store_thread) = match (&per_worker, single.take()) {
+            (Some(make), _) => (Route::Direct(&**make), sink_tx, None),
+            (None, writer) => {
+                let writer =
+                    writer.ok_or_else(|| Error::Setup("the store has no writer".into()))?;
+                let (fin_tx, fin_rx) = bounded::<Finished>(config.jobs * 2);
+                let (rec_tx, rec_rx) = bounded::<Record>(1024);
+                let handle =
+                    scope.spawn(move || store::run_store_thread(writer, fin_rx, rec_rx, sink_tx));
+                (Route::Queue(fin_tx), rec_tx, Some(handle))
+            }
+        };
 
         let cpu = match &config.mode {
             Mode::Convert(settings) => {
-                let (rx, tx) = (cpu_rx, sink_tx.clone());
+                let to = process::StageOut {
+                    route: route.clone(),
+                    records: sink_tx.clone(),
+                };
+                let rx = cpu_rx;
                 let ctx = &cpu_ctx;
-                Some(scope.spawn(move || process::run_stage(config.backend, settings, ctx, rx, tx)))
+                Some(scope.spawn(move || process::run_stage(config.backend, settings, ctx, rx, to)))
             }
             Mode::Fetch => {
                 drop(cpu_rx);
@@ -112,18 +141,20 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             let to_cpu = converting.then(|| cpu_tx.clone());
             let (rx, tx) = (io_rx, sink_tx.clone());
             let ctx = &io_ctx;
-            scope.spawn(move || io_stage::run(ctx, rx, to_cpu, tx))
+            scope.spawn(move || io_stage::run(ctx, rx, to_cpu, route, tx))
         };
         let discovered = progress.discovered.clone();
         let listed = progress.listed.clone();
-        let (claims, out) = (&claims, &out);
+        let (names, out) = (&names, &out);
+        let dups = duplicates.clone();
         let source = scope.spawn(move || {
             let mut planner = Planner::new(
                 config,
                 out,
-                claims,
+                store,
+                names,
                 stop,
-                discovered,
+                (discovered, dups),
                 Some(io_tx),
                 converting.then_some(cpu_tx),
                 sink_tx,
@@ -144,6 +175,12 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             ),
             None => None,
         };
+        if let Some(handle) = store_thread {
+            handle
+                .join()
+                .map_err(|_| Error::Setup("the output store panicked".into()))?
+                .map_err(|e| Error::Setup(format!("cannot complete the output: {e}")))?;
+        }
         let sink_end = sink
             .join()
             .map_err(|_| Error::Setup("the output stage panicked".into()))?;
@@ -189,6 +226,13 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         }
         if let Some(passed) = stats.passed_over() {
             text.push_str(&format!("\n  passed over: {passed}"));
+        }
+        let merged = duplicates.load(std::sync::atomic::Ordering::Relaxed);
+        if merged > 0 {
+            let entries = if merged == 1 { "entry" } else { "entries" };
+            text.push_str(&format!(
+                "\n  {merged} duplicate {entries} merged (the same input given again, under any spelling)"
+            ));
         }
         report::eprint_line(&text);
     }

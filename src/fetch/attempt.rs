@@ -4,8 +4,12 @@
 use super::retry::parse_retry_after;
 use super::FetchSettings;
 use crate::error::{ErrorClass, ItemError};
+use crate::store::Validators;
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED, RETRY_AFTER,
+};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -52,6 +56,9 @@ pub(crate) struct Success {
     pub bytes: u64,
     pub status: u16,
     pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    /// What the server said identifies this version of the body.
+    pub validators: Validators,
 }
 
 /// Everything one attempt needs; borrowed from the fetch loop.
@@ -64,6 +71,8 @@ pub(crate) struct Attempt<'a> {
     pub sha256: Option<&'a str>,
     pub cancel: &'a AtomicBool,
     pub deadline: Option<Instant>,
+    /// Ask "changed since?" with these; a 304 answer writes nothing.
+    pub conditional: Option<&'a Validators>,
 }
 
 impl Attempt<'_> {
@@ -73,18 +82,38 @@ impl Attempt<'_> {
         if let Some(t) = timeout {
             request = request.timeout(t);
         }
+        if let Some(v) = self.conditional {
+            if let Some(etag) = &v.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = &v.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, date);
+            }
+        }
         let response = request
             .send()
             .map_err(|e| self.send_failure(&e.without_url(), timeout.is_some()))?;
         let status = response.status().as_u16();
+        let headers = response.headers();
+        let text = |name| header_text(headers, name);
+        let validators = Validators {
+            etag: text(ETAG),
+            last_modified: text(LAST_MODIFIED),
+        };
+        if status == 304 && self.conditional.is_some() {
+            return Ok(Success {
+                bytes: 0,
+                status,
+                content_type: None,
+                content_disposition: None,
+                validators,
+            });
+        }
         if !response.status().is_success() {
             return Err(status_failure(&response));
         }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let content_type = text(CONTENT_TYPE);
+        let content_disposition = text(CONTENT_DISPOSITION);
         let expected = response.content_length();
         let bytes = self
             .check_announced_size(expected)
@@ -94,6 +123,8 @@ impl Attempt<'_> {
             bytes,
             status,
             content_type,
+            content_disposition,
+            validators,
         })
     }
 
@@ -243,6 +274,13 @@ impl Attempt<'_> {
         let msg = format!("sha256 mismatch: expected {want}, got {got}");
         Err(Failure::new(ErrorClass::Checksum, msg, Retry::No))
     }
+}
+
+/// A header's value as text; `None` when absent, not text, or too long to
+/// keep in a stamp.
+fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    let value = headers.get(name)?.to_str().ok()?;
+    (value.len() <= 512).then(|| value.to_owned())
 }
 
 /// `--min-speed` over the `--timeout` window (curl's `--speed-limit` with

@@ -4,7 +4,6 @@
 
 mod attempt;
 mod hostlimit;
-pub mod naming;
 mod retry;
 #[cfg(test)]
 mod tests;
@@ -17,7 +16,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-pub use naming::{extension_for_content_type, file_name_from_url, url_hash};
+use crate::store::Validators;
 
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: usize = 10;
@@ -77,6 +76,11 @@ pub struct Fetched {
     pub http_status: u16,
     pub attempts: u32,
     pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    /// ETag and Last-Modified, for the output's stamp.
+    pub validators: Validators,
+    /// A conditional request was answered 304: nothing was written.
+    pub not_modified: bool,
 }
 
 /// A failed download, with what the report needs.
@@ -160,7 +164,22 @@ impl Fetcher {
         sha256: Option<&str>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        let result = self.fetch_inner(url, dest, sha256, cancel);
+        self.fetch_if_changed(url, dest, sha256, None, cancel)
+    }
+
+    /// As [`Fetcher::fetch`], but asks the server whether the body changed
+    /// since the version `known` describes (If-None-Match /
+    /// If-Modified-Since). A 304 answer is a success with `not_modified`
+    /// set and nothing written to `dest`.
+    pub fn fetch_if_changed(
+        &self,
+        url: &str,
+        dest: &Path,
+        sha256: Option<&str>,
+        known: Option<&Validators>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        let result = self.fetch_inner(url, dest, sha256, known, cancel);
         if result.is_err() {
             remove_quietly(dest);
         }
@@ -172,6 +191,7 @@ impl Fetcher {
         url: &str,
         dest: &Path,
         sha256: Option<&str>,
+        known: Option<&Validators>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
         let before_any_attempt = |error| FetchFailure {
@@ -198,6 +218,7 @@ impl Fetcher {
             sha256: sha256.as_deref(),
             cancel,
             deadline,
+            conditional: known.filter(|v| !v.is_empty()),
         };
         let mut attempts = 0;
         let mut last: Option<Failure> = None;
@@ -263,9 +284,12 @@ impl Fetcher {
 fn fetched(done: attempt::Success, attempts: u32) -> Fetched {
     Fetched {
         bytes: done.bytes,
+        not_modified: done.status == 304,
         http_status: done.status,
         attempts,
         content_type: done.content_type,
+        content_disposition: done.content_disposition,
+        validators: done.validators,
     }
 }
 

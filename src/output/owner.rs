@@ -117,7 +117,7 @@ fn host_id() -> String {
         name.unwrap_or_default().trim(),
         machine_id.unwrap_or_default().trim()
     );
-    format!("{:016x}", super::stable_hash64(&key))[..12].to_string()
+    format!("{:016x}", crate::naming::stable_hash64(&key))[..12].to_string()
 }
 
 /// The first 12 hex digits of the kernel's random boot id, new at every
@@ -212,7 +212,7 @@ impl Ledger {
             true => Path::new("."),
             false => folder,
         };
-        let key = super::hash64(folder);
+        let key = crate::naming::hash64(folder);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.noted.contains(&key) {
             return;

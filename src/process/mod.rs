@@ -1,18 +1,20 @@
-//! The CPU stage: decode → transform → encode → write, one item per worker
-//! at a time, with one worker per core. Two backends run the same job
-//! function: threads of one rayon pool (cheap, shared memory) or worker
-//! processes (dearer to start and talk to, but a crash takes down only its
-//! own item).
+//! The CPU stage: read → decode → transform → encode, one item per worker
+//! at a time, with one worker per core. It computes bytes and never decides
+//! where they land: each finished item goes on to the output store. Two
+//! backends run the same job function: threads of one rayon pool (cheap,
+//! shared memory) or worker processes (dearer to start and talk to, but a
+//! crash takes down only its own item).
 
 pub mod rayon;
 pub mod worker;
 
 use crate::error::{ErrorClass, ItemError};
 use crate::imaging::{Converter, Format};
-use crate::item::{millis, Job, Record, Status};
-use crate::output::{self, io_reason, OutDir};
+use crate::item::{millis, Job, Record};
+use crate::output::io_reason;
 use crate::report::StageLoad;
 use crate::signal::Stop;
+use crate::store::{Finished, Payload};
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
@@ -21,11 +23,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What a CPU worker needs to do one item; small and serializable, so it
-/// crosses a pipe to a worker process while the image bytes do not.
+/// crosses a pipe to a worker process while the input bytes do not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
     pub read_from: PathBuf,
-    pub output: PathBuf,
     pub format: Format,
     pub max_input_size: u64,
 }
@@ -42,13 +43,17 @@ pub struct JobDone {
     /// See [`crate::imaging::Converted::warnings`].
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The converted bytes (`bytes_out` long). A worker process sends them
+    /// after its JSON reply, raw, so they are not part of the JSON.
+    #[serde(skip)]
+    pub data: Vec<u8>,
 }
 
-/// Runs one job: read the input, convert, write the output atomically.
+/// Runs one job: read the input and convert it. Pure: the bytes are
+/// returned, and the output store decides where they land.
 pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, ItemError> {
     let data = read_input(&spec.read_from, spec.max_input_size)?;
     let converted = converter.convert_to(&data, spec.format)?;
-    output::write_atomic(&spec.output, &converted.data)?;
     Ok(JobDone {
         bytes_in: data.len() as u64,
         bytes_out: converted.data.len() as u64,
@@ -57,6 +62,7 @@ pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, Ite
         width_out: converted.width_out,
         height_out: converted.height_out,
         warnings: converted.warnings,
+        data: converted.data,
     })
 }
 
@@ -144,20 +150,25 @@ pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
 /// Everything a CPU backend shares with the rest of the run.
 pub struct CpuContext<'a> {
     pub jobs: usize,
-    pub out: &'a OutDir,
     pub stop: &'a Stop,
     pub max_input_size: u64,
 }
 
-/// One job through a runner (a thread's converter, or a worker process):
-/// prepares the output folder, runs, and turns the result into a record.
-/// A staged download is removed afterwards whatever happened.
+/// What one job came to: bytes for the store, or a failure for the sink.
+pub enum Outcome {
+    Finished(Box<Finished>),
+    Failed(Box<Record>),
+}
+
+/// One job through a runner (a thread's converter, or a worker process),
+/// its result turned into a finished item or a failed record. A staged
+/// download is removed afterwards whatever happened.
 pub fn execute(
     job: Job,
     ctx: &CpuContext,
     worker: usize,
     run: &mut dyn FnMut(&JobSpec) -> Result<JobDone, ItemError>,
-) -> Record {
+) -> Outcome {
     let started = Instant::now();
     let Job {
         entry,
@@ -167,34 +178,32 @@ pub fn execute(
         mut record,
     } = job;
     record.worker = Some(worker);
-    let result = ctx.out.prepare_parent(&entry.output).and_then(|()| {
-        let spec = JobSpec {
-            read_from: read_from.clone(),
-            output: entry.output.clone(),
-            format,
-            max_input_size: ctx.max_input_size,
-        };
-        run(&spec)
-    });
+    let spec = JobSpec {
+        read_from: read_from.clone(),
+        format,
+        max_input_size: ctx.max_input_size,
+    };
+    let result = run(&spec);
     if staged {
         let _ = fs::remove_file(&read_from);
     }
     record.cpu_ms = Some(millis(started.elapsed()));
-    let record = match result {
+    match result {
         Ok(done) => {
-            record.status = Status::Ok;
             record.bytes_in = Some(done.bytes_in);
-            record.bytes_out = Some(done.bytes_out);
             record.width_in = Some(done.width_in);
             record.height_in = Some(done.height_in);
             record.width_out = Some(done.width_out);
             record.height_out = Some(done.height_out);
             record.warnings = done.warnings;
-            record
+            Outcome::Finished(Box::new(Finished {
+                entry,
+                record,
+                payload: Payload::Bytes(done.data),
+            }))
         }
-        Err(e) => record.fail(e),
-    };
-    record.finish(&entry)
+        Err(e) => Outcome::Failed(Box::new(record.fail(e).finish(&entry))),
+    }
 }
 
 /// Drops a job the run will not do (it is stopping), cleaning its staged file.
@@ -210,12 +219,50 @@ pub fn run_stage(
     settings: &crate::imaging::Settings,
     ctx: &CpuContext,
     jobs: Receiver<Job>,
-    records: Sender<Record>,
+    to: StageOut,
 ) -> Result<StageLoad, crate::error::Error> {
     match backend {
-        crate::config::Backend::Rayon => rayon::run(settings, ctx, jobs, records),
+        crate::config::Backend::Rayon => rayon::run(settings, ctx, jobs, to),
         crate::config::Backend::Process { worker_memory_mb } => {
-            worker::run(settings, ctx, worker_memory_mb, jobs, records)
+            worker::run(settings, ctx, worker_memory_mb, jobs, to)
         }
+    }
+}
+
+/// Where a CPU worker sends what it finished: the store (its own writer, or
+/// the store thread) and the sink.
+pub struct StageOut<'s, 'a> {
+    pub route: crate::store::Route<'s, 'a>,
+    pub records: Sender<Record>,
+}
+
+impl<'a> StageOut<'_, 'a> {
+    /// One worker's outlet.
+    pub fn outlet(&self) -> Outlet<'a> {
+        Outlet {
+            landing: self.route.landing(),
+            records: self.records.clone(),
+        }
+    }
+}
+
+/// One worker's outlet: lands finished items, sends records on.
+pub struct Outlet<'a> {
+    landing: crate::store::Landing<'a>,
+    records: Sender<Record>,
+}
+
+impl Outlet<'_> {
+    /// Sends an outcome on; false when the run is ending (nobody listens).
+    pub fn send(&mut self, outcome: Outcome) -> bool {
+        let record = match outcome {
+            Outcome::Failed(record) => *record,
+            Outcome::Finished(finished) => match self.landing.land(*finished) {
+                crate::store::Landed::Record(record) => *record,
+                crate::store::Landed::Queued => return true,
+                crate::store::Landed::Closed => return false,
+            },
+        };
+        self.records.send(record).is_ok()
     }
 }

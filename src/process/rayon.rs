@@ -1,19 +1,19 @@
 //! The rayon backend: `--jobs` workers on one rayon pool, each with its own
 //! converter (and its reusable buffers), taking jobs from the bounded queue.
 
-use super::{abandon, execute, run_job, CpuContext};
+use super::{abandon, execute, run_job, CpuContext, StageOut};
 use crate::error::Error;
 use crate::imaging::{Converter, Settings};
-use crate::item::{Job, Record};
+use crate::item::Job;
 use crate::report::StageLoad;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use std::time::{Duration, Instant};
 
 pub fn run(
     settings: &Settings,
     ctx: &CpuContext,
     jobs: Receiver<Job>,
-    records: Sender<Record>,
+    to: StageOut,
 ) -> Result<StageLoad, Error> {
     let pool = ::rayon::ThreadPoolBuilder::new()
         .num_threads(ctx.jobs)
@@ -23,7 +23,7 @@ pub fn run(
     let mut busy = vec![Duration::ZERO; ctx.jobs];
     pool.scope(|scope| {
         for (worker, busy) in busy.iter_mut().enumerate() {
-            let (jobs, records) = (jobs.clone(), records.clone());
+            let (jobs, mut outlet) = (jobs.clone(), to.outlet());
             scope.spawn(move |_| {
                 let mut converter = Converter::new(settings.clone());
                 for job in jobs {
@@ -32,10 +32,11 @@ pub fn run(
                         continue;
                     }
                     let started = Instant::now();
-                    let record =
+                    let outcome =
                         execute(job, ctx, worker, &mut |spec| run_job(&mut converter, spec));
+                    let sent = outlet.send(outcome);
                     *busy += started.elapsed();
-                    if records.send(record).is_err() {
+                    if !sent {
                         return;
                     }
                 }

@@ -1,17 +1,17 @@
 //! The process backend: `--jobs` worker processes of this same binary (the
 //! hidden `__worker` command), started once and reused. Each is driven by
 //! one coordinator thread over its stdin/stdout with small, versioned JSON
-//! lines; image bytes never cross the pipe, since workers read inputs and
-//! write outputs themselves. A worker that dies takes only its item down:
-//! it is replaced and the item retried once on the fresh worker.
+//! lines. Workers read their inputs themselves; the converted bytes come
+//! back raw on the pipe right after the JSON reply (the store, not the
+//! worker, decides where they land). A worker that dies takes only its item
+//! down: it is replaced and the item retried once on the fresh worker.
 
-use super::{abandon, execute, run_job, CpuContext, JobDone, JobSpec};
+use super::{abandon, execute, run_job, CpuContext, JobDone, JobSpec, StageOut};
 use crate::error::{Error, ErrorClass, ItemError};
 use crate::imaging::{Converter, Settings};
-use crate::item::{Job, Record};
-use crate::output;
+use crate::item::Job;
 use crate::report::StageLoad;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Coordinator → worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -36,6 +36,7 @@ pub enum Reply {
     Ready {
         version: u32,
     },
+    /// On `Ok`, exactly `bytes_out` raw bytes of output follow the line.
     Done {
         id: u64,
         result: Result<JobDone, ItemError>,
@@ -48,7 +49,7 @@ pub fn run(
     ctx: &CpuContext,
     memory_mb: Option<u64>,
     jobs: Receiver<Job>,
-    records: Sender<Record>,
+    to: StageOut,
 ) -> Result<StageLoad, Error> {
     // Start every worker before taking work, so a setup failure (say, the
     // binary vanished) is one clear error rather than a failed item each.
@@ -59,7 +60,7 @@ pub fn run(
     let mut busy = vec![Duration::ZERO; ctx.jobs];
     std::thread::scope(|scope| {
         for ((index, busy), worker) in busy.iter_mut().enumerate().zip(workers) {
-            let (jobs, records) = (jobs.clone(), records.clone());
+            let (jobs, mut outlet) = (jobs.clone(), to.outlet());
             scope.spawn(move || {
                 let mut slot = Some(worker);
                 for job in jobs {
@@ -68,11 +69,12 @@ pub fn run(
                         continue;
                     }
                     let started = Instant::now();
-                    let record = execute(job, ctx, index, &mut |spec| {
+                    let outcome = execute(job, ctx, index, &mut |spec| {
                         run_with_retry(&mut slot, settings, memory_mb, spec)
                     });
+                    let sent = outlet.send(outcome);
                     *busy += started.elapsed();
-                    if records.send(record).is_err() {
+                    if !sent {
                         break;
                     }
                 }
@@ -106,9 +108,7 @@ fn run_with_retry(
         match worker.run(spec) {
             Ok(result) => return result,
             Err(death) => {
-                let pid = worker.pid();
                 *slot = None;
-                output::remove_temps_of(&spec.output, pid);
                 last_death = death;
             }
         }
@@ -171,10 +171,6 @@ impl Worker {
         }
     }
 
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Sends one job and waits for its result. `Err` means the worker died
     /// (or broke the protocol) and must be replaced; the text says how.
     fn run(&mut self, spec: &JobSpec) -> Result<Result<JobDone, ItemError>, String> {
@@ -185,9 +181,27 @@ impl Worker {
             spec: spec.clone(),
         })?;
         match self.receive()? {
+            Reply::Done {
+                id: got,
+                result: Ok(mut done),
+            } if got == id => {
+                self.receive_bytes(&mut done)?;
+                Ok(Ok(done))
+            }
             Reply::Done { id: got, result } if got == id => Ok(result),
             other => Err(format!("worker answered out of turn: {other:?}")),
         }
+    }
+
+    /// The raw output bytes that follow a successful reply.
+    fn receive_bytes(&mut self, done: &mut JobDone) -> Result<(), String> {
+        let len = usize::try_from(done.bytes_out).map_err(|_| "output too large".to_string())?;
+        let mut data = vec![0u8; len];
+        if self.stdout.read_exact(&mut data).is_err() {
+            return Err(self.death());
+        }
+        done.data = data;
+        Ok(())
     }
 
     fn send(&mut self, request: &Request) -> Result<(), String> {
@@ -338,7 +352,16 @@ pub fn serve(memory_mb: Option<u64>) -> Result<(), Error> {
             }
         };
         let text = serde_json::to_string(&reply).map_err(|e| Error::Setup(e.to_string()))?;
-        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        let bytes = match &reply {
+            Reply::Done {
+                result: Ok(done), ..
+            } => done.data.as_slice(),
+            _ => &[],
+        };
+        let sent = writeln!(out, "{text}")
+            .and_then(|()| out.write_all(bytes))
+            .and_then(|()| out.flush());
+        if sent.is_err() {
             // The coordinator is gone: nothing left to do.
             return Ok(());
         }

@@ -6,7 +6,7 @@ pub mod manifest;
 mod plan;
 mod walk;
 
-pub use plan::{check_exists as plan_check_exists, clash, is_url, Planned, Planner};
+pub use plan::{is_url, Planned, Planner};
 
 use crate::config::SourceConfig;
 use crate::error::{Error, ErrorClass, ItemError};

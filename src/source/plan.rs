@@ -1,14 +1,17 @@
-//! Planning one entry: URL or file, output name, claim against the other
-//! entries of the run, `--on-exists`, `--shard`, and where it goes next.
+//! Planning one entry: its key (`--shard`, repeats), its output name (by
+//! the rule in [`crate::naming`]), what the store already holds for it
+//! (`--on-exists`), and where it goes next.
 
 use super::{Origin, Raw};
-use crate::config::{Config, Mode, OnExists};
+use crate::config::{Config, Mode};
 use crate::error::{ErrorClass, ItemError};
-use crate::fetch::naming;
 use crate::imaging::Format;
-use crate::item::{Entry, Input, Job, Record, Status};
-use crate::output::{self, Claim, Claims, OutDir};
+use crate::item::{Entry, Input, Job, Record, Settles, Status};
+use crate::naming::{self, Names};
+use crate::output::OutDir;
 use crate::signal::Stop;
+use crate::store::stamp::{InputId, Provenance};
+use crate::store::{resume_rule, Freshness, OutputStore, Validators};
 use crossbeam_channel::Sender;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,7 @@ pub enum Planned {
     /// A URL for the I/O stage.
     Download(Entry),
     /// A local file for the CPU stage.
-    Compute(Job),
+    Compute(Box<Job>),
     /// Already decided (skipped, failed, or a dry-run line).
     Done(Record),
 }
@@ -30,9 +33,14 @@ pub enum Planned {
 pub struct Planner<'a> {
     config: &'a Config,
     out: &'a OutDir,
-    claims: &'a Claims,
+    store: &'a dyn OutputStore,
+    names: &'a Names,
     stop: &'a Stop,
     discovered: Arc<AtomicU64>,
+    /// Entries merged into an earlier one (the same input again).
+    duplicates: Arc<AtomicU64>,
+    /// Local keys are relative to this folder.
+    cwd: Option<PathBuf>,
     to_io: Option<Sender<Entry>>,
     to_cpu: Option<Sender<Job>>,
     to_sink: Sender<Record>,
@@ -43,19 +51,24 @@ impl<'a> Planner<'a> {
     pub fn new(
         config: &'a Config,
         out: &'a OutDir,
-        claims: &'a Claims,
+        store: &'a dyn OutputStore,
+        names: &'a Names,
         stop: &'a Stop,
-        discovered: Arc<AtomicU64>,
+        counters: (Arc<AtomicU64>, Arc<AtomicU64>),
         to_io: Option<Sender<Entry>>,
         to_cpu: Option<Sender<Job>>,
         to_sink: Sender<Record>,
     ) -> Planner<'a> {
+        let (discovered, duplicates) = counters;
         Planner {
             config,
             out,
-            claims,
+            store,
+            names,
             stop,
             discovered,
+            duplicates,
+            cwd: std::env::current_dir().ok(),
             to_io,
             to_cpu,
             to_sink,
@@ -70,17 +83,38 @@ impl<'a> Planner<'a> {
     /// stopping or the next stage is gone.
     pub fn plan(&mut self, raw: Raw) -> bool {
         if self.stop.requested() {
-            return self.count_untouched(self.in_shard(&raw.input));
+            let key = self.key_of(&raw.input, is_url(&raw.input));
+            return self.count_untouched(self.in_shard(&key));
         }
-        if !self.in_shard(&raw.input) {
+        let url = is_url(&raw.input);
+        let key = self.key_of(&raw.input, url);
+        if !self.in_shard(&key) {
+            return true;
+        }
+        let meta = (!url).then(|| std::fs::metadata(&raw.input).ok()).flatten();
+        if !self
+            .names
+            .first_sight(identity(&key, meta.as_ref(), raw.output.as_deref()))
+        {
+            self.duplicates.fetch_add(1, Ordering::Relaxed);
             return true;
         }
         let input_raw = crate::item::raw_form(&raw.input);
-        let mut planned = self.decide(raw);
+        let mut planned = self.decide(raw, key, url, meta);
         if let Planned::Done(record) = &mut planned {
             record.input_raw = record.input_raw.take().or(input_raw);
         }
         self.send(planned)
+    }
+
+    /// The entry's key (see [`crate::naming`]): the URL, or the normalized path.
+    fn key_of(&self, input: &OsStr, url: bool) -> String {
+        if url {
+            return input.to_string_lossy().into_owned();
+        }
+        naming::local_key(Path::new(input), self.cwd.as_deref())
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// Sends a record decided outside planning (walk or manifest errors).
@@ -108,7 +142,7 @@ impl<'a> Planner<'a> {
         self.discovered.fetch_add(1, Ordering::Relaxed);
         let sent = match planned {
             Planned::Download(entry) => self.to_io.as_ref().map(|tx| tx.send(entry).is_ok()),
-            Planned::Compute(job) => self.to_cpu.as_ref().map(|tx| tx.send(job).is_ok()),
+            Planned::Compute(job) => self.to_cpu.as_ref().map(|tx| tx.send(*job).is_ok()),
             Planned::Done(record) => Some(self.to_sink.send(record).is_ok()),
         };
         sent.unwrap_or(false) && (!self.stop.requested() || self.counting())
@@ -119,18 +153,15 @@ impl<'a> Planner<'a> {
         self.stop.stdout_closed() && !self.stop.interrupted()
     }
 
-    fn in_shard(&self, input: &OsStr) -> bool {
+    fn in_shard(&self, key: &str) -> bool {
         match self.config.source.shard {
             None => true,
-            Some((index, count)) => {
-                output::stable_hash64(&input.to_string_lossy()) % count == index
-            }
+            Some((index, count)) => naming::stable_hash64(key) % count == index,
         }
     }
 
-    fn decide(&self, raw: Raw) -> Planned {
+    fn decide(&self, raw: Raw, key: String, url: bool, meta: Option<std::fs::Metadata>) -> Planned {
         let label = raw.input.to_string_lossy().into_owned();
-        let url = is_url(&raw.input);
         if !url && looks_like_other_url(&label) {
             return fail(
                 label,
@@ -145,8 +176,8 @@ impl<'a> Planner<'a> {
                 "not a URL: fetch downloads http and https URLs",
             );
         }
-        let rel = match self.relative_output(&raw, &label, url) {
-            Ok(rel) => rel,
+        let (rel, settles) = match self.relative_output(&raw, &key, url) {
+            Ok(named) => named,
             Err(e) => return Planned::Done(Record::failed_input(label, e)),
         };
         let format = match self.output_format(&raw, &rel, url) {
@@ -156,13 +187,24 @@ impl<'a> Planner<'a> {
         let mut path = self.out.root().join(&rel);
         if raw.output.is_none() {
             if let Some(f) = format {
-                path = output::with_extension(&path, f.extension());
+                path = naming::with_extension(&path, f.extension());
             }
         }
-        let input = if url {
-            Input::Url(label.clone())
+        let (input, identity) = if url {
+            (
+                Input::Url(label.clone()),
+                Some(InputId::Url(Validators::default())),
+            )
         } else {
-            Input::Path(PathBuf::from(&raw.input))
+            let identity = meta.as_ref().map(InputId::of_file);
+            (Input::Path(PathBuf::from(&raw.input)), identity)
+        };
+        let provenance = Provenance {
+            key: naming::stable_hash64(&key),
+            settings: self.config.settings_hash(format),
+            input: identity
+                .clone()
+                .unwrap_or(InputId::Url(Validators::default())),
         };
         let mut entry = Entry {
             input,
@@ -170,16 +212,27 @@ impl<'a> Planner<'a> {
             output: path,
             format,
             sha256: raw.sha256,
+            provenance,
+            revalidate: None,
+            redo: None,
+            settles: match (&self.config.mode, settles) {
+                (Mode::Fetch, settles) => settles,
+                (Mode::Convert(_), _) if url && format.is_none() => Settles::Extension,
+                (Mode::Convert(_), _) => Settles::Nothing,
+            },
+            key,
             started: Instant::now(),
         };
-        if let Some(done) = self.claim(&mut entry, url) {
-            return Planned::Done(done);
+        match self
+            .names
+            .claim(&entry.output, &entry.key, raw.output.is_some())
+        {
+            Ok(output) => entry.output = output,
+            Err(e) => return Planned::Done(Record::new(&entry, Status::Failed).fail(e)),
         }
-        // A download whose name still lacks its extension is checked
-        // against existing files once the Content-Type is known.
-        let name_final = !url || format.is_some() || has_extension(&entry.output);
-        if name_final {
-            if let Some(done) = check_exists(&entry, self.config.on_exists) {
+        // A missing input has nothing to compare: it fails when read.
+        if identity.is_some() {
+            if let Some(done) = self.resume(&mut entry) {
                 return Planned::Done(done);
             }
         }
@@ -188,13 +241,13 @@ impl<'a> Planner<'a> {
         }
         match (url, format) {
             (true, _) => Planned::Download(entry),
-            (false, Some(format)) => Planned::Compute(Job {
+            (false, Some(format)) => Planned::Compute(Box::new(Job {
                 record: Record::new(&entry, Status::Ok),
                 read_from: PathBuf::from(&raw.input),
                 staged: false,
                 format,
                 entry,
-            }),
+            })),
             (false, None) => fail(
                 entry.label,
                 ErrorClass::Decode,
@@ -203,18 +256,56 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The output path relative to `-o`, before any extension change.
-    fn relative_output(&self, raw: &Raw, label: &str, url: bool) -> Result<PathBuf, ItemError> {
+    /// The output path relative to `-o`, before any extension change, and
+    /// what of it a download's headers settle (for `fetch`; `convert` names
+    /// by format).
+    fn relative_output(
+        &self,
+        raw: &Raw,
+        key: &str,
+        url: bool,
+    ) -> Result<(PathBuf, Settles), ItemError> {
         if let Some(name) = &raw.output {
-            return output::relative_name(name);
+            return naming::relative_name(name).map(|rel| (rel, Settles::Nothing));
         }
         Ok(match (&raw.origin, url) {
-            (_, true) => PathBuf::from(
-                naming::file_name_from_url(label).unwrap_or_else(|| "download".into()),
+            (_, true) => match naming::file_name_from_url(key) {
+                Some(name) if naming::worth_keeping(&name) => {
+                    let open = Path::new(&name).extension().is_none();
+                    let settles = if open {
+                        Settles::Extension
+                    } else {
+                        Settles::Nothing
+                    };
+                    (PathBuf::from(name), settles)
+                }
+                Some(script) => (Path::new(&script).with_extension(""), Settles::Name),
+                None => (PathBuf::from("download"), Settles::Name),
+            },
+            (Origin::Walk(rel), false) => (rel.clone(), Settles::Nothing),
+            (Origin::Listed, false) => (
+                naming::mirrored_name(Path::new(&raw.input)),
+                Settles::Nothing,
             ),
-            (Origin::Walk(rel), false) => rel.clone(),
-            (Origin::Listed, false) => output::mirrored_name(Path::new(&raw.input)),
         })
+    }
+
+    /// Applies `--on-exists` to what the store holds. A download whose
+    /// extension the server will settle is looked for under each name it
+    /// may have settled to on an earlier run.
+    fn resume(&self, entry: &mut Entry) -> Option<Record> {
+        if entry.settles == Settles::Nothing {
+            return resume_rule(self.store, entry, self.config.on_exists);
+        }
+        let stem = entry.output.clone();
+        for candidate in naming::settled_candidates(&stem) {
+            entry.output = candidate;
+            if self.store.check(entry) != Freshness::Missing {
+                return resume_rule(self.store, entry, self.config.on_exists);
+            }
+        }
+        entry.output = stem;
+        None
     }
 
     /// The output format for `convert`: `--format`, else the one the
@@ -245,63 +336,24 @@ impl<'a> Planner<'a> {
         }
         crate::process::sniff_file(Path::new(&raw.input)).map(|f| Some(f.writable_or_jpeg()))
     }
-
-    /// Claims the output for this entry; a record when it cannot go ahead.
-    fn claim(&self, entry: &mut Entry, url: bool) -> Option<Record> {
-        match self.claims.claim(&entry.output, &entry.label) {
-            Claim::New => None,
-            Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
-            Claim::Taken if url => {
-                // Different URLs, same name: a stable hash of the URL tells
-                // them apart, the same on every rerun.
-                entry.output = output::disambiguate(&entry.output, &entry.label);
-                match self.claims.claim(&entry.output, &entry.label) {
-                    Claim::New => None,
-                    Claim::Duplicate => {
-                        Some(Record::new(entry, Status::Skipped).skip("duplicate entry"))
-                    }
-                    Claim::Taken => Some(clash(entry)),
-                }
-            }
-            Claim::Taken => Some(clash(entry)),
-        }
-    }
 }
 
-/// The record of an entry whose output another input already claimed.
-pub fn clash(entry: &Entry) -> Record {
-    Record::new(entry, Status::Failed).fail(ItemError::new(
-        ErrorClass::Clash,
-        format!(
-            "output {} is already produced by another input of this run",
-            entry.output.display()
-        ),
-    ))
-}
-
-/// The `--on-exists` rule for an output that is already there.
-pub fn check_exists(entry: &Entry, on_exists: OnExists) -> Option<Record> {
-    if on_exists == OnExists::Overwrite || entry.output.symlink_metadata().is_err() {
-        return None;
+/// What makes two entries the same item: the same file (device and inode,
+/// whatever the spelling), else the same key; and the same explicit output
+/// name (one input may be asked for under two names).
+fn identity(key: &str, meta: Option<&std::fs::Metadata>, output: Option<&str>) -> u64 {
+    let output = output.unwrap_or_default();
+    #[cfg(unix)]
+    if let Some(meta) = meta {
+        use std::os::unix::fs::MetadataExt;
+        return naming::stable_hash64(&format!("file:{}:{}\0{output}", meta.dev(), meta.ino()));
     }
-    Some(match on_exists {
-        OnExists::Fail => Record::new(entry, Status::Failed).fail(ItemError::new(
-            ErrorClass::Exists,
-            format!(
-                "output {} exists (--on-exists fail)",
-                entry.output.display()
-            ),
-        )),
-        _ => Record::new(entry, Status::Skipped).skip("output exists"),
-    })
+    let _ = meta;
+    naming::stable_hash64(&format!("{key}\0{output}"))
 }
 
 fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
     Planned::Done(Record::failed_input(label, ItemError::new(class, message)))
-}
-
-fn has_extension(path: &Path) -> bool {
-    path.extension().is_some()
 }
 
 /// `http://` or `https://`, any case.

@@ -10,6 +10,10 @@
 //! - `/truncate/NAME`      announces the full length, sends half, closes
 //! - `/stall/NAME`         sends headers, then nothing for 30 s
 //! - `/redirect/N/NAME`    N redirects, then the file
+//! - `/etag/NAME`          the file with an `ETag` and `Last-Modified`; a
+//!   request whose `If-None-Match` matches gets 304 Not Modified
+//! - `/download.php?file=NAME[&as=SHOWN]` the file with
+//!   `Content-Disposition: attachment; filename="SHOWN"` (default NAME)
 //! - `/slow/MS/NAME`       the file, after MS milliseconds
 //! - `/redirect-to?URL`    302 to URL (any scheme)
 //! - `/trickle/NAME`       the file one byte every 300 ms
@@ -26,6 +30,7 @@ use std::time::{Duration, Instant};
 struct State {
     files: HashMap<String, Vec<u8>>,
     hits: HashMap<String, Vec<Instant>>,
+    not_modified: HashMap<String, usize>,
 }
 
 /// A running test server; it stops when the test process ends.
@@ -73,6 +78,17 @@ impl Server {
             .map_or(0, Vec::len)
     }
 
+    /// How many requests to `path` were answered 304 Not Modified.
+    pub fn not_modified(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .not_modified
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// When requests reached `path`.
     pub fn hit_times(&self, path: &str) -> Vec<Instant> {
         self.state
@@ -91,12 +107,19 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
     if reader.read_line(&mut request_line).is_err() {
         return;
     }
+    let mut if_none_match = None;
     loop {
         let mut header = String::new();
         match reader.read_line(&mut header) {
             Ok(0) | Err(_) => return,
             Ok(_) if header == "\r\n" || header == "\n" => break,
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some((k, v)) = header.split_once(':') {
+                    if k.eq_ignore_ascii_case("if-none-match") {
+                        if_none_match = Some(v.trim().to_string());
+                    }
+                }
+            }
         }
     }
     let target = request_line
@@ -129,6 +152,48 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
             reply(&mut out, 429, &[("Retry-After", secs)], b"slow down")
         }
         ["retry-after", _, name] => serve(&mut out, file(name), "application/octet-stream"),
+        ["etag", name] => match file(name) {
+            Some(data) => {
+                let etag = format!("\"{}-{:08x}\"", data.len(), super::crc32(&data));
+                if if_none_match.as_deref() == Some(etag.as_str()) {
+                    *state
+                        .lock()
+                        .unwrap()
+                        .not_modified
+                        .entry(path.to_string())
+                        .or_default() += 1;
+                    reply(&mut out, 304, &[("ETag", &etag)], b"")
+                } else {
+                    let headers = [
+                        ("ETag", etag.as_str()),
+                        ("Last-Modified", "Tue, 24 Nov 2026 10:00:00 GMT"),
+                        ("Content-Type", "image/jpeg"),
+                    ];
+                    reply(&mut out, 200, &headers, &data)
+                }
+            }
+            None => reply(&mut out, 404, &[], b"not found"),
+        },
+        ["download.php"] => {
+            let param = |key: &str| {
+                query.split('&').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (k == key).then(|| v.replace("%2F", "/"))
+                })
+            };
+            let name = param("file").unwrap_or_default();
+            let shown = param("as").unwrap_or_else(|| name.clone());
+            let disposition = format!("attachment; filename=\"{shown}\"");
+            match file(&name) {
+                Some(data) => reply(
+                    &mut out,
+                    200,
+                    &[("Content-Disposition", disposition.as_str())],
+                    &data,
+                ),
+                None => reply(&mut out, 404, &[], b"not found"),
+            }
+        }
         ["status", code, _] => reply(&mut out, code.parse().unwrap_or(500), &[], b"status"),
         ["truncate", name] => {
             let data = file(name).unwrap_or_default();
@@ -200,6 +265,7 @@ fn reply(out: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &[u8]) 
     let reason = match code {
         200 => "OK",
         302 => "Found",
+        304 => "Not Modified",
         404 => "Not Found",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
