@@ -170,6 +170,10 @@ pub struct ImageArgs {
     #[arg(long)]
     pub no_auto_orient: bool,
 
+    /// Colour profile handling: srgb converts through the input's embedded profile to sRGB; keep leaves the numbers and embeds the input's profile in the output.
+    #[arg(long, value_enum, default_value_t = ColourArg::Srgb, value_name = "MODE")]
+    pub colour: ColourArg,
+
     /// Refuse images with more pixels than this (checked from the header, before decoding).
     #[arg(long, default_value_t = 100_000_000, value_name = "N")]
     pub max_pixels: u64,
@@ -244,6 +248,12 @@ pub enum OnExistsArg {
     Skip,
     Overwrite,
     Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColourArg {
+    Srgb,
+    Keep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! Encoding: picks the channel layout each format can carry (flattening
 //! alpha where it cannot) and writes the bytes.
 
+use super::metadata::{self, Embedded};
 use super::ops::{self, Layout, Pixels};
 use super::{Format, Settings};
 use crate::error::{ErrorClass, ItemError};
@@ -39,20 +40,23 @@ pub(crate) fn layout_for(format: Format, layout: Layout, bg: [u8; 3]) -> Layout 
     }
 }
 
-/// Converts `px` to what `format` takes and encodes it.
+/// Converts `px` to what `format` takes, encodes it, and embeds what the
+/// output must carry.
 pub(crate) fn encode(
     px: Pixels,
     format: Format,
     settings: &Settings,
+    embedded: &Embedded,
 ) -> Result<Vec<u8>, ItemError> {
     let bg = settings.background;
     let layout = layout_for(format, px.layout, bg);
     let px = ops::convert(px, layout, bg);
-    match format {
+    let data = match format {
         Format::Jpeg => encode_jpeg(&px, settings.quality),
         Format::Webp => encode_webp(&px, settings),
-        _ => encode_with_image(&px, format),
-    }
+        _ => encode_with_image(&px, format, embedded),
+    }?;
+    metadata::embed(data, format, embedded)
 }
 
 fn encode_jpeg(px: &Pixels, quality: u8) -> Result<Vec<u8>, ItemError> {
@@ -101,7 +105,11 @@ fn colour_type(layout: Layout) -> ExtendedColorType {
     }
 }
 
-fn encode_with_image(px: &Pixels, format: Format) -> Result<Vec<u8>, ItemError> {
+fn encode_with_image(
+    px: &Pixels,
+    format: Format,
+    embedded: &Embedded,
+) -> Result<Vec<u8>, ItemError> {
     let mut out = Vec::new();
     let (buf, w, h, ct) = (&px.data[..], px.width, px.height, colour_type(px.layout));
     let result = match format {
@@ -110,7 +118,13 @@ fn encode_with_image(px: &Pixels, format: Format) -> Result<Vec<u8>, ItemError> 
         Format::Gif => image::codecs::gif::GifEncoder::new_with_speed(&mut out, GIF_SPEED)
             .write_image(buf, w, h, ct),
         Format::Tiff => {
-            image::codecs::tiff::TiffEncoder::new(Cursor::new(&mut out)).write_image(buf, w, h, ct)
+            let mut encoder = image::codecs::tiff::TiffEncoder::new(Cursor::new(&mut out));
+            if let Some(icc) = &embedded.icc {
+                encoder
+                    .set_icc_profile(icc.clone())
+                    .map_err(|e| encode_error(format, e))?;
+            }
+            encoder.write_image(buf, w, h, ct)
         }
         Format::Jpeg | Format::Webp => return Err(encode_error(format, "wrong encoder")),
     };

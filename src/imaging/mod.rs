@@ -8,8 +8,12 @@ use image::metadata::Orientation;
 use serde::{Deserialize, Serialize};
 use std::panic::AssertUnwindSafe;
 
+pub use colour::ColourMode;
+
+mod colour;
 mod decode;
 mod encode;
+mod metadata;
 mod ops;
 mod plan;
 #[cfg(test)]
@@ -172,6 +176,9 @@ pub struct Settings {
     /// Refuse images with more pixels than this, from the header, before
     /// allocating any pixel buffer.
     pub max_pixels: u64,
+    /// Convert to sRGB through the input's profile, or keep its numbers.
+    #[serde(default)]
+    pub colour: ColourMode,
 }
 
 impl Default for Settings {
@@ -187,6 +194,7 @@ impl Default for Settings {
             background: [255, 255, 255],
             auto_orient: true,
             max_pixels: 100_000_000,
+            colour: ColourMode::Srgb,
         }
     }
 }
@@ -214,6 +222,8 @@ pub struct Converter {
     resizer: fast_image_resize::Resizer,
     /// JPEG DCT-scaled decoding when reducing; off only to measure against.
     shrink_on_load: bool,
+    /// Colour transforms built for earlier items.
+    colours: colour::ColourCache,
 }
 
 impl Converter {
@@ -222,6 +232,7 @@ impl Converter {
             settings,
             resizer: fast_image_resize::Resizer::new(),
             shrink_on_load: true,
+            colours: colour::ColourCache::default(),
         }
     }
 
@@ -270,7 +281,18 @@ impl Converter {
         let (orientation, plan, stored) = self.geometry(&decoded);
         self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
-        let px = decoded.pixels;
+        let mut warnings = Vec::new();
+        let coloured = colour::apply(
+            decoded.samples,
+            decoded.icc.as_deref(),
+            self.settings.colour,
+            &mut self.colours,
+        );
+        warnings.extend(coloured.warning);
+        let embedded = metadata::Embedded {
+            icc: coloured.profile,
+        };
+        let px = coloured.pixels;
         // The plan is in full-size pixels; shrink-on-load may have decoded
         // fewer, so the crop box scales with it.
         let crop = stored.crop.map(|(cw, ch)| {
@@ -293,7 +315,7 @@ impl Converter {
             None => px,
         };
         let (width_out, height_out) = (px.width, px.height);
-        let data = encode::encode(px, out_format, &self.settings)?;
+        let data = encode::encode(px, out_format, &self.settings, &embedded)?;
         let (width_in, height_in) = oriented(full_w, full_h, orientation);
         Ok(Converted {
             data,
@@ -302,18 +324,25 @@ impl Converter {
             height_in,
             width_out,
             height_out,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 
     /// Decodes, shrinking on load when the input is a JPEG being reduced.
     fn decode(&self, input: &[u8], format: Format) -> Result<decode::Decoded, ItemError> {
         let max = self.settings.max_pixels;
-        if format == Format::Jpeg && self.settings.resize.is_some() && self.shrink_on_load {
+        if format == Format::Jpeg {
             if let Some(header) = decode::jpeg_header(input) {
                 decode::check_pixels(header.width, header.height, max)?;
-                if let Some(k) = self.dct_scale(&header) {
-                    if let Some(d) = decode::decode_jpeg_scaled(header, k) {
+                let shrink = self.settings.resize.is_some() && self.shrink_on_load;
+                let k = if shrink {
+                    self.dct_scale(&header)
+                } else {
+                    None
+                };
+                // CMYK needs jpeg-decoder's inks even at full size.
+                if k.is_some() || header.cmyk {
+                    if let Some(d) = decode::decode_jpeg_scaled(header, k.unwrap_or(8)) {
                         return Ok(d);
                     }
                 }
