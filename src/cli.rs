@@ -174,6 +174,10 @@ pub struct ImageArgs {
     #[arg(long, value_enum, default_value_t = ColourArg::Srgb, value_name = "MODE")]
     pub colour: ColourArg,
 
+    /// Convert JPEGs that end early (e.g. an interrupted download) instead of failing them; the missing part comes out grey and the record says so.
+    #[arg(long)]
+    pub accept_truncated: bool,
+
     /// Refuse images with more pixels than this (checked from the header, before decoding).
     #[arg(long, default_value_t = 100_000_000, value_name = "N")]
     pub max_pixels: u64,

@@ -297,6 +297,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             ColourArg::Srgb => ColourMode::Srgb,
             ColourArg::Keep => ColourMode::Keep,
         },
+        accept_truncated: args.accept_truncated,
     })
 }
 

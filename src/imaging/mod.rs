@@ -13,6 +13,7 @@ pub use colour::ColourMode;
 mod colour;
 mod decode;
 mod encode;
+mod jpeg_markers;
 mod metadata;
 mod ops;
 mod plan;
@@ -179,6 +180,10 @@ pub struct Settings {
     /// Convert to sRGB through the input's profile, or keep its numbers.
     #[serde(default)]
     pub colour: ColourMode,
+    /// Convert truncated JPEGs anyway (the missing part comes out grey),
+    /// with a warning, instead of failing them.
+    #[serde(default)]
+    pub accept_truncated: bool,
 }
 
 impl Default for Settings {
@@ -195,6 +200,7 @@ impl Default for Settings {
             auto_orient: true,
             max_pixels: 100_000_000,
             colour: ColourMode::Srgb,
+            accept_truncated: false,
         }
     }
 }
@@ -277,11 +283,14 @@ impl Converter {
         let in_format = Format::sniff(input)
             .ok_or_else(|| decode::decode_error(None, "unknown or unsupported format"))?;
         let out_format = self.settings.format.unwrap_or(in_format);
+        let mut warnings = Vec::new();
+        if in_format == Format::Jpeg {
+            warnings.extend(self.check_jpeg(input)?);
+        }
         let decoded = self.decode(input, in_format)?;
         let (orientation, plan, stored) = self.geometry(&decoded);
         self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
-        let mut warnings = Vec::new();
         let coloured = colour::apply(
             decoded.samples,
             decoded.icc.as_deref(),
@@ -326,6 +335,21 @@ impl Converter {
             height_out,
             warnings,
         })
+    }
+
+    /// Fails JPEGs the decoders would misread: cut short (unless
+    /// `--accept-truncated`, then a warning) or coded in a way none reads.
+    fn check_jpeg(&self, input: &[u8]) -> Result<Option<String>, ItemError> {
+        match jpeg_markers::check(input) {
+            Ok(()) => Ok(None),
+            Err(p @ jpeg_markers::Problem::Truncated(_)) if self.settings.accept_truncated => {
+                Ok(Some(format!(
+                    "{} (converted anyway: the missing part is grey)",
+                    p.message()
+                )))
+            }
+            Err(p) => Err(ItemError::new(ErrorClass::Decode, p.message())),
+        }
     }
 
     /// Decodes, shrinking on load when the input is a JPEG being reduced.
