@@ -178,6 +178,10 @@ pub struct ImageArgs {
     #[arg(long)]
     pub accept_truncated: bool,
 
+    /// Copy EXIF (orientation reset, dimensions updated), XMP, the colour profile and pixel density into JPEG, PNG, WebP and TIFF outputs (default: stripped).
+    #[arg(long)]
+    pub keep_metadata: bool,
+
     /// Refuse images with more pixels than this (checked from the header, before decoding).
     #[arg(long, default_value_t = 100_000_000, value_name = "N")]
     pub max_pixels: u64,

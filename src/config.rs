@@ -298,6 +298,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             ColourArg::Keep => ColourMode::Keep,
         },
         accept_truncated: args.accept_truncated,
+        keep_metadata: args.keep_metadata,
     })
 }
 

@@ -85,6 +85,14 @@ pub(crate) struct Coloured {
     pub warning: Option<String>,
 }
 
+/// An sRGB ICC profile, for outputs that keep metadata and whose input
+/// had a profile.
+pub(crate) fn srgb_profile() -> Option<Vec<u8>> {
+    static SRGB: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    SRGB.get_or_init(|| ColorProfile::new_srgb().encode().ok())
+        .clone()
+}
+
 /// What to do with one profile for one kind of samples.
 #[derive(Clone)]
 enum Plan {

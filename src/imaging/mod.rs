@@ -13,6 +13,7 @@ pub use colour::ColourMode;
 mod colour;
 mod decode;
 mod encode;
+mod exif;
 mod jpeg_markers;
 mod metadata;
 mod ops;
@@ -184,6 +185,9 @@ pub struct Settings {
     /// with a warning, instead of failing them.
     #[serde(default)]
     pub accept_truncated: bool,
+    /// Copy EXIF, XMP, the colour profile and pixel density to outputs.
+    #[serde(default)]
+    pub keep_metadata: bool,
 }
 
 impl Default for Settings {
@@ -201,6 +205,7 @@ impl Default for Settings {
             max_pixels: 100_000_000,
             colour: ColourMode::Srgb,
             accept_truncated: false,
+            keep_metadata: false,
         }
     }
 }
@@ -291,6 +296,7 @@ impl Converter {
         let (orientation, plan, stored) = self.geometry(&decoded);
         self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
+        let had_profile = decoded.icc.is_some();
         let coloured = colour::apply(
             decoded.samples,
             decoded.icc.as_deref(),
@@ -298,9 +304,20 @@ impl Converter {
             &mut self.colours,
         );
         warnings.extend(coloured.warning);
-        let embedded = metadata::Embedded {
+        let mut embedded = metadata::Embedded {
             icc: coloured.profile,
+            ..metadata::Embedded::default()
         };
+        if self.settings.keep_metadata {
+            embedded = metadata::Embedded {
+                // Converted pixels are sRGB: say so where the input said
+                // what it was.
+                icc: embedded
+                    .icc
+                    .or_else(|| had_profile.then(colour::srgb_profile).flatten()),
+                ..metadata::read(input)
+            };
+        }
         let px = coloured.pixels;
         // The plan is in full-size pixels; shrink-on-load may have decoded
         // fewer, so the crop box scales with it.
@@ -324,6 +341,9 @@ impl Converter {
             None => px,
         };
         let (width_out, height_out) = (px.width, px.height);
+        if let Some(exif) = &mut embedded.exif {
+            exif::patch(exif, self.settings.auto_orient, width_out, height_out);
+        }
         let data = encode::encode(px, out_format, &self.settings, &embedded)?;
         let (width_in, height_in) = oriented(full_w, full_h, orientation);
         Ok(Converted {
