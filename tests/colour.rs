@@ -101,11 +101,13 @@ fn srgb_reference(dir: &Path, args: &[&str]) -> DynamicImage {
     convert(dir, "reference.jpg", &jpeg, args).0
 }
 
+/// Both backends; without a resize (the full decode) and with one small
+/// enough to take the JPEG shrink-on-load path (DCT scaling).
 const RUNS: [&[&str]; 4] = [
     &["--backend", "rayon"],
     &["--backend", "process"],
-    &["--backend", "rayon", "--resize", "100"],
-    &["--backend", "process", "--resize", "100"],
+    &["--backend", "rayon", "--resize", "50"],
+    &["--backend", "process", "--resize", "50"],
 ];
 
 #[test]
@@ -230,4 +232,139 @@ fn an_unusable_profile_converts_as_srgb_with_a_warning() {
     );
     let err = mean_abs_diff(&out, &DynamicImage::ImageRgb8(img));
     assert!(err <= 2.0, "{err:.2} levels off");
+}
+
+/// Writes the wide-gamut samples `bench/colour.sh` measures against libvips:
+/// the sRGB image `$PIXMILL_COLOUR_SRC` re-expressed in each wide gamut, as
+/// a JPEG (q100, 4:4:4) and a 16-bit PNG, with its profile embedded, plus
+/// the original as `reference.png`, into `$PIXMILL_COLOUR_OUT`.
+#[test]
+#[ignore = "a generator for bench/colour.sh, not a test"]
+fn write_bench_samples() {
+    let (Ok(src), Ok(out)) = (
+        std::env::var("PIXMILL_COLOUR_SRC"),
+        std::env::var("PIXMILL_COLOUR_OUT"),
+    ) else {
+        panic!("set PIXMILL_COLOUR_SRC and PIXMILL_COLOUR_OUT");
+    };
+    let out = Path::new(&out);
+    fs::create_dir_all(out).unwrap();
+    let img = open(Path::new(&src)).to_rgb8();
+    let (w, h) = img.dimensions();
+    DynamicImage::ImageRgb8(img.clone())
+        .save(out.join("reference.png"))
+        .unwrap();
+    for name in ["p3", "adobe", "prophoto"] {
+        let p = profile(name);
+        let icc = p.encode().unwrap();
+        let jpeg = jpeg_with_icc(&to_profile8(&img, &p), w, h, Some(&icc), false);
+        fs::write(out.join(format!("{name}.jpg")), jpeg).unwrap();
+        let png = png16_with_icc(&to_profile16(&img, &p), w, h, &icc);
+        fs::write(out.join(format!("{name}-16.png")), png).unwrap();
+    }
+}
+
+/// sRGB's transfer curve, decoding.
+fn srgb_decode(v: f64) -> f64 {
+    if v <= 0.04045 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// A CMYK printer profile (lut16 A2B0, XYZ connection) whose inks mix like
+/// a Display P3 screen: the light left by C, M, Y (and dimmed by K) is the
+/// P3 colour `255 - ink`. Its CLUT is exactly multilinear, so interpolation
+/// adds no error, and it differs from the naive CMYK formula by the whole
+/// P3-vs-sRGB gap: a decoder that ignores it is visibly off.
+fn cmyk_profile() -> Vec<u8> {
+    use moxcms::{DataColorSpace, LutDataType, LutStore, LutType, LutWarehouse, Matrix3d};
+    let m = ColorProfile::new_display_p3().rgb_to_xyz_matrix();
+    let entries = 256usize;
+    let mut input = Vec::with_capacity(4 * entries);
+    for _ in 0..4 {
+        for i in 0..entries {
+            let light = 1.0 - i as f64 / (entries - 1) as f64;
+            input.push((srgb_decode(light) * 65535.0).round() as u16);
+        }
+    }
+    // 2 points a side: the corners of the ink cube, C slowest, K fastest.
+    let mut clut = Vec::with_capacity(16 * 3);
+    for c in [0.0, 1.0] {
+        for mm in [0.0, 1.0] {
+            for y in [0.0, 1.0] {
+                for k in [0.0, 1.0] {
+                    let lin = [c * k, mm * k, y * k];
+                    for row in m.v {
+                        let xyz: f64 = (0..3).map(|j| row[j] * lin[j]).sum();
+                        clut.push((xyz * 32768.0).round().min(65535.0) as u16);
+                    }
+                }
+            }
+        }
+    }
+    let output: Vec<u16> = (0..3)
+        .flat_map(|_| (0..entries).map(|i| (i * 65535 / (entries - 1)) as u16))
+        .collect();
+    let lut = LutWarehouse::Lut(LutDataType {
+        num_input_channels: 4,
+        num_output_channels: 3,
+        num_clut_grid_points: 2,
+        matrix: Matrix3d::IDENTITY,
+        num_input_table_entries: entries as u16,
+        num_output_table_entries: entries as u16,
+        input_table: LutStore::Store16(input),
+        clut_table: LutStore::Store16(clut),
+        output_table: LutStore::Store16(output),
+        lut_type: LutType::Lut16,
+    });
+    let mut p = ColorProfile::new_srgb();
+    p.color_space = DataColorSpace::Cmyk;
+    p.pcs = DataColorSpace::Xyz;
+    p.profile_class = moxcms::ProfileClass::OutputDevice;
+    p.red_trc = None;
+    p.green_trc = None;
+    p.blue_trc = None;
+    p.red_colorant = Default::default();
+    p.green_colorant = Default::default();
+    p.blue_colorant = Default::default();
+    p.cicp = None;
+    p.lut_a_to_b_perceptual = Some(lut.clone());
+    p.lut_a_to_b_colorimetric = Some(lut);
+    p.encode().unwrap()
+}
+
+#[test]
+fn cmyk_jpegs_convert_through_their_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let (w, h) = img.dimensions();
+    let p3 = to_profile8(&img, &profile("p3"));
+    let inks: Vec<u8> = p3
+        .chunks_exact(3)
+        .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
+        .collect();
+    let icc = cmyk_profile();
+    let expected = DynamicImage::ImageRgb8(img);
+    for kind in [
+        jpeg_encoder::ColorType::Cmyk,
+        jpeg_encoder::ColorType::CmykAsYcck,
+    ] {
+        let mut jpeg = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut jpeg, 100);
+        enc.add_icc_profile(&icc).unwrap();
+        enc.encode(&inks, w as u16, h as u16, kind).unwrap();
+        for args in RUNS {
+            let (out, stderr) = convert(dir.path(), &format!("{kind:?}.jpg"), &jpeg, args);
+            assert!(!stderr.contains("warning"), "{stderr}");
+            let reference = srgb_reference(dir.path(), args);
+            let err = mean_abs_diff(&out, &reference);
+            assert!(err <= 2.0, "{kind:?} {args:?}: {err:.2} levels off");
+            if args.len() == 2 {
+                let err = mean_abs_diff(&out, &expected);
+                assert!(err <= 2.0, "{kind:?} {args:?}: {err:.2} levels off");
+            }
+        }
+    }
 }

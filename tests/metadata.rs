@@ -100,7 +100,21 @@ fn number(exif: &exif::Exif, tag: Tag) -> Option<u32> {
     exif.get_field(tag, In::PRIMARY)?.value.get_uint(0)
 }
 
+/// A TIFF tag's bytes, read with the tiff crate: the image crate's TIFF
+/// reader applies memory limits (sized to the pixels) that trip on the tags
+/// of small files.
+fn tiff_tag(data: &[u8], tag: tiff::tags::Tag) -> Option<Option<Vec<u8>>> {
+    if !(data.starts_with(b"II*\0") || data.starts_with(b"MM\0*")) {
+        return None;
+    }
+    let mut tiff = tiff::decoder::Decoder::new(Cursor::new(data)).unwrap();
+    Some(tiff.get_tag_u8_vec(tag).ok())
+}
+
 fn icc_of(data: &[u8]) -> Option<Vec<u8>> {
+    if let Some(icc) = tiff_tag(data, tiff::tags::Tag::IccProfile) {
+        return icc;
+    }
     let reader = image::ImageReader::new(Cursor::new(data))
         .with_guessed_format()
         .unwrap();
@@ -108,6 +122,9 @@ fn icc_of(data: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn xmp_of(data: &[u8]) -> Option<Vec<u8>> {
+    if let Some(xmp) = tiff_tag(data, tiff::tags::Tag::Unknown(700)) {
+        return xmp;
+    }
     let reader = image::ImageReader::new(Cursor::new(data))
         .with_guessed_format()
         .unwrap();
@@ -142,6 +159,23 @@ fn keep_metadata_round_trips_through_every_container() {
         let xmp = xmp_of(&data).unwrap_or_else(|| panic!("{format}: no XMP"));
         assert!(String::from_utf8_lossy(&xmp).contains("pixmill test"));
     }
+}
+
+#[test]
+fn tiff_outputs_carry_profile_xmp_density_and_camera_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fs::read(convert(dir.path(), "tiff", &["--keep-metadata"])).unwrap();
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(&data))
+        .unwrap();
+    assert_eq!(text(&exif, Tag::Make).as_deref(), Some("\"Pixmill\""));
+    assert_eq!(text(&exif, Tag::Model).as_deref(), Some("\"TestCam 9\""));
+    let dpi = exif.get_field(Tag::XResolution, In::PRIMARY).unwrap();
+    assert_eq!(dpi.display_value().to_string(), "300");
+    assert_eq!(number(&exif, Tag::ResolutionUnit), Some(2));
+    assert!(icc_of(&data).is_some());
+    let xmp = xmp_of(&data).unwrap();
+    assert!(String::from_utf8_lossy(&xmp).contains("pixmill test"));
 }
 
 #[test]

@@ -469,11 +469,11 @@ fn cicp_profile(cicp: png::CodingIndependentCodePoints) -> Option<Vec<u8>> {
     profile.encode().ok()
 }
 
-/// A PNG's file gamma near 1/2.2 and no chromaticities is sRGB as every
-/// viewer shows it.
+/// A PNG's file gamma near 1/2.2 with no chromaticities, or sRGB's, is
+/// sRGB as every viewer shows it (and as libvips reads it).
 fn gamma_profile(gamma: Option<f32>, chroma: Option<png::SourceChromaticities>) -> Option<Vec<u8>> {
     let near_srgb = |g: f32| (g - 1.0 / 2.2).abs() < 0.01;
-    if chroma.is_none() && gamma.map_or(true, near_srgb) {
+    if gamma.map_or(true, near_srgb) && chroma.as_ref().map_or(true, srgb_primaries) {
         return None;
     }
     let mut profile = ColorProfile::new_srgb();
@@ -499,6 +499,16 @@ fn gamma_profile(gamma: Option<f32>, chroma: Option<png::SourceChromaticities>) 
         );
     }
     profile.encode().ok()
+}
+
+fn srgb_primaries(c: &png::SourceChromaticities) -> bool {
+    let near = |p: (png::ScaledFloat, png::ScaledFloat), x: f32, y: f32| {
+        (p.0.into_value() - x).abs() < 0.01 && (p.1.into_value() - y).abs() < 0.01
+    };
+    near(c.white, 0.3127, 0.3290)
+        && near(c.red, 0.64, 0.33)
+        && near(c.green, 0.30, 0.60)
+        && near(c.blue, 0.15, 0.06)
 }
 
 /// Whether the chunks before the image data include `gAMA`, `cHRM` or

@@ -178,3 +178,39 @@ pub(crate) fn dpi(exif: &[u8]) -> Option<(f64, f64)> {
     };
     (x > 0.0 && y > 0.0).then_some((x * per_inch, y * per_inch))
 }
+
+/// IFD0 text tags a TIFF output can carry as its own tags: Make, Model,
+/// Software, DateTime, Artist, Copyright.
+pub(crate) const TEXT_TAGS: [u16; 6] = [0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298];
+
+const ASCII: u16 = 2;
+
+/// The [`TEXT_TAGS`] present in `exif`'s IFD0, with their text.
+pub(crate) fn ifd0_text(exif: &[u8]) -> Vec<(u16, String)> {
+    let mut copy = exif.to_vec();
+    let Some(tiff) = Tiff::new(&mut copy) else {
+        return Vec::new();
+    };
+    let Some((entries, _)) = tiff.ifd0() else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter(|e| e.kind == ASCII && TEXT_TAGS.contains(&e.tag))
+        .filter_map(|e| Some((e.tag, tiff.ascii(e)?)))
+        .collect()
+}
+
+impl Tiff<'_> {
+    fn ascii(&self, e: Entry) -> Option<String> {
+        let len = e.count as usize;
+        let at = if len <= 4 {
+            e.at + 8
+        } else {
+            self.u32(e.at + 8)? as usize
+        };
+        let bytes = self.data.get(at..at.checked_add(len)?)?;
+        let text = bytes.split(|&b| b == 0).next().unwrap_or_default();
+        Some(String::from_utf8_lossy(text).into_owned())
+    }
+}
