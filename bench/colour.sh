@@ -15,7 +15,8 @@
 # env:   PIXMILL, BASE_PIXMILL (required for part 2; e.g. a release build of
 #        the commit before colour management), SRC (the photo for part 1;
 #        default: the first JPEG of CORPUS, reduced to 1200 px), JOBS,
-#        PARTS="1 2", OUT (Markdown; default bench/results-colour-DATE.md)
+#        SAMPLES (a folder already made by write_bench_samples: skips making
+#        them), PARTS="1 2", OUT (Markdown; default bench/results-colour-DATE.md)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -42,15 +43,19 @@ PY
 }
 
 accuracy() {
-  local src=${SRC:-} samples=$SCRATCH/samples f name p v n
-  if [ -z "$src" ]; then
+  local src=${SRC:-} samples=${SAMPLES:-$SCRATCH/samples} f name p v n
+  if [ -n "${SAMPLES:-}" ]; then
+    src="(samples made beforehand in $SAMPLES)"
+  elif [ -z "$src" ]; then
     f=$(image_list "$corpus" | tr '\0' '\n' | grep -i '\.jpe\?g$' | head -n 1)
     src=$SCRATCH/src.png
     vips thumbnail "$f" "$src" 1200
   fi
-  note "making wide-gamut samples from $src"
-  (cd "$REPO_ROOT" && PIXMILL_COLOUR_SRC=$src PIXMILL_COLOUR_OUT=$samples \
-    cargo test -q --test colour write_bench_samples -- --ignored >/dev/null)
+  if [ -z "${SAMPLES:-}" ]; then
+    note "making wide-gamut samples from $src"
+    (cd "$REPO_ROOT" && PIXMILL_COLOUR_SRC=$src PIXMILL_COLOUR_OUT=$samples \
+      cargo test -q --test colour write_bench_samples -- --ignored >/dev/null)
+  fi
   {
     printf '\n## Accuracy: MAD from the sRGB original (levels)\n\n'
     printf -- '- source: `%s`\n\n| input | no colour management | pixmill | libvips |\n|---|---:|---:|---:|\n' "$src"
