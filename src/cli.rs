@@ -209,6 +209,18 @@ pub struct ImageArgs {
     #[arg(long)]
     pub no_auto_orient: bool,
 
+    /// Colour profile handling: srgb converts through the input's embedded profile to sRGB; keep leaves the numbers and embeds the input's profile in the output.
+    #[arg(long, value_enum, default_value_t = ColourArg::Srgb, value_name = "MODE")]
+    pub colour: ColourArg,
+
+    /// Convert JPEGs that end early (e.g. an interrupted download) instead of failing them; the missing part comes out grey and the record says so.
+    #[arg(long)]
+    pub accept_truncated: bool,
+
+    /// Copy EXIF (orientation reset, dimensions updated), XMP, the colour profile and pixel density into JPEG, PNG, WebP and TIFF outputs (default: stripped).
+    #[arg(long)]
+    pub keep_metadata: bool,
+
     /// Refuse images with more pixels than this (checked from the header, before decoding).
     #[arg(long, default_value_t = 100_000_000, value_name = "N")]
     pub max_pixels: u64,
@@ -296,6 +308,12 @@ pub enum OnExistsArg {
     Skip,
     Overwrite,
     Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColourArg {
+    Srgb,
+    Keep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,10 +1,10 @@
 //! Validated settings for a run, built from the command line. Nothing past
 //! this module sees clap; everything here has been checked.
 
-use crate::cli::{self, BackendArg, Command, FilterArg, FitArg, FormatArg, OnExistsArg};
+use crate::cli::{self, BackendArg, ColourArg, Command, FilterArg, FitArg, FormatArg, OnExistsArg};
 use crate::error::Error;
 use crate::fetch::FetchSettings;
-use crate::imaging::{Filter, Fit, Format, ResizeSpec, Settings};
+use crate::imaging::{ColourMode, Filter, Fit, Format, ResizeSpec, Settings};
 use crate::source::manifest::ManifestFormat;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::ffi::OsString;
@@ -431,6 +431,12 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
         background: parse_colour(&args.background)?,
         auto_orient: !args.no_auto_orient,
         max_pixels: args.max_pixels,
+        colour: match args.colour {
+            ColourArg::Srgb => ColourMode::Srgb,
+            ColourArg::Keep => ColourMode::Keep,
+        },
+        accept_truncated: args.accept_truncated,
+        keep_metadata: args.keep_metadata,
     })
 }
 

@@ -2,6 +2,7 @@
 //! exists, then either a JPEG shrink-on-load decode (DCT scaling) or a full
 //! decode through the image crate.
 
+use super::colour::{self, Samples};
 use super::ops::{Layout, Pixels};
 use super::Format;
 use crate::error::{ErrorClass, ItemError};
@@ -9,20 +10,20 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
 use std::io::Cursor;
 
-/// Decoded pixels plus what the header said.
+/// Decoded samples plus what the header said.
 pub(crate) struct Decoded {
-    pub pixels: Pixels,
+    /// Before colour management ([`colour::apply`] turns them into pixels).
+    pub samples: Samples,
     /// The EXIF orientation (`NoTransforms` when absent or invalid).
     pub orientation: Orientation,
     /// Full stored dimensions; `pixels` may be smaller after shrink-on-load.
     pub full: (u32, u32),
-    /// The embedded ICC profile, raw, when the input carries one.
-    #[allow(dead_code)]
+    /// The embedded ICC profile, raw, when the input carries one (or one
+    /// standing for a PNG's `cICP`/`gAMA`/`cHRM`).
     pub icc: Option<Vec<u8>>,
     /// The colour description HEIF/AVIF give as an `nclx` box instead of
     /// (or besides) a profile; the pixels are RGB in these primaries and
     /// transfer (the matrix has already been applied by the decoder).
-    #[allow(dead_code)]
     pub cicp: Option<Cicp>,
 }
 
@@ -34,6 +35,24 @@ pub(crate) struct Cicp {
     pub transfer: u8,
     pub matrix: u8,
     pub full_range: bool,
+}
+
+impl Cicp {
+    /// sRGB or BT.709 primaries with an sRGB-like transfer (or unspecified
+    /// ones), which the sRGB pipeline already treats right.
+    pub fn is_srgb_like(&self) -> bool {
+        matches!(self.primaries, 1 | 2) && matches!(self.transfer, 1 | 2 | 6 | 13 | 14 | 15)
+    }
+}
+
+impl std::fmt::Display for Cicp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "nclx primaries {}, transfer {}",
+            self.primaries, self.transfer
+        )
+    }
 }
 
 /// Extra resolution the shrink-on-load decode keeps over the output, so the
@@ -114,14 +133,17 @@ fn decode_with_image(input: &[u8], format: Format, max_pixels: u64) -> Result<De
     check_pixels(w, h, max_pixels)?;
     // A broken EXIF block should not cost the picture itself.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = decoder.icc_profile().ok().flatten();
+    let mut icc = decoder.icc_profile().ok().flatten();
+    if icc.is_none() && format == Format::Png {
+        icc = colour::png_profile(input);
+    }
     let img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(fmt, e))?;
-    let pixels = Pixels::from_dynamic(img);
-    if (pixels.width, pixels.height) != (w, h) {
+    let samples = Samples::from(img);
+    if samples.dimensions() != (w, h) {
         return Err(decode_error(fmt, "decoded size differs from header"));
     }
     Ok(Decoded {
-        pixels,
+        samples,
         orientation,
         full: (w, h),
         icc,
@@ -136,6 +158,9 @@ pub(crate) struct JpegHeader<'a> {
     pub width: u32,
     pub height: u32,
     pub orientation: Orientation,
+    /// Four-component (CMYK or YCCK) JPEG: always decoded here, since only
+    /// jpeg-decoder hands out the inks the colour profile needs.
+    pub cmyk: bool,
 }
 
 /// Reads the JPEG header with jpeg-decoder; `None` if it cannot (the full
@@ -153,6 +178,7 @@ pub(crate) fn jpeg_header(input: &[u8]) -> Option<JpegHeader<'_>> {
         width: u32::from(info.width),
         height: u32::from(info.height),
         orientation,
+        cmyk: info.pixel_format == jpeg_decoder::PixelFormat::CMYK32,
     })
 }
 
@@ -169,7 +195,7 @@ pub(crate) fn dct_scale(w: u32, h: u32, need_w: u32, need_h: u32) -> Option<u32>
         .find(|&k| dct_side(w, k) >= need_w && dct_side(h, k) >= need_h)
 }
 
-/// Decodes at DCT scale `k`/8. `None` on any failure, so the caller can
+/// Decodes at DCT scale `k`/8 (8 = full size). `None` on any failure, so the caller can
 /// fall back to the full decode and never do worse than it.
 pub(crate) fn decode_jpeg_scaled(mut header: JpegHeader<'_>, k: u32) -> Option<Decoded> {
     let (want_w, want_h) = (dct_side(header.width, k), dct_side(header.height, k));
@@ -185,39 +211,36 @@ pub(crate) fn decode_jpeg_scaled(mut header: JpegHeader<'_>, k: u32) -> Option<D
     let raw = header.decoder.decode().ok()?;
     let icc = header.decoder.icc_profile();
     let n = w as usize * h as usize;
-    let (layout, data) = match info.pixel_format {
-        jpeg_decoder::PixelFormat::L8 => (Layout::L8, raw),
-        jpeg_decoder::PixelFormat::RGB24 => (Layout::Rgb8, raw),
-        jpeg_decoder::PixelFormat::CMYK32 => (Layout::Rgb8, cmyk_to_rgb(&raw)),
+    let layout = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => Layout::L8,
+        jpeg_decoder::PixelFormat::RGB24 => Layout::Rgb8,
+        // jpeg-decoder has already undone Adobe's inverted storage.
+        jpeg_decoder::PixelFormat::CMYK32 => Layout::Rgba8,
         // Lossless 16-bit JPEG has no DCT to scale; the full path handles it.
         jpeg_decoder::PixelFormat::L16 => return None,
     };
-    if data.len() != n * layout.channels() {
+    if raw.len() != n * layout.channels() {
         return None;
     }
-    Some(Decoded {
-        pixels: Pixels {
+    let samples = if info.pixel_format == jpeg_decoder::PixelFormat::CMYK32 {
+        Samples::Cmyk {
+            width: w,
+            height: h,
+            data: raw,
+        }
+    } else {
+        Samples::Eight(Pixels {
             width: w,
             height: h,
             layout,
-            data,
-        },
+            data: raw,
+        })
+    };
+    Some(Decoded {
+        samples,
         orientation: header.orientation,
         full: (header.width, header.height),
         icc,
         cicp: None,
     })
-}
-
-/// jpeg-decoder yields CMYK as ink amounts (it has already undone Adobe's
-/// inverted storage), so white paper is C=M=Y=K=0.
-fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
-    for p in cmyk.chunks_exact(4) {
-        let k = 255 - u32::from(p[3]);
-        for &c in &p[..3] {
-            out.push(((255 - u32::from(c)) * k / 255) as u8);
-        }
-    }
-    out
 }

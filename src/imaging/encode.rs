@@ -1,6 +1,7 @@
 //! Encoding: picks the channel layout each format can carry (flattening
 //! alpha where it cannot) and writes the bytes.
 
+use super::metadata::{self, Embedded};
 use super::ops::{self, Layout, Pixels};
 use super::{Format, Settings};
 use crate::error::{ErrorClass, ItemError};
@@ -39,23 +40,27 @@ pub(crate) fn layout_for(format: Format, layout: Layout, bg: [u8; 3]) -> Layout 
     }
 }
 
-/// Converts `px` to what `format` takes and encodes it.
+/// Converts `px` to what `format` takes, encodes it, and embeds what the
+/// output must carry.
 pub(crate) fn encode(
     px: Pixels,
     format: Format,
     settings: &Settings,
+    embedded: &Embedded,
 ) -> Result<Vec<u8>, ItemError> {
     let bg = settings.background;
     let layout = layout_for(format, px.layout, bg);
     let px = ops::convert(px, layout, bg);
-    match format {
+    let data = match format {
         Format::Jpeg => encode_jpeg(&px, settings.quality),
         Format::Webp => encode_webp(&px, settings),
+        Format::Tiff => encode_tiff(&px, embedded),
         #[cfg(feature = "heif")]
         Format::Avif => super::heif::encode_avif(&px, settings.quality),
         f if !f.can_write() => Err(encode_error(f, "this build cannot write it")),
         _ => encode_with_image(&px, format),
-    }
+    }?;
+    metadata::embed(data, format, embedded)
 }
 
 fn encode_jpeg(px: &Pixels, quality: u8) -> Result<Vec<u8>, ItemError> {
@@ -112,11 +117,68 @@ fn encode_with_image(px: &Pixels, format: Format) -> Result<Vec<u8>, ItemError> 
         Format::Bmp => image::codecs::bmp::BmpEncoder::new(&mut out).write_image(buf, w, h, ct),
         Format::Gif => image::codecs::gif::GifEncoder::new_with_speed(&mut out, GIF_SPEED)
             .write_image(buf, w, h, ct),
-        Format::Tiff => {
-            image::codecs::tiff::TiffEncoder::new(Cursor::new(&mut out)).write_image(buf, w, h, ct)
+        Format::Jpeg | Format::Webp | Format::Tiff => {
+            return Err(encode_error(format, "wrong encoder"))
         }
         _ => return Err(encode_error(format, "wrong encoder")),
     };
     result.map_err(|e| encode_error(format, e))?;
     Ok(out)
+}
+
+/// TIFF through the tiff crate itself, so the metadata becomes tags of the
+/// image's own directory: ICC, XMP, resolution, and the camera, date and
+/// copyright text of the EXIF block (its sub-directories, such as GPS, are
+/// not carried).
+fn encode_tiff(px: &Pixels, embedded: &Embedded) -> Result<Vec<u8>, ItemError> {
+    use tiff::encoder::colortype::{Gray8, RGB8, RGBA8};
+    let fail = |e: tiff::TiffError| encode_error(Format::Tiff, e);
+    let mut out = Cursor::new(Vec::new());
+    let mut encoder = tiff::encoder::TiffEncoder::new(&mut out).map_err(fail)?;
+    match px.layout {
+        Layout::L8 => write_tiff::<Gray8>(&mut encoder, px, embedded),
+        Layout::Rgb8 => write_tiff::<RGB8>(&mut encoder, px, embedded),
+        Layout::Rgba8 => write_tiff::<RGBA8>(&mut encoder, px, embedded),
+        other => {
+            let msg = format!("unexpected layout {other:?}");
+            return Err(encode_error(Format::Tiff, msg));
+        }
+    }
+    .map_err(fail)?;
+    Ok(out.into_inner())
+}
+
+fn write_tiff<C>(
+    encoder: &mut tiff::encoder::TiffEncoder<&mut Cursor<Vec<u8>>>,
+    px: &Pixels,
+    embedded: &Embedded,
+) -> Result<(), tiff::TiffError>
+where
+    C: tiff::encoder::colortype::ColorType<Inner = u8>,
+{
+    use tiff::encoder::Rational;
+    use tiff::tags::{ResolutionUnit, Tag};
+    let mut image = encoder.new_image::<C>(px.width, px.height)?;
+    if let Some((x, y)) = embedded.dpi {
+        let r = |v: f64| Rational {
+            n: (v * 100.0).round() as u32,
+            d: 100,
+        };
+        image.resolution_unit(ResolutionUnit::Inch);
+        image.x_resolution(r(x));
+        image.y_resolution(r(y));
+    }
+    let dir = image.encoder();
+    if let Some(icc) = &embedded.icc {
+        dir.write_tag(Tag::IccProfile, icc.as_slice())?;
+    }
+    if let Some(xmp) = &embedded.xmp {
+        dir.write_tag(Tag::Unknown(700), xmp.as_slice())?;
+    }
+    if let Some(exif) = &embedded.exif {
+        for (tag, text) in super::exif::ifd0_text(exif) {
+            dir.write_tag(Tag::Unknown(tag), text.as_str())?;
+        }
+    }
+    image.write_data(&px.data)
 }

@@ -57,7 +57,7 @@ pub(crate) fn decode(input: &[u8], format: Format, max_pixels: u64) -> Result<De
         return Err(decode_error(fmt, "decoded size differs from header"));
     }
     Ok(Decoded {
-        pixels,
+        samples: super::colour::Samples::Eight(pixels),
         orientation: Orientation::NoTransforms,
         full: (w, h),
         icc: handle.color_profile_raw().and_then(icc_bytes),

@@ -58,12 +58,12 @@ pub(crate) fn decode(input: &[u8], max_pixels: u64) -> Result<(Decoded, usize), 
     };
     let frames = image.num_loaded_keyframes();
     let decoded = Decoded {
-        pixels: Pixels {
+        samples: super::colour::Samples::Eight(Pixels {
             width: w,
             height: h,
             layout,
             data,
-        },
+        }),
         orientation: Orientation::NoTransforms,
         full: (w, h),
         icc,

@@ -8,14 +8,20 @@ use image::metadata::Orientation;
 use serde::{Deserialize, Serialize};
 use std::panic::AssertUnwindSafe;
 
+pub use colour::ColourMode;
+
 mod anim;
+mod colour;
 mod decode;
 mod encode;
+mod exif;
 mod format;
 #[cfg(feature = "heif")]
 mod heif;
+mod jpeg_markers;
 #[cfg(feature = "jxl")]
 mod jxl;
+mod metadata;
 mod ops;
 mod plan;
 #[cfg(test)]
@@ -109,6 +115,16 @@ pub struct Settings {
     /// Refuse images with more pixels than this, from the header, before
     /// allocating any pixel buffer.
     pub max_pixels: u64,
+    /// Convert to sRGB through the input's profile, or keep its numbers.
+    #[serde(default)]
+    pub colour: ColourMode,
+    /// Convert truncated JPEGs anyway (the missing part comes out grey),
+    /// with a warning, instead of failing them.
+    #[serde(default)]
+    pub accept_truncated: bool,
+    /// Copy EXIF, XMP, the colour profile and pixel density to outputs.
+    #[serde(default)]
+    pub keep_metadata: bool,
 }
 
 impl Default for Settings {
@@ -124,6 +140,9 @@ impl Default for Settings {
             background: [255, 255, 255],
             auto_orient: true,
             max_pixels: 100_000_000,
+            colour: ColourMode::Srgb,
+            accept_truncated: false,
+            keep_metadata: false,
         }
     }
 }
@@ -151,6 +170,8 @@ pub struct Converter {
     resizer: fast_image_resize::Resizer,
     /// JPEG DCT-scaled decoding when reducing; off only to measure against.
     shrink_on_load: bool,
+    /// Colour transforms built for earlier items.
+    colours: colour::ColourCache,
 }
 
 impl Converter {
@@ -159,6 +180,7 @@ impl Converter {
             settings,
             resizer: fast_image_resize::Resizer::new(),
             shrink_on_load: true,
+            colours: colour::ColourCache::default(),
         }
     }
 
@@ -223,6 +245,9 @@ impl Converter {
             return Err(ItemError::new(ErrorClass::Encode, msg));
         }
         let mut warnings = Vec::new();
+        if in_format == Format::Jpeg {
+            warnings.extend(self.check_jpeg(input)?);
+        }
         match anim::sequence(input, in_format) {
             Some(anim::Sequence::Animation {
                 frames,
@@ -247,9 +272,45 @@ impl Converter {
         let (orientation, plan, stored) = self.geometry(&decoded);
         self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
-        let px = self.transform(decoded.pixels, decoded.full, orientation, plan, stored)?;
+        let had_profile = decoded.icc.is_some();
+        let coloured = colour::apply(
+            decoded.samples,
+            decoded.icc.as_deref(),
+            self.settings.colour,
+            &mut self.colours,
+        );
+        warnings.extend(coloured.warning);
+        if let Some(cicp) = decoded.cicp.filter(|c| !had_profile && !c.is_srgb_like()) {
+            warnings.push(format!(
+                "colour description ({cicp}) not applied; colours taken as sRGB"
+            ));
+        }
+        let mut embedded = metadata::Embedded {
+            icc: coloured.profile,
+            ..metadata::Embedded::default()
+        };
+        if self.settings.keep_metadata {
+            embedded = metadata::Embedded {
+                // Converted pixels are sRGB: say so where the input said
+                // what it was.
+                icc: embedded
+                    .icc
+                    .or_else(|| had_profile.then(colour::srgb_profile).flatten()),
+                ..metadata::read(input)
+            };
+        }
+        if !embedded.is_empty() && !out_format.carries_metadata() {
+            warnings.push(format!(
+                "{} outputs cannot carry the colour profile or metadata: not kept",
+                out_format.name().to_uppercase()
+            ));
+        }
+        let px = self.transform(coloured.pixels, decoded.full, orientation, plan, stored)?;
         let (width_out, height_out) = (px.width, px.height);
-        let data = encode::encode(px, out_format, &self.settings)?;
+        if let Some(exif) = &mut embedded.exif {
+            exif::patch(exif, self.settings.auto_orient, width_out, height_out);
+        }
+        let data = encode::encode(px, out_format, &self.settings, &embedded)?;
         let (width_in, height_in) = oriented(full_w, full_h, orientation);
         Ok(Converted {
             data,
@@ -344,6 +405,21 @@ impl Converter {
         })
     }
 
+    /// Fails JPEGs the decoders would misread: cut short (unless
+    /// `--accept-truncated`, then a warning) or coded in a way none reads.
+    fn check_jpeg(&self, input: &[u8]) -> Result<Option<String>, ItemError> {
+        match jpeg_markers::check(input) {
+            Ok(()) => Ok(None),
+            Err(p @ jpeg_markers::Problem::Truncated(_)) if self.settings.accept_truncated => {
+                Ok(Some(format!(
+                    "{} (converted anyway: the missing part is grey)",
+                    p.message()
+                )))
+            }
+            Err(p) => Err(ItemError::new(ErrorClass::Decode, p.message())),
+        }
+    }
+
     /// Decodes, shrinking on load when the input is a JPEG being reduced.
     fn decode(
         &self,
@@ -361,11 +437,18 @@ impl Converter {
             return Ok(decoded);
         }
         let _ = &warnings;
-        if format == Format::Jpeg && self.settings.resize.is_some() && self.shrink_on_load {
+        if format == Format::Jpeg {
             if let Some(header) = decode::jpeg_header(input) {
                 decode::check_pixels(header.width, header.height, max)?;
-                if let Some(k) = self.dct_scale(&header) {
-                    if let Some(d) = decode::decode_jpeg_scaled(header, k) {
+                let shrink = self.settings.resize.is_some() && self.shrink_on_load;
+                let k = if shrink {
+                    self.dct_scale(&header)
+                } else {
+                    None
+                };
+                // CMYK needs jpeg-decoder's inks even at full size.
+                if k.is_some() || header.cmyk {
+                    if let Some(d) = decode::decode_jpeg_scaled(header, k.unwrap_or(8)) {
                         return Ok(d);
                     }
                 }

@@ -636,3 +636,57 @@ fn a_caught_panic_has_its_own_class_and_the_converter_stays_usable() {
     let err = converter.convert(b"not an image").unwrap_err();
     assert_eq!(err.class, ErrorClass::Decode);
 }
+
+fn jpeg_with_icc(img: &RgbImage, icc: Option<&[u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, 95);
+    if let Some(icc) = icc {
+        enc.add_icc_profile(icc).unwrap();
+    }
+    let (w, h) = (img.width() as u16, img.height() as u16);
+    enc.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+#[test]
+fn an_srgb_profile_is_recognised_and_changes_nothing() {
+    let img = card(300, 200);
+    let bare = jpeg_with_icc(&img, None);
+    let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
+    let tagged = jpeg_with_icc(&img, Some(&srgb));
+    // 60x60 from 300x200 takes the shrink-on-load path (DCT scale 1/2).
+    for s in [Settings::default(), boxed(60, 60, Fit::Inside)] {
+        for fast in [true, false] {
+            let conv = |input: &[u8]| {
+                let c = Converter::new(s.clone());
+                let mut c = if fast { c } else { c.full_decode_only() };
+                c.convert_to(input, Format::Png).unwrap()
+            };
+            let (a, b) = (conv(&bare), conv(&tagged));
+            assert!(a.data == b.data, "an sRGB profile changed the pixels");
+            assert!(b.warnings.is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_linear_png_gamma_is_converted_to_srgb() {
+    let mut data = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut data, 4, 4);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_source_gamma(png::ScaledFloat::new(1.0));
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(&[128u8; 48]).unwrap();
+    }
+    let out = convert(Settings::default(), &data);
+    let px = decode(&out).to_rgb8();
+    // Linear 0.5 is sRGB 188.
+    let p = px.get_pixel(0, 0).0;
+    assert!(
+        p.iter().all(|&v| v.abs_diff(188) <= 1),
+        "{p:?} {:?}",
+        out.warnings
+    );
+}

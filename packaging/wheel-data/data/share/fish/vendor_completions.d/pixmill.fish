@@ -69,6 +69,8 @@ bmp\t''
 tiff\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l quality -d 'Quality for JPEG and lossy WebP, 1–100' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb` or `r,g,b`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l colour -d 'Colour profile handling: srgb converts through the input\'s embedded profile to sRGB; keep leaves the numbers and embeds the input\'s profile in the output' -r -f -a "srgb\t''
+keep\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-input-size -d 'Refuse input files larger than this (e.g. 500M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores)' -r
@@ -94,6 +96,8 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l dry-run -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l enlarge -d 'Allow images smaller than the box to be enlarged'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l lossless -d 'Lossless WebP (PNG is always lossless)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-auto-orient -d 'Keep pixels as stored instead of applying the EXIF orientation'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l accept-truncated -d 'Convert JPEGs that end early (e.g. an interrupted download) instead of failing them; the missing part comes out grey and the record says so'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l keep-metadata -d 'Copy EXIF (orientation reset, dimensions updated), XMP, the colour profile and pixel density into JPEG, PNG, WebP and TIFF outputs (default: stripped)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help'

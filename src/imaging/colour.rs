@@ -1,0 +1,527 @@
+//! Colour management: turns decoded samples into the pipeline's 8-bit
+//! pixels, through the input's embedded profile, into sRGB (the default) or
+//! keeping the source profile's numbers (`--colour keep`).
+//!
+//! Every decoder hands its samples and raw ICC profile here, once, right
+//! after decoding, so a new decoder gets colour management by filling
+//! [`Decoded::icc`](super::decode::Decoded). Sources with more than 8 bits
+//! are transformed at 16 bits before the reduction, so wide gamuts do not
+//! band. Profiles equivalent to sRGB are recognised (by what they do to a
+//! grid of colours, not by name) and skipped, so the common case costs a
+//! cache lookup.
+
+use super::ops::{Layout, Pixels};
+use image::DynamicImage;
+use moxcms::{
+    CmsError, ColorProfile, DataColorSpace, Layout as CmsLayout, RenderingIntent,
+    Transform16BitExecutor, Transform8BitExecutor, TransformOptions,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// What happens to the input's colour profile (`--colour`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColourMode {
+    /// Convert to sRGB through the input's profile (outputs carry no profile).
+    #[default]
+    Srgb,
+    /// Keep the source profile's numbers and embed the profile in outputs
+    /// that can carry one.
+    Keep,
+}
+
+/// Decoded samples, before colour management.
+pub(crate) enum Samples {
+    /// 8 bits a sample, in one of the pipeline's layouts.
+    Eight(Pixels),
+    /// More than 8 bits a sample (16-bit PNG and TIFF, float images).
+    Deep(DynamicImage),
+    /// CMYK ink amounts (0 = no ink, 255 = full ink), 4 bytes a pixel.
+    Cmyk {
+        width: u32,
+        height: u32,
+        data: Vec<u8>,
+    },
+}
+
+impl From<Pixels> for Samples {
+    fn from(px: Pixels) -> Samples {
+        Samples::Eight(px)
+    }
+}
+
+impl From<DynamicImage> for Samples {
+    /// 8-bit images become pixels at once; deeper ones wait for the
+    /// colour step.
+    fn from(img: DynamicImage) -> Samples {
+        match img {
+            DynamicImage::ImageLuma8(_)
+            | DynamicImage::ImageLumaA8(_)
+            | DynamicImage::ImageRgb8(_)
+            | DynamicImage::ImageRgba8(_) => Samples::Eight(Pixels::from_dynamic(img)),
+            deep => Samples::Deep(deep),
+        }
+    }
+}
+
+impl Samples {
+    pub fn dimensions(&self) -> (u32, u32) {
+        match self {
+            Samples::Eight(px) => (px.width, px.height),
+            Samples::Deep(img) => (img.width(), img.height()),
+            Samples::Cmyk { width, height, .. } => (*width, *height),
+        }
+    }
+}
+
+/// Pixels ready for the pipeline, and what the colour step has to say.
+pub(crate) struct Coloured {
+    pub pixels: Pixels,
+    /// The profile the pixels' numbers are in when it is not sRGB (only
+    /// with [`ColourMode::Keep`]): outputs that can carry it embed it.
+    pub profile: Option<Vec<u8>>,
+    /// Set when the profile could not be used and sRGB was assumed.
+    pub warning: Option<String>,
+}
+
+/// An sRGB ICC profile, for outputs that keep metadata and whose input
+/// had a profile.
+pub(crate) fn srgb_profile() -> Option<Vec<u8>> {
+    static SRGB: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    SRGB.get_or_init(|| ColorProfile::new_srgb().encode().ok())
+        .clone()
+}
+
+/// What to do with one profile for one kind of samples.
+#[derive(Clone)]
+enum Plan {
+    /// The profile is sRGB in all but name: nothing to do.
+    Identity,
+    Eight(Arc<Transform8BitExecutor>),
+    Sixteen(Arc<Transform16BitExecutor>),
+    /// The profile cannot be used; the reason goes into the warning.
+    Unusable(String),
+}
+
+/// The kinds of samples a transform is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Gray,
+    GrayAlpha,
+    Rgb,
+    Rgba,
+    Cmyk,
+}
+
+impl Kind {
+    fn cms_layouts(self) -> (CmsLayout, CmsLayout) {
+        match self {
+            Kind::Gray => (CmsLayout::Gray, CmsLayout::Gray),
+            Kind::GrayAlpha => (CmsLayout::GrayAlpha, CmsLayout::GrayAlpha),
+            Kind::Rgb => (CmsLayout::Rgb, CmsLayout::Rgb),
+            Kind::Rgba => (CmsLayout::Rgba, CmsLayout::Rgba),
+            // moxcms reads four inks as a four-channel layout.
+            Kind::Cmyk => (CmsLayout::Rgba, CmsLayout::Rgb),
+        }
+    }
+
+    fn colour_space(self) -> DataColorSpace {
+        match self {
+            Kind::Gray | Kind::GrayAlpha => DataColorSpace::Gray,
+            Kind::Rgb | Kind::Rgba => DataColorSpace::Rgb,
+            Kind::Cmyk => DataColorSpace::Cmyk,
+        }
+    }
+
+    fn of_layout(layout: Layout) -> Kind {
+        match layout {
+            Layout::L8 => Kind::Gray,
+            Layout::La8 => Kind::GrayAlpha,
+            Layout::Rgb8 => Kind::Rgb,
+            Layout::Rgba8 => Kind::Rgba,
+        }
+    }
+}
+
+/// How many distinct profiles a worker remembers; photo folders use a
+/// handful (sRGB, Display P3, Adobe RGB), so a small list is enough.
+const CACHE_SIZE: usize = 8;
+
+/// One worker's built transforms, keyed by profile bytes, sample kind and
+/// depth: building a transform costs far more than applying it to a
+/// thumbnail, and a folder of iPhone photos shares one profile.
+#[derive(Default)]
+pub(crate) struct ColourCache {
+    entries: Vec<(Vec<u8>, Kind, bool, Plan)>,
+}
+
+impl ColourCache {
+    fn plan(&mut self, icc: &[u8], kind: Kind, deep: bool) -> Plan {
+        let hit = self
+            .entries
+            .iter()
+            .position(|(p, k, d, _)| *k == kind && *d == deep && p == icc);
+        if let Some(i) = hit {
+            let entry = self.entries.remove(i);
+            let plan = entry.3.clone();
+            self.entries.push(entry);
+            return plan;
+        }
+        let plan = build_plan(icc, kind, deep);
+        if self.entries.len() == CACHE_SIZE {
+            self.entries.remove(0);
+        }
+        self.entries.push((icc.to_vec(), kind, deep, plan.clone()));
+        plan
+    }
+}
+
+/// Brings `samples` to 8-bit pixels in the colour space `mode` asks for.
+pub(crate) fn apply(
+    samples: Samples,
+    icc: Option<&[u8]>,
+    mode: ColourMode,
+    cache: &mut ColourCache,
+) -> Coloured {
+    let Some(icc) = icc else {
+        return plain(samples, None);
+    };
+    // Outputs are never CMYK, so CMYK is converted to sRGB in either mode.
+    let keep = mode == ColourMode::Keep && !matches!(samples, Samples::Cmyk { .. });
+    if keep {
+        return plain(samples, Some(icc.to_vec()));
+    }
+    let (kind, deep) = kind_of(&samples);
+    match cache.plan(icc, kind, deep) {
+        Plan::Identity => plain(samples, None),
+        Plan::Unusable(reason) => {
+            let mut out = plain(samples, None);
+            out.warning = Some(format!(
+                "colour profile not applied ({reason}); colours taken as sRGB"
+            ));
+            out
+        }
+        plan => match transform(samples, &plan) {
+            Ok(pixels) => Coloured {
+                pixels,
+                profile: None,
+                warning: None,
+            },
+            Err((samples, e)) => {
+                let mut out = plain(samples, None);
+                out.warning = Some(format!(
+                    "colour profile not applied ({e}); colours taken as sRGB"
+                ));
+                out
+            }
+        },
+    }
+}
+
+fn kind_of(samples: &Samples) -> (Kind, bool) {
+    match samples {
+        Samples::Eight(px) => (Kind::of_layout(px.layout), false),
+        Samples::Deep(img) => (Kind::of_layout(deep_layout(img)), true),
+        Samples::Cmyk { .. } => (Kind::Cmyk, false),
+    }
+}
+
+/// The 8-bit layout a deep image reduces to.
+fn deep_layout(img: &DynamicImage) -> Layout {
+    match (img.color().has_color(), img.color().has_alpha()) {
+        (false, false) => Layout::L8,
+        (false, true) => Layout::La8,
+        (true, false) => Layout::Rgb8,
+        (true, true) => Layout::Rgba8,
+    }
+}
+
+/// The samples as they are, reduced to 8 bits (CMYK by the naive formula,
+/// the best there is without a profile).
+fn plain(samples: Samples, profile: Option<Vec<u8>>) -> Coloured {
+    let pixels = match samples {
+        Samples::Eight(px) => px,
+        Samples::Deep(img) => Pixels::from_dynamic(img),
+        Samples::Cmyk {
+            width,
+            height,
+            data,
+        } => Pixels {
+            width,
+            height,
+            layout: Layout::Rgb8,
+            data: cmyk_to_rgb(&data),
+        },
+    };
+    Coloured {
+        pixels,
+        profile,
+        warning: None,
+    }
+}
+
+/// Ink amounts to RGB with no profile: white paper is C=M=Y=K=0.
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for p in cmyk.chunks_exact(4) {
+        let k = 255 - u32::from(p[3]);
+        for &c in &p[..3] {
+            out.push(((255 - u32::from(c)) * k / 255) as u8);
+        }
+    }
+    out
+}
+
+type Failed = (Samples, CmsError);
+
+fn transform(samples: Samples, plan: &Plan) -> Result<Pixels, Failed> {
+    match (samples, plan) {
+        (Samples::Eight(px), Plan::Eight(t)) => {
+            let mut data = vec![0u8; px.data.len()];
+            match t.transform(&px.data, &mut data) {
+                Ok(()) => Ok(Pixels { data, ..px }),
+                Err(e) => Err((Samples::Eight(px), e)),
+            }
+        }
+        (
+            Samples::Cmyk {
+                width,
+                height,
+                data,
+            },
+            Plan::Eight(t),
+        ) => {
+            let mut rgb = vec![0u8; data.len() / 4 * 3];
+            match t.transform(&data, &mut rgb) {
+                Ok(()) => Ok(Pixels {
+                    width,
+                    height,
+                    layout: Layout::Rgb8,
+                    data: rgb,
+                }),
+                Err(e) => Err((
+                    Samples::Cmyk {
+                        width,
+                        height,
+                        data,
+                    },
+                    e,
+                )),
+            }
+        }
+        (Samples::Deep(img), Plan::Sixteen(t)) => transform_deep(img, t),
+        (samples, _) => Err((samples, CmsError::UnsupportedProfileConnection)),
+    }
+}
+
+/// Transforms at 16 bits, then rounds to 8.
+fn transform_deep(img: DynamicImage, t: &Arc<Transform16BitExecutor>) -> Result<Pixels, Failed> {
+    let layout = deep_layout(&img);
+    let (width, height) = (img.width(), img.height());
+    let src: Vec<u16> = match layout {
+        Layout::L8 => img.to_luma16().into_raw(),
+        Layout::La8 => img.to_luma_alpha16().into_raw(),
+        Layout::Rgb8 => img.to_rgb16().into_raw(),
+        Layout::Rgba8 => img.to_rgba16().into_raw(),
+    };
+    let mut dst = vec![0u16; src.len()];
+    if let Err(e) = t.transform(&src, &mut dst) {
+        return Err((Samples::Deep(img), e));
+    }
+    let data = dst
+        .iter()
+        .map(|&v| ((u32::from(v) * 255 + 32767) / 65535) as u8)
+        .collect();
+    Ok(Pixels {
+        width,
+        height,
+        layout,
+        data,
+    })
+}
+
+fn options() -> TransformOptions {
+    TransformOptions {
+        // What libvips, browsers and most viewers use: in-gamut colours
+        // land exactly where the profile says.
+        rendering_intent: RenderingIntent::RelativeColorimetric,
+        ..TransformOptions::default()
+    }
+}
+
+/// The sRGB destination for `kind`: gray stays gray, with the sRGB curve.
+fn destination(kind: Kind) -> ColorProfile {
+    let mut srgb = ColorProfile::new_srgb();
+    if matches!(kind, Kind::Gray | Kind::GrayAlpha) {
+        srgb.color_space = DataColorSpace::Gray;
+        srgb.gray_trc = srgb.red_trc.clone();
+    }
+    srgb
+}
+
+fn build_plan(icc: &[u8], kind: Kind, deep: bool) -> Plan {
+    let source = match ColorProfile::new_from_slice(icc) {
+        Ok(p) => p,
+        Err(e) => return Plan::Unusable(format!("unreadable ICC profile: {e}")),
+    };
+    if source.color_space != kind.colour_space() {
+        return Plan::Unusable(format!(
+            "an {:?} profile on {:?} samples",
+            source.color_space,
+            kind.colour_space()
+        ));
+    }
+    let dest = destination(kind);
+    let (from, to) = kind.cms_layouts();
+    let built = if deep {
+        source
+            .create_transform_16bit(from, &dest, to, options())
+            .map(Plan::Sixteen)
+    } else {
+        source
+            .create_transform_8bit(from, &dest, to, options())
+            .map(Plan::Eight)
+    };
+    match built {
+        Ok(plan) if kind != Kind::Cmyk && is_identity(&source, kind) => {
+            drop(plan);
+            Plan::Identity
+        }
+        Ok(plan) => plan,
+        Err(e) => Plan::Unusable(format!("cannot convert from it: {e}")),
+    }
+}
+
+/// Whether the profile maps a grid of colours to within one level of
+/// themselves in sRGB: sRGB by another name (v2, v4, vendor copies).
+fn is_identity(source: &ColorProfile, kind: Kind) -> bool {
+    let gray = matches!(kind, Kind::Gray | Kind::GrayAlpha);
+    let (from, to) = if gray {
+        (CmsLayout::Gray, CmsLayout::Gray)
+    } else {
+        (CmsLayout::Rgb, CmsLayout::Rgb)
+    };
+    let Ok(t) = source.create_transform_8bit(from, &destination(kind), to, options()) else {
+        return false;
+    };
+    let steps: Vec<u8> = (0..=255u8).step_by(15).collect();
+    let grid: Vec<u8> = if gray {
+        (0..=255u8).collect()
+    } else {
+        let mut g = Vec::with_capacity(steps.len().pow(3) * 3);
+        for &r in &steps {
+            for &gr in &steps {
+                for &b in &steps {
+                    g.extend_from_slice(&[r, gr, b]);
+                }
+            }
+        }
+        g
+    };
+    let mut out = vec![0u8; grid.len()];
+    if t.transform(&grid, &mut out).is_err() {
+        return false;
+    }
+    grid.iter().zip(&out).all(|(&a, &b)| a.abs_diff(b) <= 1)
+}
+
+/// An ICC profile standing for what a PNG says about its colours without
+/// one (`cICP`, or `gAMA` with `cHRM`); `None` when that is sRGB or
+/// nothing, so those cost nothing downstream.
+pub(crate) fn png_profile(input: &[u8]) -> Option<Vec<u8>> {
+    if !png_describes_colour(input) {
+        return None;
+    }
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(input));
+    decoder.ignore_checksums(true);
+    let reader = decoder.read_info().ok()?;
+    let info = reader.info();
+    if info.icc_profile.is_some() {
+        return None;
+    }
+    if let Some(cicp) = info.coding_independent_code_points {
+        return cicp_profile(cicp);
+    }
+    if info.srgb.is_some() {
+        return None;
+    }
+    let gamma = info.gama_chunk.map(|g| g.into_value());
+    let chroma = info.chrm_chunk;
+    gamma_profile(gamma, chroma)
+}
+
+fn cicp_profile(cicp: png::CodingIndependentCodePoints) -> Option<Vec<u8>> {
+    let primaries = moxcms::CicpColorPrimaries::try_from(cicp.color_primaries).ok()?;
+    let transfer = moxcms::TransferCharacteristics::try_from(cicp.transfer_function).ok()?;
+    let matrix = moxcms::MatrixCoefficients::try_from(cicp.matrix_coefficients).ok()?;
+    if primaries == moxcms::CicpColorPrimaries::Bt709
+        && transfer == moxcms::TransferCharacteristics::Srgb
+    {
+        return None;
+    }
+    let profile = ColorProfile::new_from_cicp(moxcms::CicpProfile {
+        color_primaries: primaries,
+        transfer_characteristics: transfer,
+        matrix_coefficients: matrix,
+        full_range: cicp.is_video_full_range_image,
+    });
+    profile.encode().ok()
+}
+
+/// A PNG's file gamma near 1/2.2 with no chromaticities, or sRGB's, is
+/// sRGB as every viewer shows it (and as libvips reads it).
+fn gamma_profile(gamma: Option<f32>, chroma: Option<png::SourceChromaticities>) -> Option<Vec<u8>> {
+    let near_srgb = |g: f32| (g - 1.0 / 2.2).abs() < 0.01;
+    if gamma.map_or(true, near_srgb) && chroma.as_ref().map_or(true, srgb_primaries) {
+        return None;
+    }
+    let mut profile = ColorProfile::new_srgb();
+    profile.cicp = None;
+    if let Some(g) = gamma.filter(|g| *g > 0.0) {
+        let curve = moxcms::curve_from_gamma(1.0 / g);
+        profile.red_trc = Some(curve.clone());
+        profile.green_trc = Some(curve.clone());
+        profile.blue_trc = Some(curve);
+    }
+    if let Some(c) = chroma {
+        let xy = |p: (png::ScaledFloat, png::ScaledFloat)| {
+            moxcms::Chromaticity::new(p.0.into_value(), p.1.into_value())
+        };
+        let white = xy(c.white).to_xyyb();
+        profile.update_rgb_colorimetry(
+            white,
+            moxcms::ColorPrimaries {
+                red: xy(c.red),
+                green: xy(c.green),
+                blue: xy(c.blue),
+            },
+        );
+    }
+    profile.encode().ok()
+}
+
+fn srgb_primaries(c: &png::SourceChromaticities) -> bool {
+    let near = |p: (png::ScaledFloat, png::ScaledFloat), x: f32, y: f32| {
+        (p.0.into_value() - x).abs() < 0.01 && (p.1.into_value() - y).abs() < 0.01
+    };
+    near(c.white, 0.3127, 0.3290)
+        && near(c.red, 0.64, 0.33)
+        && near(c.green, 0.30, 0.60)
+        && near(c.blue, 0.15, 0.06)
+}
+
+/// Whether the chunks before the image data include `gAMA`, `cHRM` or
+/// `cICP`: most PNGs have none, and then the header is not parsed twice.
+fn png_describes_colour(input: &[u8]) -> bool {
+    let mut at = 8;
+    while let Some(head) = input.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        match &head[4..8] {
+            b"gAMA" | b"cHRM" | b"cICP" => return true,
+            b"IDAT" | b"IEND" => return false,
+            _ => at = at.saturating_add(12).saturating_add(len),
+        }
+    }
+    false
+}

@@ -1,0 +1,370 @@
+//! Colour management, end to end: wide-gamut inputs (made here by
+//! converting an sRGB picture into Display P3, Adobe RGB or ProPhoto with
+//! the profile embedded) come out as the sRGB original, on both backends
+//! and both JPEG decode paths.
+
+mod common;
+
+use common::{mean_abs_diff, open, pixmill};
+use image::{DynamicImage, ImageEncoder, RgbImage};
+use moxcms::{ColorProfile, Layout, TransformOptions};
+use std::fs;
+use std::path::Path;
+
+/// The sRGB original: smooth, and reaching saturated colours.
+fn original() -> RgbImage {
+    let (w, h) = (240u32, 160u32);
+    RgbImage::from_fn(w, h, |x, y| {
+        let r = (x * 255 / (w - 1)) as u8;
+        let g = (y * 255 / (h - 1)) as u8;
+        let b = 255 - ((x + y) * 255 / (w + h - 2)) as u8;
+        image::Rgb([r, g, b])
+    })
+}
+
+fn profile(name: &str) -> ColorProfile {
+    match name {
+        "p3" => ColorProfile::new_display_p3(),
+        "adobe" => ColorProfile::new_adobe_rgb(),
+        "prophoto" => ColorProfile::new_pro_photo_rgb(),
+        "srgb" => ColorProfile::new_srgb(),
+        other => panic!("no profile {other}"),
+    }
+}
+
+/// `img` re-expressed in `to`'s numbers, 8 bits a sample.
+fn to_profile8(img: &RgbImage, to: &ColorProfile) -> Vec<u8> {
+    let t = ColorProfile::new_srgb()
+        .create_transform_8bit(Layout::Rgb, to, Layout::Rgb, TransformOptions::default())
+        .unwrap();
+    let mut out = vec![0u8; img.as_raw().len()];
+    t.transform(img.as_raw(), &mut out).unwrap();
+    out
+}
+
+/// `img` re-expressed in `to`'s numbers, 16 bits a sample.
+fn to_profile16(img: &RgbImage, to: &ColorProfile) -> Vec<u16> {
+    let t = ColorProfile::new_srgb()
+        .create_transform_16bit(Layout::Rgb, to, Layout::Rgb, TransformOptions::default())
+        .unwrap();
+    let src: Vec<u16> = img.as_raw().iter().map(|&v| u16::from(v) * 257).collect();
+    let mut out = vec![0u16; src.len()];
+    t.transform(&src, &mut out).unwrap();
+    out
+}
+
+fn jpeg_with_icc(rgb: &[u8], w: u32, h: u32, icc: Option<&[u8]>, progressive: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, 100);
+    enc.set_progressive(progressive);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
+    if let Some(icc) = icc {
+        enc.add_icc_profile(icc).unwrap();
+    }
+    enc.encode(rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+fn png16_with_icc(rgb: &[u16], w: u32, h: u32, icc: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = image::codecs::png::PngEncoder::new(&mut out);
+    enc.set_icc_profile(icc.to_vec()).unwrap();
+    let bytes: Vec<u8> = rgb.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    enc.write_image(&bytes, w, h, image::ExtendedColorType::Rgb16)
+        .unwrap();
+    out
+}
+
+/// Converts `input` (written as `name`) to PNG with `args`; the output.
+fn convert(dir: &Path, name: &str, input: &[u8], args: &[&str]) -> (DynamicImage, String) {
+    let src = dir.join(name);
+    fs::write(&src, input).unwrap();
+    let out = dir.join(format!("out-{}", args.join("").replace(['-', ' '], "")));
+    let assert = pixmill()
+        .arg("convert")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["-f", "png"])
+        .args(args)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let stem = Path::new(name).file_stem().unwrap().to_string_lossy();
+    (open(&out.join(format!("{stem}.png"))), stderr)
+}
+
+fn srgb_reference(dir: &Path, args: &[&str]) -> DynamicImage {
+    let img = original();
+    let jpeg = jpeg_with_icc(img.as_raw(), img.width(), img.height(), None, false);
+    convert(dir, "reference.jpg", &jpeg, args).0
+}
+
+/// Both backends; without a resize (the full decode) and with one small
+/// enough to take the JPEG shrink-on-load path (DCT scaling).
+const RUNS: [&[&str]; 4] = [
+    &["--backend", "rayon"],
+    &["--backend", "process"],
+    &["--backend", "rayon", "--resize", "50"],
+    &["--backend", "process", "--resize", "50"],
+];
+
+#[test]
+fn wide_gamut_jpegs_come_out_as_the_srgb_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    for name in ["p3", "adobe", "prophoto"] {
+        let p = profile(name);
+        let icc = p.encode().unwrap();
+        let wide = to_profile8(&img, &p);
+        for progressive in [false, true] {
+            let jpeg = jpeg_with_icc(&wide, img.width(), img.height(), Some(&icc), progressive);
+            for args in RUNS {
+                let file = format!("{name}-{progressive}.jpg");
+                let (out, stderr) = convert(dir.path(), &file, &jpeg, args);
+                assert!(!stderr.contains("warning"), "{stderr}");
+                let reference = srgb_reference(dir.path(), args);
+                let err = mean_abs_diff(&out, &reference);
+                assert!(err <= 2.0, "{name} {args:?}: {err:.2} levels off");
+                if args.len() == 2 {
+                    let exact = mean_abs_diff(&out, &DynamicImage::ImageRgb8(img.clone()));
+                    assert!(exact <= 2.0, "{name} {args:?}: {exact:.2} levels off");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn keep_leaves_the_numbers_and_embeds_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let p3 = profile("p3");
+    let icc = p3.encode().unwrap();
+    let wide = to_profile8(&img, &p3);
+    let jpeg = jpeg_with_icc(&wide, img.width(), img.height(), Some(&icc), false);
+    let src = dir.path().join("p3.jpg");
+    fs::write(&src, &jpeg).unwrap();
+    for format in ["jpeg", "png", "webp", "tiff"] {
+        let out = dir.path().join(format);
+        pixmill()
+            .arg("convert")
+            .arg(&src)
+            .arg("-o")
+            .arg(&out)
+            .args(["-f", format, "--colour", "keep", "--quality", "100"])
+            .assert()
+            .success();
+        let file = fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+        let data = fs::read(&file).unwrap();
+        let embedded = icc_of(&data, format);
+        assert_eq!(embedded.as_deref(), Some(&icc[..]), "{format}: profile");
+        let numbers = RgbImage::from_raw(img.width(), img.height(), wide.clone()).unwrap();
+        let err = mean_abs_diff(&open(&file), &DynamicImage::ImageRgb8(numbers));
+        assert!(err <= 2.0, "{format}: numbers moved by {err:.2}");
+    }
+}
+
+/// The ICC profile an encoded image carries, read with the image crate.
+fn icc_of(data: &[u8], format: &str) -> Option<Vec<u8>> {
+    use image::ImageDecoder;
+    let c = std::io::Cursor::new(data);
+    match format {
+        "jpeg" => image::codecs::jpeg::JpegDecoder::new(c)
+            .unwrap()
+            .icc_profile(),
+        "png" => image::codecs::png::PngDecoder::new(c)
+            .unwrap()
+            .icc_profile(),
+        "webp" => image::codecs::webp::WebPDecoder::new(c)
+            .unwrap()
+            .icc_profile(),
+        "tiff" => image::codecs::tiff::TiffDecoder::new(c)
+            .unwrap()
+            .icc_profile(),
+        _ => unreachable!(),
+    }
+    .unwrap()
+}
+
+#[test]
+fn sixteen_bit_wide_gamut_pngs_convert_without_banding() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let expected = DynamicImage::ImageRgb8(img.clone());
+    for name in ["p3", "adobe", "prophoto"] {
+        let p = profile(name);
+        let png = png16_with_icc(
+            &to_profile16(&img, &p),
+            img.width(),
+            img.height(),
+            &p.encode().unwrap(),
+        );
+        for args in &RUNS[..2] {
+            let (out, _) = convert(dir.path(), &format!("{name}.png"), &png, args);
+            let err = mean_abs_diff(&out, &expected);
+            assert!(err <= 0.6, "{name} {args:?}: {err:.2} levels off");
+            let worst = out
+                .to_rgb8()
+                .as_raw()
+                .iter()
+                .zip(img.as_raw())
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            // An 8-bit transform of ProPhoto numbers is off by 3 or more here.
+            assert!(worst <= 2, "{name}: a sample is {worst} levels off");
+        }
+    }
+}
+
+#[test]
+fn an_unusable_profile_converts_as_srgb_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let junk = b"this is not an ICC profile at all, just bytes".repeat(4);
+    let jpeg = jpeg_with_icc(img.as_raw(), img.width(), img.height(), Some(&junk), false);
+    let (out, stderr) = convert(dir.path(), "junk.jpg", &jpeg, &[]);
+    assert!(
+        stderr.contains("warning: colour profile not applied"),
+        "{stderr}"
+    );
+    let err = mean_abs_diff(&out, &DynamicImage::ImageRgb8(img));
+    assert!(err <= 2.0, "{err:.2} levels off");
+}
+
+/// Writes the wide-gamut samples `bench/colour.sh` measures against libvips:
+/// the sRGB image `$PIXMILL_COLOUR_SRC` re-expressed in each wide gamut, as
+/// a JPEG (q100, 4:4:4) and a 16-bit PNG, with its profile embedded, plus
+/// the original as `reference.png`, into `$PIXMILL_COLOUR_OUT`.
+#[test]
+#[ignore = "a generator for bench/colour.sh, not a test"]
+fn write_bench_samples() {
+    let (Ok(src), Ok(out)) = (
+        std::env::var("PIXMILL_COLOUR_SRC"),
+        std::env::var("PIXMILL_COLOUR_OUT"),
+    ) else {
+        panic!("set PIXMILL_COLOUR_SRC and PIXMILL_COLOUR_OUT");
+    };
+    let out = Path::new(&out);
+    fs::create_dir_all(out).unwrap();
+    let img = open(Path::new(&src)).to_rgb8();
+    let (w, h) = img.dimensions();
+    DynamicImage::ImageRgb8(img.clone())
+        .save(out.join("reference.png"))
+        .unwrap();
+    for name in ["p3", "adobe", "prophoto"] {
+        let p = profile(name);
+        let icc = p.encode().unwrap();
+        let jpeg = jpeg_with_icc(&to_profile8(&img, &p), w, h, Some(&icc), false);
+        fs::write(out.join(format!("{name}.jpg")), jpeg).unwrap();
+        let png = png16_with_icc(&to_profile16(&img, &p), w, h, &icc);
+        fs::write(out.join(format!("{name}-16.png")), png).unwrap();
+    }
+}
+
+/// sRGB's transfer curve, decoding.
+fn srgb_decode(v: f64) -> f64 {
+    if v <= 0.04045 {
+        v / 12.92
+    } else {
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+/// A CMYK printer profile (lut16 A2B0, XYZ connection) whose inks mix like
+/// a Display P3 screen: the light left by C, M, Y (and dimmed by K) is the
+/// P3 colour `255 - ink`. Its CLUT is exactly multilinear, so interpolation
+/// adds no error, and it differs from the naive CMYK formula by the whole
+/// P3-vs-sRGB gap: a decoder that ignores it is visibly off.
+fn cmyk_profile() -> Vec<u8> {
+    use moxcms::{DataColorSpace, LutDataType, LutStore, LutType, LutWarehouse, Matrix3d};
+    let m = ColorProfile::new_display_p3().rgb_to_xyz_matrix();
+    let entries = 256usize;
+    let mut input = Vec::with_capacity(4 * entries);
+    for _ in 0..4 {
+        for i in 0..entries {
+            let light = 1.0 - i as f64 / (entries - 1) as f64;
+            input.push((srgb_decode(light) * 65535.0).round() as u16);
+        }
+    }
+    // 2 points a side: the corners of the ink cube, C slowest, K fastest.
+    let mut clut = Vec::with_capacity(16 * 3);
+    for c in [0.0, 1.0] {
+        for mm in [0.0, 1.0] {
+            for y in [0.0, 1.0] {
+                for k in [0.0, 1.0] {
+                    let lin = [c * k, mm * k, y * k];
+                    for row in m.v {
+                        let xyz: f64 = (0..3).map(|j| row[j] * lin[j]).sum();
+                        clut.push((xyz * 32768.0).round().min(65535.0) as u16);
+                    }
+                }
+            }
+        }
+    }
+    let output: Vec<u16> = (0..3)
+        .flat_map(|_| (0..entries).map(|i| (i * 65535 / (entries - 1)) as u16))
+        .collect();
+    let lut = LutWarehouse::Lut(LutDataType {
+        num_input_channels: 4,
+        num_output_channels: 3,
+        num_clut_grid_points: 2,
+        matrix: Matrix3d::IDENTITY,
+        num_input_table_entries: entries as u16,
+        num_output_table_entries: entries as u16,
+        input_table: LutStore::Store16(input),
+        clut_table: LutStore::Store16(clut),
+        output_table: LutStore::Store16(output),
+        lut_type: LutType::Lut16,
+    });
+    let mut p = ColorProfile::new_srgb();
+    p.color_space = DataColorSpace::Cmyk;
+    p.pcs = DataColorSpace::Xyz;
+    p.profile_class = moxcms::ProfileClass::OutputDevice;
+    p.red_trc = None;
+    p.green_trc = None;
+    p.blue_trc = None;
+    p.red_colorant = Default::default();
+    p.green_colorant = Default::default();
+    p.blue_colorant = Default::default();
+    p.cicp = None;
+    p.lut_a_to_b_perceptual = Some(lut.clone());
+    p.lut_a_to_b_colorimetric = Some(lut);
+    p.encode().unwrap()
+}
+
+#[test]
+fn cmyk_jpegs_convert_through_their_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let (w, h) = img.dimensions();
+    let p3 = to_profile8(&img, &profile("p3"));
+    let inks: Vec<u8> = p3
+        .chunks_exact(3)
+        .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
+        .collect();
+    let icc = cmyk_profile();
+    let expected = DynamicImage::ImageRgb8(img);
+    for kind in [
+        jpeg_encoder::ColorType::Cmyk,
+        jpeg_encoder::ColorType::CmykAsYcck,
+    ] {
+        let mut jpeg = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut jpeg, 100);
+        enc.add_icc_profile(&icc).unwrap();
+        enc.encode(&inks, w as u16, h as u16, kind).unwrap();
+        for args in RUNS {
+            let (out, stderr) = convert(dir.path(), &format!("{kind:?}.jpg"), &jpeg, args);
+            assert!(!stderr.contains("warning"), "{stderr}");
+            let reference = srgb_reference(dir.path(), args);
+            let err = mean_abs_diff(&out, &reference);
+            assert!(err <= 2.0, "{kind:?} {args:?}: {err:.2} levels off");
+            if args.len() == 2 {
+                let err = mean_abs_diff(&out, &expected);
+                assert!(err <= 2.0, "{kind:?} {args:?}: {err:.2} levels off");
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! `--keep-metadata`: EXIF (camera, date, GPS; orientation reset to 1 after
+//! auto-orient, pixel dimensions updated), XMP, ICC and DPI reach JPEG,
+//! PNG, WebP and TIFF outputs, read back with readers that are not
+//! pixmill's (kamadak-exif, the image crate); without it, nothing does.
+
+mod common;
+
+use common::{gradient, pixmill};
+use exif::{Field, In, Rational, Tag, Value};
+use image::ImageDecoder;
+use std::fs;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+const XMP: &[u8] = b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:rights>pixmill test</dc:rights></rdf:Description></rdf:RDF></x:xmpmeta>";
+
+fn ascii(tag: Tag, s: &str) -> Field {
+    Field {
+        tag,
+        ifd_num: In::PRIMARY,
+        value: Value::Ascii(vec![s.as_bytes().to_vec()]),
+    }
+}
+
+fn field(tag: Tag, value: Value) -> Field {
+    Field {
+        tag,
+        ifd_num: In::PRIMARY,
+        value,
+    }
+}
+
+/// An EXIF block for a 120x80 picture stored turned (orientation 6).
+fn exif_block() -> Vec<u8> {
+    let r = |num, denom| Rational { num, denom };
+    let fields = [
+        ascii(Tag::Make, "Pixmill"),
+        ascii(Tag::Model, "TestCam 9"),
+        field(Tag::Orientation, Value::Short(vec![6])),
+        field(Tag::XResolution, Value::Rational(vec![r(300, 1)])),
+        field(Tag::YResolution, Value::Rational(vec![r(300, 1)])),
+        field(Tag::ResolutionUnit, Value::Short(vec![2])),
+        ascii(Tag::DateTimeOriginal, "2024:05:06 07:08:09"),
+        field(Tag::PixelXDimension, Value::Long(vec![120])),
+        field(Tag::PixelYDimension, Value::Long(vec![80])),
+        ascii(Tag::GPSLatitudeRef, "N"),
+        field(
+            Tag::GPSLatitude,
+            Value::Rational(vec![r(48, 1), r(51, 1), r(30, 1)]),
+        ),
+    ];
+    let mut writer = exif::experimental::Writer::new();
+    for f in &fields {
+        writer.push_field(f);
+    }
+    let mut out = Cursor::new(Vec::new());
+    writer.write(&mut out, false).unwrap();
+    out.into_inner()
+}
+
+fn input_jpeg() -> Vec<u8> {
+    let img = gradient(120, 80);
+    let icc = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+    enc.add_exif_metadata(&exif_block()).unwrap();
+    enc.add_app_segment(
+        1,
+        [b"http://ns.adobe.com/xap/1.0/\0".as_slice(), XMP].concat(),
+    )
+    .unwrap();
+    enc.add_icc_profile(&icc).unwrap();
+    enc.encode(img.as_raw(), 120, 80, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+fn convert(dir: &Path, format: &str, extra: &[&str]) -> PathBuf {
+    let src = dir.join("photo.jpg");
+    fs::write(&src, input_jpeg()).unwrap();
+    let out = dir.join(format!("{format}{}", extra.len()));
+    pixmill()
+        .arg("convert")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["-f", format, "--resize", "60x60"])
+        .args(extra)
+        .assert()
+        .success();
+    fs::read_dir(&out).unwrap().next().unwrap().unwrap().path()
+}
+
+fn text(exif: &exif::Exif, tag: Tag) -> Option<String> {
+    let f = exif.get_field(tag, In::PRIMARY)?;
+    Some(f.display_value().to_string())
+}
+
+fn number(exif: &exif::Exif, tag: Tag) -> Option<u32> {
+    exif.get_field(tag, In::PRIMARY)?.value.get_uint(0)
+}
+
+/// A TIFF tag's bytes, read with the tiff crate: the image crate's TIFF
+/// reader applies memory limits (sized to the pixels) that trip on the tags
+/// of small files.
+fn tiff_tag(data: &[u8], tag: tiff::tags::Tag) -> Option<Option<Vec<u8>>> {
+    if !(data.starts_with(b"II*\0") || data.starts_with(b"MM\0*")) {
+        return None;
+    }
+    let mut tiff = tiff::decoder::Decoder::new(Cursor::new(data)).unwrap();
+    Some(tiff.get_tag_u8_vec(tag).ok())
+}
+
+fn icc_of(data: &[u8]) -> Option<Vec<u8>> {
+    if let Some(icc) = tiff_tag(data, tiff::tags::Tag::IccProfile) {
+        return icc;
+    }
+    let reader = image::ImageReader::new(Cursor::new(data))
+        .with_guessed_format()
+        .unwrap();
+    reader.into_decoder().unwrap().icc_profile().unwrap()
+}
+
+fn xmp_of(data: &[u8]) -> Option<Vec<u8>> {
+    if let Some(xmp) = tiff_tag(data, tiff::tags::Tag::Unknown(700)) {
+        return xmp;
+    }
+    let reader = image::ImageReader::new(Cursor::new(data))
+        .with_guessed_format()
+        .unwrap();
+    reader.into_decoder().unwrap().xmp_metadata().unwrap()
+}
+
+#[test]
+fn keep_metadata_round_trips_through_every_container() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["jpeg", "png", "webp"] {
+        let out = convert(dir.path(), format, &["--keep-metadata"]);
+        let data = fs::read(&out).unwrap();
+        let exif = exif::Reader::new()
+            .read_from_container(&mut Cursor::new(&data))
+            .unwrap_or_else(|e| panic!("{format}: no EXIF: {e}"));
+        assert_eq!(text(&exif, Tag::Model).as_deref(), Some("\"TestCam 9\""));
+        assert_eq!(
+            text(&exif, Tag::DateTimeOriginal).as_deref(),
+            Some("2024-05-06 07:08:09")
+        );
+        assert!(text(&exif, Tag::GPSLatitude).unwrap().contains("48"));
+        assert_eq!(number(&exif, Tag::Orientation), Some(1), "{format}");
+        // Displayed upright and resized: 80x120 fitted into 60 is 40x60.
+        assert_eq!(number(&exif, Tag::PixelXDimension), Some(40), "{format}");
+        assert_eq!(number(&exif, Tag::PixelYDimension), Some(60), "{format}");
+        assert_eq!(common::dims(&out), (40, 60));
+        let dpi = exif.get_field(Tag::XResolution, In::PRIMARY).unwrap();
+        assert_eq!(dpi.display_value().to_string(), "300");
+        let icc = icc_of(&data).unwrap_or_else(|| panic!("{format}: no ICC"));
+        let profile = moxcms::ColorProfile::new_from_slice(&icc).unwrap();
+        assert!(profile.description.is_some());
+        let xmp = xmp_of(&data).unwrap_or_else(|| panic!("{format}: no XMP"));
+        assert!(String::from_utf8_lossy(&xmp).contains("pixmill test"));
+    }
+}
+
+#[test]
+fn tiff_outputs_carry_profile_xmp_density_and_camera_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fs::read(convert(dir.path(), "tiff", &["--keep-metadata"])).unwrap();
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(&data))
+        .unwrap();
+    assert_eq!(text(&exif, Tag::Make).as_deref(), Some("\"Pixmill\""));
+    assert_eq!(text(&exif, Tag::Model).as_deref(), Some("\"TestCam 9\""));
+    let dpi = exif.get_field(Tag::XResolution, In::PRIMARY).unwrap();
+    assert_eq!(dpi.display_value().to_string(), "300");
+    assert_eq!(number(&exif, Tag::ResolutionUnit), Some(2));
+    assert!(icc_of(&data).is_some());
+    let xmp = xmp_of(&data).unwrap();
+    assert!(String::from_utf8_lossy(&xmp).contains("pixmill test"));
+}
+
+#[test]
+fn density_is_written_where_the_container_has_a_field_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = fs::read(convert(dir.path(), "jpeg", &["--keep-metadata"])).unwrap();
+    // JFIF APP0: units 1 (dpi), 300 x 300.
+    assert_eq!(&jpeg[6..11], b"JFIF\0");
+    assert_eq!(&jpeg[13..18], &[1, 1, 44, 1, 44]);
+    let png = fs::read(convert(dir.path(), "png", &["--keep-metadata"])).unwrap();
+    let decoder = png::Decoder::new(Cursor::new(&png[..]));
+    let reader = decoder.read_info().unwrap();
+    let dims = reader.info().pixel_dims.unwrap();
+    assert_eq!((dims.xppu, dims.yppu), (11811, 11811));
+    assert_eq!(dims.unit, png::Unit::Meter);
+}
+
+#[test]
+fn metadata_is_stripped_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["jpeg", "png", "webp", "tiff"] {
+        let data = fs::read(convert(dir.path(), format, &[])).unwrap();
+        let exif = exif::Reader::new().read_from_container(&mut Cursor::new(&data));
+        let has_model = exif.is_ok_and(|e| e.get_field(Tag::Model, In::PRIMARY).is_some());
+        assert!(!has_model, "{format}: EXIF kept");
+        assert!(icc_of(&data).is_none(), "{format}: ICC kept");
+        assert!(xmp_of(&data).is_none(), "{format}: XMP kept");
+    }
+}
