@@ -101,6 +101,14 @@ pub struct InputArgs {
     /// Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+
+    /// The CSV/TSV/JSON Lines column holding the URL or path (default: url, path, input or file).
+    #[arg(long, value_name = "NAME")]
+    pub url_col: Option<String>,
+
+    /// The column holding each image's caption (default: caption, when present).
+    #[arg(long, value_name = "NAME")]
+    pub caption_col: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +121,14 @@ pub struct OutputArgs {
     /// When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail.
     #[arg(long, value_enum, default_value_t = OnExistsArg::Update, value_name = "WHAT")]
     pub on_exists: OnExistsArg,
+
+    /// How outputs are stored: loose files, WebDataset tar shards, or parquet shards (image bytes in a column).
+    #[arg(long, value_enum, default_value_t = OutputFormatArg::Files, value_name = "KIND")]
+    pub output_format: OutputFormatArg,
+
+    /// With webdataset or parquet output: at most this many input rows per data file.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub samples_per_file: u64,
 
     /// Make each output (and its folder entry) durable on disk before its record says ok.
     #[arg(long)]
@@ -241,6 +257,13 @@ pub enum ManifestFormatArg {
     Csv,
     Tsv,
     Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormatArg {
+    Files,
+    Webdataset,
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -53,6 +53,19 @@ pub struct SourceConfig {
     pub hidden: bool,
     /// `(index, count)`: keep entries whose stable key hashes to `index`.
     pub shard: Option<(u64, u64)>,
+    /// Which manifest columns hold the input and the caption.
+    pub columns: crate::source::manifest::ColumnNames,
+}
+
+/// How outputs are stored (`--output-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Loose files under `-o`.
+    Files,
+    /// WebDataset tar shards.
+    Webdataset,
+    /// Parquet shards with the image bytes in a column.
+    Parquet,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +73,9 @@ pub struct Config {
     pub mode: Mode,
     pub source: SourceConfig,
     pub out_dir: PathBuf,
+    pub output_format: OutputFormat,
+    /// Input rows per data file of a dataset output.
+    pub samples_per_file: u64,
     pub on_exists: OnExists,
     /// Make each output durable before its record says ok.
     pub fsync: bool,
@@ -163,10 +179,19 @@ impl Config {
         };
         let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();
         let base = settings_base(&mode);
+        if output.samples_per_file == 0 {
+            return Err(usage("--samples-per-file must be at least 1"));
+        }
         Ok(Config {
             mode,
             source,
             out_dir: output.out_dir,
+            output_format: match output.output_format {
+                cli::OutputFormatArg::Files => OutputFormat::Files,
+                cli::OutputFormatArg::Webdataset => OutputFormat::Webdataset,
+                cli::OutputFormatArg::Parquet => OutputFormat::Parquet,
+            },
+            samples_per_file: output.samples_per_file,
             settings_base: base,
             on_exists: match output.on_exists {
                 OnExistsArg::Update => OnExists::Update,
@@ -246,6 +271,10 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
         follow: input.follow,
         hidden: input.hidden,
         shard,
+        columns: crate::source::manifest::ColumnNames {
+            url: input.url_col,
+            caption: input.caption_col,
+        },
     })
 }
 

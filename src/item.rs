@@ -7,7 +7,53 @@ use crate::store::stamp::Provenance;
 use crate::store::Validators;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// What a manifest row says besides the input: its caption and every other
+/// column, carried to the record and to a dataset's samples and metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Extra {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub columns: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Extra {
+    pub fn is_empty(&self) -> bool {
+        self.caption.is_none() && self.columns.is_empty()
+    }
+}
+
+/// An entry's place in the run's input (within its `--shard`), counted
+/// from 0 in input order, and what its row said: a dataset's keys and data
+/// files are decided from the position, so the same list gives the same keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    #[serde(skip)]
+    pub position: u64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A shared [`Row`] in a record (serde's own `Arc` support would need its
+/// `rc` feature, and a rebuild of everything that uses serde).
+#[derive(Debug, Clone)]
+pub struct RowRef(pub Arc<Row>);
+
+impl Serialize for RowRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl std::ops::Deref for RowRef {
+    type Target = Row;
+    fn deref(&self) -> &Row {
+        &self.0
+    }
+}
 
 /// Where an item's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +83,8 @@ pub struct Entry {
     pub revalidate: Option<Validators>,
     /// Why an existing output is being redone.
     pub redo: Option<&'static str>,
+    /// Its input row (every planned entry has one).
+    pub row: Option<Arc<Row>>,
     pub started: Instant,
 }
 
@@ -98,6 +146,12 @@ pub struct Record {
     /// (dropped frames, colours, data); omitted when there is nothing to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `--hash`: the digest of the downloaded (or read) bytes, as `algo:hex`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// The input row: caption and extra columns (flattened into the JSON).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub row: Option<RowRef>,
 }
 
 impl Record {
@@ -110,6 +164,7 @@ impl Record {
                 Input::Path(_) => None,
             },
             reason: entry.redo.map(String::from),
+            row: entry.row.clone().map(RowRef),
             ..Record::blank(entry.label.clone(), status)
         }
     }
@@ -141,6 +196,8 @@ impl Record {
             ms: 0,
             worker: None,
             warnings: Vec::new(),
+            hash: None,
+            row: None,
         }
     }
 

@@ -10,8 +10,8 @@ pub use plan::{clash, is_url, resume_rule, Planned, Planner, UP_TO_DATE};
 
 use crate::config::SourceConfig;
 use crate::error::{Error, ErrorClass, ItemError};
-use crate::item::Record;
-use manifest::{read_manifest, ManifestFormat};
+use crate::item::{Extra, Record};
+use manifest::{read_manifest_with, ManifestFormat};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -33,6 +33,8 @@ pub struct Raw {
     pub output: Option<String>,
     pub sha256: Option<String>,
     pub origin: Origin,
+    /// The caption and other columns of its manifest row.
+    pub extra: Extra,
 }
 
 /// A list of entries to read: the manifests and stdin, opened up front so a
@@ -63,11 +65,23 @@ impl Lists {
             let format = config
                 .manifest_format
                 .unwrap_or_else(|| ManifestFormat::from_path(path));
-            let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, file));
+            let reader: Box<dyn BufRead + Send> = if is_gzip(path) {
+                // Streamed: a compressed list of any size never sits in memory.
+                let decoder = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+                Box::new(BufReader::with_capacity(1 << 16, decoder))
+            } else {
+                Box::new(BufReader::with_capacity(1 << 16, file))
+            };
             lists.push((path.display().to_string(), reader, format));
         }
         Ok(Lists { lists })
     }
+}
+
+/// `.gz`, any case: decompressed as it is read.
+fn is_gzip(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 fn stdin_reader() -> Box<dyn BufRead + Send> {
@@ -79,14 +93,17 @@ fn stdin_reader() -> Box<dyn BufRead + Send> {
 /// (the run is stopping or the next stage is gone).
 pub fn produce(config: &SourceConfig, lists: Lists, planner: &mut Planner) {
     for input in config.inputs.iter().filter(|i| *i != "-") {
-        if !feed_listed(config, input.clone(), None, None, planner) {
+        if !feed_listed(config, input.clone(), None, None, Extra::default(), planner) {
             return;
         }
     }
     for (name, reader, format) in lists.lists {
-        for item in read_manifest(reader, format, config.null) {
+        let names = config.columns.clone();
+        for item in read_manifest_with(reader, format, config.null, names) {
             let keep_going = match item {
-                Ok(raw) => feed_listed(config, raw.input, raw.output, raw.sha256, planner),
+                Ok(raw) => feed_listed(
+                    config, raw.input, raw.output, raw.sha256, raw.extra, planner,
+                ),
                 Err(e) => {
                     let error = ItemError::new(ErrorClass::Manifest, e.message.clone());
                     planner.emit_record(Record::failed_input(format!("{name}:{}", e.line), error))
@@ -105,6 +122,7 @@ fn feed_listed(
     input: OsString,
     output: Option<String>,
     sha256: Option<String>,
+    extra: Extra,
     planner: &mut Planner,
 ) -> bool {
     let path = Path::new(&input);
@@ -116,5 +134,6 @@ fn feed_listed(
         output,
         sha256,
         origin: Origin::Listed,
+        extra,
     })
 }

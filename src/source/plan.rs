@@ -2,13 +2,15 @@
 //! entries of the run, `--on-exists`, `--shard`, and where it goes next.
 
 use super::{Origin, Raw};
+use crate::config::OutputFormat;
 use crate::config::{Config, Mode, OnExists};
 use crate::error::{ErrorClass, ItemError};
 use crate::fetch::naming;
 use crate::imaging::Format;
-use crate::item::{Entry, Input, Job, Record, Status};
+use crate::item::{Entry, Input, Job, Record, Row, RowRef, Status};
 use crate::output::{self, Claim, Claims, OutDir};
 use crate::signal::Stop;
+use crate::store::dataset::Layout;
 use crate::store::stamp::{InputId, Provenance};
 use crate::store::{Freshness, OutputStore, Validators};
 use crossbeam_channel::Sender;
@@ -39,6 +41,10 @@ pub struct Planner<'a> {
     to_io: Option<Sender<Entry>>,
     to_cpu: Option<Sender<Job>>,
     to_sink: Sender<Record>,
+    /// Entries planned so far (within the shard): the next entry's position.
+    rows: u64,
+    /// Dataset outputs name each entry by its key.
+    dataset: Option<Layout>,
 }
 
 impl<'a> Planner<'a> {
@@ -64,7 +70,14 @@ impl<'a> Planner<'a> {
             to_io,
             to_cpu,
             to_sink,
+            rows: 0,
+            dataset: (config.output_format != OutputFormat::Files).then(|| Layout::new(config)),
         }
+    }
+
+    /// How many entries were planned (within the shard).
+    pub fn rows_planned(&self) -> u64 {
+        self.rows
     }
 
     pub fn out_dir_canonical(&self) -> &Path {
@@ -73,14 +86,24 @@ impl<'a> Planner<'a> {
 
     /// Plans one raw entry and passes it on; false when the run is
     /// stopping or the next stage is gone.
-    pub fn plan(&mut self, raw: Raw) -> bool {
+    pub fn plan(&mut self, mut raw: Raw) -> bool {
         if self.stop.requested() {
             return false;
         }
         if !self.in_shard(&raw.input) {
             return true;
         }
-        let planned = self.decide(raw);
+        let row = Arc::new(Row {
+            position: self.rows,
+            extra: std::mem::take(&mut raw.extra),
+        });
+        self.rows += 1;
+        let mut planned = self.decide(raw, &row);
+        // Every record of a planned entry carries its row, failures too: a
+        // dataset's metadata has a line for each input row.
+        if let Planned::Done(record) = &mut planned {
+            record.row.get_or_insert(RowRef(row));
+        }
         self.send(planned)
     }
 
@@ -108,7 +131,7 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn decide(&self, raw: Raw) -> Planned {
+    fn decide(&self, raw: Raw, row: &Arc<Row>) -> Planned {
         let label = raw.input.to_string_lossy().into_owned();
         let url = is_url(&raw.input);
         if !url && looks_like_other_url(&label) {
@@ -125,7 +148,7 @@ impl<'a> Planner<'a> {
                 "not a URL: fetch downloads http and https URLs",
             );
         }
-        let rel = match self.relative_output(&raw, &label, url) {
+        let rel = match self.relative_output(&raw, &label, url, row) {
             Ok(rel) => rel,
             Err(e) => return Planned::Done(Record::failed_input(label, e)),
         };
@@ -134,7 +157,7 @@ impl<'a> Planner<'a> {
             Err(e) => return Planned::Done(Record::failed_input(label, e)),
         };
         let mut path = self.out.root().join(&rel);
-        if raw.output.is_none() {
+        if raw.output.is_none() || self.dataset.is_some() {
             if let Some(f) = format {
                 path = output::with_extension(&path, f.extension());
             }
@@ -166,6 +189,7 @@ impl<'a> Planner<'a> {
             provenance,
             revalidate: None,
             redo: None,
+            row: Some(row.clone()),
             started: Instant::now(),
         };
         if let Some(done) = self.claim(&mut entry, url) {
@@ -201,7 +225,17 @@ impl<'a> Planner<'a> {
     }
 
     /// The output path relative to `-o`, before any extension change.
-    fn relative_output(&self, raw: &Raw, label: &str, url: bool) -> Result<PathBuf, ItemError> {
+    fn relative_output(
+        &self,
+        raw: &Raw,
+        label: &str,
+        url: bool,
+        row: &Row,
+    ) -> Result<PathBuf, ItemError> {
+        if let Some(layout) = &self.dataset {
+            // A sample is named by its key; its extension follows its format.
+            return Ok(PathBuf::from(layout.key(row.position)));
+        }
         if let Some(name) = &raw.output {
             return output::relative_name(name);
         }

@@ -59,6 +59,7 @@ pub fn walk(config: &SourceConfig, root: &Path, planner: &mut Planner) -> bool {
             output: None,
             sha256: None,
             origin: Origin::Walk(rel.to_path_buf()),
+            extra: Default::default(),
         };
         if !planner.plan(raw) {
             return false;
