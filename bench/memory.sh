@@ -6,6 +6,8 @@
 #    and report records written as items finish. Three runs:
 #      work     every entry real work: a few small real photos, cycled, each
 #               entry to its own output o/000123.jpg, --resize 64x64
+#      rerun    the same manifest again with the default rule, after 'work':
+#               every output is up to date (its stamp matches), all skipped
 #      skip     the same manifest again: every output exists (--on-exists skip)
 #      missing  every entry names a file that does not exist (quick failures)
 # 2. folder conversion of the corpus linked in 1x and 4x (hard links in
@@ -14,8 +16,8 @@
 #
 # usage: memory.sh [CORPUS_DIR]     (default $CORPUS, else /work/corpus)
 # env:   MANIFEST_N (300000), RSS_LIMIT_MB (64), RSS_BASE_MB (32), JOBS, PIXMILL,
-#        RUNS ("work skip missing folder1 folder4"; drop "work" if 300k real
-#        conversions take too long on your machine),
+#        RUNS ("work rerun skip missing folder1 folder4"; drop "work" and
+#        "rerun" if 300k real conversions take too long on your machine),
 #        ON_EXISTS (skip: the --on-exists value for the second run),
 #        OUT (Markdown; default bench/results-memory-DATE.md)
 set -euo pipefail
@@ -24,7 +26,7 @@ set -euo pipefail
 corpus=${1:-${CORPUS:-/work/corpus}}
 manifest_n=${MANIFEST_N:-300000}
 limit_mb=${RSS_LIMIT_MB:-64}
-runs=${RUNS:-work skip missing folder1 folder4}
+runs=${RUNS:-work rerun skip missing folder1 folder4}
 on_exists=${ON_EXISTS:-skip}
 [ -d "$corpus" ] || die "corpus directory '$corpus' not found (make one with: bash $BENCH_DIR/corpus.sh DIR)"
 case $(/usr/bin/time -v true 2>&1 || true) in
@@ -117,6 +119,9 @@ for run in $runs; do
     work)    rm -rf "$SCRATCH/out"; mkdir -p "$SCRATCH/out"
              manifest_cmd work "$SCRATCH/work.csv"
              measure work "$manifest_n" "${CMD[@]}" ;;
+    rerun)   [ -d "$SCRATCH/out/o" ] || die "the rerun run needs the work run before it"
+             manifest_cmd rerun "$SCRATCH/work.csv"
+             measure rerun "$manifest_n" "${CMD[@]}" ;;
     skip)    # Outputs from 'work' if it ran; else hard links of one small photo.
              if [ ! -d "$SCRATCH/out/o" ]; then
                python3 -c 'import os, sys
@@ -152,7 +157,7 @@ while read -r name rss secs rc outs lines; do
   case $name in folder*) lim=$bound_mb ;; *) lim=$limit_mb ;; esac
   verdict=$(awk -v r="$rss" -v l="$lim" 'BEGIN { print (r <= l ? "ok" : "OVER") }')
   # every manifest entry should have a streamed report record
-  case $name in work|skip|missing) [ "$lines" = "$manifest_n" ] || verdict="$verdict, report?" ;; esac
+  case $name in work|rerun|skip|missing) [ "$lines" = "$manifest_n" ] || verdict="$verdict, report?" ;; esac
   case $name in work|folder*) [ "${outs%/*}" = "${outs#*/}" ] || verdict="$verdict, outputs?" ;; esac
   printf '%-9s %11s %9s %-8s %8s %5s %15s %13s\n' "$name" "$rss" "$lim" "$verdict" "$secs" "$rc" "$outs" "$lines"
   printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$rss" "$lim" "$verdict" "$secs" "$rc" "$outs" "$lines" >>"$MD"

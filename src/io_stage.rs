@@ -5,15 +5,15 @@
 
 use crate::config::{Config, Mode};
 use crate::error::{ErrorClass, ItemError};
-use crate::fetch::{naming, FetchFailure, Fetched, Fetcher};
+use crate::fetch::{FetchFailure, Fetched, Fetcher};
+use crate::item::Settles;
 use crate::item::{millis, Entry, Input, Job, Record, Status};
-use crate::output::{self, Claim, Claims};
+use crate::naming::{self, Names};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
-use crate::source::{clash, resume_rule, UP_TO_DATE};
 use crate::store::stamp::InputId;
 use crate::store::Stale;
-use crate::store::{Finished, Landed, OutputStore, Payload, Route};
+use crate::store::{resume_rule, Finished, Landed, OutputStore, Payload, Route, UP_TO_DATE};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 pub struct IoContext<'a> {
     pub config: &'a Config,
     pub store: &'a dyn OutputStore,
-    pub claims: &'a Claims,
+    pub names: &'a Names,
     pub stop: &'a Stop,
     pub progress: &'a Progress,
     /// Built on the first URL, so a run over local files never pays for it.
@@ -167,14 +167,12 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
                 }
             };
             if entry.format.is_none() {
-                entry.output = output::with_extension(&entry.output, format.extension());
                 entry.format = Some(format);
                 entry.provenance.settings = ctx.config.settings_hash(Some(format));
-                if let Some(r) = settle_name(ctx, &mut entry, &temp) {
+                let named = naming::with_extension(&entry.output, format.extension());
+                if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
                     return Next::Done(r);
                 }
-                record.output = Some(entry.output.display().to_string());
-                record.reason = entry.redo.map(String::from).or(record.reason);
             }
             Next::Compute(Job {
                 entry,
@@ -196,18 +194,9 @@ fn finish_fetch(
     temp: PathBuf,
     fetched: &Fetched,
 ) -> Next {
-    if entry.output.extension().is_none() {
-        if let Some(ext) = fetched
-            .content_type
-            .as_deref()
-            .and_then(naming::extension_for_content_type)
-        {
-            entry.output = output::with_extension(&entry.output, ext);
-            if let Some(r) = settle_name(ctx, &mut entry, &temp) {
-                return Next::Done(r);
-            }
-            record.output = Some(entry.output.display().to_string());
-            record.reason = entry.redo.map(String::from).or(record.reason);
+    if let Some(named) = naming::settle_download(&entry.output, entry.settles, fetched) {
+        if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
+            return Next::Done(r);
         }
     }
     Next::Store(Finished {
@@ -217,22 +206,29 @@ fn finish_fetch(
     })
 }
 
-/// A name decided only after the download: claim it and apply
-/// `--on-exists`, as the planner does for names known up front.
-fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record> {
-    let mut claim = ctx.claims.claim(&entry.output, &entry.label);
-    if claim == Claim::Taken {
-        entry.output = output::disambiguate(&entry.output, &entry.label);
-        claim = ctx.claims.claim(&entry.output, &entry.label);
-    }
-    let refused = match claim {
-        Claim::New => after_download(ctx, entry),
-        Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
-        Claim::Taken => Some(clash(entry)),
+/// A name decided only after the download: claimed by the one naming
+/// rule, then `--on-exists` applied, as the planner does for names known
+/// up front. A record when the item goes no further.
+fn settle_name(
+    ctx: &IoContext,
+    entry: &mut Entry,
+    named: PathBuf,
+    temp: &Path,
+    record: &mut Record,
+) -> Option<Record> {
+    let refused = match ctx.names.claim(&named, &entry.key, false) {
+        Ok(output) => {
+            entry.output = output;
+            entry.settles = Settles::Nothing;
+            after_download(ctx, entry)
+        }
+        Err(e) => Some(Record::new(entry, Status::Failed).fail(e)),
     };
     if refused.is_some() {
         let _ = std::fs::remove_file(temp);
     }
+    record.output = Some(entry.output.display().to_string());
+    record.reason = entry.redo.map(String::from).or(record.reason.take());
     refused.map(|r| r.finish(entry))
 }
 

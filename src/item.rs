@@ -68,9 +68,8 @@ pub struct Entry {
     pub input: Input,
     /// The input as the user wrote it, for messages and reports.
     pub label: String,
-    /// The final output path (below the output folder). For downloads whose
-    /// name lacks an extension this is provisional until the Content-Type
-    /// is known.
+    /// The final output path (below the output folder); provisional while
+    /// `settles` says the download's headers will settle part of it.
     pub output: PathBuf,
     /// The output format, for `convert`; `None` while it depends on the
     /// content of a download.
@@ -83,9 +82,25 @@ pub struct Entry {
     pub revalidate: Option<Validators>,
     /// Why an existing output is being redone.
     pub redo: Option<&'static str>,
+    /// The key naming and `--shard` use (see [`crate::naming`]).
+    pub key: String,
+    /// What of `output` a download's headers settle.
+    pub settles: Settles,
     /// Its input row (every planned entry has one).
     pub row: Option<Arc<Row>>,
     pub started: Instant,
+}
+
+/// What of a download's output name is left open until its headers arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settles {
+    /// The name is final.
+    Nothing,
+    /// The extension: from the Content-Type (`fetch`) or the content's format (`convert`).
+    Extension,
+    /// The whole name: the URL named a script (or nothing), so the server's
+    /// Content-Disposition name is taken when it sends one.
+    Name,
 }
 
 /// A job for the CPU stage: a local file to read and the output to write.

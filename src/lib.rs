@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod imaging;
 pub mod io_stage;
 pub mod item;
+pub mod naming;
 pub mod output;
 pub mod pipeline;
 pub mod process;

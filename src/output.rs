@@ -1,145 +1,17 @@
-//! Output names and atomic writes: every output is written to a temp file
-//! beside its final name and renamed into place, so a file under a final
-//! name is always complete; and no name, however it was derived, leads
-//! outside the output folder.
+//! The output folder and its file-system rules: no path, however it was
+//! derived, leads outside it; temp files carry the writer's pid, so a
+//! killed run's leftovers are found and removed.
 
 use crate::error::{ErrorClass, ItemError};
-use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::hash::{Hash, Hasher};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// Marker in temp file names, so stale temps of a killed run can be found.
 const TEMP_MARK: &str = ".pixmill-";
 const TEMP_SUFFIX: &str = ".tmp";
-
-/// Checks an `output` value from a manifest: relative, no `..`, not empty.
-pub fn relative_name(name: &str) -> Result<PathBuf, ItemError> {
-    let bad = |why: &str| {
-        ItemError::new(
-            ErrorClass::Name,
-            format!("unsafe output name '{name}': {why}"),
-        )
-    };
-    if name.contains('\0') {
-        return Err(bad("contains a NUL byte"));
-    }
-    let path = Path::new(name);
-    let mut clean = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => clean.push(part),
-            Component::CurDir => {}
-            Component::ParentDir => return Err(bad("'..' would leave the output folder")),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(bad("absolute paths would leave the output folder"))
-            }
-        }
-    }
-    if clean.as_os_str().is_empty() || name.ends_with('/') {
-        return Err(bad("names no file"));
-    }
-    Ok(clean)
-}
-
-/// The part of a local input path mirrored under the output folder: the
-/// path itself when it is relative and stays below the current folder,
-/// otherwise just its file name.
-pub fn mirrored_name(input: &Path) -> PathBuf {
-    let mut clean = PathBuf::new();
-    for component in input.components() {
-        match component {
-            Component::Normal(part) => clean.push(part),
-            Component::CurDir => {}
-            _ => {
-                return input
-                    .file_name()
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from("unnamed"))
-            }
-        }
-    }
-    if clean.as_os_str().is_empty() {
-        PathBuf::from("unnamed")
-    } else {
-        clean
-    }
-}
-
-/// Replaces (or adds) the extension: `a/b.png` → `a/b.jpg`.
-pub fn with_extension(rel: &Path, ext: &str) -> PathBuf {
-    rel.with_extension(ext)
-}
-
-/// A hash of `key` that is the same on every run and machine (for
-/// `--shard` and name disambiguation; std's hasher promises neither).
-pub fn stable_hash64(key: &str) -> u64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(key.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first)
-}
-
-/// `dir/name.ext` → `dir/name-<10 hex of hash(key)>.ext`.
-pub fn disambiguate(path: &Path, key: &str) -> PathBuf {
-    let tag = format!("{:016x}", stable_hash64(key));
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}-{}.{}", &tag[..10], ext.to_string_lossy()),
-        None => format!("{stem}-{}", &tag[..10]),
-    };
-    path.with_file_name(name)
-}
-
-/// What claiming an output name found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// First use of this output in this run.
-    New,
-    /// The same input already claimed it (a duplicate entry).
-    Duplicate,
-    /// A different input already claimed it.
-    Taken,
-}
-
-/// The outputs claimed so far in this run, so two inputs never write the
-/// same file. Holds two 64-bit hashes per item rather than the names: a
-/// 100-million-entry manifest costs about 2 GB here at worst, not the
-/// names' many more, and a small run costs nothing to speak of.
-#[derive(Default)]
-pub struct Claims {
-    taken: Mutex<HashMap<u64, u64>>,
-}
-
-impl Claims {
-    pub fn claim(&self, output: &Path, input_key: &str) -> Claim {
-        let (out, input) = (hash64(output), hash64(input_key));
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        match taken.entry(out) {
-            MapEntry::Vacant(v) => {
-                v.insert(input);
-                Claim::New
-            }
-            MapEntry::Occupied(o) if *o.get() == input => Claim::Duplicate,
-            MapEntry::Occupied(_) => Claim::Taken,
-        }
-    }
-}
-
-fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
-    let mut h = DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
-}
 
 /// The output folder, created and resolved once, with the rules for what
 /// may be written below it.
@@ -344,78 +216,6 @@ pub fn clean_stale_temps(root: &Path) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn relative_names_stay_inside() {
-        assert_eq!(relative_name("a/b.jpg").unwrap(), PathBuf::from("a/b.jpg"));
-        assert_eq!(
-            relative_name("./a/./b.jpg").unwrap(),
-            PathBuf::from("a/b.jpg")
-        );
-        for bad in [
-            "../x.jpg",
-            "a/../../x.jpg",
-            "/etc/passwd",
-            "",
-            ".",
-            "a/",
-            "a\0b",
-        ] {
-            let err = relative_name(bad).unwrap_err();
-            assert_eq!(err.class, ErrorClass::Name, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn mirrored_names() {
-        assert_eq!(
-            mirrored_name(Path::new("./a/b.png")),
-            PathBuf::from("a/b.png")
-        );
-        assert_eq!(
-            mirrored_name(Path::new("/abs/dir/b.png")),
-            PathBuf::from("b.png")
-        );
-        assert_eq!(
-            mirrored_name(Path::new("../up/b.png")),
-            PathBuf::from("b.png")
-        );
-        assert_eq!(
-            with_extension(Path::new("a/b.tar.png"), "jpg"),
-            PathBuf::from("a/b.tar.jpg")
-        );
-        assert_eq!(
-            with_extension(Path::new("photo"), "jpg"),
-            PathBuf::from("photo.jpg")
-        );
-    }
-
-    #[test]
-    fn disambiguation_is_stable() {
-        let a = disambiguate(Path::new("o/cat.jpg"), "http://a/cat.jpg");
-        let b = disambiguate(Path::new("o/cat.jpg"), "http://b/cat.jpg");
-        assert_ne!(a, b);
-        assert_eq!(a, disambiguate(Path::new("o/cat.jpg"), "http://a/cat.jpg"));
-        let name = a.file_name().unwrap().to_str().unwrap();
-        assert!(
-            name.starts_with("cat-") && name.ends_with(".jpg") && name.len() == 18,
-            "{name}"
-        );
-        // Known value: the hash must never change between versions.
-        assert_eq!(stable_hash64("abc"), 0xba7816bf8f01cfea);
-    }
-
-    #[test]
-    fn claims_tell_duplicates_from_clashes() {
-        let claims = Claims::default();
-        assert_eq!(claims.claim(Path::new("o/a.jpg"), "a.png"), Claim::New);
-        assert_eq!(
-            claims.claim(Path::new("o/a.jpg"), "a.png"),
-            Claim::Duplicate
-        );
-        assert_eq!(claims.claim(Path::new("o/a.jpg"), "a.gif"), Claim::Taken);
-        assert_eq!(claims.claim(Path::new("o/b.jpg"), "a.gif"), Claim::New);
-    }
 
     #[test]
     fn temp_names_are_recognised_only_when_stale() {

@@ -16,7 +16,8 @@ use crate::config::{Config, Mode, OutputFormat};
 use crate::error::Error;
 use crate::io_stage::{self, IoContext};
 use crate::item::{Entry, Job, Record};
-use crate::output::{self, Claims, OutDir};
+use crate::naming::Names;
+use crate::output::{self, OutDir};
 use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
@@ -58,7 +59,8 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             .iter()
             .any(|i| i == "-" || source::is_url(i));
     let progress = Progress::new(config.progress, may_download);
-    let claims = Claims::default();
+    let names = Names::default();
+    let duplicates = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let row_total = RowTotal::default();
     let files;
     let dataset;
@@ -83,7 +85,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let io_ctx = IoContext {
         config,
         store,
-        claims: &claims,
+        names: &names,
         stop,
         progress: &progress,
         fetcher: OnceLock::new(),
@@ -141,15 +143,16 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             scope.spawn(move || io_stage::run(ctx, rx, to_cpu, route, tx))
         };
         let discovered = progress.discovered.clone();
-        let (claims, out) = (&claims, &out);
+        let (names, out) = (&names, &out);
+        let dups = duplicates.clone();
         scope.spawn(move || {
             let mut planner = Planner::new(
                 config,
                 out,
                 store,
-                claims,
+                names,
                 stop,
-                discovered,
+                (discovered, dups),
                 Some(io_tx),
                 converting.then_some(cpu_tx),
                 sink_tx,
@@ -194,7 +197,15 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let wall = started.elapsed();
     let interrupted = stop.interrupted();
     if !config.quiet {
-        eprintln!("{}", summarize(&counts, wall, &loads, interrupted));
+        let mut text = summarize(&counts, wall, &loads, interrupted);
+        let merged = duplicates.load(std::sync::atomic::Ordering::Relaxed);
+        if merged > 0 {
+            let entries = if merged == 1 { "entry" } else { "entries" };
+            text.push_str(&format!(
+                "\n  {merged} duplicate {entries} merged (the same input given again, under any spelling)"
+            ));
+        }
+        eprintln!("{text}");
     }
     Ok(Outcome {
         counts,

@@ -529,22 +529,55 @@ fn rerun_skips_what_exists_and_on_exists_controls_it() {
 }
 
 #[test]
-fn two_inputs_mapping_to_one_output_clash_instead_of_overwriting() {
+fn two_inputs_mapping_to_one_name_both_convert_the_later_under_a_stable_suffix() {
     let dir = tempfile::tempdir().unwrap();
     write_image(&dir.path().join("a.png"), 30, 30);
     write_image(&dir.path().join("a.gif"), 60, 60);
+    let run = || {
+        pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "a.png", "a.gif", "-o", "out", "-f", "jpeg"])
+            .assert()
+            .success()
+    };
+    let first = String::from_utf8_lossy(&run().get_output().stdout).to_string();
+    let names = files(&dir.path().join("out"));
+    assert_eq!(names.len(), 2, "{names:?}");
+    // The first input keeps the plain name; the later one is told apart.
+    assert_eq!(dims(&dir.path().join("out/a.jpg")), (30, 30));
+    let other = names.iter().find(|n| *n != "a.jpg").unwrap();
+    assert!(
+        other.starts_with("a-") && other.ends_with(".jpg"),
+        "{other}"
+    );
+    assert_eq!(dims(&dir.path().join("out").join(other)), (60, 60));
+    assert_eq!(first.lines().count(), 2);
+    // The same names on a rerun: everything is up to date.
+    assert_eq!(String::from_utf8_lossy(&run().get_output().stdout), "");
+    assert_eq!(files(&dir.path().join("out")), names);
+}
+
+#[test]
+fn two_inputs_given_the_same_explicit_name_clash_instead_of_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 30, 30);
+    write_image(&dir.path().join("b.png"), 60, 60);
+    fs::write(
+        dir.path().join("m.csv"),
+        "path,output\na.png,x.png\nb.png,x.png\n",
+    )
+    .unwrap();
     let assert = pixmill()
         .current_dir(dir.path())
-        .args(["convert", "a.png", "a.gif", "-o", "out", "-f", "jpeg"])
+        .args(["convert", "-m", "m.csv", "-o", "out"])
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
     assert!(
-        stderr.contains("a.gif") && stderr.contains("already produced"),
+        stderr.contains("b.png") && stderr.contains("already produced"),
         "{stderr}"
     );
-    // The first input's output is intact.
-    assert_eq!(dims(&dir.path().join("out/a.jpg")), (30, 30));
+    assert_eq!(dims(&dir.path().join("out/x.png")), (30, 30));
 }
 
 #[test]

@@ -385,3 +385,92 @@ fn convert_from_a_url_revalidates_too() {
     );
     assert_eq!(dims(&dir.path().join("out/pic.jpg")), (40, 30));
 }
+#[test]
+fn one_file_under_four_spellings_is_one_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_image(&d.join("m/a.jpg"), 40, 30);
+    let absolute = d.canonicalize().unwrap().join("m/a.jpg");
+    let out = pixmill()
+        .current_dir(d.canonicalize().unwrap())
+        .args(["convert", "m/a.jpg", "./m/a.jpg", "m//a.jpg"])
+        .arg(&absolute)
+        .args(["-o", "out", "--report", "r.jsonl"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out/m/a.jpg\n");
+    assert_eq!(files(&d.join("out")), ["m/a.jpg"]);
+    let r = report(&d.join("r.jsonl"));
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert!(stderr.contains("3 duplicate entries merged"), "{stderr}");
+}
+
+#[test]
+fn a_corrupt_input_never_blocks_another_whatever_the_order() {
+    for order in [["m/a.png", "m/a.jpg"], ["m/a.jpg", "m/a.png"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_image(&d.join("m/a.jpg"), 40, 30);
+        fs::write(d.join("m/a.png"), b"\x89PNG\r\n\x1a\n but then garbage").unwrap();
+        let out = pixmill()
+            .current_dir(d)
+            .args(["convert", order[0], order[1], "-o", "out", "-f", "webp"])
+            .args(["--report", "r.jsonl"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{order:?}");
+        let r = report(&d.join("r.jsonl"));
+        let good = record(&r, "m/a.jpg");
+        assert_eq!(good["status"], "ok", "{order:?}: {r:#?}");
+        assert_eq!(dims(&d.join(good["output"].as_str().unwrap())), (40, 30));
+        let bad = record(&r, "m/a.png");
+        assert_eq!(
+            (bad["status"].as_str(), bad["error_class"].as_str()),
+            (Some("failed"), Some("decode"))
+        );
+        // Stable across reruns: the same names again, the good one up to date.
+        let again = pixmill()
+            .current_dir(d)
+            .args(["convert", order[0], order[1], "-o", "out", "-f", "webp"])
+            .args(["--report", "r2.jsonl"])
+            .output()
+            .unwrap();
+        assert_eq!(again.status.code(), Some(1));
+        let r2 = report(&d.join("r2.jsonl"));
+        assert_eq!(record(&r2, "m/a.jpg")["reason"], "up to date");
+        assert_eq!(record(&r2, "m/a.jpg")["output"], good["output"]);
+    }
+}
+
+#[test]
+fn a_walked_folder_with_a_corrupt_twin_converts_the_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_image(&d.join("in/a.jpg"), 40, 30);
+    fs::write(d.join("in/a.png"), b"\x89PNG\r\n\x1a\n but then garbage").unwrap();
+    let (code, r) = convert_in(d, &["-f", "webp"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(record(&r, "in/a.jpg")["status"], "ok");
+    assert_eq!(record(&r, "in/a.png")["error_class"], "decode");
+}
+
+#[test]
+fn content_disposition_names_a_download_whose_url_names_a_script() {
+    let server = Server::start();
+    server.add("report.pdf", b"%PDF-1.4 not really".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let r = fetch_to(dir.path(), &server.url("/download.php?file=report.pdf"));
+    assert_eq!(r[0]["status"], "ok", "{r:#?}");
+    assert_eq!(files(&dir.path().join("dl")), ["report.pdf"]);
+    // A hostile name cannot lead outside the output folder.
+    server.add("evil", b"x".to_vec());
+    let r = fetch_to(
+        dir.path(),
+        &server.url("/download.php?file=evil&as=..%2F..%2Fevil.txt"),
+    );
+    assert_eq!(r[0]["status"], "ok", "{r:#?}");
+    assert!(dir.path().join("dl/evil.txt").exists());
+    assert!(!dir.path().join("evil.txt").exists());
+}

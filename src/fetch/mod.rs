@@ -4,7 +4,6 @@
 
 mod attempt;
 mod hostlimit;
-pub mod naming;
 mod retry;
 #[cfg(test)]
 mod tests;
@@ -16,8 +15,6 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
-
-pub use naming::{extension_for_content_type, file_name_from_url, url_hash};
 
 use crate::store::Validators;
 

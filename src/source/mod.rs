@@ -6,7 +6,7 @@ pub mod manifest;
 mod plan;
 mod walk;
 
-pub use plan::{clash, is_url, resume_rule, Planned, Planner, UP_TO_DATE};
+pub use plan::{is_url, Planned, Planner};
 
 use crate::config::SourceConfig;
 use crate::error::{Error, ErrorClass, ItemError};

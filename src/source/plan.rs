@@ -1,18 +1,18 @@
-//! Planning one entry: URL or file, output name, claim against the other
-//! entries of the run, `--on-exists`, `--shard`, and where it goes next.
+//! Planning one entry: its key (`--shard`, repeats), its output name (by
+//! the rule in [`crate::naming`]), what the store already holds for it
+//! (`--on-exists`), and where it goes next.
 
 use super::{Origin, Raw};
-use crate::config::OutputFormat;
-use crate::config::{Config, Mode, OnExists};
+use crate::config::{Config, Mode, OutputFormat};
 use crate::error::{ErrorClass, ItemError};
-use crate::fetch::naming;
 use crate::imaging::Format;
-use crate::item::{Entry, Input, Job, Record, Row, RowRef, Status};
-use crate::output::{self, Claim, Claims, OutDir};
+use crate::item::{Entry, Input, Job, Record, Row, RowRef, Settles, Status};
+use crate::naming::{self, Names};
+use crate::output::OutDir;
 use crate::signal::Stop;
 use crate::store::dataset::Layout;
 use crate::store::stamp::{InputId, Provenance};
-use crate::store::{Freshness, OutputStore, Validators};
+use crate::store::{resume_rule, Freshness, OutputStore, Validators};
 use crossbeam_channel::Sender;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -35,9 +35,13 @@ pub struct Planner<'a> {
     config: &'a Config,
     out: &'a OutDir,
     store: &'a dyn OutputStore,
-    claims: &'a Claims,
+    names: &'a Names,
     stop: &'a Stop,
     discovered: Arc<AtomicU64>,
+    /// Entries merged into an earlier one (the same input again).
+    duplicates: Arc<AtomicU64>,
+    /// Local keys are relative to this folder.
+    cwd: Option<PathBuf>,
     to_io: Option<Sender<Entry>>,
     to_cpu: Option<Sender<Job>>,
     to_sink: Sender<Record>,
@@ -53,20 +57,23 @@ impl<'a> Planner<'a> {
         config: &'a Config,
         out: &'a OutDir,
         store: &'a dyn OutputStore,
-        claims: &'a Claims,
+        names: &'a Names,
         stop: &'a Stop,
-        discovered: Arc<AtomicU64>,
+        counters: (Arc<AtomicU64>, Arc<AtomicU64>),
         to_io: Option<Sender<Entry>>,
         to_cpu: Option<Sender<Job>>,
         to_sink: Sender<Record>,
     ) -> Planner<'a> {
+        let (discovered, duplicates) = counters;
         Planner {
             config,
             out,
             store,
-            claims,
+            names,
             stop,
             discovered,
+            duplicates,
+            cwd: std::env::current_dir().ok(),
             to_io,
             to_cpu,
             to_sink,
@@ -90,7 +97,20 @@ impl<'a> Planner<'a> {
         if self.stop.requested() {
             return false;
         }
-        if !self.in_shard(&raw.input) {
+        let url = is_url(&raw.input);
+        let key = self.key_of(&raw.input, url);
+        if !self.in_shard(&key) {
+            return true;
+        }
+        let meta = (!url).then(|| std::fs::metadata(&raw.input).ok()).flatten();
+        // In a dataset every row is its own sample (the same URL may come
+        // with another caption), under a key no other row has.
+        if self.dataset.is_none()
+            && !self
+                .names
+                .first_sight(identity(&key, meta.as_ref(), raw.output.as_deref()))
+        {
+            self.duplicates.fetch_add(1, Ordering::Relaxed);
             return true;
         }
         let row = Arc::new(Row {
@@ -98,13 +118,23 @@ impl<'a> Planner<'a> {
             extra: std::mem::take(&mut raw.extra),
         });
         self.rows += 1;
-        let mut planned = self.decide(raw, &row);
+        let mut planned = self.decide(raw, key, url, meta, &row);
         // Every record of a planned entry carries its row, failures too: a
         // dataset's metadata has a line for each input row.
         if let Planned::Done(record) = &mut planned {
             record.row.get_or_insert(RowRef(row));
         }
         self.send(planned)
+    }
+
+    /// The entry's key (see [`crate::naming`]): the URL, or the normalized path.
+    fn key_of(&self, input: &OsStr, url: bool) -> String {
+        if url {
+            return input.to_string_lossy().into_owned();
+        }
+        naming::local_key(Path::new(input), self.cwd.as_deref())
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// Sends a record decided outside planning (walk or manifest errors).
@@ -122,18 +152,22 @@ impl<'a> Planner<'a> {
         sent.unwrap_or(false) && !self.stop.requested()
     }
 
-    fn in_shard(&self, input: &OsStr) -> bool {
+    fn in_shard(&self, key: &str) -> bool {
         match self.config.source.shard {
             None => true,
-            Some((index, count)) => {
-                output::stable_hash64(&input.to_string_lossy()) % count == index
-            }
+            Some((index, count)) => naming::stable_hash64(key) % count == index,
         }
     }
 
-    fn decide(&self, raw: Raw, row: &Arc<Row>) -> Planned {
+    fn decide(
+        &self,
+        raw: Raw,
+        key: String,
+        url: bool,
+        meta: Option<std::fs::Metadata>,
+        row: &Arc<Row>,
+    ) -> Planned {
         let label = raw.input.to_string_lossy().into_owned();
-        let url = is_url(&raw.input);
         if !url && looks_like_other_url(&label) {
             return fail(
                 label,
@@ -148,8 +182,8 @@ impl<'a> Planner<'a> {
                 "not a URL: fetch downloads http and https URLs",
             );
         }
-        let rel = match self.relative_output(&raw, &label, url, row) {
-            Ok(rel) => rel,
+        let (rel, settles) = match self.relative_output(&raw, &key, url, row) {
+            Ok(named) => named,
             Err(e) => return Planned::Done(Record::failed_input(label, e)),
         };
         let format = match self.output_format(&raw, &rel, url) {
@@ -159,7 +193,7 @@ impl<'a> Planner<'a> {
         let mut path = self.out.root().join(&rel);
         if raw.output.is_none() || self.dataset.is_some() {
             if let Some(f) = format {
-                path = output::with_extension(&path, f.extension());
+                path = naming::with_extension(&path, f.extension());
             }
         }
         let (input, identity) = if url {
@@ -168,13 +202,11 @@ impl<'a> Planner<'a> {
                 Some(InputId::Url(Validators::default())),
             )
         } else {
-            let identity = std::fs::metadata(&raw.input)
-                .ok()
-                .map(|m| InputId::of_file(&m));
+            let identity = meta.as_ref().map(InputId::of_file);
             (Input::Path(PathBuf::from(&raw.input)), identity)
         };
         let provenance = Provenance {
-            key: output::stable_hash64(&label),
+            key: naming::stable_hash64(&key),
             settings: self.config.settings_hash(format),
             input: identity
                 .clone()
@@ -189,18 +221,29 @@ impl<'a> Planner<'a> {
             provenance,
             revalidate: None,
             redo: None,
+            settles: match (&self.config.mode, settles) {
+                (Mode::Fetch, settles) => settles,
+                (Mode::Convert(_), _) if url && format.is_none() => Settles::Extension,
+                (Mode::Convert(_), _) => Settles::Nothing,
+            },
+            key,
             row: Some(row.clone()),
             started: Instant::now(),
         };
-        if let Some(done) = self.claim(&mut entry, url) {
-            return Planned::Done(done);
+        // Dataset keys are unique by construction: nothing to claim.
+        let claimed = match self.dataset {
+            Some(_) => Ok(entry.output.clone()),
+            None => self
+                .names
+                .claim(&entry.output, &entry.key, raw.output.is_some()),
+        };
+        match claimed {
+            Ok(output) => entry.output = output,
+            Err(e) => return Planned::Done(Record::new(&entry, Status::Failed).fail(e)),
         }
-        // A download whose name still lacks its extension is checked
-        // against existing files once the Content-Type is known.
         // A missing input has nothing to compare: it fails when read.
-        let name_final = !url || format.is_some() || has_extension(&entry.output);
-        if name_final && identity.is_some() {
-            if let Some(done) = resume_rule(self.store, &mut entry, self.config.on_exists) {
+        if identity.is_some() {
+            if let Some(done) = self.resume(&mut entry) {
                 return Planned::Done(done);
             }
         }
@@ -224,28 +267,62 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The output path relative to `-o`, before any extension change.
+    /// The output path relative to `-o`, before any extension change, and
+    /// what of it a download's headers settle (for `fetch`; `convert` names
+    /// by format).
     fn relative_output(
         &self,
         raw: &Raw,
-        label: &str,
+        key: &str,
         url: bool,
         row: &Row,
-    ) -> Result<PathBuf, ItemError> {
+    ) -> Result<(PathBuf, Settles), ItemError> {
         if let Some(layout) = &self.dataset {
-            // A sample is named by its key; its extension follows its format.
-            return Ok(PathBuf::from(layout.key(row.position)));
+            // A sample is named by its key; its extension follows its
+            // format (or, for `fetch`, its Content-Type).
+            return Ok((PathBuf::from(layout.key(row.position)), Settles::Extension));
         }
         if let Some(name) = &raw.output {
-            return output::relative_name(name);
+            return naming::relative_name(name).map(|rel| (rel, Settles::Nothing));
         }
         Ok(match (&raw.origin, url) {
-            (_, true) => PathBuf::from(
-                naming::file_name_from_url(label).unwrap_or_else(|| "download".into()),
+            (_, true) => match naming::file_name_from_url(key) {
+                Some(name) if naming::worth_keeping(&name) => {
+                    let open = Path::new(&name).extension().is_none();
+                    let settles = if open {
+                        Settles::Extension
+                    } else {
+                        Settles::Nothing
+                    };
+                    (PathBuf::from(name), settles)
+                }
+                Some(script) => (Path::new(&script).with_extension(""), Settles::Name),
+                None => (PathBuf::from("download"), Settles::Name),
+            },
+            (Origin::Walk(rel), false) => (rel.clone(), Settles::Nothing),
+            (Origin::Listed, false) => (
+                naming::mirrored_name(Path::new(&raw.input)),
+                Settles::Nothing,
             ),
-            (Origin::Walk(rel), false) => rel.clone(),
-            (Origin::Listed, false) => output::mirrored_name(Path::new(&raw.input)),
         })
+    }
+
+    /// Applies `--on-exists` to what the store holds. A download whose
+    /// extension the server will settle is looked for under each name it
+    /// may have settled to on an earlier run.
+    fn resume(&self, entry: &mut Entry) -> Option<Record> {
+        if entry.settles == Settles::Nothing {
+            return resume_rule(self.store, entry, self.config.on_exists);
+        }
+        let stem = entry.output.clone();
+        for candidate in naming::settled_candidates(&stem) {
+            entry.output = candidate;
+            if self.store.check(entry) != Freshness::Missing {
+                return resume_rule(self.store, entry, self.config.on_exists);
+            }
+        }
+        entry.output = stem;
+        None
     }
 
     /// The output format for `convert`: `--format`, else the one the
@@ -271,83 +348,24 @@ impl<'a> Planner<'a> {
         }
         crate::process::sniff_file(Path::new(&raw.input)).map(Some)
     }
-
-    /// Claims the output for this entry; a record when it cannot go ahead.
-    fn claim(&self, entry: &mut Entry, url: bool) -> Option<Record> {
-        match self.claims.claim(&entry.output, &entry.label) {
-            Claim::New => None,
-            Claim::Duplicate => Some(Record::new(entry, Status::Skipped).skip("duplicate entry")),
-            Claim::Taken if url => {
-                // Different URLs, same name: a stable hash of the URL tells
-                // them apart, the same on every rerun.
-                entry.output = output::disambiguate(&entry.output, &entry.label);
-                match self.claims.claim(&entry.output, &entry.label) {
-                    Claim::New => None,
-                    Claim::Duplicate => {
-                        Some(Record::new(entry, Status::Skipped).skip("duplicate entry"))
-                    }
-                    Claim::Taken => Some(clash(entry)),
-                }
-            }
-            Claim::Taken => Some(clash(entry)),
-        }
-    }
 }
 
-/// The record of an entry whose output another input already claimed.
-pub fn clash(entry: &Entry) -> Record {
-    Record::new(entry, Status::Failed).fail(ItemError::new(
-        ErrorClass::Clash,
-        format!(
-            "output {} is already produced by another input of this run",
-            entry.output.display()
-        ),
-    ))
-}
-
-/// The `--on-exists` rule, applied to what the store holds for `entry`:
-/// a record when the entry is not to be done; otherwise `entry` learns why
-/// it is redone, or what to ask the server.
-pub fn resume_rule(
-    store: &dyn OutputStore,
-    entry: &mut Entry,
-    on_exists: OnExists,
-) -> Option<Record> {
-    if on_exists == OnExists::Overwrite {
-        return None;
+/// What makes two entries the same item: the same file (device and inode,
+/// whatever the spelling), else the same key; and the same explicit output
+/// name (one input may be asked for under two names).
+fn identity(key: &str, meta: Option<&std::fs::Metadata>, output: Option<&str>) -> u64 {
+    let output = output.unwrap_or_default();
+    #[cfg(unix)]
+    if let Some(meta) = meta {
+        use std::os::unix::fs::MetadataExt;
+        return naming::stable_hash64(&format!("file:{}:{}\0{output}", meta.dev(), meta.ino()));
     }
-    let freshness = store.check(entry);
-    match (on_exists, freshness) {
-        (_, Freshness::Missing) => None,
-        (OnExists::Fail, _) => Some(Record::new(entry, Status::Failed).fail(ItemError::new(
-            ErrorClass::Exists,
-            format!(
-                "output {} exists (--on-exists fail)",
-                entry.output.display()
-            ),
-        ))),
-        (OnExists::Skip, _) => Some(Record::new(entry, Status::Skipped).skip("output exists")),
-        (_, Freshness::UpToDate) => Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE)),
-        (_, Freshness::Revalidate(validators)) => {
-            entry.revalidate = Some(validators);
-            None
-        }
-        (_, Freshness::Stale(stale)) => {
-            entry.redo = Some(stale.reason());
-            None
-        }
-    }
+    let _ = meta;
+    naming::stable_hash64(&format!("{key}\0{output}"))
 }
-
-/// The reason of a skip by the up-to-date rule.
-pub const UP_TO_DATE: &str = "up to date";
 
 fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
     Planned::Done(Record::failed_input(label, ItemError::new(class, message)))
-}
-
-fn has_extension(path: &Path) -> bool {
-    path.extension().is_some()
 }
 
 /// `http://` or `https://`, any case.

@@ -26,23 +26,10 @@ impl<'a> FilesStore<'a> {
     pub fn new(out: &'a OutDir, fsync: bool) -> FilesStore<'a> {
         FilesStore {
             out,
-            mode: probe_mode(out),
+            mode: StampMode::probe(out.canonical()),
             fsync,
         }
     }
-}
-
-/// Where this folder keeps stamps; a folder we cannot probe (a dry run's
-/// folder that does not exist yet) is assumed to have xattrs.
-fn probe_mode(out: &OutDir) -> StampMode {
-    let probe = output::temp_path(&out.canonical().join("probe"));
-    let Ok(file) = File::create(&probe) else {
-        return StampMode::Xattr;
-    };
-    let mode = StampMode::probe(&file);
-    drop(file);
-    let _ = fs::remove_file(&probe);
-    mode
 }
 
 impl OutputStore for FilesStore<'_> {

@@ -13,7 +13,8 @@ pub mod dataset;
 pub mod files;
 pub mod stamp;
 
-use crate::error::ItemError;
+use crate::config::OnExists;
+use crate::error::{ErrorClass, ItemError};
 use crate::item::{Entry, Record, Status};
 use crossbeam_channel::Sender;
 use std::path::PathBuf;
@@ -131,6 +132,43 @@ pub trait StoreWriter: Send {
     }
 }
 
+/// The `--on-exists` rule, applied to what the store holds for `entry`:
+/// a record when the entry is not to be done; otherwise `entry` learns why
+/// it is redone, or what to ask the server.
+pub fn resume_rule(
+    store: &dyn OutputStore,
+    entry: &mut Entry,
+    on_exists: OnExists,
+) -> Option<Record> {
+    if on_exists == OnExists::Overwrite {
+        return None;
+    }
+    let freshness = store.check(entry);
+    match (on_exists, freshness) {
+        (_, Freshness::Missing) => None,
+        (OnExists::Fail, _) => Some(Record::new(entry, Status::Failed).fail(ItemError::new(
+            ErrorClass::Exists,
+            format!(
+                "output {} exists (--on-exists fail)",
+                entry.output.display()
+            ),
+        ))),
+        (OnExists::Skip, _) => Some(Record::new(entry, Status::Skipped).skip("output exists")),
+        (_, Freshness::UpToDate) => Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE)),
+        (_, Freshness::Revalidate(validators)) => {
+            entry.revalidate = Some(validators);
+            None
+        }
+        (_, Freshness::Stale(stale)) => {
+            entry.redo = Some(stale.reason());
+            None
+        }
+    }
+}
+
+/// The reason of a skip by the up-to-date rule.
+pub const UP_TO_DATE: &str = "up to date";
+
 /// An item the CPU stage (or, for `fetch`, the I/O stage) finished: its
 /// record so far and its bytes, on their way to the store.
 #[derive(Debug)]
@@ -235,4 +273,108 @@ pub fn run_store_thread(
         }
     }
     writer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::{Input, Settles};
+    use crate::store::stamp::{InputId, Provenance};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    type Put = (String, Vec<u8>);
+
+    /// A single-writer store that keeps what it is given, as a shard
+    /// writer would append to its tar.
+    #[derive(Default, Clone)]
+    struct Shelf {
+        puts: Arc<Mutex<Vec<Put>>>,
+        seen: Arc<Mutex<Vec<Status>>>,
+        finished: Arc<Mutex<bool>>,
+    }
+
+    impl StoreWriter for Shelf {
+        fn put(&mut self, entry: &Entry, payload: Payload) -> Result<Placed, ItemError> {
+            let Payload::Bytes(data) = payload else {
+                unreachable!("only bytes in this test")
+            };
+            let key = entry.key.clone();
+            let placed = Placed {
+                output: format!("shard-0.tar:{key}"),
+                bytes: data.len() as u64,
+            };
+            self.puts.lock().unwrap().push((key, data));
+            Ok(placed)
+        }
+        fn record(&mut self, record: &Record) {
+            self.seen.lock().unwrap().push(record.status);
+        }
+        fn finish(&mut self) -> Result<(), ItemError> {
+            *self.finished.lock().unwrap() = true;
+            Ok(())
+        }
+    }
+
+    fn entry(key: &str) -> Entry {
+        Entry {
+            input: Input::Path(key.into()),
+            label: key.into(),
+            output: key.into(),
+            format: None,
+            sha256: None,
+            provenance: Provenance {
+                key: 0,
+                settings: 0,
+                input: InputId::Url(Validators::default()),
+            },
+            revalidate: None,
+            redo: None,
+            key: key.into(),
+            settles: Settles::Nothing,
+            started: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn a_single_writer_store_lands_every_item_and_sees_every_record() {
+        let shelf = Shelf::default();
+        let (fin_tx, fin_rx) = crossbeam_channel::bounded(4);
+        let (rec_tx, rec_rx) = crossbeam_channel::bounded(4);
+        let (sink_tx, sink_rx) = crossbeam_channel::unbounded();
+        let writer = Box::new(shelf.clone());
+        let thread = std::thread::spawn(move || run_store_thread(writer, fin_rx, rec_rx, sink_tx));
+        let mut landing = Route::Queue(fin_tx).landing();
+        for key in ["a", "b"] {
+            let e = entry(key);
+            let finished = Finished {
+                record: Record::new(&e, Status::Ok),
+                entry: e,
+                payload: Payload::Bytes(key.as_bytes().repeat(3)),
+            };
+            assert!(matches!(landing.land(finished), Landed::Queued));
+        }
+        let failed = Record::new(&entry("c"), Status::Ok)
+            .fail(ItemError::new(crate::error::ErrorClass::Decode, "bad"));
+        rec_tx.send(failed).unwrap();
+        drop((landing, rec_tx));
+        thread.join().unwrap().unwrap();
+
+        let mut records: Vec<Record> = sink_rx.iter().collect();
+        records.sort_by(|x, y| x.input.cmp(&y.input));
+        let outputs: Vec<_> = records.iter().map(|r| r.output.clone()).collect();
+        assert_eq!(
+            outputs,
+            [
+                Some("shard-0.tar:a".to_string()),
+                Some("shard-0.tar:b".to_string()),
+                Some("c".to_string())
+            ]
+        );
+        assert_eq!(records[1].bytes_out, Some(3));
+        assert_eq!(records[2].status, Status::Failed);
+        assert_eq!(shelf.puts.lock().unwrap().len(), 2);
+        assert_eq!(shelf.seen.lock().unwrap().len(), 3);
+        assert!(*shelf.finished.lock().unwrap());
+    }
 }

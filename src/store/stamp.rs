@@ -164,15 +164,17 @@ pub enum StampMode {
 }
 
 impl StampMode {
-    /// Probes `probe` (a file of ours in the output folder) for user xattrs.
-    /// `PIXMILL_STAMPS=sidecar` forces the fallback (to test it anywhere).
-    pub fn probe(probe: &File) -> StampMode {
+    /// Asks the output folder whether it has user xattrs, without writing
+    /// anything (a dry run must not). A file system that has none answers
+    /// "not supported" to a read as well. `PIXMILL_STAMPS=sidecar` forces
+    /// the fallback (to test it anywhere).
+    pub fn probe(dir: &Path) -> StampMode {
         if std::env::var_os("PIXMILL_STAMPS").is_some_and(|v| v == "sidecar") {
             return StampMode::Sidecar;
         }
-        match set_xattr(probe, b"{}") {
-            Ok(()) => StampMode::Xattr,
-            Err(_) => StampMode::Sidecar,
+        match File::open(dir).and_then(|d| get_xattr(&d)) {
+            Err(e) if unsupported(&e) => StampMode::Sidecar,
+            _ => StampMode::Xattr,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! File names derived from URLs and content types: always a single harmless
-//! path component, never a path, so a hostile URL cannot steer where we write.
+//! File names derived from URLs, `Content-Disposition` and content types:
+//! always a single harmless path component, never a path, so a hostile URL
+//! or server cannot steer where we write.
 
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
@@ -20,6 +21,80 @@ pub fn file_name_from_url(url: &str) -> Option<String> {
     let name = sanitize(&decoded);
     let name = truncate_keeping_extension(&name, MAX_NAME_BYTES);
     (!name.is_empty()).then_some(name)
+}
+
+/// Is a URL's own file name worth keeping as the output name? Not when it
+/// names the server's script rather than what it serves
+/// (`download.php?id=1`, `get.aspx`, `fetch.cgi`).
+pub fn worth_keeping(name: &str) -> bool {
+    const SCRIPTS: [&str; 10] = [
+        "php", "asp", "aspx", "jsp", "cgi", "pl", "py", "do", "action", "ashx",
+    ];
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    !ext.is_some_and(|e| SCRIPTS.contains(&e.as_str()))
+}
+
+/// The file name a `Content-Disposition` header offers, sanitized like a
+/// URL's: `filename*=UTF-8''…` (RFC 6266/5987) preferred over `filename=`;
+/// any folder part dropped. `None` when it offers nothing usable.
+pub fn file_name_from_content_disposition(header: &str) -> Option<String> {
+    let mut plain = None;
+    let mut extended = None;
+    for param in split_params(header).skip(1) {
+        let Some((key, value)) = param.split_once('=') else {
+            continue;
+        };
+        match key.trim().to_ascii_lowercase().as_str() {
+            "filename*" => extended = decode_ext_value(value.trim()),
+            "filename" => plain = Some(unquote(value.trim())),
+            _ => {}
+        }
+    }
+    let raw = extended.or(plain)?;
+    // Only the last component: a server must not pick our folders.
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name = truncate_keeping_extension(&sanitize(last), MAX_NAME_BYTES);
+    (!name.is_empty()).then_some(name)
+}
+
+/// Splits on `;` outside double quotes.
+fn split_params(header: &str) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    let mut start = 0;
+    let mut parts = Vec::new();
+    for (i, c) in header.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(&header[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&header[start..]);
+    parts.into_iter()
+}
+
+fn unquote(value: &str) -> String {
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => value.to_owned(),
+    }
+}
+
+/// `UTF-8'lang'percent-encoded` → the decoded text (UTF-8 and ISO-8859-1).
+fn decode_ext_value(value: &str) -> Option<String> {
+    let mut parts = value.splitn(3, '\'');
+    let charset = parts.next()?.to_ascii_lowercase();
+    let _lang = parts.next()?;
+    let encoded = parts.next()?;
+    let bytes: Vec<u8> = percent_decode_str(encoded).collect();
+    match charset.as_str() {
+        "utf-8" => String::from_utf8(bytes).ok(),
+        "iso-8859-1" => Some(bytes.iter().map(|&b| b as char).collect()),
+        _ => None,
+    }
 }
 
 /// Works on the raw (still encoded) segment so an encoded `%2F` cannot
@@ -74,6 +149,13 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
     }
     i
 }
+
+/// Every extension [`extension_for_content_type`] can give, and the image
+/// formats' own (so a rerun knows where to look for an output whose
+/// extension came from the server).
+pub const KNOWN_EXTENSIONS: [&str; 11] = [
+    "jpg", "png", "webp", "gif", "bmp", "tif", "html", "txt", "json", "pdf", "zip",
+];
 
 /// File extension (without dot) for a `Content-Type` value; parameters and
 /// case are ignored.
@@ -211,6 +293,46 @@ mod tests {
         for (ct, want) in cases {
             assert_eq!(extension_for_content_type(ct), want, "{ct}");
         }
+    }
+
+    #[test]
+    fn content_disposition_names_are_single_safe_components() {
+        let cd = file_name_from_content_disposition;
+        assert_eq!(
+            cd("attachment; filename=\"report.pdf\"").as_deref(),
+            Some("report.pdf")
+        );
+        assert_eq!(cd("inline; filename=cat.jpg").as_deref(), Some("cat.jpg"));
+        assert_eq!(
+            cd("attachment; filename=\"x.jpg\"; filename*=UTF-8''caf%C3%A9.jpg").as_deref(),
+            Some("café.jpg")
+        );
+        assert_eq!(
+            cd("attachment; filename=\"../../etc/passwd\"").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            cd("attachment; filename=\"..\\\\win.ini\"").as_deref(),
+            Some("win.ini")
+        );
+        assert_eq!(
+            cd("attachment; filename=\"a;b.jpg\"").as_deref(),
+            Some("a;b.jpg")
+        );
+        assert_eq!(cd("attachment; filename=\"..\""), None);
+        assert_eq!(cd("attachment"), None);
+        assert_eq!(
+            cd("attachment; filename=\".hidden\"").as_deref(),
+            Some("hidden")
+        );
+    }
+
+    #[test]
+    fn script_names_are_not_worth_keeping() {
+        assert!(!worth_keeping("download.php"));
+        assert!(!worth_keeping("GET.ASPX"));
+        assert!(worth_keeping("cat.jpg"));
+        assert!(worth_keeping("12345"));
     }
 
     #[test]
