@@ -332,6 +332,7 @@ mod tests {
             redo: None,
             key: key.into(),
             settles: Settles::Nothing,
+            row: None,
             started: Instant::now(),
         }
     }
