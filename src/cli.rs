@@ -158,7 +158,7 @@ pub struct ImageArgs {
     #[arg(short = 'r', long, value_name = "SIZE")]
     pub resize: Option<String>,
 
-    /// How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox).
+    /// How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox), outside (shorter side to the box, no crop).
     #[arg(long, value_enum, default_value_t = FitArg::Inside)]
     pub fit: FitArg,
 
@@ -189,6 +189,14 @@ pub struct ImageArgs {
     /// Keep pixels as stored instead of applying the EXIF orientation.
     #[arg(long)]
     pub no_auto_orient: bool,
+
+    /// Skip images whose shorter side is below N pixels (checked from the header, before decoding).
+    #[arg(long, value_name = "N")]
+    pub min_size: Option<u32>,
+
+    /// Skip images whose longer side is more than R times their shorter (e.g. 3).
+    #[arg(long, value_name = "R")]
+    pub max_aspect: Option<f64>,
 
     /// Refuse images with more pixels than this (checked from the header, before decoding).
     #[arg(long, default_value_t = 100_000_000, value_name = "N")]
@@ -280,6 +288,7 @@ pub enum FitArg {
     Cover,
     Fill,
     Contain,
+    Outside,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

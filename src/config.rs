@@ -326,6 +326,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
         FitArg::Cover => Fit::Cover,
         FitArg::Fill => Fit::Fill,
         FitArg::Contain => Fit::Contain,
+        FitArg::Outside => Fit::Outside,
     };
     if fit != Fit::Inside {
         match resize {
@@ -370,6 +371,13 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
         background: parse_colour(&args.background)?,
         auto_orient: !args.no_auto_orient,
         max_pixels: args.max_pixels,
+        min_size: args.min_size,
+        max_aspect: match args.max_aspect {
+            Some(r) if !(r >= 1.0 && r.is_finite()) => {
+                return Err(usage(format!("--max-aspect {r}: must be at least 1")))
+            }
+            r => r,
+        },
     })
 }
 

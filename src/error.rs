@@ -38,6 +38,9 @@ pub enum ErrorClass {
     Checksum,
     /// A worker process died or misbehaved while running the item.
     Worker,
+    /// Left out by a filter (`--min-size`, `--max-aspect`): the record is
+    /// `skipped` with the message as its reason, not failed.
+    Filtered,
 }
 
 impl ErrorClass {
@@ -58,6 +61,7 @@ impl ErrorClass {
             ErrorClass::Truncated => "truncated",
             ErrorClass::Checksum => "checksum",
             ErrorClass::Worker => "worker",
+            ErrorClass::Filtered => "filtered",
         }
     }
 }

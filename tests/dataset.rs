@@ -250,3 +250,42 @@ fn gzip_manifest_with_named_columns_passes_other_columns_to_records() {
     assert_eq!(records[0]["columns"]["score"], "0.9");
     assert!(dir.path().join("out/a.png").is_file());
 }
+
+#[test]
+fn filters_skip_small_and_stretched_images_and_outside_fits_the_shorter_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    fs::create_dir(&photos).unwrap();
+    write_image(&photos.join("wide.png"), 100, 50);
+    write_image(&photos.join("small.png"), 30, 30);
+    write_image(&photos.join("strip.png"), 150, 50);
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "photos", "-o", "out", "--report", "r.jsonl"])
+        .args(["-r", "20x20", "--fit", "outside"])
+        .args(["--min-size", "40", "--max-aspect", "2"])
+        .assert()
+        .code(0);
+    let records = report(&dir.path().join("r.jsonl"));
+    let wide = record(&records, "photos/wide.png");
+    assert_eq!(wide["status"], "ok");
+    // The shorter side meets the box; nothing is cropped.
+    assert_eq!(
+        (wide["width_out"].as_u64(), wide["height_out"].as_u64()),
+        (Some(40), Some(20))
+    );
+    let small = record(&records, "photos/small.png");
+    assert_eq!(small["status"], "skipped");
+    assert!(
+        small["reason"].as_str().unwrap().contains("--min-size 40"),
+        "{small}"
+    );
+    let strip = record(&records, "photos/strip.png");
+    assert_eq!(strip["status"], "skipped");
+    assert!(
+        strip["reason"].as_str().unwrap().contains("--max-aspect 2"),
+        "{strip}"
+    );
+    assert!(!dir.path().join("out/small.png").exists());
+    assert!(!dir.path().join("out/strip.png").exists());
+}

@@ -193,6 +193,9 @@ pub fn execute(
                 payload: Payload::Bytes(done.data),
             }))
         }
+        Err(e) if e.class == ErrorClass::Filtered => {
+            Outcome::Failed(Box::new(record.skip(&e.message).finish(&entry)))
+        }
         Err(e) => Outcome::Failed(Box::new(record.fail(e).finish(&entry))),
     }
 }
