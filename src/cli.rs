@@ -254,6 +254,18 @@ pub struct NetArgs {
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<String>,
 
+    /// The User-Agent header (default: pixmill/VERSION).
+    #[arg(long, value_name = "STRING")]
+    pub user_agent: Option<String>,
+
+    /// X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none).
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "noai,noimageai,noindex,noimageindex"
+    )]
+    pub disallowed_header_directives: String,
+
     /// Abort downloads larger than this (e.g. 50M).
     #[arg(long, value_name = "SIZE")]
     pub max_size: Option<String>,

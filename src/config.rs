@@ -175,6 +175,15 @@ impl Config {
                 .transpose()?,
             per_host: net.per_host,
             keep_alive: !net.no_keep_alive,
+            user_agent: net
+                .user_agent
+                .unwrap_or_else(|| crate::fetch::DEFAULT_USER_AGENT.to_string()),
+            disallowed_directives: net
+                .disallowed_header_directives
+                .split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
             ..FetchSettings::default()
         };
         let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();

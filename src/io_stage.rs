@@ -136,6 +136,10 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         }) => {
             record.http_status = http_status;
             record.attempts = Some(attempts);
+            // An opt-out is the server's wish, not a failure.
+            if error.class == ErrorClass::Filtered {
+                return done(record.skip(&error.message), &entry);
+            }
             return done(record.fail(error), &entry);
         }
     };

@@ -289,3 +289,69 @@ fn filters_skip_small_and_stretched_images_and_outside_fits_the_shorter_side() {
     assert!(!dir.path().join("out/small.png").exists());
     assert!(!dir.path().join("out/strip.png").exists());
 }
+
+#[test]
+fn x_robots_tag_opt_outs_are_honoured_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let img = image::DynamicImage::ImageRgb8(gradient(20, 20));
+    server.add("a.png", encode(&img, image::ImageFormat::Png));
+    let tags = [
+        ("noai", "skipped"),
+        ("PIXMILL:%20NoImageAI", "skipped"),
+        ("otherbot:%20noai", "ok"),
+        ("noarchive,%20noindex", "skipped"),
+        ("nofollow", "ok"),
+    ];
+    let mut list = String::new();
+    for (tag, _) in tags {
+        list.push_str(&server.url(&format!("/robots/{tag}/a.png")));
+        list.push('\n');
+    }
+    fs::write(dir.path().join("list.txt"), list).unwrap();
+    let run = |extra: &[&str]| {
+        pixmill()
+            .current_dir(dir.path())
+            .args([
+                "convert", "-m", "list.txt", "-o", "out", "--report", "r.jsonl",
+            ])
+            .args(["--output-format", "webdataset"])
+            .args(extra)
+            .assert()
+            .code(0);
+        report(&dir.path().join("r.jsonl"))
+    };
+    let records = run(&[]);
+    for (tag, want) in tags {
+        let r = records
+            .iter()
+            .find(|r| r["url"].as_str().unwrap().contains(&format!("/{tag}/")))
+            .unwrap();
+        assert_eq!(r["status"], want, "{tag}: {r}");
+        if want == "skipped" {
+            assert!(
+                r["reason"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("opted out: X-Robots-Tag"),
+                "{r}"
+            );
+            assert!(
+                r["bytes_in"].is_null(),
+                "opted-out body was downloaded: {r}"
+            );
+        }
+    }
+    // The metadata keeps the opted-out rows, with the reason.
+    let meta = parquet_rows(&dir.path().join("out/00000.parquet"));
+    let opted = meta
+        .iter()
+        .filter(|r| text(&r["reason"]).is_some_and(|s| s.starts_with("opted out")))
+        .count();
+    assert_eq!(opted, 3);
+
+    // An empty list honours none.
+    fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let records = run(&["--disallowed-header-directives", ""]);
+    assert!(records.iter().all(|r| r["status"] == "ok"), "{records:#?}");
+}

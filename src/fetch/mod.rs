@@ -42,7 +42,18 @@ pub struct FetchSettings {
     pub keep_alive: bool,
     /// Upper bound on the backoff (and on an honoured `Retry-After`).
     pub max_backoff: Duration,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// `X-Robots-Tag` directives that opt a response out (lowercase); an
+    /// opted-out body is never downloaded.
+    pub disallowed_directives: Vec<String>,
 }
+
+/// The default `User-Agent`: names pixmill and its version.
+pub const DEFAULT_USER_AGENT: &str = concat!("pixmill/", env!("CARGO_PKG_VERSION"));
+
+/// The `X-Robots-Tag` directives honoured by default (img2dataset's list).
+pub const DEFAULT_DISALLOWED: [&str; 4] = ["noai", "noimageai", "noindex", "noimageindex"];
 
 impl Default for FetchSettings {
     fn default() -> Self {
@@ -55,6 +66,8 @@ impl Default for FetchSettings {
             per_host: 8,
             keep_alive: true,
             max_backoff: Duration::from_secs(30),
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            disallowed_directives: DEFAULT_DISALLOWED.iter().map(|d| d.to_string()).collect(),
         }
     }
 }
@@ -103,7 +116,7 @@ impl Fetcher {
         // head and each body read separately, which is exactly a stall
         // timeout; the whole-item limit is enforced by the fetch loop.
         let mut builder = reqwest::blocking::Client::builder()
-            .user_agent(concat!("pixmill/", env!("CARGO_PKG_VERSION")))
+            .user_agent(settings.user_agent.clone())
             .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
             .timeout(attempt::stall_limit(&settings))
             .redirect(redirect_policy());

@@ -95,6 +95,7 @@ fn quick() -> FetchSettings {
         max_size: None,
         per_host: 8,
         max_backoff: Duration::from_millis(20),
+        ..FetchSettings::default()
     }
 }
 
