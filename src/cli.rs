@@ -130,6 +130,10 @@ pub struct OutputArgs {
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub samples_per_file: u64,
 
+    /// Digest each item's input bytes (as downloaded or read) into its record and the dataset metadata.
+    #[arg(long, value_enum, value_name = "ALGO")]
+    pub hash: Option<HashArg>,
+
     /// Make each output (and its folder entry) durable on disk before its record says ok.
     #[arg(long)]
     pub fsync: bool,
@@ -284,6 +288,12 @@ pub enum OutputFormatArg {
     Files,
     Webdataset,
     Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashArg {
+    Sha256,
+    Md5,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -92,6 +92,8 @@ pub struct Config {
     pub backend: Backend,
     pub io_threads: usize,
     pub fetch: FetchSettings,
+    /// `--hash`: digest each item's input bytes into its record.
+    pub hash: Option<crate::hashing::HashAlgo>,
     /// Local inputs larger than this are refused before reading.
     pub max_input_size: u64,
 }
@@ -201,6 +203,10 @@ impl Config {
                 cli::OutputFormatArg::Parquet => OutputFormat::Parquet,
             },
             samples_per_file: output.samples_per_file,
+            hash: output.hash.map(|h| match h {
+                cli::HashArg::Sha256 => crate::hashing::HashAlgo::Sha256,
+                cli::HashArg::Md5 => crate::hashing::HashAlgo::Md5,
+            }),
             settings_base: base,
             on_exists: match output.on_exists {
                 OnExistsArg::Update => OnExists::Update,

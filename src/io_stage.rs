@@ -198,6 +198,16 @@ fn finish_fetch(
     temp: PathBuf,
     fetched: &Fetched,
 ) -> Next {
+    if let Some(algo) = ctx.config.hash {
+        match algo.of_file(&temp) {
+            Ok(digest) => record.hash = Some(digest),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                let e = ItemError::new(ErrorClass::Read, format!("cannot hash: {e}"));
+                return done(record.fail(e), &entry);
+            }
+        }
+    }
     if let Some(named) = naming::settle_download(&entry.output, entry.settles, fetched) {
         if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
             return Next::Done(r);

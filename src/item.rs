@@ -161,7 +161,7 @@ pub struct Record {
     /// (dropped frames, colours, data); omitted when there is nothing to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// `--hash`: the digest of the downloaded (or read) bytes, as `algo:hex`.
+    /// `--hash`: the lowercase hex digest of the downloaded (or read) bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     /// The input row: caption and extra columns (flattened into the JSON).

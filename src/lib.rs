@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod fetch;
+pub mod hashing;
 pub mod imaging;
 pub mod io_stage;
 pub mod item;

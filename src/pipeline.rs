@@ -94,6 +94,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         jobs: config.jobs,
         stop,
         max_input_size: config.max_input_size,
+        hash: config.hash,
     };
 
     let (counts, loads) = std::thread::scope(|scope| -> Result<(Counts, Vec<StageLoad>), Error> {

@@ -355,3 +355,45 @@ fn x_robots_tag_opt_outs_are_honoured_and_recorded() {
     let records = run(&["--disallowed-header-directives", ""]);
     assert!(records.iter().all(|r| r["status"] == "ok"), "{records:#?}");
 }
+
+#[test]
+fn hash_digests_the_downloaded_bytes_into_records_and_samples() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.add("abc", b"abc".to_vec());
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(gradient(20, 20)),
+        image::ImageFormat::Png,
+    );
+    server.add("a.png", png.clone());
+    let fetched = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", &server.url("/f/abc"), "-o", "dl", "--json"])
+        .args(["--hash", "md5"])
+        .assert()
+        .code(0);
+    let records = json_lines(&String::from_utf8_lossy(&fetched.get_output().stdout));
+    assert_eq!(records[0]["hash"], "900150983cd24fb0d6963f7d28e17f72");
+
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", &server.url("/f/a.png"), "-o", "out"])
+        .args([
+            "--output-format",
+            "webdataset",
+            "-f",
+            "jpeg",
+            "--hash",
+            "sha256",
+        ])
+        .assert()
+        .code(0);
+    let tar = tar_members(&dir.path().join("out/00000.tar"));
+    let json: serde_json::Value = serde_json::from_slice(&tar["000000000.json"]).unwrap();
+    let want: String = sha2::Sha256::digest(&png)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(json["hash"], want);
+}
