@@ -7,7 +7,10 @@
 #
 # usage: backends.sh CORPUS_DIR [ROUNDS=5]
 # env:   PIXMILL, JOBS (default nproc), OUT (Markdown; default
-#        bench/results-backends-DATE.md)
+#        bench/results-backends-DATE.md), CONVERT_ARGS (the workload;
+#        default "--resize 256x256 --format jpeg --quality 85"; e.g.
+#        "--format png" for large outputs, where the converted bytes the
+#        workers send back over their pipes weigh most)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,9 +25,9 @@ items=$(image_list "$corpus" | tr -cd '\0' | wc -c)
 [ "$items" -gt 0 ] || die "no images under $corpus"
 image_list "$corpus" | xargs -0 cat >/dev/null   # warm the page cache for both
 
+read -r -a convert_args <<<"${CONVERT_ARGS:---resize 256x256 --format jpeg --quality 85}"
 bench_run() {
-  "$PIXMILL" convert "$corpus" -o "$2" --resize 256x256 --format jpeg --quality 85 -q \
-    --backend "$1" -j "$JOBS"
+  "$PIXMILL" convert "$corpus" -o "$2" "${convert_args[@]}" -q --backend "$1" -j "$JOBS"
 }
 bench_check() {
   local got; got=$(count_outputs "$2")
@@ -32,7 +35,7 @@ bench_check() {
 }
 
 md_header "pixmill backends (backends.sh)"
-echo "- corpus: \`$corpus\`: $items images; resize 256 JPEG q85; JOBS=$JOBS; rounds: $rounds, alternating" >>"$MD"
+echo "- corpus: \`$corpus\`: $items images; \`${convert_args[*]}\`; JOBS=$JOBS; rounds: $rounds, alternating" >>"$MD"
 title="rayon vs process backend, $items images"
 note "$title"
 run_rounds backends "$rounds" rayon process
