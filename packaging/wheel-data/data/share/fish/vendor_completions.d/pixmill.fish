@@ -41,16 +41,26 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l include -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l url-col -d 'The CSV/TSV/JSON Lines column holding the URL or path (default: url, path, input or file)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'What to do when an output already exists' -r -f -a "skip\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
+skip\t''
 overwrite\t''
 fail\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l output-format -d 'How outputs are stored: loose files, WebDataset tar shards, or parquet shards (image bytes in a column)' -r -f -a "files\t''
+webdataset\t''
+parquet\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l samples-per-file -d 'With webdataset or parquet output: at most this many input rows per data file' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l hash -d 'Digest each item\'s input bytes (as downloaded or read) into its record and the dataset metadata' -r -f -a "sha256\t''
+md5\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s r -l resize -d 'Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fit -d 'How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox)' -r -f -a "inside\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fit -d 'How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox), outside (shorter side to the box, no crop)' -r -f -a "inside\t''
 cover\t''
 fill\t''
-contain\t''"
+contain\t''
+outside\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l filter -d 'Resampling filter' -r -f -a "nearest\t''
 box\t''
 bilinear\t''
@@ -67,6 +77,8 @@ bmp\t''
 tiff\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l quality -d 'Quality for JPEG and lossy WebP, 1–100' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb` or `r,g,b`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-size -d 'Skip images whose shorter side is below N pixels (checked from the header, before decoding)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-aspect -d 'Skip images whose longer side is more than R times their shorter (e.g. 3)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-input-size -d 'Refuse input files larger than this (e.g. 500M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores)' -r
@@ -79,10 +91,13 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l retries -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-time -d 'Time allowed for one item, all attempts included' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links while walking folders'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
@@ -100,10 +115,19 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l include -d 'On
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l url-col -d 'The CSV/TSV/JSON Lines column holding the URL or path (default: url, path, input or file)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'What to do when an output already exists' -r -f -a "skip\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
+skip\t''
 overwrite\t''
 fail\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l output-format -d 'How outputs are stored: loose files, WebDataset tar shards, or parquet shards (image bytes in a column)' -r -f -a "files\t''
+webdataset\t''
+parquet\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l samples-per-file -d 'With webdataset or parquet output: at most this many input rows per data file' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l hash -d 'Digest each item\'s input bytes (as downloaded or read) into its record and the dataset metadata' -r -f -a "sha256\t''
+md5\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'At most this many connections to one host at once' -r
@@ -111,10 +135,13 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l retries -d 'Re
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-time -d 'Time allowed for one item, all attempts included' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links while walking folders'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
