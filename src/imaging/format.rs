@@ -140,7 +140,10 @@ impl Format {
     /// Whether pixmill embeds a colour profile and metadata in outputs of
     /// this format (`--colour keep`, `--keep-metadata`).
     pub fn carries_metadata(self) -> bool {
-        matches!(self, Format::Jpeg | Format::Png | Format::Webp | Format::Tiff)
+        matches!(
+            self,
+            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff
+        )
     }
 
     /// Whether the format can hold an animation that pixmill writes.

@@ -1,0 +1,399 @@
+//! Dataset outputs (`--output-format webdataset|parquet`) and dataset-style
+//! manifests, read back with the `tar` and `parquet` crates' own readers.
+
+mod common;
+
+use common::server::Server;
+use common::*;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::{Field, Row};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// Every member of a tar file: name → bytes.
+fn tar_members(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut archive = tar::Archive::new(File::open(path).unwrap());
+    let mut members = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().display().to_string();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        members.insert(name, data);
+    }
+    members
+}
+
+/// Every row of a parquet file, as column name → field.
+fn parquet_rows(path: &Path) -> Vec<BTreeMap<String, Field>> {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    let rows = reader.get_row_iter(None).unwrap();
+    rows.map(|row: Result<Row, _>| {
+        row.unwrap()
+            .get_column_iter()
+            .map(|(name, field)| (name.clone(), field.clone()))
+            .collect()
+    })
+    .collect()
+}
+
+fn text(field: &Field) -> Option<&str> {
+    match field {
+        Field::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn int(field: &Field) -> Option<i64> {
+    match field {
+        Field::Int(i) => Some(i64::from(*i)),
+        Field::Long(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// A server with five images and a CSV list of six rows (the fifth row a
+/// 404) with captions and a license column.
+fn dataset_list(dir: &Path) -> Server {
+    let server = Server::start();
+    let mut csv = String::from("url,caption,license\n");
+    for i in 0..6 {
+        let name = format!("img{i}.png");
+        if i != 4 {
+            let img = image::DynamicImage::ImageRgb8(gradient(40 + i * 8, 30));
+            server.add(&name, encode(&img, image::ImageFormat::Png));
+        }
+        csv.push_str(&format!(
+            "{},a photo number {i},cc-by-{i}\n",
+            server.url(&format!("/f/{name}"))
+        ));
+    }
+    fs::write(dir.join("list.csv"), csv).unwrap();
+    server
+}
+
+fn run_dataset(dir: &Path, kind: &str) -> assert_cmd::assert::Assert {
+    pixmill()
+        .current_dir(dir)
+        .args([
+            "convert",
+            "-m",
+            "list.csv",
+            "-o",
+            "out",
+            "--output-format",
+            kind,
+        ])
+        .args(["--samples-per-file", "2", "-r", "16x16", "-f", "jpeg"])
+        .args(["--report", "r.jsonl", "--timeout", "2s", "--retries", "0"])
+        .assert()
+}
+
+#[test]
+fn webdataset_shards_hold_each_row_under_a_stable_key_with_metadata_for_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = dataset_list(dir.path());
+    run_dataset(dir.path(), "webdataset").code(1);
+    let out = dir.path().join("out");
+
+    // Rows 0..6 in files of two: 00000.tar holds rows 0 and 1, and so on.
+    let first = tar_members(&out.join("00000.tar"));
+    let names: Vec<&str> = first.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "000000.jpg",
+            "000000.json",
+            "000000.txt",
+            "000001.jpg",
+            "000001.json",
+            "000001.txt"
+        ]
+    );
+    assert_eq!(first["000001.txt"], b"a photo number 1");
+    let sample = image::load_from_memory(&first["000001.jpg"]).unwrap();
+    assert_eq!((sample.width(), sample.height()), (16, 10));
+    let json: serde_json::Value = serde_json::from_slice(&first["000001.json"]).unwrap();
+    assert_eq!(json["url"], server.url("/f/img1.png"));
+    assert_eq!(json["caption"], "a photo number 1");
+    assert_eq!(json["license"], "cc-by-1");
+    assert_eq!(json["original_width"], 48);
+    assert_eq!(json["width"], 16);
+    assert_eq!(json["status"], "ok");
+
+    // The failed row has no sample, but its metadata row says why.
+    let third = tar_members(&out.join("00002.tar"));
+    assert!(third.contains_key("000021.jpg") && !third.contains_key("000020.jpg"));
+    let meta = parquet_rows(&out.join("00002.parquet"));
+    assert_eq!(meta.len(), 2);
+    let failed = meta
+        .iter()
+        .find(|r| text(&r["key"]) == Some("000020"))
+        .unwrap();
+    assert_eq!(text(&failed["status"]), Some("failed"));
+    assert_eq!(int(&failed["http_status"]), Some(404));
+    assert_eq!(text(&failed["license"]), Some("cc-by-4"));
+    let ok = meta
+        .iter()
+        .find(|r| text(&r["key"]) == Some("000021"))
+        .unwrap();
+    assert_eq!(text(&ok["status"]), Some("ok"));
+    assert_eq!(int(&ok["height"]), Some(6));
+
+    let stats: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("00002_stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["count"], 2);
+    assert_eq!(stats["ok"], 1);
+    assert_eq!(stats["failed"], 1);
+    assert_eq!(stats["errors"]["http"], 1);
+    assert_no_temp_files(&out);
+
+    // A rerun redoes only the data file that is missing.
+    let kept = fs::read(out.join("00000.tar")).unwrap();
+    fs::remove_file(out.join("00001.tar")).unwrap();
+    let hits_before = (server.hits("/f/img0.png"), server.hits("/f/img2.png"));
+    run_dataset(dir.path(), "webdataset").code(0);
+    assert_eq!(
+        server.hits("/f/img0.png"),
+        hits_before.0,
+        "complete file redone"
+    );
+    assert_eq!(server.hits("/f/img2.png"), hits_before.1 + 1);
+    assert_eq!(fs::read(out.join("00000.tar")).unwrap(), kept);
+    let second = tar_members(&out.join("00001.tar"));
+    assert!(second.contains_key("000010.jpg") && second.contains_key("000011.txt"));
+    assert_no_temp_files(&out);
+}
+
+#[test]
+fn parquet_output_has_every_row_and_the_image_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    dataset_list(dir.path());
+    run_dataset(dir.path(), "parquet").code(1);
+    let out = dir.path().join("out");
+    let mut rows = Vec::new();
+    for file in ["00000.parquet", "00001.parquet", "00002.parquet"] {
+        rows.extend(parquet_rows(&out.join(file)));
+    }
+    assert_eq!(rows.len(), 6);
+    let ok: Vec<_> = rows
+        .iter()
+        .filter(|r| text(&r["status"]) == Some("ok"))
+        .collect();
+    assert_eq!(ok.len(), 5);
+    for row in ok {
+        let Field::Bytes(bytes) = &row["image"] else {
+            panic!("no image bytes: {row:?}");
+        };
+        let img = image::load_from_memory(bytes.data()).unwrap();
+        assert_eq!(i64::from(img.width()), int(&row["width"]).unwrap());
+        assert!(text(&row["caption"]).unwrap().starts_with("a photo number"));
+    }
+    assert_no_temp_files(&out);
+}
+
+#[test]
+fn shard_runs_into_one_folder_never_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    dataset_list(dir.path());
+    for shard in ["0/2", "1/2"] {
+        let run = pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "-m", "list.csv", "-o", "out"])
+            .args(["--output-format", "webdataset", "--shard", shard])
+            .args(["-r", "16x16", "-f", "jpeg", "--retries", "0"])
+            .output()
+            .unwrap();
+        // 1 in the shard that holds the 404 row.
+        assert_ne!(run.status.code(), Some(2), "{run:?}");
+    }
+    let names = files(&dir.path().join("out"));
+    assert!(names.contains(&"0of2-00000.tar".to_string()), "{names:?}");
+    assert!(names.contains(&"1of2-00000.tar".to_string()), "{names:?}");
+    let samples: usize = ["0of2-00000.tar", "1of2-00000.tar"]
+        .iter()
+        .map(|f| {
+            tar_members(&dir.path().join("out").join(f))
+                .keys()
+                .filter(|k| k.ends_with(".jpg"))
+                .count()
+        })
+        .sum();
+    assert_eq!(samples, 5);
+}
+
+#[test]
+fn gzip_manifest_with_named_columns_passes_other_columns_to_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let img = image::DynamicImage::ImageRgb8(gradient(20, 20));
+    server.add("a.png", encode(&img, image::ImageFormat::Png));
+    let csv = format!(
+        "TEXT,link,score\nhello world,{},0.9\n",
+        server.url("/f/a.png")
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    fs::write(dir.path().join("list.csv.gz"), gz.finish().unwrap()).unwrap();
+    let assert = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "list.csv.gz", "-o", "out", "--json"])
+        .args(["--url-col", "link", "--caption-col", "TEXT"])
+        .assert()
+        .code(0);
+    let records = json_lines(&String::from_utf8_lossy(&assert.get_output().stdout));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["status"], "ok");
+    assert_eq!(records[0]["caption"], "hello world");
+    assert_eq!(records[0]["columns"]["score"], "0.9");
+    assert!(dir.path().join("out/a.png").is_file());
+}
+
+#[test]
+fn filters_skip_small_and_stretched_images_and_outside_fits_the_shorter_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    fs::create_dir(&photos).unwrap();
+    write_image(&photos.join("wide.png"), 100, 50);
+    write_image(&photos.join("small.png"), 30, 30);
+    write_image(&photos.join("strip.png"), 150, 50);
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "photos", "-o", "out", "--report", "r.jsonl"])
+        .args(["-r", "20x20", "--fit", "outside"])
+        .args(["--min-size", "40", "--max-aspect", "2"])
+        .assert()
+        .code(0);
+    let records = report(&dir.path().join("r.jsonl"));
+    let wide = record(&records, "photos/wide.png");
+    assert_eq!(wide["status"], "ok");
+    // The shorter side meets the box; nothing is cropped.
+    assert_eq!(
+        (wide["width_out"].as_u64(), wide["height_out"].as_u64()),
+        (Some(40), Some(20))
+    );
+    let small = record(&records, "photos/small.png");
+    assert_eq!(small["status"], "skipped");
+    assert!(
+        small["reason"].as_str().unwrap().contains("--min-size 40"),
+        "{small}"
+    );
+    let strip = record(&records, "photos/strip.png");
+    assert_eq!(strip["status"], "skipped");
+    assert!(
+        strip["reason"].as_str().unwrap().contains("--max-aspect 2"),
+        "{strip}"
+    );
+    assert!(!dir.path().join("out/small.png").exists());
+    assert!(!dir.path().join("out/strip.png").exists());
+}
+
+#[test]
+fn x_robots_tag_opt_outs_are_honoured_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let img = image::DynamicImage::ImageRgb8(gradient(20, 20));
+    server.add("a.png", encode(&img, image::ImageFormat::Png));
+    let tags = [
+        ("noai", "skipped"),
+        ("PIXMILL:%20NoImageAI", "skipped"),
+        ("otherbot:%20noai", "ok"),
+        ("noarchive,%20noindex", "skipped"),
+        ("nofollow", "ok"),
+    ];
+    let mut list = String::new();
+    for (tag, _) in tags {
+        list.push_str(&server.url(&format!("/robots/{tag}/a.png")));
+        list.push('\n');
+    }
+    fs::write(dir.path().join("list.txt"), list).unwrap();
+    let run = |extra: &[&str]| {
+        pixmill()
+            .current_dir(dir.path())
+            .args([
+                "convert", "-m", "list.txt", "-o", "out", "--report", "r.jsonl",
+            ])
+            .args(["--output-format", "webdataset"])
+            .args(extra)
+            .assert()
+            .code(0);
+        report(&dir.path().join("r.jsonl"))
+    };
+    let records = run(&[]);
+    for (tag, want) in tags {
+        let r = records
+            .iter()
+            .find(|r| r["url"].as_str().unwrap().contains(&format!("/{tag}/")))
+            .unwrap();
+        assert_eq!(r["status"], want, "{tag}: {r}");
+        if want == "skipped" {
+            assert!(
+                r["reason"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("opted out: X-Robots-Tag"),
+                "{r}"
+            );
+            assert!(
+                r["bytes_in"].is_null(),
+                "opted-out body was downloaded: {r}"
+            );
+        }
+    }
+    // The metadata keeps the opted-out rows, with the reason.
+    let meta = parquet_rows(&dir.path().join("out/00000.parquet"));
+    let opted = meta
+        .iter()
+        .filter(|r| text(&r["reason"]).is_some_and(|s| s.starts_with("opted out")))
+        .count();
+    assert_eq!(opted, 3);
+
+    // An empty list honours none.
+    fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let records = run(&["--disallowed-header-directives", ""]);
+    assert!(records.iter().all(|r| r["status"] == "ok"), "{records:#?}");
+}
+
+#[test]
+fn hash_digests_the_downloaded_bytes_into_records_and_samples() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.add("abc", b"abc".to_vec());
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(gradient(20, 20)),
+        image::ImageFormat::Png,
+    );
+    server.add("a.png", png.clone());
+    let fetched = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", &server.url("/f/abc"), "-o", "dl", "--json"])
+        .args(["--hash", "md5"])
+        .assert()
+        .code(0);
+    let records = json_lines(&String::from_utf8_lossy(&fetched.get_output().stdout));
+    assert_eq!(records[0]["hash"], "900150983cd24fb0d6963f7d28e17f72");
+
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", &server.url("/f/a.png"), "-o", "out"])
+        .args([
+            "--output-format",
+            "webdataset",
+            "-f",
+            "jpeg",
+            "--hash",
+            "sha256",
+        ])
+        .assert()
+        .code(0);
+    let tar = tar_members(&dir.path().join("out/00000.tar"));
+    let json: serde_json::Value = serde_json::from_slice(&tar["000000000.json"]).unwrap();
+    let want: String = sha2::Sha256::digest(&png)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(json["hash"], want);
+}
