@@ -4,7 +4,7 @@
 use crate::cli::{self, BackendArg, Command, FilterArg, FitArg, FormatArg, OnExistsArg};
 use crate::error::Error;
 use crate::fetch::FetchSettings;
-use crate::imaging::{Filter, Fit, Format, ResizeSpec, Settings};
+use crate::imaging::{EncodeOptions, Filter, Fit, Format, ResizeSpec, Settings, Subsampling};
 use crate::source::manifest::ManifestFormat;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::ffi::OsString;
@@ -255,6 +255,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             Some(ResizeSpec {
                 width: Some(_),
                 height: Some(_),
+                ..
             }) => {}
             _ => {
                 return Err(usage(
@@ -266,6 +267,32 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
     if args.max_pixels == 0 {
         return Err(usage("--max-pixels must be at least 1"));
     }
+    let format = args.format.map(|f| match f {
+        FormatArg::Jpeg => Format::Jpeg,
+        FormatArg::Png => Format::Png,
+        FormatArg::Webp => Format::Webp,
+        FormatArg::Gif => Format::Gif,
+        FormatArg::Bmp => Format::Bmp,
+        FormatArg::Tiff => Format::Tiff,
+    });
+    if let Some(f) = format.filter(|f| args.lossless && !f.has_lossless_mode()) {
+        return Err(usage(format!(
+            "--lossless: {} has no lossless mode to choose (use --format webp)",
+            f.name()
+        )));
+    }
+    let pad_transparent = args.background.trim().eq_ignore_ascii_case("transparent");
+    if pad_transparent && format == Some(Format::Jpeg) {
+        return Err(usage(
+            "--background transparent: jpeg has no transparency (give a colour)",
+        ));
+    }
+    let background = if pad_transparent {
+        // What formats without alpha are flattened onto.
+        [255, 255, 255]
+    } else {
+        parse_colour(&args.background)?
+    };
     Ok(Settings {
         resize,
         fit,
@@ -280,17 +307,21 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             FilterArg::Gaussian => Filter::Gaussian,
             FilterArg::Lanczos3 => Filter::Lanczos3,
         },
-        format: args.format.map(|f| match f {
-            FormatArg::Jpeg => Format::Jpeg,
-            FormatArg::Png => Format::Png,
-            FormatArg::Webp => Format::Webp,
-            FormatArg::Gif => Format::Gif,
-            FormatArg::Bmp => Format::Bmp,
-            FormatArg::Tiff => Format::Tiff,
-        }),
+        format,
         quality: args.quality,
         lossless: args.lossless,
-        background: parse_colour(&args.background)?,
+        background,
+        pad_transparent,
+        encode: EncodeOptions {
+            compression: args.compression,
+            effort: args.effort,
+            progressive: args.progressive,
+            subsampling: args.subsampling.map(|s| match s {
+                cli::SubsamplingArg::S444 => Subsampling::S444,
+                cli::SubsamplingArg::S422 => Subsampling::S422,
+                cli::SubsamplingArg::S420 => Subsampling::S420,
+            }),
+        },
         auto_orient: !args.no_auto_orient,
         max_pixels: args.max_pixels,
     })

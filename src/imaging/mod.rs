@@ -15,6 +15,8 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
+pub use encode::{EncodeOptions, Subsampling};
+
 /// An image format pixmill reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,6 +60,12 @@ impl Format {
             Format::Bmp => "bmp",
             Format::Tiff => "tiff",
         }
+    }
+
+    /// Whether the format offers a choice between lossless and lossy
+    /// encoding, which is what `--lossless` selects.
+    pub fn has_lossless_mode(self) -> bool {
+        matches!(self, Format::Webp)
     }
 
     /// The format an input file extension names (case-insensitive).
@@ -118,15 +126,32 @@ pub enum Filter {
 }
 
 /// The `--resize` box: `W`, `WxH`, or `xH`; a missing side is unbounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Or a percentage of the image's own size (`50%`), which has no box.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ResizeSpec {
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Scale both sides by this percentage (then `width` and `height` are
+    /// `None`); asking for more than 100% is asking to enlarge.
+    #[serde(default)]
+    pub percent: Option<f64>,
 }
 
 impl ResizeSpec {
-    /// Parses `256x256`, `256`, `256x` or `x256`.
+    /// Parses `256x256`, `256`, `256x`, `x256` or `50%`.
     pub fn parse(s: &str) -> Result<ResizeSpec, String> {
+        if let Some(p) = s.trim().strip_suffix('%') {
+            return match p.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000.0 => Ok(ResizeSpec {
+                    width: None,
+                    height: None,
+                    percent: Some(v),
+                }),
+                _ => Err(format!(
+                    "invalid size '{s}': a percentage must be above 0 and at most 10000"
+                )),
+            };
+        }
         let side = |t: &str| -> Result<Option<u32>, String> {
             if t.is_empty() {
                 return Ok(None);
@@ -147,6 +172,7 @@ impl ResizeSpec {
         Ok(ResizeSpec {
             width: w,
             height: h,
+            percent: None,
         })
     }
 }
@@ -167,6 +193,14 @@ pub struct Settings {
     pub lossless: bool,
     /// RGB colour for flattening alpha and for `contain` padding.
     pub background: [u8; 3],
+    /// `--background transparent`: `contain` pads with transparent pixels
+    /// where the output format has alpha (`background` is then white, for
+    /// formats without).
+    #[serde(default)]
+    pub pad_transparent: bool,
+    /// Per-format encoder controls (`--compression`, `--effort`, ...).
+    #[serde(default)]
+    pub encode: EncodeOptions,
     /// Apply the EXIF orientation (on by default).
     pub auto_orient: bool,
     /// Refuse images with more pixels than this, from the header, before
@@ -185,6 +219,8 @@ impl Default for Settings {
             quality: 85,
             lossless: false,
             background: [255, 255, 255],
+            pad_transparent: false,
+            encode: EncodeOptions::default(),
             auto_orient: true,
             max_pixels: 100_000_000,
         }
@@ -288,10 +324,19 @@ impl Converter {
             filter,
         )?;
         let px = ops::orient(px, orientation)?;
+        let mut warnings = Vec::new();
         let px = match plan.canvas {
-            Some((w, h)) => ops::pad(px, w, h, self.settings.background),
+            Some((w, h)) => self.pad(px, w, h, out_format, &mut warnings),
             None => px,
         };
+        // With an explicit --format this is a usage error; here the format
+        // came from the input, so only this item is affected.
+        if self.settings.lossless && matches!(out_format, Format::Jpeg | Format::Gif) {
+            warnings.push(format!(
+                "--lossless not honoured: {} output is always lossy",
+                out_format.name().to_uppercase()
+            ));
+        }
         let (width_out, height_out) = (px.width, px.height);
         let data = encode::encode(px, out_format, &self.settings)?;
         let (width_in, height_in) = oriented(full_w, full_h, orientation);
@@ -302,8 +347,33 @@ impl Converter {
             height_in,
             width_out,
             height_out,
-            warnings: Vec::new(),
+            warnings,
         })
+    }
+
+    /// `contain` padding: transparent when asked and the output can carry
+    /// alpha, else the background colour (saying so if transparency was
+    /// asked for and could not be kept).
+    fn pad(
+        &self,
+        px: ops::Pixels,
+        w: u32,
+        h: u32,
+        out_format: Format,
+        warnings: &mut Vec<String>,
+    ) -> ops::Pixels {
+        let bg = self.settings.background;
+        if !self.settings.pad_transparent {
+            return ops::pad(px, w, h, bg);
+        }
+        if encode::layout_for(out_format, ops::Layout::Rgba8, bg).has_alpha() {
+            return ops::pad_transparent(px, w, h);
+        }
+        warnings.push(format!(
+            "{} has no transparency: padded with the flattening colour instead",
+            out_format.name().to_uppercase()
+        ));
+        ops::pad(px, w, h, bg)
     }
 
     /// Decodes, shrinking on load when the input is a JPEG being reduced.

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 fn settings(resize: Option<(Option<u32>, Option<u32>)>, fit: Fit) -> Settings {
     Settings {
-        resize: resize.map(|(width, height)| ResizeSpec { width, height }),
+        resize: resize.map(|(width, height)| ResizeSpec {
+            width,
+            height,
+            percent: None,
+        }),
         fit,
         ..Settings::default()
     }
