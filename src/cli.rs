@@ -162,8 +162,8 @@ pub struct ImageArgs {
     #[arg(long)]
     pub lossless: bool,
 
-    /// PNG and TIFF compression, 0 (none, fastest) to 9 (smallest, slowest).
-    #[arg(long, default_value_t = 6, value_name = "0-9", value_parser = clap::value_parser!(u8).range(0..=9))]
+    /// PNG and TIFF compression (zlib level), 0 (none, fastest) to 9 (smallest, slowest).
+    #[arg(long, default_value_t = 3, value_name = "0-9", value_parser = clap::value_parser!(u8).range(0..=9))]
     pub compression: u8,
 
     /// WebP encoding effort (libwebp method), 0 (fastest) to 6 (smallest).
@@ -218,9 +218,9 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub io_threads: usize,
 
-    /// At most this many connections to one host at once.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub per_host: usize,
+    /// Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load).
+    #[arg(long, value_name = "N")]
+    pub per_host: Option<usize>,
 
     /// Open a fresh connection for every request instead of reusing one per host.
     #[arg(long)]

@@ -131,7 +131,7 @@ impl Config {
         if stdin_uses > 1 {
             return Err(usage("stdin (`-`) can be read only once"));
         }
-        if net.io_threads == 0 || net.per_host == 0 {
+        if net.io_threads == 0 || net.per_host == Some(0) {
             return Err(usage("--io-threads and --per-host must be at least 1"));
         }
         let fetch = FetchSettings {
@@ -149,6 +149,7 @@ impl Config {
                 .map(|s| parse_size(s, "--max-size"))
                 .transpose()?,
             per_host: net.per_host,
+            per_host_max: net.io_threads,
             keep_alive: !net.no_keep_alive,
             ..FetchSettings::default()
         };

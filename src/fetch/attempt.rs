@@ -49,6 +49,9 @@ impl Failure {
 }
 
 pub(crate) struct Success {
+    /// From sending the request to the response head: the server's latency,
+    /// whatever the body's size.
+    pub latency: Duration,
     pub bytes: u64,
     pub status: u16,
     pub content_type: Option<String>,
@@ -73,9 +76,11 @@ impl Attempt<'_> {
         if let Some(t) = timeout {
             request = request.timeout(t);
         }
+        let sent = Instant::now();
         let response = request
             .send()
             .map_err(|e| self.send_failure(&e.without_url(), timeout.is_some()))?;
+        let latency = sent.elapsed();
         let status = response.status().as_u16();
         if !response.status().is_success() {
             return Err(status_failure(&response));
@@ -91,6 +96,7 @@ impl Attempt<'_> {
             .and_then(|()| self.stream(response, expected, timeout.is_some()))
             .map_err(|f| f.with_status(status))?;
         Ok(Success {
+            latency,
             bytes,
             status,
             content_type,
