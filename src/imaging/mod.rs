@@ -14,6 +14,7 @@ mod ops;
 mod plan;
 #[cfg(test)]
 mod tests;
+mod webp_fast;
 
 pub use encode::{EncodeOptions, Subsampling};
 
@@ -248,7 +249,8 @@ pub struct Converter {
     settings: Settings,
     /// Keeps its scratch buffers between items.
     resizer: fast_image_resize::Resizer,
-    /// JPEG DCT-scaled decoding when reducing; off only to measure against.
+    /// The fast decode paths (JPEG DCT scaling, libwebp with scaling); off
+    /// only to measure against.
     shrink_on_load: bool,
 }
 
@@ -261,7 +263,7 @@ impl Converter {
         }
     }
 
-    /// The same converter without JPEG shrink-on-load: the reference the
+    /// The same converter without the fast decode paths: the reference the
     /// fast path is measured against.
     #[cfg(test)]
     pub(crate) fn full_decode_only(mut self) -> Self {
@@ -389,18 +391,50 @@ impl Converter {
                 }
             }
         }
+        if format == Format::Webp && self.shrink_on_load {
+            if let Some(d) = self.decode_webp(input)? {
+                return Ok(d);
+            }
+        }
         decode::decode_full(input, format, max)
+    }
+
+    /// Still WebP through libwebp, scaled on load when reducing; `None`
+    /// leaves the item to the full path (animations, broken files).
+    fn decode_webp(&self, input: &[u8]) -> Result<Option<decode::Decoded>, ItemError> {
+        let Some(header) = webp_fast::header(input) else {
+            return Ok(None);
+        };
+        decode::check_pixels(header.width, header.height, self.settings.max_pixels)?;
+        let (orientation, icc) = webp_fast::metadata(input);
+        let (need_w, need_h) = self.needed_size(header.width, header.height, orientation);
+        let (w, h) = webp_fast::decode_size(&header, need_w, need_h);
+        Ok(
+            webp_fast::decode(input, &header, w, h).map(|pixels| decode::Decoded {
+                pixels,
+                orientation,
+                full: (header.width, header.height),
+                icc,
+            }),
+        )
     }
 
     /// The DCT scale that still leaves [`decode::SHRINK_MARGIN`] times the
     /// output resolution, if any is smaller than full size.
     fn dct_scale(&self, h: &decode::JpegHeader<'_>) -> Option<u32> {
-        let o = self.orientation(h.orientation);
-        let (dw, dh) = oriented(h.width, h.height, o);
-        let stored = stored_plan(plan::plan(dw, dh, &self.settings), o);
-        let (sx, sy) = stored.scale(h.width, h.height);
+        let (need_w, need_h) = self.needed_size(h.width, h.height, h.orientation);
+        decode::dct_scale(h.width, h.height, need_w, need_h)
+    }
+
+    /// The smallest decoded size of a `w`x`h` stored image that keeps
+    /// [`decode::SHRINK_MARGIN`] times the output resolution on each axis.
+    fn needed_size(&self, w: u32, h: u32, stored: Orientation) -> (u32, u32) {
+        let o = self.orientation(stored);
+        let (dw, dh) = oriented(w, h, o);
+        let plan = stored_plan(plan::plan(dw, dh, &self.settings), o);
+        let (sx, sy) = plan.scale(w, h);
         let need = |side: u32, s: f64| (f64::from(side) * s * decode::SHRINK_MARGIN).ceil() as u32;
-        decode::dct_scale(h.width, h.height, need(h.width, sx), need(h.height, sy))
+        (need(w, sx), need(h, sy))
     }
 
     /// `--resize` with `--enlarge` or a `contain` canvas can ask for more
