@@ -44,7 +44,9 @@ impl LimitedServer {
     }
 
     fn urls(&self, n: usize) -> String {
-        (0..n).map(|i| format!("{}/f/{i}.bin\n", self.base)).collect()
+        (0..n)
+            .map(|i| format!("{}/f/{i}.bin\n", self.base))
+            .collect()
     }
 }
 

@@ -725,10 +725,17 @@ fn webp_fast_path_keeps_alpha() {
     let mut s = boxed(100, 100, Fit::Inside);
     s.format = Some(Format::Png);
     let fast = decode(&convert(s.clone(), &input)).to_rgba8();
-    let full = Converter::new(s).full_decode_only().convert(&input).unwrap();
+    let full = Converter::new(s)
+        .full_decode_only()
+        .convert(&input)
+        .unwrap();
     let full = decode(&full).to_rgba8();
     assert_eq!(fast.dimensions(), (100, 50));
-    assert_eq!(fast.get_pixel(10, 25).0[3], 0, "transparent stays transparent");
+    assert_eq!(
+        fast.get_pixel(10, 25).0[3],
+        0,
+        "transparent stays transparent"
+    );
     assert_eq!(fast.get_pixel(90, 25).0[3], 255, "opaque stays opaque");
     // Only the one-pixel seam between the halves may differ (the two paths
     // resample it differently); on average alpha must agree.
