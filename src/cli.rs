@@ -23,9 +23,31 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Download a list of URLs into a folder (any file type, bytes unchanged).
     Fetch(FetchArgs),
+    /// List the image formats this build reads and writes.
+    Formats(FormatsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example `pixmill completions bash > ~/.local/share/bash-completion/completions/pixmill`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, e.g. `pixmill man | man -l -`.
+    Man,
     /// Run as a CPU worker process for `--backend process` (internal).
     #[command(hide = true, name = "__worker")]
     Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FormatsArgs {
+    /// One JSON object per format instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -72,12 +72,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Builds the config for `convert` or `fetch`; `None` for the worker command.
+    /// Builds the config for `convert` or `fetch`; `None` for commands that are
+    /// not runs (formats, completions, man, the worker).
     pub fn from_cli(command: Command) -> Result<Option<Config>, Error> {
         match command {
             Command::Convert(args) => Config::convert(args).map(Some),
             Command::Fetch(args) => Config::fetch(args).map(Some),
-            Command::Worker(_) => Ok(None),
+            Command::Formats(_) | Command::Completions(_) | Command::Man | Command::Worker(_) => {
+                Ok(None)
+            }
         }
     }
 

@@ -4,8 +4,10 @@
 //! (source → I/O threads → CPU workers → sink) are joined by bounded
 //! channels, so they overlap and memory stays flat however long the list.
 
+pub mod build_info;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod fetch;
 pub mod imaging;
@@ -18,7 +20,8 @@ pub mod report;
 pub mod signal;
 pub mod source;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 /// Exit statuses, decided here and nowhere else.
@@ -32,10 +35,20 @@ pub mod exit {
 /// Parses the command line and runs; the exit status folds every item's
 /// outcome.
 pub fn run() -> anyhow::Result<ExitCode> {
-    let cli = cli::Cli::parse();
-    if let cli::Command::Worker(args) = &cli.command {
-        process::worker::serve(args.memory_mb)?;
-        return Ok(ExitCode::SUCCESS);
+    let cli = parse_args();
+    match &cli.command {
+        cli::Command::Worker(args) => {
+            process::worker::serve(args.memory_mb)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        cli::Command::Formats(args) => {
+            let mut table = Vec::new();
+            build_info::write_formats(&mut table, args.json)?;
+            return print_stdout(&table);
+        }
+        cli::Command::Completions(args) => return print_stdout(&docs::completions(args.shell)),
+        cli::Command::Man => return print_stdout(&docs::man_page()?),
+        cli::Command::Convert(_) | cli::Command::Fetch(_) => {}
     }
     let Some(config) = config::Config::from_cli(cli.command)? else {
         return Ok(ExitCode::SUCCESS);
@@ -50,4 +63,23 @@ pub fn run() -> anyhow::Result<ExitCode> {
         exit::OK
     };
     Ok(ExitCode::from(code))
+}
+
+/// The command line, with `--version` naming what this build can read and
+/// write (known only at run time, so not in the derive attributes).
+fn parse_args() -> cli::Cli {
+    let matches = cli::Cli::command()
+        .long_version(build_info::long_version())
+        .get_matches();
+    cli::Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
+/// Writes generated text to stdout; a closed pipe (`pixmill man | head`) is a
+/// quiet success, as for records.
+fn print_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(ExitCode::from(exit::OK)),
+    }
 }

@@ -69,6 +69,32 @@ impl Format {
         matches!(self, Format::Webp)
     }
 
+    /// Whether this build can decode the format. Every format is built in
+    /// today; formats behind optional cargo features answer from `cfg!`, and
+    /// `pixmill formats` and `--version` report whatever these say.
+    pub fn can_read(self) -> bool {
+        match self {
+            Format::Jpeg
+            | Format::Png
+            | Format::Webp
+            | Format::Gif
+            | Format::Bmp
+            | Format::Tiff => true,
+        }
+    }
+
+    /// Whether this build can encode the format (see [`Format::can_read`]).
+    pub fn can_write(self) -> bool {
+        match self {
+            Format::Jpeg
+            | Format::Png
+            | Format::Webp
+            | Format::Gif
+            | Format::Bmp
+            | Format::Tiff => true,
+        }
+    }
+
     /// The format an input file extension names (case-insensitive).
     pub fn from_extension(ext: &str) -> Option<Format> {
         match ext.to_ascii_lowercase().as_str() {

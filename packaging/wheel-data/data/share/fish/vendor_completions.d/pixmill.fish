@@ -1,0 +1,132 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pixmill_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_pixmill_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pixmill_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pixmill_using_subcommand
+    set -l cmd (__fish_pixmill_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pixmill -n "__fish_pixmill_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pixmill -n "__fish_pixmill_needs_command" -s V -l version -d 'Print version'
+complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "convert" -d 'Convert images (files, folders, manifests, URLs) to other sizes and formats'
+complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "fetch" -d 'Download a list of URLs into a folder (any file type, bytes unchanged)'
+complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "formats" -d 'List the image formats this build reads and writes'
+complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout, e.g. `pixmill man | man -l -`'
+complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
+csv\t''
+tsv\t''
+jsonl\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d 'Descend at most this many levels below each folder given' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'What to do when an output already exists' -r -f -a "skip\t''
+overwrite\t''
+fail\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s r -l resize -d 'Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fit -d 'How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox)' -r -f -a "inside\t''
+cover\t''
+fill\t''
+contain\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l filter -d 'Resampling filter' -r -f -a "nearest\t''
+box\t''
+bilinear\t''
+hamming\t''
+catmullrom\t''
+mitchell\t''
+gaussian\t''
+lanczos3\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s f -l format -d 'Output format (default: same as the input\'s)' -r -f -a "jpeg\t''
+png\t''
+webp\t''
+gif\t''
+bmp\t''
+tiff\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l quality -d 'Quality for JPEG and lossy WebP, 1–100' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb` or `r,g,b`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-input-size -d 'Refuse input files larger than this (e.g. 500M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l backend -d 'Where the CPU stage runs: threads of one rayon pool, or isolated worker processes' -r -f -a "rayon\t''
+process\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l worker-memory -d 'With `--backend process`: cap each worker\'s address space (MB), so one huge image kills only its worker' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l per-host -d 'At most this many connections to one host at once' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-time -d 'Time allowed for one item, all attempts included' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links while walking folders'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l json -d 'Print one JSON record per item on stdout instead of output paths'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l enlarge -d 'Allow images smaller than the box to be enlarged'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l lossless -d 'Lossless WebP (PNG is always lossless)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-auto-orient -d 'Keep pixels as stored instead of applying the EXIF orientation'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
+csv\t''
+tsv\t''
+jsonl\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d 'Descend at most this many levels below each folder given' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'What to do when an output already exists' -r -f -a "skip\t''
+overwrite\t''
+fail\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'At most this many connections to one host at once' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-time -d 'Time allowed for one item, all attempts included' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links while walking folders'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l json -d 'Print one JSON record per item on stdout instead of output paths'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s h -l help -d 'Print help'
+complete -c pixmill -n "__fish_pixmill_using_subcommand formats" -l json -d 'One JSON object per format instead of a table'
+complete -c pixmill -n "__fish_pixmill_using_subcommand formats" -s h -l help -d 'Print help'
+complete -c pixmill -n "__fish_pixmill_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pixmill -n "__fish_pixmill_using_subcommand man" -s h -l help -d 'Print help'
+complete -c pixmill -n "__fish_pixmill_using_subcommand help; and not __fish_seen_subcommand_from convert fetch formats completions man help" -f -a "convert" -d 'Convert images (files, folders, manifests, URLs) to other sizes and formats'
+complete -c pixmill -n "__fish_pixmill_using_subcommand help; and not __fish_seen_subcommand_from convert fetch formats completions man help" -f -a "fetch" -d 'Download a list of URLs into a folder (any file type, bytes unchanged)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand help; and not __fish_seen_subcommand_from convert fetch formats completions man help" -f -a "formats" -d 'List the image formats this build reads and writes'
+complete -c pixmill -n "__fish_pixmill_using_subcommand help; and not __fish_seen_subcommand_from convert fetch formats completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand help; and not __fish_seen_subcommand_from convert fetch formats completions man help" -f -a "man" -d 'Print the man page (roff) on stdout, e.g. `pixmill man | man -l -`'
+complete -c pixmill -n "__fish_pixmill_using_subcommand help; and not __fish_seen_subcommand_from convert fetch formats completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
