@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Work that waits (downloads) gets threads; work that computes (decoding,
 /// resizing, encoding) gets cores. Output paths go to stdout, progress and
 /// errors to stderr. Exit status: 0 all done or skipped, 1 some items failed,
-/// 2 usage or setup error, 130 interrupted.
+/// 2 usage or setup error or no input found (nothing was done), 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "pixmill", version, max_term_width = 100)]
 pub struct Cli {
@@ -108,11 +108,19 @@ pub struct InputArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
+    /// As --include, ignoring case (`--iinclude '*.jpg'` takes IMG_0001.JPG).
+    #[arg(long, value_name = "GLOB")]
+    pub iinclude: Vec<String>,
+
+    /// As --exclude, ignoring case.
+    #[arg(long, value_name = "GLOB")]
+    pub iexclude: Vec<String>,
+
     /// Descend at most this many levels below each folder given.
     #[arg(long, value_name = "N")]
     pub max_depth: Option<usize>,
 
-    /// Follow symbolic links while walking folders.
+    /// Follow symbolic links to folders while walking (links to files are always followed).
     #[arg(short = 'L', long)]
     pub follow: bool,
 
@@ -139,6 +147,10 @@ pub struct OutputArgs {
     /// Print one JSON record per item on stdout instead of output paths.
     #[arg(long)]
     pub json: bool,
+
+    /// End each output path (or --json record) with NUL instead of a newline, for `xargs -0`.
+    #[arg(long)]
+    pub print0: bool,
 
     /// Write one JSON record per item to FILE (JSON Lines).
     #[arg(long, value_name = "FILE")]
@@ -263,6 +275,18 @@ pub struct NetArgs {
     /// Time allowed for one item, all attempts included.
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<String>,
+
+    /// A download averaging less than this many bytes per second over a --timeout window is stalled (0 = off).
+    #[arg(long, default_value = "1K", value_name = "SIZE")]
+    pub min_speed: String,
+
+    /// Also trust the certificates in this PEM file (e.g. a private CA's).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
 
     /// Abort downloads larger than this (e.g. 50M).
     #[arg(long, value_name = "SIZE")]

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::fetch::FetchSettings;
 use crate::imaging::{EncodeOptions, Filter, Fit, Format, ResizeSpec, Settings, Subsampling};
 use crate::source::manifest::ManifestFormat;
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -58,6 +58,8 @@ pub struct Config {
     pub out_dir: PathBuf,
     pub on_exists: OnExists,
     pub json: bool,
+    /// NUL-terminated stdout records (`--print0`).
+    pub print0: bool,
     pub report: Option<PathBuf>,
     pub quiet: bool,
     pub dry_run: bool,
@@ -154,8 +156,18 @@ impl Config {
             per_host: net.per_host,
             per_host_max: net.io_threads,
             keep_alive: !net.no_keep_alive,
+            min_speed: match net.min_speed.trim() {
+                "0" => 0,
+                s => parse_size(s, "--min-speed")?,
+            },
+            cacert: net.cacert,
+            insecure: net.insecure,
             ..FetchSettings::default()
         };
+        if let Some(path) = &fetch.cacert {
+            // Checked now, so a wrong path stops the run before any work.
+            crate::fetch::read_cacert(path)?;
+        }
         let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();
         Ok(Config {
             mode,
@@ -167,6 +179,7 @@ impl Config {
                 OnExistsArg::Fail => OnExists::Fail,
             },
             json: output.json,
+            print0: output.print0,
             report: output.report,
             quiet: output.quiet,
             dry_run: output.dry_run,
@@ -196,8 +209,8 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
             cli::ManifestFormatArg::Jsonl => ManifestFormat::Jsonl,
         }),
         null: input.null,
-        include: glob_set(&input.include, "--include")?,
-        exclude: glob_set(&input.exclude, "--exclude")?,
+        include: glob_set(&input.include, &input.iinclude, "--include")?,
+        exclude: glob_set(&input.exclude, &input.iexclude, "--exclude")?,
         max_depth: input.max_depth,
         follow: input.follow,
         hidden: input.hidden,
@@ -205,19 +218,24 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
     })
 }
 
-fn glob_set(globs: &[String], flag: &str) -> Result<Option<GlobSet>, Error> {
-    if globs.is_empty() {
+/// One set from the exact globs and the case-insensitive ones (`--i...`).
+fn glob_set(exact: &[String], any_case: &[String], flag: &str) -> Result<Option<GlobSet>, Error> {
+    if exact.is_empty() && any_case.is_empty() {
         return Ok(None);
     }
     let mut builder = GlobSetBuilder::new();
-    for g in globs {
+    let tagged = exact.iter().map(|g| (g, false));
+    for (g, ignore_case) in tagged.chain(any_case.iter().map(|g| (g, true))) {
         // A glob without a slash matches a file name anywhere, as in fd and rg.
         let pattern = if g.contains('/') {
             g.clone()
         } else {
             format!("**/{g}")
         };
-        let glob = Glob::new(&pattern).map_err(|e| usage(format!("{flag} {g}: {e}")))?;
+        let glob = GlobBuilder::new(&pattern)
+            .case_insensitive(ignore_case)
+            .build()
+            .map_err(|e| usage(format!("{flag} {g}: {e}")))?;
         builder.add(glob);
     }
     builder

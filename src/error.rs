@@ -38,6 +38,9 @@ pub enum ErrorClass {
     Checksum,
     /// A worker process died or misbehaved while running the item.
     Worker,
+    /// A decoder or encoder panicked on this input (caught, so only this
+    /// item failed): a bug worth reporting with the input attached.
+    Panic,
 }
 
 impl ErrorClass {
@@ -58,6 +61,7 @@ impl ErrorClass {
             ErrorClass::Truncated => "truncated",
             ErrorClass::Checksum => "checksum",
             ErrorClass::Worker => "worker",
+            ErrorClass::Panic => "panic",
         }
     }
 }

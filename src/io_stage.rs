@@ -68,10 +68,12 @@ pub fn run(
                 .expect("spawning an I/O thread");
         }
     });
-    StageLoad {
-        name: "download",
-        busy,
+    let mut load = StageLoad::new("download", busy);
+    if let Some(Ok(fetcher)) = ctx.fetcher.get() {
+        load.waiting = fetcher.host_waited();
+        load.wait_limit = Some(format!("--per-host {}", fetcher.per_host()));
     }
+    load
 }
 
 enum Next {
@@ -127,10 +129,14 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     match &ctx.config.mode {
         Mode::Fetch => finish_fetch(ctx, entry, record, temp, &fetched),
         Mode::Convert(_) => {
-            let format = match entry
-                .format
-                .or_else(|| crate::process::sniff_file(&temp).ok())
-            {
+            let sniffed = crate::process::sniff_file(&temp).ok();
+            if sniffed.is_none() && is_html(fetched.content_type.as_deref()) {
+                // A login page or an error page with status 200.
+                let _ = std::fs::remove_file(&temp);
+                let e = ItemError::new(ErrorClass::Decode, "server sent text/html, not an image");
+                return done(record.fail(e), &entry);
+            }
+            let format = match entry.format.or(sniffed) {
                 Some(f) => f,
                 None => {
                     let _ = std::fs::remove_file(&temp);
@@ -203,6 +209,13 @@ fn settle_name(ctx: &IoContext, entry: &mut Entry, temp: &Path) -> Option<Record
         let _ = std::fs::remove_file(temp);
     }
     refused.map(|r| r.finish(entry))
+}
+
+fn is_html(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml")
+    })
 }
 
 fn done(record: Record, entry: &Entry) -> Next {

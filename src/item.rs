@@ -84,6 +84,35 @@ pub struct Record {
     /// (dropped frames, colours, data); omitted when there is nothing to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The input's exact bytes, percent-escaped, present only when the
+    /// input is a path that is not UTF-8 (`input` then shows it with
+    /// U+FFFD, for people); see [`raw_form`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_raw: Option<String>,
+    /// As `input_raw`, for the output path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_raw: Option<String>,
+}
+
+/// Bytes escaped in [`raw_form`]: `%` itself and control characters (every
+/// byte that is not ASCII is always escaped), so the form is lossless.
+const RAW_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+
+/// The lossless form of a path that is not UTF-8: its bytes with `%`,
+/// control characters and every non-ASCII byte percent-escaped (Python:
+/// `urllib.parse.unquote_to_bytes`). `None` for UTF-8 paths, which JSON
+/// holds exactly as they are.
+pub fn raw_form(path: &std::ffi::OsStr) -> Option<String> {
+    if path.to_str().is_some() {
+        return None;
+    }
+    let bytes = path.as_encoded_bytes();
+    Some(percent_encoding::percent_encode(bytes, RAW_ESCAPED).to_string())
+}
+
+/// The bytes a [`raw_form`] stands for.
+pub fn raw_bytes(raw: &str) -> Vec<u8> {
+    percent_encoding::percent_decode_str(raw).collect()
 }
 
 impl Record {
@@ -91,6 +120,11 @@ impl Record {
     pub fn new(entry: &Entry, status: Status) -> Record {
         Record {
             output: Some(entry.output.display().to_string()),
+            output_raw: raw_form(entry.output.as_os_str()),
+            input_raw: match &entry.input {
+                Input::Path(p) => raw_form(p.as_os_str()),
+                Input::Url(_) => None,
+            },
             url: match &entry.input {
                 Input::Url(u) => Some(u.clone()),
                 Input::Path(_) => None,
@@ -125,6 +159,8 @@ impl Record {
             ms: 0,
             worker: None,
             warnings: Vec::new(),
+            input_raw: None,
+            output_raw: None,
         }
     }
 

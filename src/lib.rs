@@ -57,7 +57,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let outcome = pipeline::run(&config, &stop)?;
     let code = if outcome.interrupted {
         exit::INTERRUPTED
-    } else if outcome.counts.failed > 0 {
+    } else if outcome.found_nothing {
+        // Nothing was done, as with a usage error.
+        exit::USAGE
+    } else if outcome.counts.failed > 0 || outcome.broke {
+        // Work was done, so not 2; but not everything, or not recorded.
         exit::SOME_FAILED
     } else {
         exit::OK

@@ -6,7 +6,7 @@ fn main() -> ExitCode {
     match pixmill::run() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("pixmill: {err:#}");
+            pixmill::report::eprint_line(&format!("pixmill: {err:#}"));
             ExitCode::from(pixmill::exit::USAGE)
         }
     }

@@ -17,7 +17,7 @@ use crate::output::{self, Claims, OutDir};
 use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
-use crate::source::{self, Lists, Planner};
+use crate::source::{self, Lists, Planner, SourceStats};
 use crossbeam_channel::bounded;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -26,6 +26,11 @@ use std::time::{Duration, Instant};
 pub struct Outcome {
     pub counts: Counts,
     pub interrupted: bool,
+    /// The inputs held nothing to do: no entry at all was found.
+    pub found_nothing: bool,
+    /// The run stopped after work was done because its records could not
+    /// be kept (report or stdout unwritable): exit 1, not 2.
+    pub broke: bool,
 }
 
 /// Runs the whole job described by `config`.
@@ -73,16 +78,24 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         max_input_size: config.max_input_size,
     };
 
-    let (counts, loads) = std::thread::scope(|scope| -> Result<(Counts, Vec<StageLoad>), Error> {
+    type Ran = (report::SinkEnd, Vec<StageLoad>, SourceStats);
+    let (sink_end, loads, stats) = std::thread::scope(|scope| -> Result<Ran, Error> {
         if !config.dry_run {
             // Leftovers of a killed run; harmless to run beside this one.
             scope.spawn(|| output::clean_stale_temps(out.canonical()));
         }
         let sink_options = SinkOptions {
             json: config.json,
+            print0: config.print0,
             report: report_file,
         };
-        let sink = scope.spawn(|| report::run_sink(sink_rx, sink_options, &progress, stop));
+        let report_name = config
+            .report
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string());
+        let progress = &progress;
+        let sink = scope
+            .spawn(move || report::run_sink(sink_rx, sink_options, progress, stop, &report_name));
 
         let cpu = match &config.mode {
             Mode::Convert(settings) => {
@@ -102,8 +115,9 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             scope.spawn(move || io_stage::run(ctx, rx, to_cpu, tx))
         };
         let discovered = progress.discovered.clone();
+        let listed = progress.listed.clone();
         let (claims, out) = (&claims, &out);
-        scope.spawn(move || {
+        let source = scope.spawn(move || {
             let mut planner = Planner::new(
                 config,
                 out,
@@ -114,7 +128,9 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
                 converting.then_some(cpu_tx),
                 sink_tx,
             );
-            source::produce(&config.source, lists, &mut planner);
+            let stats = source::produce(&config.source, lists, &mut planner);
+            listed.store(true, std::sync::atomic::Ordering::Relaxed);
+            stats
         });
 
         let io_load = io
@@ -128,27 +144,59 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             ),
             None => None,
         };
-        let counts = sink
+        let sink_end = sink
             .join()
-            .map_err(|_| Error::Setup("the output stage panicked".into()))?
-            .map_err(|e| Error::Setup(format!("cannot write output: {}", output::io_reason(&e))))?;
+            .map_err(|_| Error::Setup("the output stage panicked".into()))?;
+        let stats = source
+            .join()
+            .map_err(|_| Error::Setup("the source stage panicked".into()))?;
         let downloads_happened = io_load.busy.iter().any(|b| !b.is_zero());
         let mut loads = Vec::new();
         if downloads_happened {
             loads.push(io_load);
         }
         loads.extend(cpu_load);
-        Ok((counts, loads))
+        Ok((sink_end, loads, stats))
     })?;
+    let counts = sink_end.counts;
+    if let Some(why) = &sink_end.broke {
+        report::eprint_line(&format!(
+            "pixmill: {why}; the run stopped (outputs written so far are complete)"
+        ));
+    }
 
     let wall = started.elapsed();
     let interrupted = stop.interrupted();
-    if !config.quiet {
-        eprintln!("{}", summarize(&counts, wall, &loads, interrupted));
+    let found_nothing = stats.entries == 0 && !interrupted;
+    if found_nothing {
+        // Said even with -q: it is why the run did nothing (exit 2).
+        let why = stats
+            .passed_over()
+            .map_or_else(String::new, |p| format!(" ({p})"));
+        report::eprint_line(&format!("pixmill: no input found: nothing to do{why}"));
+    } else if !config.quiet {
+        let mut text = summarize(&counts, wall, &loads, interrupted);
+        if stop.stdout_closed() {
+            let untouched = progress
+                .discovered
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .saturating_sub(counts.total());
+            text.push_str(&format!(
+                "\n  stopped early: stdout was closed; {untouched} {} left untouched \
+                 (rerun the same command to do them)",
+                if untouched == 1 { "entry" } else { "entries" }
+            ));
+        }
+        if let Some(passed) = stats.passed_over() {
+            text.push_str(&format!("\n  passed over: {passed}"));
+        }
+        report::eprint_line(&text);
     }
     Ok(Outcome {
         counts,
         interrupted,
+        found_nothing,
+        broke: sink_end.broke.is_some(),
     })
 }
 
@@ -162,13 +210,31 @@ fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: 
         return report::summary(counts, wall, &[], None, interrupted);
     }
     let workers = loads.iter().map(|l| l.busy.len() as u64).max().unwrap_or(1);
-    let verdict = (worked >= 2 * workers)
+    let verdict = (worked >= 2 * workers && wall >= report::MIN_JUDGED_RUN)
         .then(|| report::verdict(io, cpu, wall))
         .flatten();
     report::summary(counts, wall, loads, verdict, interrupted)
 }
 
 fn open_out_dir(config: &Config) -> Result<OutDir, Error> {
+    // `-o photo.jpg` (or a folder below a file): say what is in the way,
+    // not the "File exists" the OS gives.
+    let in_the_way = config
+        .out_dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find(|a| a.exists() && !a.is_dir());
+    if let Some(file) = in_the_way {
+        let what = if file == config.out_dir {
+            "it is a file, not a directory".to_string()
+        } else {
+            format!("{} is a file, not a directory", file.display())
+        };
+        return Err(Error::Setup(format!(
+            "cannot use output folder {}: {what}",
+            config.out_dir.display()
+        )));
+    }
     let made = if config.dry_run {
         OutDir::resolve(&config.out_dir)
     } else {

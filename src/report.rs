@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,10 @@ pub struct Progress {
     pub done: ProgressBar,
     /// Entries planned so far; the bars' length once the source is done.
     pub discovered: Arc<AtomicU64>,
+    /// Set when the source has listed everything: only then is
+    /// `discovered` a real total worth a bar and an ETA.
+    pub listed: Arc<AtomicBool>,
+    has_total: Arc<AtomicBool>,
 }
 
 impl Progress {
@@ -68,9 +72,11 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
+        // A count, with no total and no ETA, until the listing is complete:
+        // a total that grows while the walk runs makes both meaningless.
         let done = multi.add(ProgressBar::no_length());
         done.set_style(style(
-            "{prefix:>10} {wide_bar} {pos}/{len} ({elapsed}, eta {eta}) {msg}",
+            "{prefix:>10} {spinner} {pos} so far ({elapsed}; still listing inputs) {msg}",
         ));
         done.set_prefix("processed");
         Progress {
@@ -78,21 +84,46 @@ impl Progress {
             fetched,
             done,
             discovered: Arc::new(AtomicU64::new(0)),
+            listed: Arc::new(AtomicBool::new(false)),
+            has_total: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    fn visible(&self) -> bool {
+        !self.multi.is_hidden()
     }
 
     /// A message above the bars (plain stderr when they are hidden).
     fn println(&self, line: &str) {
-        if self.multi.is_hidden() {
-            eprintln!("{line}");
-        } else {
+        if self.visible() {
             let _ = self.multi.println(line);
+        } else {
+            eprint_line(line);
         }
     }
 
+    /// Runs `write` with the bars wiped, so lines written to stdout (the
+    /// same terminal, often) leave no stale copies of the bars behind.
+    fn suspend<R>(&self, write: impl FnOnce() -> R) -> R {
+        if self.visible() {
+            self.multi.suspend(write)
+        } else {
+            write()
+        }
+    }
+
+    /// Once the listing is complete, the bar gets its real total and an ETA.
     fn refresh_length(&self) {
-        let n = self.discovered.load(Ordering::Relaxed);
-        self.done.set_length(n);
+        if !self.listed.load(Ordering::Relaxed) {
+            return;
+        }
+        self.done
+            .set_length(self.discovered.load(Ordering::Relaxed));
+        if !self.has_total.swap(true, Ordering::Relaxed) {
+            self.done.set_style(style(
+                "{prefix:>10} {wide_bar} {pos}/{len} ({elapsed}, eta {eta}) {msg}",
+            ));
+        }
     }
 
     pub fn finish(&self) {
@@ -105,19 +136,46 @@ fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
+/// A line on stderr. A closed or broken stderr must not stop (or panic)
+/// the run: the outputs and the exit status still tell the truth.
+pub fn eprint_line(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
 /// How records are shown and kept.
 pub struct SinkOptions {
     pub json: bool,
+    /// End each stdout record with NUL instead of a newline (`--print0`).
+    pub print0: bool,
     pub report: Option<File>,
 }
 
-/// Runs the sink until every sender is gone; returns the counts.
+/// What the sink ends with: the counts, and why it stopped the run when it
+/// could not keep its records (a report or stdout that failed mid-run).
+pub struct SinkEnd {
+    pub counts: Counts,
+    pub broke: Option<String>,
+}
+
+/// Runs the sink until every sender is gone. A report or stdout that fails
+/// mid-run stops the run (the records would be lost) but still drains and
+/// counts what is in flight; that is a failure of the run, not a setup
+/// error, since work was done.
 pub fn run_sink(
     records: Receiver<Record>,
     mut options: SinkOptions,
     progress: &Progress,
     stop: &Stop,
-) -> io::Result<Counts> {
+    report_name: &str,
+) -> SinkEnd {
+    let mut broke = None;
+    let mut fail = |what: String, e: io::Error| {
+        if broke.is_none() {
+            broke = Some(format!("{what}: {}", crate::output::io_reason(&e)));
+            stop.request();
+        }
+    };
     let mut counts = Counts::default();
     let stdout = io::stdout();
     let mut out = Some(BufWriter::new(stdout.lock()));
@@ -137,41 +195,66 @@ pub fn run_sink(
             progress.println(&format!("pixmill: {}: warning: {warning}", record.input));
         }
         if let Some(w) = out.as_mut() {
-            if let Err(e) = write_stdout(w, &record, &options) {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    return Err(e);
-                }
-                // `pixmill … | head`: the reader has seen enough. Stop taking
-                // new work, as `find | head` would, and end quietly.
+            if let Err(e) = progress.suspend(|| write_stdout(w, &record, &options)) {
                 out = None;
-                stop.request_quiet();
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    // `pixmill … | head`: the reader has seen enough. Stop
+                    // taking new work, as `find | head` would; the summary
+                    // says so.
+                    stop.stdout_closed_early();
+                } else {
+                    fail("cannot write to stdout".into(), e);
+                }
             }
         }
         if let Some(w) = report.as_mut() {
-            serde_json::to_writer(&mut *w, &record)?;
-            w.write_all(b"\n")?;
             // Records are written as items finish, so a killed run's report
             // still lists what it finished.
-            w.flush()?;
+            if let Err(e) = write_report_line(w, &record) {
+                report = None;
+                fail(format!("cannot write report {report_name}"), e);
+            }
         }
     }
     progress.finish();
-    Ok(counts)
+    SinkEnd { counts, broke }
+}
+
+fn write_report_line(w: &mut impl Write, record: &Record) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, record)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 fn write_stdout(w: &mut impl Write, record: &Record, options: &SinkOptions) -> io::Result<()> {
+    let end: &[u8] = if options.print0 { b"\0" } else { b"\n" };
     if options.json {
         serde_json::to_writer(&mut *w, record)?;
-        w.write_all(b"\n")?;
     } else {
-        match (record.status, &record.output) {
-            (Status::Ok, Some(output)) => writeln!(w, "{output}")?,
-            (Status::Planned, Some(output)) => writeln!(w, "{} -> {output}", record.input)?,
+        let output = path_bytes(&record.output, &record.output_raw);
+        match (record.status, output) {
+            (Status::Ok, Some(output)) => w.write_all(&output)?,
+            (Status::Planned, Some(output)) => {
+                let input = path_bytes(&Some(record.input.clone()), &record.input_raw);
+                w.write_all(&input.unwrap_or_default())?;
+                w.write_all(b" -> ")?;
+                w.write_all(&output)?;
+            }
             _ => return Ok(()),
         }
     }
+    w.write_all(end)?;
     // Line by line, so a pipeline downstream sees items as they finish.
     w.flush()
+}
+
+/// A path's real bytes: from its lossless form when it is not UTF-8, so a
+/// pipeline gets the name that is on disk, never one with U+FFFD in it.
+fn path_bytes(shown: &Option<String>, raw: &Option<String>) -> Option<Vec<u8>> {
+    match raw {
+        Some(raw) => Some(crate::item::raw_bytes(raw)),
+        None => shown.as_ref().map(|s| s.clone().into_bytes()),
+    }
 }
 
 /// Opens the report file (truncating it), a setup step that fails the run.
@@ -179,44 +262,78 @@ pub fn open_report(path: &Path) -> io::Result<File> {
     File::create(path)
 }
 
-/// Measured load of one stage: how long each of its workers was busy.
+/// Measured load of one stage: how long each of its workers was busy, and
+/// how much of that was spent waiting on a limit rather than working.
 #[derive(Debug, Clone)]
 pub struct StageLoad {
     pub name: &'static str,
+    /// Per worker, waiting for a limit included.
     pub busy: Vec<Duration>,
+    /// All workers together: time spent waiting for a slot under
+    /// `wait_limit` (the per-host cap), not working.
+    pub waiting: Duration,
+    /// The option that sets the limit waited on, e.g. `--per-host 8`.
+    pub wait_limit: Option<String>,
 }
 
 impl StageLoad {
-    /// Busy share of the stage's capacity over `wall`, 0–1.
+    pub fn new(name: &'static str, busy: Vec<Duration>) -> StageLoad {
+        StageLoad {
+            name,
+            busy,
+            waiting: Duration::ZERO,
+            wait_limit: None,
+        }
+    }
+
+    /// Share of the stage's capacity over `wall` spent working (waiting on
+    /// a limit excluded), 0–1.
     pub fn utilization(&self, wall: Duration) -> f64 {
+        let busy: Duration = self.busy.iter().sum();
+        self.share(busy.saturating_sub(self.waiting), wall)
+    }
+
+    /// Share of the stage's capacity over `wall` spent waiting on its limit.
+    pub fn waiting_share(&self, wall: Duration) -> f64 {
+        self.share(self.waiting, wall)
+    }
+
+    fn share(&self, part: Duration, wall: Duration) -> f64 {
         if self.busy.is_empty() || wall.is_zero() {
             return 0.0;
         }
-        let busy: f64 = self.busy.iter().map(Duration::as_secs_f64).sum();
-        (busy / (self.busy.len() as f64 * wall.as_secs_f64())).clamp(0.0, 1.0)
+        let capacity = self.busy.len() as f64 * wall.as_secs_f64();
+        (part.as_secs_f64() / capacity).clamp(0.0, 1.0)
     }
 
-    fn per_worker(&self, wall: Duration) -> String {
-        self.busy
-            .iter()
-            .map(|b| format!("{:.0}%", 100.0 * pct(*b, wall)))
-            .collect::<Vec<_>>()
-            .join(" ")
+    /// One summary line: what the workers spent their time on.
+    fn describe(&self, wall: Duration) -> String {
+        let pc = |u: f64| (u * 100.0).round();
+        let mut line = format!(
+            "{} stage: {} workers, {}% busy",
+            self.name,
+            self.busy.len(),
+            pc(self.utilization(wall))
+        );
+        let waited = pc(self.waiting_share(wall));
+        if let (Some(limit), true) = (&self.wait_limit, waited >= 1.0) {
+            line.push_str(&format!(", {waited}% waiting for a {limit} slot"));
+        }
+        line
     }
 }
 
-fn pct(part: Duration, whole: Duration) -> f64 {
-    if whole.is_zero() {
-        0.0
-    } else {
-        (part.as_secs_f64() / whole.as_secs_f64()).clamp(0.0, 1.0)
-    }
-}
+/// Runs shorter than this are not judged: start-up and the last item's
+/// tail would decide the verdict, not the stages.
+pub const MIN_JUDGED_RUN: Duration = Duration::from_millis(500);
 
-/// Which stage limited the run, from measured busy time, with one
+/// Which stage or limit held the run back, from measured time, with one
 /// concrete suggestion.
 pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) -> Option<String> {
     let pc = |u: f64| (u * 100.0).round();
+    if let Some(held) = io.and_then(|io| held_by_limit(io, wall)) {
+        return Some(held);
+    }
     match (io, cpu) {
         (Some(io), Some(cpu)) => {
             let (iu, cu) = (io.utilization(wall), cpu.utilization(wall));
@@ -237,7 +354,7 @@ pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) 
             } else {
                 format!(
                     "neither stage was saturated (downloads {}% busy, CPU {}% busy): \
-                     the input list or --per-host held the run back",
+                     the input list held the run back",
                     pc(iu),
                     pc(cu)
                 )
@@ -254,8 +371,8 @@ pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) 
                 )
             } else {
                 format!(
-                    "download threads were idle {}% of the time: the input list, \
-                     --per-host or the disk held the run back, not --io-threads",
+                    "download threads were idle {}% of the time: the input list \
+                     or the disk held the run back, not --io-threads",
                     pc(1.0 - iu)
                 )
             })
@@ -276,6 +393,23 @@ pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) 
         }
         (None, None) => None,
     }
+}
+
+/// "--per-host 8 held the run back" when download threads spent more time
+/// waiting for a slot than downloading, and a good share of it: raising
+/// --io-threads would then only add waiters.
+fn held_by_limit(io: &StageLoad, wall: Duration) -> Option<String> {
+    let limit = io.wait_limit.as_ref()?;
+    let (waited, worked) = (io.waiting_share(wall), io.utilization(wall));
+    (waited >= 0.3 && waited > worked).then(|| {
+        format!(
+            "{limit} held the run back: threads waited for a slot {}% of the time \
+             (downloading {}%); raise {} if the server allows, more --io-threads would not help",
+            (waited * 100.0).round(),
+            (worked * 100.0).round(),
+            limit.split(' ').next().unwrap_or(limit)
+        )
+    })
 }
 
 /// The end-of-run paragraph on stderr.
@@ -308,13 +442,7 @@ pub fn summary(
         text.push_str("; interrupted: rerun the same command to finish the rest");
     }
     for load in loads.iter().filter(|l| !l.busy.is_empty()) {
-        text.push_str(&format!(
-            "\n  {} stage: {} workers, {:.0}% busy (per worker: {})",
-            load.name,
-            load.busy.len(),
-            100.0 * load.utilization(wall),
-            load.per_worker(wall)
-        ));
+        text.push_str(&format!("\n  {}", load.describe(wall)));
     }
     if let Some(v) = verdict {
         text.push_str(&format!("\n  {v}"));
@@ -342,13 +470,26 @@ mod tests {
     use super::*;
 
     fn load(name: &'static str, busy_secs: &[f64]) -> StageLoad {
-        StageLoad {
-            name,
-            busy: busy_secs
-                .iter()
-                .map(|s| Duration::from_secs_f64(*s))
-                .collect(),
-        }
+        let busy = busy_secs
+            .iter()
+            .map(|s| Duration::from_secs_f64(*s))
+            .collect();
+        StageLoad::new(name, busy)
+    }
+
+    #[test]
+    fn waiting_for_a_per_host_slot_is_named_as_the_limit() {
+        let wall = Duration::from_secs(10);
+        let mut io = load("download", &[10.0; 4]);
+        io.waiting = Duration::from_secs(28);
+        io.wait_limit = Some("--per-host 1".into());
+        let v = verdict(Some(&io), None, wall).unwrap();
+        assert!(v.starts_with("--per-host 1 held the run back"), "{v}");
+        assert!(v.contains("waited for a slot 70%"), "{v}");
+        assert!(!v.contains("try --io-threads"), "{v}");
+        io.waiting = Duration::from_secs(1);
+        let v = verdict(Some(&io), None, wall).unwrap();
+        assert!(v.starts_with("downloads kept all 4 threads busy"), "{v}");
     }
 
     #[test]

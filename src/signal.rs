@@ -9,6 +9,7 @@ use std::sync::Arc;
 pub struct Stop {
     requested: Arc<AtomicBool>,
     interrupted: Arc<AtomicBool>,
+    stdout_closed: Arc<AtomicBool>,
 }
 
 impl Stop {
@@ -38,9 +39,22 @@ impl Stop {
         self.interrupted.load(Ordering::Relaxed)
     }
 
-    /// Stop without it being an error (stdout closed).
-    pub fn request_quiet(&self) {
+    /// Stop taking new work because the run cannot go on (its report or
+    /// stdout cannot be written); in-flight items finish.
+    pub fn request(&self) {
         self.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Stop without it being an error: the reader of stdout has gone
+    /// (`pixmill … | head`).
+    pub fn stdout_closed_early(&self) {
+        self.stdout_closed.store(true, Ordering::SeqCst);
+        self.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Did the run stop because stdout was closed?
+    pub fn stdout_closed(&self) -> bool {
+        self.stdout_closed.load(Ordering::Relaxed)
     }
 
     /// The flag itself, for code that polls it inside long operations.

@@ -303,7 +303,7 @@ fn sigint_stops_cleanly_and_a_rerun_finishes_process() {
 }
 
 #[test]
-fn the_summary_shows_per_worker_load_for_either_backend() {
+fn the_summary_shows_the_cpu_load_for_either_backend() {
     let dir = tempfile::tempdir().unwrap();
     many_images(&dir.path().join("in"), 6, 200);
     for backend in ["rayon", "process"] {
@@ -327,10 +327,10 @@ fn the_summary_shows_per_worker_load_for_either_backend() {
             .find(|l| l.contains("cpu stage"))
             .unwrap_or_else(|| panic!("{stderr}"));
         assert!(
-            line.contains("2 workers") && line.contains("per worker:"),
+            line.contains("2 workers") && line.contains("% busy"),
             "{line}"
         );
-        let per_worker = line.split("per worker:").nth(1).unwrap();
-        assert_eq!(per_worker.matches('%').count(), 2, "{line}");
+        // Per-worker shares are noise no one can act on.
+        assert!(!line.contains("per worker"), "{line}");
     }
 }

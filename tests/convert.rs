@@ -647,45 +647,6 @@ fn quiet_silences_the_summary_and_no_bar_is_drawn_off_a_terminal() {
 }
 
 #[test]
-fn a_closed_stdout_ends_the_run_quietly_with_status_0() {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let dir = tempfile::tempdir().unwrap();
-    for i in 0..30 {
-        write_image(&dir.path().join(format!("in/{i:02}.png")), 64, 64);
-    }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pixmill"))
-        .current_dir(dir.path())
-        .args(["convert", "in", "-o", "out", "-j", "1", "-q"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 4];
-    stdout.read_exact(&mut first).unwrap();
-    drop(stdout);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Whatever was finished is complete; no temp files remain.
-    let out = dir.path().join("out");
-    assert_no_temp_files(&out);
-    for f in files(&out) {
-        open(&out.join(f));
-    }
-}
-
-#[test]
 fn shards_split_the_entries_without_overlap() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..12 {

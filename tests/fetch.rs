@@ -435,17 +435,41 @@ fn the_summary_names_the_bottleneck() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let mut urls = Vec::new();
-    for i in 0..20 {
+    for i in 0..12 {
         server.add(&format!("a{i}.bin"), payload(100, 11));
-        urls.push(server.url(&format!("/f/a{i}.bin")));
+        // Each answer takes 100 ms, so the run is long enough to judge.
+        urls.push(server.url(&format!("/slow/100/a{i}.bin")));
     }
-    let assert = fetch(dir.path(), &urls, &["--io-threads", "4"]).success();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr_of =
+        |a: assert_cmd::assert::Assert| String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    // One host, one slot, four threads: three of them always wait.
+    let out = dir.path().join("capped");
+    fs::create_dir_all(&out).unwrap();
+    let stderr = stderr_of(fetch(&out, &urls, &["--io-threads", "4", "--per-host", "1"]).success());
     assert!(stderr.contains("download stage: 4 workers"), "{stderr}");
     assert!(
-        stderr.contains("download threads were idle") || stderr.contains("downloads kept"),
+        stderr.contains("--per-host 1 held the run back: threads waited for a slot"),
         "{stderr}"
     );
+    assert!(!stderr.contains("try --io-threads"), "{stderr}");
+    assert!(!stderr.contains("per worker"), "{stderr}");
+    // Two threads, slots to spare: the threads are what limits.
+    let out = dir.path().join("threads");
+    fs::create_dir_all(&out).unwrap();
+    let stderr = stderr_of(fetch(&out, &urls, &["--io-threads", "2", "--per-host", "8"]).success());
+    assert!(
+        stderr.contains("downloads kept all 2 threads busy"),
+        "{stderr}"
+    );
+    // Too short to judge: no verdict at all.
+    let out = dir.path().join("short");
+    fs::create_dir_all(&out).unwrap();
+    let quick = [server.url("/f/a0.bin"), server.url("/f/a1.bin")];
+    let stderr = stderr_of(fetch(&out, &quick, &["--io-threads", "1"]).success());
+    assert!(stderr.contains("2 ok"), "{stderr}");
+    for verdict in ["held the run back", "kept all", "idle", "limited this run"] {
+        assert!(!stderr.contains(verdict), "{stderr}");
+    }
 }
 
 #[test]
@@ -462,4 +486,135 @@ fn fresh_connections_on_request_give_the_same_files() {
         let got = fs::read(dir.path().join(format!("dl/k{i}.bin"))).unwrap();
         assert_eq!(got, payload(2000, i as u8));
     }
+}
+
+#[test]
+fn tls_failures_read_like_curl_are_not_retried_and_cacert_or_insecure_fix_them() {
+    let body = payload(3000, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = fixtures().join("tls/ca.crt.pem");
+    let cases: [(&str, &[&str], &str); 2] = [
+        (
+            "selfsigned",
+            &[],
+            "SSL certificate problem: self-signed certificate",
+        ),
+        (
+            "wrongname",
+            &["--cacert"],
+            "SSL certificate problem: hostname mismatch",
+        ),
+    ];
+    for (cert, extra, said) in cases {
+        let server = common::tls::TlsServer::start(cert, body.clone());
+        let work = dir.path().join(cert);
+        fs::create_dir_all(&work).unwrap();
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        if !args.is_empty() {
+            args.push(ca.display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let assert = fetch(&work, &[server.url("/a.bin")], &args).code(1);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(said), "{cert}: {stderr}");
+        let records = report(&work);
+        assert_eq!(
+            records[0]["attempts"], 1,
+            "{cert}: not retried: {}",
+            records[0]
+        );
+        assert_eq!(server.connections(), 1, "{cert}");
+    }
+    // The private CA's server, trusted through --cacert; the self-signed
+    // one through --insecure.
+    let server = common::tls::TlsServer::start("server", body.clone());
+    let work = dir.path().join("cacert");
+    fs::create_dir_all(&work).unwrap();
+    let ca_arg = ca.display().to_string();
+    fetch(&work, &[server.url("/a.bin")], &["--cacert", &ca_arg]).success();
+    assert_eq!(fs::read(work.join("dl/a.bin")).unwrap(), body);
+    let server = common::tls::TlsServer::start("selfsigned", body.clone());
+    let work = dir.path().join("insecure");
+    fs::create_dir_all(&work).unwrap();
+    fetch(&work, &[server.url("/a.bin")], &["--insecure"]).success();
+    assert_eq!(fs::read(work.join("dl/a.bin")).unwrap(), body);
+    // A --cacert that is not a certificate stops the run before any work.
+    pixmill()
+        .args(["fetch", "https://127.0.0.1:1/x", "-o"])
+        .arg(dir.path().join("never"))
+        .arg("--cacert")
+        .arg(fixtures().join("tls/make.sh"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot use --cacert"));
+}
+
+#[test]
+fn a_redirect_to_a_file_url_says_so() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/redirect-to?file:///etc/passwd");
+    let assert = fetch(dir.path(), &[url], &[]).code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("redirect to unsupported URL scheme \"file\""),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("dl").read_dir().unwrap().any(|_| true));
+}
+
+#[test]
+fn html_where_an_image_was_expected_is_named() {
+    let server = Server::start();
+    server.add(
+        "login.jpg",
+        b"<!doctype html><html>please log in</html>".to_vec(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/ct/login.jpg?type=text%2Fhtml;%20charset=utf-8");
+    let assert = pixmill()
+        .current_dir(dir.path())
+        .args(["convert", &url, "-o", "out"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("server sent text/html, not an image"),
+        "{stderr}"
+    );
+    assert_no_temp_files(&dir.path().join("out"));
+}
+
+#[test]
+fn a_retry_after_in_the_past_waits_the_normal_backoff() {
+    let server = Server::start();
+    server.add("a.bin", payload(100, 3));
+    let dir = tempfile::tempdir().unwrap();
+    fetch(dir.path(), &[server.url("/retry-after-date/a.bin")], &[]).success();
+    let hits = server.hit_times("/retry-after-date/a.bin");
+    assert_eq!(hits.len(), 2);
+    // The first backoff is 250 ms with equal jitter: never under 125 ms.
+    let gap = hits[1] - hits[0];
+    assert!(gap >= std::time::Duration::from_millis(125), "{gap:?}");
+}
+
+#[test]
+fn a_trickling_download_below_min_speed_is_a_stall() {
+    let server = Server::start();
+    server.add("slow.bin", payload(100, 4));
+    let dir = tempfile::tempdir().unwrap();
+    // One byte every 300 ms: never silent for the 2 s timeout, yet far
+    // below the 1 KiB/s default.
+    let assert = fetch(
+        dir.path(),
+        &[server.url("/trickle/slow.bin")],
+        &["--retries", "0"],
+    )
+    .code(1);
+    let records = report(dir.path());
+    assert_eq!(records[0]["error_class"], "timeout", "{}", records[0]);
+    let error = records[0]["error"].as_str().unwrap();
+    assert!(error.contains("below --min-speed 1.0 KiB/s"), "{error}");
+    drop(assert);
+    assert!(!dir.path().join("dl/slow.bin").exists());
 }

@@ -81,6 +81,11 @@ impl Window {
         }
     }
 
+    /// The most the window can reach.
+    pub(crate) fn max(&self) -> usize {
+        self.max as usize
+    }
+
     /// Requests the host may have in flight now.
     pub(crate) fn limit(&self) -> usize {
         (self.limit.floor() as usize).max(1)

@@ -141,6 +141,10 @@ impl Attempt<'_> {
         if e.is_redirect() || e.is_builder() {
             return Failure::new(ErrorClass::Fetch, detail, Retry::No);
         }
+        if let Some(tls) = find_rustls_error(e) {
+            // A certificate will not change on a retry.
+            return Failure::new(ErrorClass::Fetch, tls_message(tls, self.url), Retry::No);
+        }
         let what = if e.is_connect() {
             "connection failed"
         } else {
@@ -169,8 +173,10 @@ impl Attempt<'_> {
         let mut buf = vec![0u8; BUF_SIZE];
         let mut hasher = self.sha256.map(|_| Sha256::new());
         let mut total: u64 = 0;
+        let mut speed = SpeedWindow::new(self.settings);
         loop {
             self.check_cancel_and_deadline()?;
+            speed.check(total)?;
             let n = match body.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -245,6 +251,50 @@ impl Attempt<'_> {
     }
 }
 
+/// `--min-speed` over the `--timeout` window (curl's `--speed-limit` with
+/// `--speed-time`): a body that trickles in slower than that is stalled,
+/// even though bytes keep arriving before each read would time out.
+struct SpeedWindow {
+    min_speed: u64,
+    window: Duration,
+    started: Instant,
+    total_at_start: u64,
+}
+
+impl SpeedWindow {
+    fn new(settings: &FetchSettings) -> SpeedWindow {
+        SpeedWindow {
+            min_speed: settings.min_speed,
+            window: settings.timeout,
+            started: Instant::now(),
+            total_at_start: 0,
+        }
+    }
+
+    fn check(&mut self, total: u64) -> Result<(), Failure> {
+        if self.min_speed == 0 || self.window.is_zero() {
+            return Ok(());
+        }
+        let elapsed = self.started.elapsed();
+        if elapsed < self.window {
+            return Ok(());
+        }
+        let got = total - self.total_at_start;
+        let rate = got as f64 / elapsed.as_secs_f64();
+        if rate < self.min_speed as f64 {
+            let msg = format!(
+                "stalled: {got} bytes in {}, below --min-speed {}/s",
+                secs(self.window),
+                crate::report::human_bytes(self.min_speed)
+            );
+            return Err(Failure::new(ErrorClass::Timeout, msg, Retry::Yes));
+        }
+        self.started = Instant::now();
+        self.total_at_start = total;
+        Ok(())
+    }
+}
+
 /// The stall timeout as configured on the client; zero means "none".
 pub(crate) fn stall_limit(settings: &FetchSettings) -> Option<Duration> {
     Some(settings.timeout).filter(|t| !t.is_zero())
@@ -257,12 +307,43 @@ fn status_failure(response: &Response) -> Failure {
         Some(reason) => format!("HTTP {code} {reason}"),
         None => format!("HTTP {code}"),
     };
+    if let Some(failure) = redirect_failure(response) {
+        return failure.with_status(code);
+    }
     let retry = match code {
-        429 | 503 => retry_after(response).map_or(Retry::Yes, Retry::After),
+        // A `Retry-After` of zero or in the past (clock skew, a stale
+        // cache) would mean an immediate retry: take the normal backoff.
+        429 | 503 => retry_after(response)
+            .filter(|wait| !wait.is_zero())
+            .map_or(Retry::Yes, Retry::After),
         408 | 500..=599 => Retry::Yes,
         _ => Retry::No,
     };
     Failure::new(ErrorClass::Http, message, retry).with_status(code)
+}
+
+/// A redirect the client would not follow: to `file:`, `ftp:` or any other
+/// scheme (or to no usable place) arrives here as a bare 3xx.
+fn redirect_failure(response: &Response) -> Option<Failure> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    let target = location
+        .to_str()
+        .ok()
+        .and_then(|l| response.url().join(l).ok());
+    let message = match target {
+        Some(url) if !super::is_web_scheme(url.scheme()) => {
+            format!(
+                "redirect to unsupported URL scheme \"{}\": {url}",
+                url.scheme()
+            )
+        }
+        Some(url) => format!("redirect to {url} was not followed"),
+        None => "redirect to an invalid location".to_string(),
+    };
+    Some(Failure::new(ErrorClass::Fetch, message, Retry::No))
 }
 
 fn retry_after(response: &Response) -> Option<Duration> {
@@ -310,6 +391,57 @@ fn is_timeout(e: &io::Error) -> bool {
         || e.get_ref()
             .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
             .is_some_and(reqwest::Error::is_timeout)
+}
+
+/// The TLS error somewhere in an error chain. `io::Error::source` skips
+/// the error it wraps, so wrapped errors are opened with `get_ref`.
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            if let Some(tls) = find_rustls_error(inner) {
+                return Some(tls);
+            }
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// TLS failures in curl's words, with what to do about them.
+fn tls_message(e: &rustls::Error, url: &url::Url) -> String {
+    use rustls::CertificateError as C;
+    let fix = "--cacert FILE trusts its issuer, --insecure skips the check";
+    let problem = match e {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => format!(
+                "unknown issuer: a self-signed certificate, or one from an authority \
+                 this system does not trust ({fix})"
+            ),
+            C::Expired | C::ExpiredContext { .. } => format!("certificate has expired ({fix})"),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                format!("certificate is not yet valid ({fix})")
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => format!(
+                "hostname mismatch: the certificate is not for {} ({fix})",
+                url.host_str().unwrap_or_default()
+            ),
+            C::Revoked => "certificate has been revoked".to_string(),
+            C::BadSignature | C::BadEncoding => format!("bad certificate ({fix})"),
+            // webpki's error for a certificate that is its own CA, which is
+            // what `openssl req -x509` makes; rustls only carries it as
+            // an opaque `Other`, so it is known by name.
+            C::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                format!("self-signed certificate ({fix})")
+            }
+            other => format!("{other:?} ({fix})"),
+        },
+        other => return format!("TLS handshake failed: {other}"),
+    };
+    format!("SSL certificate problem: {problem}")
 }
 
 /// The innermost message of an error chain: "Connection refused (os error

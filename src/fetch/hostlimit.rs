@@ -4,7 +4,7 @@
 
 use super::adaptive::{Signal, Window};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,9 @@ pub(crate) struct HostLimiter {
     template: Window,
     in_flight: Mutex<HashMap<String, HostSlots>>,
     freed: Condvar,
+    /// Time threads spent waiting for a slot, all threads together: what
+    /// tells "the per-host cap held the run back" from "downloads did".
+    waited_nanos: AtomicU64,
 }
 
 struct HostSlots {
@@ -57,11 +60,38 @@ impl HostLimiter {
             template,
             in_flight: Mutex::new(HashMap::new()),
             freed: Condvar::new(),
+            waited_nanos: AtomicU64::new(0),
         }
     }
 
-    /// Waits for a free slot for `key`, giving up on cancel or deadline.
+    /// The most a host may get at once: the fixed `--per-host`, or the
+    /// bound a learnt level grows to (`--io-threads`).
+    pub(crate) fn max(&self) -> usize {
+        self.template.max()
+    }
+
+    /// Total time threads have waited for a slot.
+    pub(crate) fn waited(&self) -> Duration {
+        Duration::from_nanos(self.waited_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Waits for a free slot for `key` (see [`Self::acquire_now`]),
+    /// counting the time spent waiting.
     pub(crate) fn acquire(
+        &self,
+        key: &str,
+        cancel: &AtomicBool,
+        deadline: Option<Instant>,
+    ) -> Result<HostPermit<'_>, Refused> {
+        let asked = Instant::now();
+        let result = self.acquire_now(key, cancel, deadline);
+        let waited = u64::try_from(asked.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.waited_nanos.fetch_add(waited, Ordering::Relaxed);
+        result
+    }
+
+    /// Waits for a free slot for `key`, giving up on cancel or deadline.
+    fn acquire_now(
         &self,
         key: &str,
         cancel: &AtomicBool,

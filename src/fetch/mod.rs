@@ -48,6 +48,13 @@ pub struct FetchSettings {
     pub keep_alive: bool,
     /// Upper bound on the backoff (and on an honoured `Retry-After`).
     pub max_backoff: Duration,
+    /// Bytes per second a body must average over each `timeout` window;
+    /// 0 = no lower bound.
+    pub min_speed: u64,
+    /// Extra trusted certificates (PEM), from `--cacert`.
+    pub cacert: Option<std::path::PathBuf>,
+    /// Skip certificate checks (`--insecure`).
+    pub insecure: bool,
 }
 
 impl Default for FetchSettings {
@@ -62,6 +69,9 @@ impl Default for FetchSettings {
             per_host_max: 16,
             keep_alive: true,
             max_backoff: Duration::from_secs(30),
+            min_speed: 1024,
+            cacert: None,
+            insecure: false,
         }
     }
 }
@@ -112,6 +122,12 @@ impl Fetcher {
         if !settings.keep_alive {
             builder = builder.pool_max_idle_per_host(0);
         }
+        if settings.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if let Some(path) = &settings.cacert {
+            builder = builder.tls_certs_merge(read_cacert(path)?);
+        }
         if !env_proxy {
             builder = builder.no_proxy();
         }
@@ -132,6 +148,16 @@ impl Fetcher {
 
     pub fn settings(&self) -> &FetchSettings {
         &self.settings
+    }
+
+    /// Time the I/O threads spent waiting for a per-host slot so far.
+    pub fn host_waited(&self) -> Duration {
+        self.limiter.waited()
+    }
+
+    /// The `--per-host` cap in force.
+    pub fn per_host(&self) -> usize {
+        self.limiter.max()
     }
 
     /// Downloads `url` into `dest` (created or truncated). On failure `dest`
@@ -325,6 +351,20 @@ fn redirect_policy() -> reqwest::redirect::Policy {
         }
         attempt.follow()
     })
+}
+
+/// The certificates of a `--cacert` PEM file; an unreadable file or one
+/// with no certificate in it is a setup error.
+pub fn read_cacert(path: &Path) -> Result<Vec<reqwest::Certificate>, crate::error::Error> {
+    let setup = |why: String| {
+        crate::error::Error::Setup(format!("cannot use --cacert {}: {why}", path.display()))
+    };
+    let pem = std::fs::read(path).map_err(|e| setup(crate::output::io_reason(&e)))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| setup(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(setup("no PEM certificate in it".into()));
+    }
+    Ok(certs)
 }
 
 fn remove_quietly(path: &Path) {

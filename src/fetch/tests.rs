@@ -96,6 +96,9 @@ fn quick() -> FetchSettings {
         per_host: Some(8),
         per_host_max: 8,
         max_backoff: Duration::from_millis(20),
+        min_speed: 0,
+        cacert: None,
+        insecure: false,
     }
 }
 
@@ -402,10 +405,15 @@ fn redirect_to_other_scheme_refused() {
     let msg = &failure.error.message;
     assert!(msg.contains("unsupported URL scheme"), "{msg}");
     assert_eq!(failure.attempts, 1);
-    // A `file:` Location is not even a valid HTTP URI, so it is never
-    // followed: the 301 itself is the answer.
-    let failure = expect_failure(get(&f, &server.url("/file"), &d), ErrorClass::Http);
+    // A `file:` Location is not even a valid HTTP URI, so the client never
+    // follows it and hands back the 301, which still says why.
+    let failure = expect_failure(get(&f, &server.url("/file"), &d), ErrorClass::Fetch);
     assert_eq!(failure.http_status, Some(301));
+    let msg = &failure.error.message;
+    assert!(
+        msg.contains("redirect to unsupported URL scheme \"file\""),
+        "{msg}"
+    );
     assert_eq!(server.hits(), 2);
 }
 

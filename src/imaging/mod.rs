@@ -312,12 +312,22 @@ impl Converter {
     /// Third-party decoders and encoders may panic on hostile input; that is
     /// caught here and reported as this item's failure, never the worker's.
     pub fn convert(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(input)));
+        self.guarded(|me| me.run(input))
+    }
+
+    /// Runs `work`, turning a panic into an item error of its own class
+    /// (`panic`), so callers (and the fuzzer) can tell a caught panic from
+    /// a clean refusal.
+    fn guarded(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<Converted, ItemError>,
+    ) -> Result<Converted, ItemError> {
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| work(self)));
         run.unwrap_or_else(|panic| {
             // The resizer may hold half-written scratch state; start afresh.
             self.resizer = fast_image_resize::Resizer::new();
             Err(ItemError::new(
-                ErrorClass::Decode,
+                ErrorClass::Panic,
                 format!(
                     "not a decodable image: codec panicked: {}",
                     panic_message(&*panic)

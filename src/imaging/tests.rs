@@ -779,3 +779,16 @@ fn webp_exif_orientation_and_icc_profile_survive_the_fast_path() {
         }
     }
 }
+
+#[test]
+fn a_caught_panic_has_its_own_class_and_the_converter_stays_usable() {
+    let mut converter = Converter::new(Settings::default());
+    let err = converter
+        .guarded(|_| panic!("decoder bug"))
+        .expect_err("a panic is an error");
+    assert_eq!(err.class, ErrorClass::Panic);
+    assert!(err.message.contains("decoder bug"), "{}", err.message);
+    // A clean refusal is not a panic.
+    let err = converter.convert(b"not an image").unwrap_err();
+    assert_eq!(err.class, ErrorClass::Decode);
+}

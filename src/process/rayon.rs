@@ -42,5 +42,5 @@ pub fn run(
             });
         }
     });
-    Ok(StageLoad { name: "cpu", busy })
+    Ok(StageLoad::new("cpu", busy))
 }

@@ -81,7 +81,7 @@ pub fn run(
             });
         }
     });
-    Ok(StageLoad { name: "cpu", busy })
+    Ok(StageLoad::new("cpu", busy))
 }
 
 /// Runs `spec` on the worker in `slot`; if the worker dies, a fresh one

@@ -128,6 +128,21 @@ enum Step {
     End,
 }
 
+impl Entries {
+    /// Reads a CSV/TSV header now, so a manifest with no `url` or `path`
+    /// column is a setup error before any work starts, not a failed item
+    /// after some. Other formats have no header: always fine.
+    pub fn check_header(&mut self) -> Result<(), ManifestError> {
+        let Source::Csv(csv) = &mut self.source else {
+            return Ok(());
+        };
+        if csv.columns.is_none() {
+            csv.columns = Some(csv.read_header()?);
+        }
+        Ok(())
+    }
+}
+
 impl Iterator for Entries {
     type Item = Result<RawEntry, ManifestError>;
 

@@ -33,24 +33,98 @@ pub struct Raw {
     pub output: Option<String>,
     pub sha256: Option<String>,
     pub origin: Origin,
+    /// The image format read from the first bytes, when the walk already
+    /// looked (so the planner need not open the file again).
+    pub sniffed: Option<crate::imaging::Format>,
+}
+
+/// What the source found and what it passed over, for the summary: nothing
+/// is left out without a word.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SourceStats {
+    /// Entries handed on (before `--shard`): listed ones, images found by
+    /// walking, and walk errors.
+    pub entries: u64,
+    /// Regular files a walk met whose content is not an image.
+    pub not_images: u64,
+    /// Hidden files and folders a walk did not enter (`-H` takes them).
+    pub hidden: u64,
+    /// Symlinks to folders a walk did not follow (`-L` follows them).
+    pub linked_folders: u64,
+    /// Symlinks whose target is missing.
+    pub broken_links: u64,
+    /// FIFOs, sockets and devices.
+    pub special: u64,
+}
+
+impl SourceStats {
+    /// One line for the summary, or `None` when nothing was passed over.
+    pub fn passed_over(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut say = |n: u64, one: &str, many: &str, how: &str| {
+            if n > 0 {
+                let what = if n == 1 { one } else { many };
+                parts.push(format!("{n} {what}{how}"));
+            }
+        };
+        say(
+            self.not_images,
+            "file skipped: not an image",
+            "files skipped: not images",
+            "",
+        );
+        say(
+            self.linked_folders,
+            "symlinked folder not followed",
+            "symlinked folders not followed",
+            " (-L follows them)",
+        );
+        say(
+            self.hidden,
+            "hidden entry skipped",
+            "hidden entries skipped",
+            " (-H takes them)",
+        );
+        say(
+            self.broken_links,
+            "broken symlink skipped",
+            "broken symlinks skipped",
+            "",
+        );
+        say(
+            self.special,
+            "special file skipped (FIFO, socket or device)",
+            "special files skipped (FIFOs, sockets or devices)",
+            "",
+        );
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
 }
 
 /// A list of entries to read: the manifests and stdin, opened up front so a
 /// missing manifest is a usage error before any work starts.
 pub struct Lists {
-    lists: Vec<(String, Box<dyn BufRead + Send>, ManifestFormat)>,
+    lists: Vec<(String, manifest::Entries)>,
 }
 
 impl Lists {
     pub fn open(config: &SourceConfig) -> Result<Lists, Error> {
         let mut lists = Vec::new();
         let stdin_format = config.manifest_format.unwrap_or(ManifestFormat::Lines);
+        let mut add = |name: String, reader, format| -> Result<(), Error> {
+            let mut entries = read_manifest(reader, format, config.null);
+            entries.check_header().map_err(|e| {
+                Error::Setup(format!("manifest {name}: line {}: {}", e.line, e.message))
+            })?;
+            lists.push((name, entries));
+            Ok(())
+        };
         if config.inputs.iter().any(|i| i == "-") {
-            lists.push(("stdin".to_string(), stdin_reader(), stdin_format));
+            add("stdin".to_string(), stdin_reader(), stdin_format)?;
         }
         for path in &config.manifests {
             if path.as_os_str() == "-" {
-                lists.push(("stdin".to_string(), stdin_reader(), stdin_format));
+                add("stdin".to_string(), stdin_reader(), stdin_format)?;
                 continue;
             }
             let file = File::open(path).map_err(|e| {
@@ -64,7 +138,7 @@ impl Lists {
                 .manifest_format
                 .unwrap_or_else(|| ManifestFormat::from_path(path));
             let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, file));
-            lists.push((path.display().to_string(), reader, format));
+            add(path.display().to_string(), reader, format)?;
         }
         Ok(Lists { lists })
     }
@@ -77,17 +151,24 @@ fn stdin_reader() -> Box<dyn BufRead + Send> {
 /// Feeds every raw entry to `planner`, in order: arguments first (folders
 /// walked as met), then stdin and manifests. Stops when `planner` says so
 /// (the run is stopping or the next stage is gone).
-pub fn produce(config: &SourceConfig, lists: Lists, planner: &mut Planner) {
+pub fn produce(config: &SourceConfig, lists: Lists, planner: &mut Planner) -> SourceStats {
+    let mut stats = SourceStats::default();
+    feed_all(config, lists, planner, &mut stats);
+    stats
+}
+
+fn feed_all(config: &SourceConfig, lists: Lists, planner: &mut Planner, stats: &mut SourceStats) {
     for input in config.inputs.iter().filter(|i| *i != "-") {
-        if !feed_listed(config, input.clone(), None, None, planner) {
+        if !feed_listed(config, input.clone(), None, None, planner, stats) {
             return;
         }
     }
-    for (name, reader, format) in lists.lists {
-        for item in read_manifest(reader, format, config.null) {
+    for (name, entries) in lists.lists {
+        for item in entries {
             let keep_going = match item {
-                Ok(raw) => feed_listed(config, raw.input, raw.output, raw.sha256, planner),
+                Ok(raw) => feed_listed(config, raw.input, raw.output, raw.sha256, planner, stats),
                 Err(e) => {
+                    stats.entries += 1;
                     let error = ItemError::new(ErrorClass::Manifest, e.message.clone());
                     planner.emit_record(Record::failed_input(format!("{name}:{}", e.line), error))
                 }
@@ -106,15 +187,18 @@ fn feed_listed(
     output: Option<String>,
     sha256: Option<String>,
     planner: &mut Planner,
+    stats: &mut SourceStats,
 ) -> bool {
     let path = Path::new(&input);
     if !plan::is_url(&input) && output.is_none() && path.is_dir() {
-        return walk::walk(config, path, planner);
+        return walk::walk(config, path, planner, stats);
     }
+    stats.entries += 1;
     planner.plan(Raw {
         input,
         output,
         sha256,
         origin: Origin::Listed,
+        sniffed: None,
     })
 }

@@ -70,18 +70,38 @@ impl<'a> Planner<'a> {
     /// stopping or the next stage is gone.
     pub fn plan(&mut self, raw: Raw) -> bool {
         if self.stop.requested() {
-            return false;
+            return self.count_untouched(self.in_shard(&raw.input));
         }
         if !self.in_shard(&raw.input) {
             return true;
         }
-        let planned = self.decide(raw);
+        let input_raw = crate::item::raw_form(&raw.input);
+        let mut planned = self.decide(raw);
+        if let Planned::Done(record) = &mut planned {
+            record.input_raw = record.input_raw.take().or(input_raw);
+        }
         self.send(planned)
     }
 
     /// Sends a record decided outside planning (walk or manifest errors).
     pub fn emit_record(&mut self, record: Record) -> bool {
+        if self.stop.requested() {
+            return self.count_untouched(true);
+        }
         self.send(Planned::Done(record))
+    }
+
+    /// After stdout closed early the rest of the list is only counted, so
+    /// the summary can say how many entries were left untouched; after an
+    /// interrupt the source stops at once.
+    fn count_untouched(&self, counts: bool) -> bool {
+        if !self.counting() {
+            return false;
+        }
+        if counts {
+            self.discovered.fetch_add(1, Ordering::Relaxed);
+        }
+        true
     }
 
     fn send(&mut self, planned: Planned) -> bool {
@@ -91,7 +111,12 @@ impl<'a> Planner<'a> {
             Planned::Compute(job) => self.to_cpu.as_ref().map(|tx| tx.send(job).is_ok()),
             Planned::Done(record) => Some(self.to_sink.send(record).is_ok()),
         };
-        sent.unwrap_or(false) && !self.stop.requested()
+        sent.unwrap_or(false) && (!self.stop.requested() || self.counting())
+    }
+
+    /// Is the rest of the list only to be counted (stdout closed early)?
+    fn counting(&self) -> bool {
+        self.stop.stdout_closed() && !self.stop.interrupted()
     }
 
     fn in_shard(&self, input: &OsStr) -> bool {
@@ -212,6 +237,9 @@ impl<'a> Planner<'a> {
         }
         if url {
             return Ok(None);
+        }
+        if let Some(f) = raw.sniffed {
+            return Ok(Some(f));
         }
         crate::process::sniff_file(Path::new(&raw.input)).map(Some)
     }

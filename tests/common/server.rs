@@ -10,6 +10,10 @@
 //! - `/truncate/NAME`      announces the full length, sends half, closes
 //! - `/stall/NAME`         sends headers, then nothing for 30 s
 //! - `/redirect/N/NAME`    N redirects, then the file
+//! - `/slow/MS/NAME`       the file, after MS milliseconds
+//! - `/redirect-to?URL`    302 to URL (any scheme)
+//! - `/trickle/NAME`       the file one byte every 300 ms
+//! - `/retry-after-date/NAME` first ask: 503 with a `Retry-After` date in the past; then the file
 //! - anything else: 404
 
 use std::collections::HashMap;
@@ -146,6 +150,32 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
             let _ = out.flush();
             std::thread::sleep(Duration::from_secs(30));
         }
+        ["slow", ms, name] => {
+            std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+            serve(&mut out, file(name), "application/octet-stream")
+        }
+        ["redirect-to"] => reply(&mut out, 302, &[("Location", query)], b""),
+        ["trickle", name] => {
+            let data = file(name).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                data.len()
+            );
+            let _ = out.write_all(head.as_bytes());
+            for b in data {
+                if out.write_all(&[b]).and_then(|()| out.flush()).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+        ["retry-after-date", _] if count == 1 => reply(
+            &mut out,
+            503,
+            &[("Retry-After", "Thu, 01 Jan 1970 00:00:00 GMT")],
+            b"busy",
+        ),
+        ["retry-after-date", name] => serve(&mut out, file(name), "application/octet-stream"),
         ["redirect", n, name] => {
             let n: u32 = n.parse().unwrap_or(0);
             let next = if n <= 1 {

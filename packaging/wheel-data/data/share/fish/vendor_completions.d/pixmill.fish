@@ -39,6 +39,8 @@ tsv\t''
 jsonl\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
@@ -84,11 +86,14 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l retries -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-time -d 'Time allowed for one item, all attempts included' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-speed -d 'A download averaging less than this many bytes per second over a --timeout window is stalled (0 = off)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links while walking folders'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l json -d 'Print one JSON record per item on stdout instead of output paths'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l enlarge -d 'Allow images smaller than the box to be enlarged'
@@ -96,6 +101,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l lossless -d 
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l progressive -d 'Write progressive JPEG'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-auto-orient -d 'Keep pixels as stored instead of applying the EXIF orientation'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
@@ -104,6 +110,8 @@ tsv\t''
 jsonl\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
@@ -117,14 +125,18 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l retries -d 'Re
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-time -d 'Time allowed for one item, all attempts included' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l min-speed -d 'A download averaging less than this many bytes per second over a --timeout window is stalled (0 = off)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links while walking folders'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l json -d 'Print one JSON record per item on stdout instead of output paths'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s h -l help -d 'Print help'
 complete -c pixmill -n "__fish_pixmill_using_subcommand formats" -l json -d 'One JSON object per format instead of a table'
 complete -c pixmill -n "__fish_pixmill_using_subcommand formats" -s h -l help -d 'Print help'
