@@ -137,10 +137,19 @@ impl Format {
         }
     }
 
+    /// Whether the format offers a choice between lossless and lossy
+    /// encoding, which is what `--lossless` selects.
+    pub fn has_lossless_mode(self) -> bool {
+        matches!(self, Format::Webp)
+    }
+
     /// Whether pixmill embeds a colour profile and metadata in outputs of
     /// this format (`--colour keep`, `--keep-metadata`).
     pub fn carries_metadata(self) -> bool {
-        matches!(self, Format::Jpeg | Format::Png | Format::Webp | Format::Tiff)
+        matches!(
+            self,
+            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff
+        )
     }
 
     /// Whether the format can hold an animation that pixmill writes.

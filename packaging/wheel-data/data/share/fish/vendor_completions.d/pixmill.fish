@@ -42,13 +42,14 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l exclude -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d 'Descend at most this many levels below each folder given' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'What to do when an output already exists' -r -f -a "skip\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
+skip\t''
 overwrite\t''
 fail\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s r -l resize -d 'Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s r -l resize -d 'Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only); or scale by a percentage, `50%`' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fit -d 'How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox)' -r -f -a "inside\t''
 cover\t''
 fill\t''
@@ -66,9 +67,15 @@ png\t''
 webp\t''
 gif\t''
 bmp\t''
-tiff\t''"
+tiff\t''
+avif\t'AVIF (AV1 in HEIF), when built with the `heif` feature'"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l quality -d 'Quality for JPEG and lossy WebP, 1–100' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb` or `r,g,b`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l compression -d 'PNG and TIFF compression (zlib level), 0 (none, fastest) to 9 (smallest, slowest)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l effort -d 'WebP encoding effort (libwebp method), 0 (fastest) to 6 (smallest)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l subsampling -d 'JPEG chroma subsampling (default: 420 below --quality 90, 444 from 90)' -r -f -a "444\t''
+422\t''
+420\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb`, `r,g,b`, or `transparent` (contain borders stay transparent where the format has alpha)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l colour -d 'Colour profile handling: srgb converts through the input\'s embedded profile to sRGB; keep leaves the numbers and embeds the input\'s profile in the output' -r -f -a "srgb\t''
 keep\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
@@ -78,7 +85,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l backend -d '
 process\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l worker-memory -d 'With `--backend process`: cap each worker\'s address space (MB), so one huge image kills only its worker' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l per-host -d 'At most this many connections to one host at once' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l per-host -d 'Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
@@ -89,18 +96,20 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l enlarge -d 'Allow images smaller than the box to be enlarged'
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l lossless -d 'Lossless WebP (PNG is always lossless)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l lossless -d 'Lossless WebP (an error with a --format that has no lossless mode)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l progressive -d 'Write progressive JPEG'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-auto-orient -d 'Keep pixels as stored instead of applying the EXIF orientation'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l accept-truncated -d 'Convert JPEGs that end early (e.g. an interrupted download) instead of failing them; the missing part comes out grey and the record says so'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l keep-metadata -d 'Copy EXIF (orientation reset, dimensions updated), XMP, the colour profile and pixel density into JPEG, PNG, WebP and TIFF outputs (default: stripped)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
 csv\t''
@@ -111,14 +120,15 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l exclude -d 'Sk
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d 'Descend at most this many levels below each folder given' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'What to do when an output already exists' -r -f -a "skip\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
+skip\t''
 overwrite\t''
 fail\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'At most this many connections to one host at once' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
@@ -129,6 +139,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'A
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
