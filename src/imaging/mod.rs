@@ -340,8 +340,7 @@ impl Converter {
             coloured.pixels,
             decoded.full,
             orientation,
-            plan,
-            stored,
+            (plan, stored),
             out_format,
             &mut warnings,
         )?;
@@ -377,8 +376,7 @@ impl Converter {
         px: ops::Pixels,
         full: (u32, u32),
         orientation: Orientation,
-        plan: plan::Plan,
-        stored: plan::Plan,
+        (plan, stored): (plan::Plan, plan::Plan),
         out_format: Format,
         warnings: &mut Vec<String>,
     ) -> Result<ops::Pixels, ItemError> {
@@ -454,8 +452,7 @@ impl Converter {
                 frame.pixels,
                 (w, h),
                 orientation,
-                plan,
-                plan,
+                (plan, plan),
                 out_format,
                 &mut warnings,
             )?;
