@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # pixmill against peer tools, in one run: alternating tools, several rounds,
-# medians. Three workloads on the same corpus:
-#   a  longest side 256, JPEG q85
+# medians. Workloads on the same corpus:
+#   a  longest side 256, JPEG q85 (the mixed corpus: JPEG, PNG and WebP)
 #   b  longest side 1024, WebP q80
 #   c  PNG -> JPEG q85 at the same size (the corpus's PNG files only)
+#   w  longest side 256, JPEG q85, the corpus's WebP files only
 # Peers: vipsthumbnail (one call per file under GNU parallel, and one call
 # for all files), Pillow + ProcessPoolExecutor, ImageMagick under parallel.
 #
@@ -12,13 +13,13 @@
 #        JOBS (default nproc) for pixmill -j, parallel -j and Pillow's pool
 #        PIXMILL_ARGS (extra pixmill convert arguments, e.g. "--backend process")
 #        OUT (Markdown results file; default bench/results-DATE.md)
-#        WORKLOADS (default "a b c")
+#        WORKLOADS (default "a b c w"; w is skipped if the corpus has no WebP)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 corpus=${1:?usage: compare.sh CORPUS_DIR [ROUNDS=5]}
 rounds=${2:-5}
-workloads=${WORKLOADS:-a b c}
+workloads=${WORKLOADS:-a b c w}
 [ -d "$corpus" ] || die "corpus directory '$corpus' not found (make one with: bash $BENCH_DIR/corpus.sh DIR)"
 need vipsthumbnail vips vipsheader parallel python3
 need_pil
@@ -48,16 +49,27 @@ if [ ${#pngs[@]} -eq 0 ]; then
 else
   link_into "$SCRATCH/in/png" "${pngs[@]}"
 fi
+webps=()
+for f in "${images[@]}"; do case ${f,,} in *.webp) webps+=("$f") ;; esac; done
+if [ ${#webps[@]} -gt 0 ]; then
+  link_into "$SCRATCH/in/webp" "${webps[@]}"
+elif [[ " $workloads " == *" w "* ]]; then
+  note "no WebP in the corpus: workload w skipped (bench/corpus.sh makes some)"
+  workloads=${workloads//w/}
+fi
+n_webp=${#webps[@]}
 n_all=$(ls "$SCRATCH/in/all" | wc -l)
 n_png=$(ls "$SCRATCH/in/png" | wc -l)
 cat "$SCRATCH"/in/*/* >/dev/null   # same warm page cache for every tool
 
-input_of() { case $1 in c) echo "$SCRATCH/in/png" ;; *) echo "$SCRATCH/in/all" ;; esac; }
+input_of() { case $1 in c) echo "$SCRATCH/in/png" ;; w) echo "$SCRATCH/in/webp" ;; *) echo "$SCRATCH/in/all" ;; esac; }
 
 # bench_run LABEL OUT : one tool, one workload ($W), inputs from input_of.
 bench_run() {
   local label=$1 out=$2 in; in=$(input_of "$W")
-  case $W:$label in
+  # The WebP-only workload runs the same recipe as a.
+  local w=$W; [ "$w" != w ] || w=a
+  case $w:$label in
     a:pixmill) "$PIXMILL" convert "$in" -o "$out" --resize 256x256 --format jpeg --quality 85 -q -j "$JOBS" ${pixmill_extra[@]+"${pixmill_extra[@]}"} ;;
     b:pixmill) "$PIXMILL" convert "$in" -o "$out" --resize 1024x1024 --format webp --quality 80 -q -j "$JOBS" ${pixmill_extra[@]+"${pixmill_extra[@]}"} ;;
     c:pixmill) "$PIXMILL" convert "$in" -o "$out" --format jpeg --quality 85 -q -j "$JOBS" ${pixmill_extra[@]+"${pixmill_extra[@]}"} ;;
@@ -103,10 +115,11 @@ md_header "pixmill vs peers (compare.sh)"
 
 for w in $workloads; do
   case $w in
-    a) labels=(pixmill vips-parallel vips-single pillow imagemagick); title="a: longest side 256, JPEG q85, $n_all images" ;;
+    a) labels=(pixmill vips-parallel vips-single pillow imagemagick); title="a: mixed corpus, longest side 256, JPEG q85, $n_all images" ;;
     b) labels=(pixmill vips-parallel vips-single pillow imagemagick); title="b: longest side 1024, WebP q80, $n_all images" ;;
     c) labels=(pixmill vips-copy-parallel pillow imagemagick); title="c: PNG -> JPEG q85, same size, $n_png images" ;;
-    *) die "unknown workload '$w' (a, b or c)" ;;
+    w) labels=(pixmill vips-parallel vips-single pillow imagemagick); title="w: WebP only, longest side 256, JPEG q85, $n_webp images" ;;
+    *) die "unknown workload '$w' (a, b, c or w)" ;;
   esac
   note "workload $title"
   run_rounds "$w" "$rounds" "${labels[@]}"

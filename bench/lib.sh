@@ -154,7 +154,7 @@ summarize() {
       flag="FLAGGED: $(head -n 1 "$SCRATCH/bad/$w/$label") ($(wc -l <"$SCRATCH/bad/$w/$label") bad runs)"
     else
       flag=ok
-      if [ "$label" != "$base" ] && { [ -z "$best" ] || awk -v a="$med" -v b="$best" 'BEGIN { exit !(a < b) }'; }; then
+      if [ "$label" != "$base" ] && [[ "$label" != "$base"-* ]] && { [ -z "$best" ] || awk -v a="$med" -v b="$best" 'BEGIN { exit !(a < b) }'; }; then
         best=$med; bestlab=$label
       fi
     fi

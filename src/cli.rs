@@ -193,7 +193,7 @@ pub struct OutputArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Image")]
 pub struct ImageArgs {
-    /// Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only).
+    /// Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only); or scale by a percentage, `50%`.
     #[arg(short = 'r', long, value_name = "SIZE")]
     pub resize: Option<String>,
 
@@ -217,11 +217,27 @@ pub struct ImageArgs {
     #[arg(long, default_value_t = 85, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,
 
-    /// Lossless WebP (PNG is always lossless).
+    /// Lossless WebP (an error with a --format that has no lossless mode).
     #[arg(long)]
     pub lossless: bool,
 
-    /// Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb` or `r,g,b`.
+    /// PNG and TIFF compression (zlib level), 0 (none, fastest) to 9 (smallest, slowest).
+    #[arg(long, default_value_t = 3, value_name = "0-9", value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub compression: u8,
+
+    /// WebP encoding effort (libwebp method), 0 (fastest) to 6 (smallest).
+    #[arg(long, default_value_t = 4, value_name = "0-6", value_parser = clap::value_parser!(u8).range(0..=6))]
+    pub effort: u8,
+
+    /// Write progressive JPEG.
+    #[arg(long)]
+    pub progressive: bool,
+
+    /// JPEG chroma subsampling (default: 420 below --quality 90, 444 from 90).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub subsampling: Option<SubsamplingArg>,
+
+    /// Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb`, `r,g,b`, or `transparent` (contain borders stay transparent where the format has alpha).
     #[arg(long, default_value = "white", value_name = "COLOUR")]
     pub background: String,
 
@@ -280,9 +296,9 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub io_threads: usize,
 
-    /// At most this many connections to one host at once.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub per_host: usize,
+    /// Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load).
+    #[arg(long, value_name = "N")]
+    pub per_host: Option<usize>,
 
     /// Open a fresh connection for every request instead of reusing one per host.
     #[arg(long)]
@@ -400,6 +416,16 @@ pub enum FormatArg {
     Tiff,
     /// AVIF (AV1 in HEIF), when built with the `heif` feature.
     Avif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SubsamplingArg {
+    #[value(name = "444")]
+    S444,
+    #[value(name = "422")]
+    S422,
+    #[value(name = "420")]
+    S420,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

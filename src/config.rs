@@ -4,7 +4,9 @@
 use crate::cli::{self, BackendArg, ColourArg, Command, FilterArg, FitArg, FormatArg, OnExistsArg};
 use crate::error::Error;
 use crate::fetch::FetchSettings;
-use crate::imaging::{ColourMode, Filter, Fit, Format, ResizeSpec, Settings};
+use crate::imaging::{
+    ColourMode, EncodeOptions, Filter, Fit, Format, ResizeSpec, Settings, Subsampling,
+};
 use crate::source::manifest::ManifestFormat;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::ffi::OsString;
@@ -163,7 +165,7 @@ impl Config {
         if stdin_uses > 1 {
             return Err(usage("stdin (`-`) can be read only once"));
         }
-        if net.io_threads == 0 || net.per_host == 0 {
+        if net.io_threads == 0 || net.per_host == Some(0) {
             return Err(usage("--io-threads and --per-host must be at least 1"));
         }
         let fetch = FetchSettings {
@@ -181,6 +183,7 @@ impl Config {
                 .map(|s| parse_size(s, "--max-size"))
                 .transpose()?,
             per_host: net.per_host,
+            per_host_max: net.io_threads,
             keep_alive: !net.no_keep_alive,
             min_speed: match net.min_speed.trim() {
                 "0" => 0,
@@ -432,6 +435,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             Some(ResizeSpec {
                 width: Some(_),
                 height: Some(_),
+                ..
             }) => {}
             _ => {
                 return Err(usage(
@@ -448,6 +452,33 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             "--format avif: this build cannot write AVIF (built without the `heif` feature)",
         ));
     }
+    let format = args.format.map(|f| match f {
+        FormatArg::Jpeg => Format::Jpeg,
+        FormatArg::Png => Format::Png,
+        FormatArg::Webp => Format::Webp,
+        FormatArg::Gif => Format::Gif,
+        FormatArg::Bmp => Format::Bmp,
+        FormatArg::Tiff => Format::Tiff,
+        FormatArg::Avif => Format::Avif,
+    });
+    if let Some(f) = format.filter(|f| args.lossless && !f.has_lossless_mode()) {
+        return Err(usage(format!(
+            "--lossless: {} has no lossless mode to choose (use --format webp)",
+            f.name()
+        )));
+    }
+    let pad_transparent = args.background.trim().eq_ignore_ascii_case("transparent");
+    if pad_transparent && format == Some(Format::Jpeg) {
+        return Err(usage(
+            "--background transparent: jpeg has no transparency (give a colour)",
+        ));
+    }
+    let background = if pad_transparent {
+        // What formats without alpha are flattened onto.
+        [255, 255, 255]
+    } else {
+        parse_colour(&args.background)?
+    };
     Ok(Settings {
         resize,
         fit,
@@ -462,18 +493,21 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             FilterArg::Gaussian => Filter::Gaussian,
             FilterArg::Lanczos3 => Filter::Lanczos3,
         },
-        format: args.format.map(|f| match f {
-            FormatArg::Jpeg => Format::Jpeg,
-            FormatArg::Png => Format::Png,
-            FormatArg::Webp => Format::Webp,
-            FormatArg::Gif => Format::Gif,
-            FormatArg::Bmp => Format::Bmp,
-            FormatArg::Tiff => Format::Tiff,
-            FormatArg::Avif => Format::Avif,
-        }),
+        format,
         quality: args.quality,
         lossless: args.lossless,
-        background: parse_colour(&args.background)?,
+        background,
+        pad_transparent,
+        encode: EncodeOptions {
+            compression: args.compression,
+            effort: args.effort,
+            progressive: args.progressive,
+            subsampling: args.subsampling.map(|s| match s {
+                cli::SubsamplingArg::S444 => Subsampling::S444,
+                cli::SubsamplingArg::S422 => Subsampling::S422,
+                cli::SubsamplingArg::S420 => Subsampling::S420,
+            }),
+        },
         auto_orient: !args.no_auto_orient,
         max_pixels: args.max_pixels,
         colour: match args.colour {

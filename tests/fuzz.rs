@@ -228,6 +228,7 @@ fn settings_for(rng: &mut Rng) -> Settings {
         resize: Some(ResizeSpec {
             width: Some(1 + rng.below(96) as u32),
             height: Some(1 + rng.below(96) as u32),
+            percent: None,
         }),
         fit: fits[rng.below(fits.len())],
         enlarge: rng.chance(4),
@@ -446,6 +447,7 @@ fn checked(name: &str, seeds: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
             resize: Some(ResizeSpec {
                 width: Some(32),
                 height: Some(32),
+                percent: None,
             }),
             format: Some(Format::Png),
             ..Settings::default()

@@ -53,6 +53,9 @@ impl Failure {
 }
 
 pub(crate) struct Success {
+    /// From sending the request to the response head: the server's latency,
+    /// whatever the body's size.
+    pub latency: Duration,
     pub bytes: u64,
     pub status: u16,
     pub content_type: Option<String>,
@@ -90,9 +93,11 @@ impl Attempt<'_> {
                 request = request.header(IF_MODIFIED_SINCE, date);
             }
         }
+        let sent = Instant::now();
         let response = request
             .send()
             .map_err(|e| self.send_failure(&e.without_url(), timeout.is_some()))?;
+        let latency = sent.elapsed();
         let status = response.status().as_u16();
         let headers = response.headers();
         let text = |name| header_text(headers, name);
@@ -107,6 +112,7 @@ impl Attempt<'_> {
                 content_type: None,
                 content_disposition: None,
                 validators,
+                latency,
             });
         }
         if !response.status().is_success() {
@@ -129,6 +135,7 @@ impl Attempt<'_> {
             .and_then(|()| self.stream(response, expected, timeout.is_some()))
             .map_err(|f| f.with_status(status))?;
         Ok(Success {
+            latency,
             bytes,
             status,
             content_type,

@@ -1,6 +1,8 @@
 //! Per-host concurrency cap: a counting semaphore keyed by `host:port`, so
-//! many I/O threads do not all hammer one server at once.
+//! many I/O threads do not all hammer one server at once. Each host's cap is
+//! its [`Window`], fixed or learnt from its answers.
 
+use super::adaptive::{Signal, Window};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -9,19 +11,33 @@ use std::time::{Duration, Instant};
 /// Waiters wake this often to notice cancellation or their deadline.
 const POLL: Duration = Duration::from_millis(50);
 
+/// Idle hosts whose learnt windows are kept; past this, a host that goes
+/// idle is forgotten (and starts polite again), so a list of millions of
+/// hosts does not grow the map without bound.
+const KEEP_IDLE_HOSTS: usize = 1024;
+
 pub(crate) struct HostLimiter {
-    max: usize,
-    in_flight: Mutex<HashMap<String, usize>>,
+    /// The window every new host starts with.
+    template: Window,
+    in_flight: Mutex<HashMap<String, HostSlots>>,
     freed: Condvar,
     /// Time threads spent waiting for a slot, all threads together: what
     /// tells "the per-host cap held the run back" from "downloads did".
     waited_nanos: AtomicU64,
 }
 
+struct HostSlots {
+    in_flight: usize,
+    window: Window,
+}
+
 /// One slot for one host; released on drop, even if the attempt panics.
 pub(crate) struct HostPermit<'a> {
     limiter: &'a HostLimiter,
     key: String,
+    signal: Signal,
+    /// When the slot was granted, i.e. when its request went out.
+    granted: Instant,
 }
 
 /// Why no slot was obtained.
@@ -32,19 +48,26 @@ pub(crate) enum Refused {
 }
 
 impl HostLimiter {
-    /// `max` of 0 would block forever, so it is treated as 1.
+    /// A fixed cap of `max` per host; 0 would block forever, so it is 1.
+    #[cfg(test)]
     pub(crate) fn new(max: usize) -> Self {
+        Self::with_window(Window::fixed(max))
+    }
+
+    /// Every host gets its own copy of `template`.
+    pub(crate) fn with_window(template: Window) -> Self {
         HostLimiter {
-            max: max.max(1),
+            template,
             in_flight: Mutex::new(HashMap::new()),
             freed: Condvar::new(),
             waited_nanos: AtomicU64::new(0),
         }
     }
 
-    /// The cap this limiter enforces.
+    /// The most a host may get at once: the fixed `--per-host`, or the
+    /// bound a learnt level grows to (`--io-threads`).
     pub(crate) fn max(&self) -> usize {
-        self.max
+        self.template.max()
     }
 
     /// Total time threads have waited for a slot.
@@ -83,12 +106,17 @@ impl HostLimiter {
             if deadline.is_some_and(|d| now >= d) {
                 return Err(Refused::Deadline);
             }
-            let count = map.entry(key.to_owned()).or_insert(0);
-            if *count < self.max {
-                *count += 1;
+            let slots = map.entry(key.to_owned()).or_insert_with(|| HostSlots {
+                in_flight: 0,
+                window: self.template.clone(),
+            });
+            if slots.in_flight < slots.window.limit() {
+                slots.in_flight += 1;
                 return Ok(HostPermit {
                     limiter: self,
                     key: key.to_owned(),
+                    signal: Signal::Neutral,
+                    granted: Instant::now(),
                 });
             }
             let wait = deadline.map_or(POLL, |d| (d - now).min(POLL));
@@ -101,16 +129,16 @@ impl HostLimiter {
 
     /// A panic elsewhere while holding the lock leaves the counts intact
     /// (every update is a single step), so poisoning is safe to ignore.
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, HostSlots>> {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn release(&self, key: &str) {
+    fn release(&self, key: &str, signal: Signal, granted: Instant) {
         let mut map = self.lock();
-        if let Some(count) = map.get_mut(key) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                // Keeps the map from growing with every host ever seen.
+        if let Some(slots) = map.get_mut(key) {
+            slots.in_flight = slots.in_flight.saturating_sub(1);
+            slots.window.record(signal, granted, Instant::now());
+            if slots.in_flight == 0 && map.len() > KEEP_IDLE_HOSTS {
                 map.remove(key);
             }
         }
@@ -120,13 +148,21 @@ impl HostLimiter {
 
     #[cfg(test)]
     fn in_flight(&self, key: &str) -> usize {
-        self.lock().get(key).copied().unwrap_or(0)
+        self.lock().get(key).map_or(0, |s| s.in_flight)
+    }
+}
+
+impl HostPermit<'_> {
+    /// What the attempt made under this permit says about the host's load;
+    /// learnt when the permit is released.
+    pub(crate) fn report(&mut self, signal: Signal) {
+        self.signal = signal;
     }
 }
 
 impl Drop for HostPermit<'_> {
     fn drop(&mut self) {
-        self.limiter.release(&self.key);
+        self.limiter.release(&self.key, self.signal, self.granted);
     }
 }
 

@@ -2,6 +2,7 @@
 //! streams to a temp file the caller names, with retries, timeouts, limits
 //! and checksum verification.
 
+mod adaptive;
 mod attempt;
 mod hostlimit;
 mod retry;
@@ -9,6 +10,7 @@ mod retry;
 mod tests;
 
 use crate::error::{ErrorClass, ItemError};
+use adaptive::{Signal, Window};
 use attempt::{Attempt, Failure, Retry};
 use hostlimit::{HostLimiter, Refused};
 use serde::{Deserialize, Serialize};
@@ -33,8 +35,11 @@ pub struct FetchSettings {
     pub max_time: Option<Duration>,
     /// Bodies larger than this are aborted.
     pub max_size: Option<u64>,
-    /// Connections to one host at once.
-    pub per_host: usize,
+    /// Connections to one host at once: fixed, or `None` to learn each
+    /// host's level (see `adaptive`), up to `per_host_max`.
+    pub per_host: Option<usize>,
+    /// The most an adaptive per-host level may reach (`--io-threads`).
+    pub per_host_max: usize,
     /// Reuse connections to a host. Off means a fresh connection per
     /// request: dearer on TLS, but immune to servers whose small writes
     /// meet the client's delayed ACK (40 ms per request on a reused
@@ -70,7 +75,8 @@ impl Default for FetchSettings {
             timeout: Duration::from_secs(30),
             max_time: None,
             max_size: None,
-            per_host: 8,
+            per_host: None,
+            per_host_max: 16,
             keep_alive: true,
             max_backoff: Duration::from_secs(30),
             min_speed: 1024,
@@ -145,7 +151,11 @@ impl Fetcher {
         let client = builder
             .build()
             .map_err(|e| crate::error::Error::Setup(format!("cannot create HTTP client: {e}")))?;
-        let limiter = HostLimiter::new(settings.per_host);
+        let window = match settings.per_host {
+            Some(n) => Window::fixed(n),
+            None => Window::adaptive(settings.per_host_max),
+        };
+        let limiter = HostLimiter::with_window(window);
         Ok(Fetcher {
             settings,
             client,
@@ -236,12 +246,13 @@ impl Fetcher {
         let mut attempts = 0;
         let mut last: Option<Failure> = None;
         loop {
-            let permit = match self.limiter.acquire(&host, cancel, deadline) {
+            let mut permit = match self.limiter.acquire(&host, cancel, deadline) {
                 Ok(permit) => permit,
                 Err(refused) => return Err(self.refused(refused, last, attempts)),
             };
             attempts += 1;
             let outcome = attempt.run();
+            permit.report(load_signal(&outcome));
             drop(permit);
             let failure = match outcome {
                 Ok(done) => return Ok(fetched(done, attempts)),
@@ -291,6 +302,19 @@ impl Fetcher {
             }
         }
         finish(failure, attempts)
+    }
+}
+
+/// What an attempt's outcome says about the host's load. Retryable
+/// failures (429, 503, `Retry-After`, resets, timeouts, cut-off bodies) are
+/// what an overloaded server produces; a plain 500 or 501 is a bug, not load.
+fn load_signal(outcome: &Result<attempt::Success, Failure>) -> Signal {
+    match outcome {
+        Ok(done) => Signal::Answered(done.latency),
+        Err(f) if f.retry != Retry::No && !matches!(f.status, Some(500 | 501)) => {
+            Signal::Overloaded
+        }
+        Err(_) => Signal::Neutral,
     }
 }
 

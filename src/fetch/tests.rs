@@ -93,7 +93,8 @@ fn quick() -> FetchSettings {
         timeout: Duration::from_secs(2),
         max_time: None,
         max_size: None,
-        per_host: 8,
+        per_host: Some(8),
+        per_host_max: 8,
         max_backoff: Duration::from_millis(20),
         min_speed: 0,
         ..FetchSettings::default()
@@ -593,7 +594,7 @@ fn per_host_cap_limits_concurrency() {
         reply(req, 200, b"x", &[]);
     });
     let f = Arc::new(fetcher(FetchSettings {
-        per_host: 2,
+        per_host: Some(2),
         ..quick()
     }));
     let threads: Vec<_> = (0..6)

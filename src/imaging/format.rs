@@ -137,6 +137,12 @@ impl Format {
         }
     }
 
+    /// Whether the format offers a choice between lossless and lossy
+    /// encoding, which is what `--lossless` selects.
+    pub fn has_lossless_mode(self) -> bool {
+        matches!(self, Format::Webp)
+    }
+
     /// Whether pixmill embeds a colour profile and metadata in outputs of
     /// this format (`--colour keep`, `--keep-metadata`).
     pub fn carries_metadata(self) -> bool {

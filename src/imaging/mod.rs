@@ -27,7 +27,9 @@ mod plan;
 #[cfg(test)]
 mod tests;
 mod webp_anim;
+mod webp_fast;
 
+pub use encode::{EncodeOptions, Subsampling};
 pub use format::{sniff, Format, Sniffed, SNIFF_LEN};
 
 /// How the image is fitted to the `--resize` box.
@@ -64,15 +66,32 @@ pub enum Filter {
 }
 
 /// The `--resize` box: `W`, `WxH`, or `xH`; a missing side is unbounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Or a percentage of the image's own size (`50%`), which has no box.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ResizeSpec {
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Scale both sides by this percentage (then `width` and `height` are
+    /// `None`); asking for more than 100% is asking to enlarge.
+    #[serde(default)]
+    pub percent: Option<f64>,
 }
 
 impl ResizeSpec {
-    /// Parses `256x256`, `256`, `256x` or `x256`.
+    /// Parses `256x256`, `256`, `256x`, `x256` or `50%`.
     pub fn parse(s: &str) -> Result<ResizeSpec, String> {
+        if let Some(p) = s.trim().strip_suffix('%') {
+            return match p.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000.0 => Ok(ResizeSpec {
+                    width: None,
+                    height: None,
+                    percent: Some(v),
+                }),
+                _ => Err(format!(
+                    "invalid size '{s}': a percentage must be above 0 and at most 10000"
+                )),
+            };
+        }
         let side = |t: &str| -> Result<Option<u32>, String> {
             if t.is_empty() {
                 return Ok(None);
@@ -93,6 +112,7 @@ impl ResizeSpec {
         Ok(ResizeSpec {
             width: w,
             height: h,
+            percent: None,
         })
     }
 }
@@ -113,6 +133,14 @@ pub struct Settings {
     pub lossless: bool,
     /// RGB colour for flattening alpha and for `contain` padding.
     pub background: [u8; 3],
+    /// `--background transparent`: `contain` pads with transparent pixels
+    /// where the output format has alpha (`background` is then white, for
+    /// formats without).
+    #[serde(default)]
+    pub pad_transparent: bool,
+    /// Per-format encoder controls (`--compression`, `--effort`, ...).
+    #[serde(default)]
+    pub encode: EncodeOptions,
     /// Apply the EXIF orientation (on by default).
     pub auto_orient: bool,
     /// Refuse images with more pixels than this, from the header, before
@@ -147,6 +175,8 @@ impl Default for Settings {
             quality: 85,
             lossless: false,
             background: [255, 255, 255],
+            pad_transparent: false,
+            encode: EncodeOptions::default(),
             auto_orient: true,
             max_pixels: 100_000_000,
             colour: ColourMode::Srgb,
@@ -179,7 +209,8 @@ pub struct Converter {
     settings: Settings,
     /// Keeps its scratch buffers between items.
     resizer: fast_image_resize::Resizer,
-    /// JPEG DCT-scaled decoding when reducing; off only to measure against.
+    /// The fast decode paths (JPEG DCT scaling, libwebp with scaling); off
+    /// only to measure against.
     shrink_on_load: bool,
     /// Colour transforms built for earlier items.
     colours: colour::ColourCache,
@@ -195,7 +226,7 @@ impl Converter {
         }
     }
 
-    /// The same converter without JPEG shrink-on-load: the reference the
+    /// The same converter without the fast decode paths: the reference the
     /// fast path is measured against.
     #[cfg(test)]
     pub(crate) fn full_decode_only(mut self) -> Self {
@@ -317,7 +348,23 @@ impl Converter {
                 out_format.name().to_uppercase()
             ));
         }
-        let px = self.transform(coloured.pixels, decoded.full, orientation, plan, stored)?;
+        let px = self.transform(
+            coloured.pixels,
+            decoded.full,
+            orientation,
+            (plan, stored),
+            out_format,
+            &mut warnings,
+        )?;
+        // With an explicit --format this is a usage error; here the format
+        // came from the input, so only this item is affected.
+        if self.settings.lossless && matches!(out_format, Format::Jpeg | Format::Gif | Format::Avif)
+        {
+            warnings.push(format!(
+                "--lossless not honoured: {} output is always lossy",
+                out_format.name().to_uppercase()
+            ));
+        }
         let (width_out, height_out) = (px.width, px.height);
         if let Some(exif) = &mut embedded.exif {
             exif::patch(exif, self.settings.auto_orient, width_out, height_out);
@@ -341,8 +388,9 @@ impl Converter {
         px: ops::Pixels,
         full: (u32, u32),
         orientation: Orientation,
-        plan: plan::Plan,
-        stored: plan::Plan,
+        (plan, stored): (plan::Plan, plan::Plan),
+        out_format: Format,
+        warnings: &mut Vec<String>,
     ) -> Result<ops::Pixels, ItemError> {
         let (full_w, full_h) = full;
         // The plan is in full-size pixels; shrink-on-load may have decoded
@@ -363,9 +411,34 @@ impl Converter {
         )?;
         let px = ops::orient(px, orientation)?;
         Ok(match plan.canvas {
-            Some((w, h)) => ops::pad(px, w, h, self.settings.background),
+            Some((w, h)) => self.pad(px, w, h, out_format, warnings),
             None => px,
         })
+    }
+
+    /// `contain` padding: transparent when asked and the output can carry
+    /// alpha, else the background colour (saying so if transparency was
+    /// asked for and could not be kept).
+    fn pad(
+        &self,
+        px: ops::Pixels,
+        w: u32,
+        h: u32,
+        out_format: Format,
+        warnings: &mut Vec<String>,
+    ) -> ops::Pixels {
+        let bg = self.settings.background;
+        if !self.settings.pad_transparent {
+            return ops::pad(px, w, h, bg);
+        }
+        if encode::layout_for(out_format, ops::Layout::Rgba8, bg).has_alpha() {
+            return ops::pad_transparent(px, w, h);
+        }
+        warnings.push(format!(
+            "{} has no transparency: padded with the flattening colour instead",
+            out_format.name().to_uppercase()
+        ));
+        ops::pad(px, w, h, bg)
     }
 
     /// Converts every frame of an animation with the same geometry plan as
@@ -385,8 +458,16 @@ impl Converter {
         let plan = plan::plan(w, h, &self.settings);
         self.check_output_size(plan)?;
         let mut out = Vec::new();
+        let mut warnings = Vec::new();
         anim::for_each_frame(input, in_format, |frame| {
-            let px = self.transform(frame.pixels, (w, h), orientation, plan, plan)?;
+            let px = self.transform(
+                frame.pixels,
+                (w, h),
+                orientation,
+                (plan, plan),
+                out_format,
+                &mut warnings,
+            )?;
             // Contain pads with an opaque background; frames stay RGBA.
             let px = ops::convert(px, ops::Layout::Rgba8, self.settings.background);
             out.push(anim::Frame {
@@ -399,7 +480,7 @@ impl Converter {
             .first()
             .map_or((0, 0), |f| (f.pixels.width, f.pixels.height));
         let data = anim::encode(&out, plays, out_format, &self.settings)?;
-        let mut warnings = Vec::new();
+        warnings.dedup();
         let kept = out.len() as u64;
         if kept < frames {
             warnings.push(format!(
@@ -498,18 +579,51 @@ impl Converter {
                 }
             }
         }
+        if format == Format::Webp && self.shrink_on_load {
+            if let Some(d) = self.decode_webp(input)? {
+                return Ok(d);
+            }
+        }
         decode::decode_full(input, format, max)
+    }
+
+    /// Still WebP through libwebp, scaled on load when reducing; `None`
+    /// leaves the item to the full path (animations, broken files).
+    fn decode_webp(&self, input: &[u8]) -> Result<Option<decode::Decoded>, ItemError> {
+        let Some(header) = webp_fast::header(input) else {
+            return Ok(None);
+        };
+        decode::check_pixels(header.width, header.height, self.settings.max_pixels)?;
+        let (orientation, icc) = webp_fast::metadata(input);
+        let (need_w, need_h) = self.needed_size(header.width, header.height, orientation);
+        let (w, h) = webp_fast::decode_size(&header, need_w, need_h);
+        Ok(
+            webp_fast::decode(input, &header, w, h).map(|pixels| decode::Decoded {
+                samples: colour::Samples::Eight(pixels),
+                orientation,
+                full: (header.width, header.height),
+                icc,
+                cicp: None,
+            }),
+        )
     }
 
     /// The DCT scale that still leaves [`decode::SHRINK_MARGIN`] times the
     /// output resolution, if any is smaller than full size.
     fn dct_scale(&self, h: &decode::JpegHeader<'_>) -> Option<u32> {
-        let o = self.orientation(h.orientation);
-        let (dw, dh) = oriented(h.width, h.height, o);
-        let stored = stored_plan(plan::plan(dw, dh, &self.settings), o);
-        let (sx, sy) = stored.scale(h.width, h.height);
+        let (need_w, need_h) = self.needed_size(h.width, h.height, h.orientation);
+        decode::dct_scale(h.width, h.height, need_w, need_h)
+    }
+
+    /// The smallest decoded size of a `w`x`h` stored image that keeps
+    /// [`decode::SHRINK_MARGIN`] times the output resolution on each axis.
+    fn needed_size(&self, w: u32, h: u32, stored: Orientation) -> (u32, u32) {
+        let o = self.orientation(stored);
+        let (dw, dh) = oriented(w, h, o);
+        let plan = stored_plan(plan::plan(dw, dh, &self.settings), o);
+        let (sx, sy) = plan.scale(w, h);
         let need = |side: u32, s: f64| (f64::from(side) * s * decode::SHRINK_MARGIN).ceil() as u32;
-        decode::dct_scale(h.width, h.height, need(h.width, sx), need(h.height, sy))
+        (need(w, sx), need(h, sy))
     }
 
     /// `--resize` with `--enlarge` or a `contain` canvas can ask for more

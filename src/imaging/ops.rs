@@ -236,6 +236,24 @@ pub(crate) fn pad(px: Pixels, w: u32, h: u32, bg: [u8; 3]) -> Pixels {
         Layout::Rgb8 => bg.to_vec(),
         Layout::Rgba8 => vec![bg[0], bg[1], bg[2], 255],
     };
+    paste_centred(px, w, h, &fill)
+}
+
+/// Letterboxes `px` centred onto a fully transparent canvas of `w`x`h`.
+pub(crate) fn pad_transparent(px: Pixels, w: u32, h: u32) -> Pixels {
+    if (px.width, px.height) == (w, h) {
+        return px;
+    }
+    let (layout, fill): (Layout, &[u8]) = match px.layout {
+        Layout::L8 | Layout::La8 => (Layout::La8, &[0, 0]),
+        Layout::Rgb8 | Layout::Rgba8 => (Layout::Rgba8, &[0, 0, 0, 0]),
+    };
+    let px = convert(px, layout, [0; 3]);
+    paste_centred(px, w, h, fill)
+}
+
+/// `px` centred on a `w`x`h` canvas of `fill` (one pixel in `px`'s layout).
+fn paste_centred(px: Pixels, w: u32, h: u32, fill: &[u8]) -> Pixels {
     let n = fill.len();
     let mut data = fill.repeat(w as usize * h as usize);
     let (pw, ph) = (px.width.min(w) as usize, px.height.min(h) as usize);

@@ -51,6 +51,15 @@ pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
     if w == 0 || h == 0 {
         return keep;
     }
+    if let Some(percent) = spec.percent {
+        // A percentage has no box, so every fit is the same scale.
+        let (ow, oh) = scaled(w, h, percent / 100.0);
+        return Plan {
+            width: ow,
+            height: oh,
+            ..keep
+        };
+    }
     let (wf, hf) = (f64::from(w), f64::from(h));
     let cap = |s: f64| if settings.enlarge { s } else { s.min(1.0) };
     match settings.fit {

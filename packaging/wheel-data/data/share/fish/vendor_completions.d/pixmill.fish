@@ -57,7 +57,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l samples-per-
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l hash -d 'Digest each item\'s input bytes (as downloaded or read) into its record and the dataset metadata' -r -f -a "sha256\t''
 md5\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s r -l resize -d 'Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s r -l resize -d 'Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only); or scale by a percentage, `50%`' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fit -d 'How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox), outside (shorter side to the box, no crop)' -r -f -a "inside\t''
 cover\t''
 fill\t''
@@ -79,7 +79,12 @@ bmp\t''
 tiff\t''
 avif\t'AVIF (AV1 in HEIF), when built with the `heif` feature'"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l quality -d 'Quality for JPEG and lossy WebP, 1–100' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb` or `r,g,b`' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l compression -d 'PNG and TIFF compression (zlib level), 0 (none, fastest) to 9 (smallest, slowest)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l effort -d 'WebP encoding effort (libwebp method), 0 (fastest) to 6 (smallest)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l subsampling -d 'JPEG chroma subsampling (default: 420 below --quality 90, 444 from 90)' -r -f -a "444\t''
+422\t''
+420\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb`, `r,g,b`, or `transparent` (contain borders stay transparent where the format has alpha)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l colour -d 'Colour profile handling: srgb converts through the input\'s embedded profile to sRGB; keep leaves the numbers and embeds the input\'s profile in the output' -r -f -a "srgb\t''
 keep\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-size -d 'Skip images whose shorter side is below N pixels (checked from the header, before decoding)' -r
@@ -91,7 +96,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l backend -d '
 process\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l worker-memory -d 'With `--backend process`: cap each worker\'s address space (MB), so one huge image kills only its worker' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l per-host -d 'At most this many connections to one host at once' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l per-host -d 'Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
@@ -110,7 +115,8 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l print0 -d 'E
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s q -l quiet -d 'No progress bar and no summary (errors are still printed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l enlarge -d 'Allow images smaller than the box to be enlarged'
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l lossless -d 'Lossless WebP (PNG is always lossless)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l lossless -d 'Lossless WebP (an error with a --format that has no lossless mode)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l progressive -d 'Write progressive JPEG'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-auto-orient -d 'Keep pixels as stored instead of applying the EXIF orientation'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l accept-truncated -d 'Convert JPEGs that end early (e.g. an interrupted download) instead of failing them; the missing part comes out grey and the record says so'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l keep-metadata -d 'Copy EXIF (orientation reset, dimensions updated), XMP, the colour profile and pixel density into JPEG, PNG, WebP and TIFF outputs (default: stripped)'
@@ -143,7 +149,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l hash -d 'Diges
 md5\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'At most this many connections to one host at once' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l timeout -d 'A download that receives no bytes for this long is stalled' -r
