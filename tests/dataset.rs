@@ -194,34 +194,128 @@ fn parquet_output_has_every_row_and_the_image_bytes() {
     assert_no_temp_files(&out);
 }
 
+/// The inputs `--dry-run --shard I/N` plans for shard `shard` of `list`,
+/// in order: the expectations of a shard run, however the loopback server's
+/// random port makes the URLs hash.
+fn planned(dir: &Path, list: &str, shard: &str) -> Vec<String> {
+    let dry = pixmill()
+        .current_dir(dir)
+        .args(["convert", "-m", list, "-o", "out", "--dry-run", "--json"])
+        .args(["--output-format", "webdataset", "--shard", shard])
+        .assert()
+        .code(0);
+    json_lines(&String::from_utf8_lossy(&dry.get_output().stdout))
+        .iter()
+        .map(|r| r["input"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A list of `rows` images (`/f/imgN.png`, no caption), none missing.
+fn image_list(dir: &Path, rows: usize) -> Server {
+    let server = Server::start();
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(gradient(24, 18)),
+        image::ImageFormat::Png,
+    );
+    let mut csv = String::from("url\n");
+    for i in 0..rows {
+        server.add(&format!("img{i}.png"), png.clone());
+        csv.push_str(&server.url(&format!("/f/img{i}.png")));
+        csv.push('\n');
+    }
+    fs::write(dir.join("list.csv"), csv).unwrap();
+    server
+}
+
 #[test]
 fn shard_runs_into_one_folder_never_collide() {
     let dir = tempfile::tempdir().unwrap();
-    dataset_list(dir.path());
-    for shard in ["0/2", "1/2"] {
+    // 40 rows: that either of two shards gets none is a 1-in-2^39 chance.
+    image_list(dir.path(), 40);
+    let per_file = 4;
+    let mut all = Vec::new();
+    for index in 0..2 {
+        let shard = format!("{index}/2");
+        let want = planned(dir.path(), "list.csv", &shard);
+        assert!(!want.is_empty(), "shard {shard} got no rows");
+        pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "-m", "list.csv", "-o", "out"])
+            .args(["--output-format", "webdataset", "--shard", &shard])
+            .args(["--samples-per-file", &per_file.to_string()])
+            .args(["-r", "16x16", "-f", "jpeg", "--retries", "0"])
+            .assert()
+            .code(0);
+        // The shard's rows, in planned order, fill its own files in turn.
+        let mut got = Vec::new();
+        for file in 0..want.len().div_ceil(per_file) {
+            let name = format!("{index}of2-{file:05}.tar");
+            let members = tar_members(&dir.path().join("out").join(&name));
+            for (member, bytes) in &members {
+                if member.ends_with(".json") {
+                    let json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                    assert!(member.starts_with(&format!("{index}of2-{file:05}")));
+                    got.push(json["url"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        assert_eq!(got, want, "shard {shard}");
+        all.extend(got);
+    }
+    // Every row in exactly one shard, and nothing else in the folder.
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 40);
+    let tars = files(&dir.path().join("out"))
+        .into_iter()
+        .filter(|f| f.ends_with(".tar"))
+        .count();
+    let expected: usize = (0..2)
+        .map(|i| planned(dir.path(), "list.csv", &format!("{i}/2")).len())
+        .map(|rows| rows.div_ceil(per_file))
+        .sum();
+    assert_eq!(tars, expected);
+    assert_no_temp_files(&dir.path().join("out"));
+}
+
+#[test]
+fn a_shard_assigned_no_rows_succeeds_and_writes_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = image_list(dir.path(), 1);
+    // One row: exactly one of two shards gets it.
+    let empty = (0..2)
+        .find(|i| planned(dir.path(), "list.csv", &format!("{i}/2")).is_empty())
+        .unwrap();
+    let full = 1 - empty;
+    for index in [empty, full] {
         let run = pixmill()
             .current_dir(dir.path())
             .args(["convert", "-m", "list.csv", "-o", "out"])
-            .args(["--output-format", "webdataset", "--shard", shard])
-            .args(["-r", "16x16", "-f", "jpeg", "--retries", "0"])
-            .output()
-            .unwrap();
-        // 1 in the shard that holds the 404 row.
-        assert_ne!(run.status.code(), Some(2), "{run:?}");
+            .args(["--output-format", "webdataset"])
+            .args(["--shard", &format!("{index}/2")])
+            .args(["--report", &format!("r{index}.jsonl")])
+            .assert()
+            .code(0);
+        if index == empty {
+            let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+            assert!(stderr.contains("0 ok, 0 skipped, 0 failed"), "{stderr}");
+            assert!(report(&dir.path().join(format!("r{index}.jsonl"))).is_empty());
+            assert_eq!(server.hits("/f/img0.png"), 0);
+        }
     }
-    let names = files(&dir.path().join("out"));
-    assert!(names.contains(&"0of2-00000.tar".to_string()), "{names:?}");
-    assert!(names.contains(&"1of2-00000.tar".to_string()), "{names:?}");
-    let samples: usize = ["0of2-00000.tar", "1of2-00000.tar"]
-        .iter()
-        .map(|f| {
-            tar_members(&dir.path().join("out").join(f))
-                .keys()
-                .filter(|k| k.ends_with(".jpg"))
-                .count()
-        })
-        .sum();
-    assert_eq!(samples, 5);
+    // Data files hold rows: the empty shard has none, not an empty tar
+    // that a training loader would count as a shard.
+    let mut names = files(&dir.path().join("out"));
+    names.sort();
+    let stem = format!("{full}of2-00000");
+    assert_eq!(
+        names,
+        [
+            format!("{stem}.parquet"),
+            format!("{stem}.tar"),
+            format!("{stem}_stats.json")
+        ]
+    );
 }
 
 #[test]
