@@ -35,7 +35,8 @@ pub struct Outcome {
     /// The inputs held nothing to do: no entry at all was found.
     pub found_nothing: bool,
     /// The run stopped after work was done because its records could not
-    /// be kept (report or stdout unwritable): exit 1, not 2.
+    /// be kept (report or stdout unwritable) or a dataset file could not be
+    /// completed (disk full): exit 1, not 2.
     pub broke: bool,
 }
 
@@ -102,8 +103,9 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         hash: config.hash,
     };
 
-    type Ran = (report::SinkEnd, Vec<StageLoad>, SourceStats);
-    let (sink_end, loads, stats) = std::thread::scope(|scope| -> Result<Ran, Error> {
+    // The last part: why the output store could not complete its files.
+    type Ran = (report::SinkEnd, Vec<StageLoad>, SourceStats, Option<String>);
+    let (sink_end, loads, stats, unfinished) = std::thread::scope(|scope| -> Result<Ran, Error> {
         if !config.dry_run {
             // Leftovers of a killed run; harmless to run beside this one.
             scope.spawn(|| output::clean_stale_temps(out.canonical()));
@@ -192,12 +194,16 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             ),
             None => None,
         };
-        if let Some(handle) = store_thread {
-            handle
+        // Items were done by now: a data file that cannot be put in place
+        // is work lost (exit 1 with the summary), not a setup error.
+        let unfinished = match store_thread {
+            Some(handle) => handle
                 .join()
                 .map_err(|_| Error::Setup("the output store panicked".into()))?
-                .map_err(|e| Error::Setup(format!("cannot complete the output: {e}")))?;
-        }
+                .err()
+                .map(|e| format!("cannot complete the output: {e}")),
+            None => None,
+        };
         let sink_end = sink
             .join()
             .map_err(|_| Error::Setup("the output stage panicked".into()))?;
@@ -210,13 +216,16 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             loads.push(io_load);
         }
         loads.extend(cpu_load);
-        Ok((sink_end, loads, stats))
+        Ok((sink_end, loads, stats, unfinished))
     })?;
     let counts = sink_end.counts;
     if let Some(why) = &sink_end.broke {
         report::eprint_line(&format!(
             "pixmill: {why}; the run stopped (outputs written so far are complete)"
         ));
+    }
+    if let Some(why) = &unfinished {
+        report::eprint_line(&format!("pixmill: {why}"));
     }
 
     let wall = started.elapsed();
@@ -257,7 +266,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         counts,
         interrupted,
         found_nothing,
-        broke: sink_end.broke.is_some(),
+        broke: sink_end.broke.is_some() || unfinished.is_some(),
     })
 }
 

@@ -767,3 +767,33 @@ fn unusable_parquet_manifests_are_setup_errors_before_any_work() {
         assert!(!dir.path().join("dl/a.png").exists());
     }
 }
+
+/// A data file that cannot be put in place after its items were done (here
+/// a folder already holds its name; on a full disk the same happens) is
+/// work done and then lost: exit 1 (some items failed), not 2 ("nothing
+/// was done"), with a one-line reason naming the file and the summary.
+#[test]
+fn a_data_file_that_cannot_be_completed_exits_1_with_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.add(
+        "a.png",
+        encode(&gradient(8, 8).into(), image::ImageFormat::Png),
+    );
+    let out = dir.path().join("shards");
+    fs::create_dir_all(out.join("00000.tar")).unwrap();
+    let run = pixmill()
+        .args(["fetch", "--output-format", "webdataset", "-o"])
+        .arg(&out)
+        .arg(server.url("/f/a.png"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    let reason = stderr
+        .lines()
+        .find(|l| l.contains("cannot complete the output"))
+        .unwrap_or_else(|| panic!("no reason in: {stderr}"));
+    assert!(reason.contains("00000.tar"), "{reason}");
+    assert!(stderr.contains("1 ok"), "no summary in: {stderr}");
+    assert_no_temp_files(&out);
+}
