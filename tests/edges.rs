@@ -367,3 +367,42 @@ fn a_report_that_fails_mid_run_is_not_exit_2() {
     assert!(!files(&out).is_empty(), "work was done before the failure");
     assert_no_temp_files(&out);
 }
+
+/// `-o` the input's own folder, with the input's format: the output would
+/// be the input itself. Replacing it would lose the original, and every
+/// rerun would shrink it again (its input "changed"), so the item fails
+/// and the file is left as it was; another format beside it is fine.
+#[test]
+fn an_output_that_would_replace_its_own_input_fails_and_keeps_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    fs::create_dir(&photos).unwrap();
+    write_image(&photos.join("a.png"), 40, 20);
+    let before = fs::read(photos.join("a.png")).unwrap();
+    let cases = [
+        (dir.path(), &["photos", "-o", "photos"][..]),
+        (photos.as_path(), &["a.png", "-o", "."]),
+    ];
+    for (cwd, args) in cases {
+        let run = pixmill()
+            .current_dir(cwd)
+            .arg("convert")
+            .args(args)
+            .args(["-r", "50%"])
+            .assert()
+            .code(1);
+        let stderr = stderr_of(&run);
+        assert!(
+            stderr.contains("a.png: output would replace its input"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(fs::read(photos.join("a.png")).unwrap(), before, "{args:?}");
+    }
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "photos", "-o", "photos", "-f", "webp"])
+        .assert()
+        .success();
+    assert_eq!(dims(&photos.join("a.webp")), (40, 20));
+    assert_eq!(fs::read(photos.join("a.png")).unwrap(), before);
+}

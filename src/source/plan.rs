@@ -265,6 +265,16 @@ impl<'a> Planner<'a> {
             Ok(output) => entry.output = output,
             Err(e) => return Planned::Done(Record::new(&entry, Status::Failed).fail(e)),
         }
+        if meta
+            .as_ref()
+            .is_some_and(|m| is_same_file(m, &entry.output))
+        {
+            let e = ItemError::new(
+                ErrorClass::Name,
+                "output would replace its input (choose another -o or --format)",
+            );
+            return Planned::Done(Record::new(&entry, Status::Failed).fail(e));
+        }
         // A missing input has nothing to compare: it fails when read.
         if identity.is_some() {
             if let Some(done) = self.resume(&mut entry) {
@@ -391,6 +401,24 @@ fn identity(key: &str, meta: Option<&std::fs::Metadata>, output: Option<&str>) -
     }
     let _ = meta;
     naming::stable_hash64(&format!("{key}\0{output}"))
+}
+
+/// Is `output` the very file `input` describes? Then writing it would lose
+/// the original (and each rerun would see a changed input and redo it).
+fn is_same_file(input: &std::fs::Metadata, output: &Path) -> bool {
+    let Ok(out) = std::fs::metadata(output) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        input.dev() == out.dev() && input.ino() == out.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (input, out);
+        false
+    }
 }
 
 fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
