@@ -797,3 +797,41 @@ fn a_data_file_that_cannot_be_completed_exits_1_with_the_summary() {
     assert!(stderr.contains("1 ok"), "no summary in: {stderr}");
     assert_no_temp_files(&out);
 }
+
+/// A `--caption-col` the list does not have (a typo, or the wrong list)
+/// would build a whole dataset with no captions and exit 0; as with
+/// `--url-col`, it is a setup error before any work.
+#[test]
+fn a_caption_column_the_list_lacks_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("list.csv"),
+        "url,TEXT\nhttp://127.0.0.1:9/a.png,a cat\n",
+    )
+    .unwrap();
+    let rows = [ListRow {
+        url: Some("http://127.0.0.1:9/a.png".into()),
+        text: Some("a cat"),
+        id: 1,
+        similarity: None,
+        nsfw: None,
+    }];
+    write_parquet_list(&dir.path().join("list.parquet"), &rows, &[1]);
+    for list in ["list.csv", "list.parquet"] {
+        let run = pixmill()
+            .current_dir(dir.path())
+            .args(["fetch", "-m", list, "-o", "dl", "--caption-col", "TXT"])
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+        assert!(stderr.contains("no TXT column"), "{list}: {stderr}");
+        assert!(!dir.path().join("dl/a.png").exists());
+    }
+    // The right name, in any case, still works.
+    pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "list.csv", "-o", "dl", "--dry-run"])
+        .args(["--caption-col", "text"])
+        .assert()
+        .success();
+}

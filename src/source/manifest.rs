@@ -545,16 +545,24 @@ impl CsvSource {
             Ok(false) => return Err(ManifestError::new(1, "missing header row")),
             Err(err) => return Err(csv_error(&err)),
         }
-        Columns::from_header(&self.record, &self.names).ok_or_else(|| {
-            let wanted = match &self.names.url {
-                Some(name) => format!("no {name} column"),
-                None => "no url or path column".to_string(),
-            };
+        let missing = |wanted: String| {
             ManifestError::new(
                 record_line(&self.record),
                 format!("{wanted} in header: {}", header_echo(&self.record)),
             )
-        })
+        };
+        let columns = Columns::from_header(&self.record, &self.names).ok_or_else(|| {
+            missing(match &self.names.url {
+                Some(name) => format!("no {name} column"),
+                None => "no url or path column".to_string(),
+            })
+        })?;
+        // A named caption column that is not there is a typo or the wrong
+        // list: a dataset without captions must not be a silent success.
+        if let (Some(name), None) = (&self.names.caption, columns.caption) {
+            return Err(missing(format!("no {name} column")));
+        }
+        Ok(columns)
     }
 }
 

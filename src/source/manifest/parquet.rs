@@ -70,6 +70,12 @@ impl ParquetRows {
             };
             format!("{wanted} in parquet schema: {}", fields.join(", "))
         })?;
+        if let (Some(name), None) = (&names.caption, columns.caption) {
+            return Err(format!(
+                "no {name} column in parquet schema: {}",
+                fields.join(", ")
+            ));
+        }
         Ok(ParquetRows {
             rows: RowIter::from_file_into(Box::new(reader)),
             columns,
