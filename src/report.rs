@@ -185,14 +185,17 @@ pub fn run_sink(
         progress.refresh_length();
         progress.done.inc(1);
         if record.status == Status::Failed {
-            progress.println(&format!(
+            progress.println(&one_line(&format!(
                 "pixmill: {}: {}",
                 record.input,
                 record.error.as_deref().unwrap_or("failed")
-            ));
+            )));
         }
         for warning in &record.warnings {
-            progress.println(&format!("pixmill: {}: warning: {warning}", record.input));
+            progress.println(&one_line(&format!(
+                "pixmill: {}: warning: {warning}",
+                record.input
+            )));
         }
         if let Some(w) = out.as_mut() {
             if let Err(e) = progress.suspend(|| write_stdout(w, &record, &options)) {
@@ -463,6 +466,21 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`), so an
+/// item's message is one line whatever its file name or error text hold.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 #[cfg(test)]

@@ -406,3 +406,26 @@ fn an_output_that_would_replace_its_own_input_fails_and_keeps_the_input() {
     assert_eq!(dims(&photos.join("a.webp")), (40, 20));
     assert_eq!(fs::read(photos.join("a.png")).unwrap(), before);
 }
+
+/// A file name with a line break (legal on Unix) must not split its error
+/// line in two: a script reading stderr line by line would see a second
+/// "error" with no input. Control characters are shown escaped.
+#[cfg(unix)]
+#[test]
+fn an_error_line_stays_one_line_whatever_the_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("in");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("a\nb.png"), b"not an image").unwrap();
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "in", "-o", "out", "-f", "webp"])
+        .assert()
+        .code(1);
+    let stderr = stderr_of(&run);
+    let first = stderr.lines().next().unwrap();
+    assert_eq!(
+        first, "pixmill: in/a\\nb.png: not a decodable image: unknown or unsupported format",
+        "{stderr}"
+    );
+}
