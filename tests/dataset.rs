@@ -835,3 +835,45 @@ fn a_caption_column_the_list_lacks_is_a_setup_error() {
         .assert()
         .success();
 }
+
+/// TSV has no quoting (the IANA text/tab-separated-values format): a
+/// caption that opens with a double quote and never closes it is text,
+/// not the start of a field that swallows every later row of the list.
+#[test]
+fn tsv_captions_with_quotes_are_literal_and_lose_no_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = "caption\turl\n\
+        \"quoted\" word\thttp://127.0.0.1:9/a.png\n\
+        it's 5\" tall\thttp://127.0.0.1:9/b.png\n\
+        \"unterminated\thttp://127.0.0.1:9/c.png\n\
+        next\thttp://127.0.0.1:9/d.png\n";
+    fs::write(dir.path().join("list.tsv"), list).unwrap();
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "list.tsv", "-o", "dl", "--dry-run", "--json"])
+        .assert()
+        .success();
+    let records = json_lines(&String::from_utf8_lossy(&run.get_output().stdout));
+    let mut seen: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            let input = r["input"].as_str().unwrap();
+            (
+                input.rsplit('/').next().unwrap().to_string(),
+                r["caption"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let want = [
+        ("a.png", "\"quoted\" word"),
+        ("b.png", "it's 5\" tall"),
+        ("c.png", "\"unterminated"),
+        ("d.png", "next"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(seen, want);
+}

@@ -498,6 +498,9 @@ impl CsvSource {
     fn new(reader: Box<dyn BufRead + Send>, delimiter: u8, names: ColumnNames) -> CsvSource {
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
+            // TSV has no quoting: a caption that opens with `"` is text, not
+            // a field that would run on over every later row.
+            .quoting(delimiter != b'\t')
             .has_headers(false)
             // Row width is checked here so a bad row is an error for that row
             // rather than something the reader decides about.
