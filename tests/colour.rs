@@ -479,3 +479,83 @@ fn a_profile_for_another_colour_space_is_named_in_the_warning() {
     let err = mean_abs_diff(&out, &DynamicImage::ImageRgb8(img));
     assert!(err <= 2.0, "{err:.2} levels off");
 }
+
+/// A two-frame APNG of `frames` (RGBA), with `icc` as its iCCP.
+fn apng_with_icc(frames: &[Vec<u8>], w: u32, h: u32, icc: &[u8]) -> Vec<u8> {
+    let mut info = png::Info::with_size(w, h);
+    info.color_type = png::ColorType::Rgba;
+    info.bit_depth = png::BitDepth::Eight;
+    info.icc_profile = Some(icc.to_vec().into());
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::with_info(&mut out, info).unwrap();
+        enc.set_animated(frames.len() as u32, 0).unwrap();
+        let mut writer = enc.write_header().unwrap();
+        for f in frames {
+            writer.set_frame_delay(100, 1000).unwrap();
+            writer.write_image_data(f).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    out
+}
+
+/// Every frame of an animation with a wide-gamut profile is converted to
+/// sRGB like a still, whatever animated format it becomes.
+#[test]
+fn animation_frames_are_colour_managed() {
+    use image::AnimationDecoder;
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let (w, h) = img.dimensions();
+    let flipped = image::imageops::flip_horizontal(&img);
+    let p3 = profile("p3");
+    let rgba = |rgb: &[u8]| -> Vec<u8> {
+        rgb.chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect()
+    };
+    let frames = [
+        rgba(&to_profile8(&img, &p3)),
+        rgba(&to_profile8(&flipped, &p3)),
+    ];
+    let src = dir.path().join("p3-anim.png");
+    fs::write(&src, apng_with_icc(&frames, w, h, &p3.encode().unwrap())).unwrap();
+    let expected = [img.clone(), flipped];
+    for (format, args) in [("png", &[][..]), ("webp", &["--lossless"][..])] {
+        let out = dir.path().join(format);
+        let assert = pixmill()
+            .arg("convert")
+            .arg(&src)
+            .arg("-o")
+            .arg(&out)
+            .args(["-f", format])
+            .args(args)
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+        assert!(!stderr.contains("warning"), "{format}: {stderr}");
+        let data = fs::read(out.join(format!("p3-anim.{format}"))).unwrap();
+        let c = std::io::Cursor::new(data);
+        let decoded: Vec<image::Frame> = match format {
+            "png" => image::codecs::png::PngDecoder::new(c)
+                .unwrap()
+                .apng()
+                .unwrap()
+                .into_frames()
+                .collect_frames()
+                .unwrap(),
+            _ => image::codecs::webp::WebPDecoder::new(c)
+                .unwrap()
+                .into_frames()
+                .collect_frames()
+                .unwrap(),
+        };
+        assert_eq!(decoded.len(), 2, "{format}: frames");
+        for (i, (frame, want)) in decoded.into_iter().zip(&expected).enumerate() {
+            let got = DynamicImage::ImageRgba8(frame.into_buffer());
+            let err = mean_abs_diff(&got, &DynamicImage::ImageRgb8(want.clone()));
+            assert!(err <= 2.0, "{format} frame {i}: {err:.2} levels off");
+        }
+    }
+}
