@@ -330,6 +330,9 @@ impl Converter {
                 ..metadata::read(input)
             };
         }
+        if out_format == Format::Avif && embedded.dpi.is_some() && embedded.exif.is_none() {
+            warnings.push("AVIF outputs cannot carry the pixel density: not kept".into());
+        }
         if !embedded.is_empty() && !out_format.carries_metadata() {
             warnings.push(format!(
                 "{} outputs cannot carry the colour profile or metadata: not kept",
