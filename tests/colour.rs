@@ -368,3 +368,194 @@ fn cmyk_jpegs_convert_through_their_profile() {
         }
     }
 }
+
+/// sRGB's transfer curve, encoding.
+fn srgb_encode(v: f64) -> f64 {
+    if v <= 0.0031308 {
+        v * 12.92
+    } else {
+        1.055 * v.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+/// PngSuite greyscale files with a `gAMA` chunk come out as the PNG
+/// specification says: a stored sample `s` (of full scale 1) with file
+/// gamma `g` is linear light `s^(1/g)`, and the sRGB output encodes that
+/// linear light with sRGB's curve (a file gamma of about 1/2.2 is read as
+/// sRGB itself). Grey stays grey, alpha is untouched, and
+/// nothing is said about the profile (it was applied).
+#[test]
+fn greyscale_pngs_with_gamma_follow_the_png_formula() {
+    let suite = common::fixtures().join("pngsuite");
+    let cases = [
+        ("g03n0g16", 0.35),
+        ("g04n0g16", 0.45),
+        ("g05n0g16", 0.55),
+        ("g07n0g16", 0.70),
+        ("g10n0g16", 1.00),
+        ("g25n0g16", 2.50),
+        ("basn0g08", 1.00),
+        ("basn0g04", 1.00),
+        ("basi0g16", 1.00),
+        ("basn4a08", 1.00),
+        ("tbwn0g16", 1.00),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for args in &RUNS[..2] {
+        let out = dir.path().join(args[1]);
+        let assert = pixmill()
+            .arg("convert")
+            .args(cases.iter().map(|(n, _)| suite.join(format!("{n}.png"))))
+            .arg("-o")
+            .arg(&out)
+            .args(["-f", "png"])
+            .args(*args)
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+        assert!(!stderr.contains("warning"), "{args:?}: {stderr}");
+        for (name, g) in cases {
+            let input = open(&suite.join(format!("{name}.png"))).to_luma_alpha16();
+            let output = open(&out.join(format!("{name}.png")));
+            assert!(!output.color().has_color(), "{name}: grey became colour");
+            let output = output.to_luma_alpha8();
+            for (i, (s, o)) in input.pixels().zip(output.pixels()).enumerate() {
+                let stored = f64::from(s[0]) / 65535.0;
+                // A file gamma of 1/2.2 (0.45455, or near it like g04's
+                // 0.45) is read as sRGB, as browsers and libvips do.
+                let want = if (g - 1.0 / 2.2f64).abs() < 0.01 {
+                    255.0 * stored
+                } else {
+                    255.0 * srgb_encode(stored.powf(1.0 / g))
+                };
+                let got = f64::from(o[0]);
+                assert!(
+                    (got - want).abs() <= 1.0,
+                    "{name} {args:?} pixel {i}: stored {stored:.4} gives {got}, formula {want:.2}"
+                );
+                assert_eq!(o[1], (s[1] / 257) as u8, "{name}: alpha changed");
+            }
+        }
+    }
+}
+
+/// A profile for another colour space than the image's cannot be applied:
+/// the picture converts as sRGB and the warning says why.
+#[test]
+fn a_profile_for_another_colour_space_is_named_in_the_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let (w, h) = img.dimensions();
+    let grey = DynamicImage::ImageRgb8(img.clone()).to_luma8();
+    let rgb_icc = profile("p3").encode().unwrap();
+    let mut jpeg = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut jpeg, 100);
+    enc.add_icc_profile(&rgb_icc).unwrap();
+    enc.encode(
+        grey.as_raw(),
+        w as u16,
+        h as u16,
+        jpeg_encoder::ColorType::Luma,
+    )
+    .unwrap();
+    let (out, stderr) = convert(dir.path(), "grey-with-rgb.jpg", &jpeg, &[]);
+    assert!(
+        stderr.contains(
+            "warning: colour profile not applied (it is for RGB images, this one is greyscale)"
+        ),
+        "{stderr}"
+    );
+    let err = mean_abs_diff(&out, &DynamicImage::ImageLuma8(grey));
+    assert!(err <= 2.0, "{err:.2} levels off");
+
+    let jpeg = jpeg_with_icc(img.as_raw(), w, h, Some(&cmyk_profile()), false);
+    let (out, stderr) = convert(dir.path(), "rgb-with-cmyk.jpg", &jpeg, &[]);
+    assert!(
+        stderr.contains(
+            "warning: colour profile not applied (it is for CMYK images, this one is RGB)"
+        ),
+        "{stderr}"
+    );
+    let err = mean_abs_diff(&out, &DynamicImage::ImageRgb8(img));
+    assert!(err <= 2.0, "{err:.2} levels off");
+}
+
+/// A two-frame APNG of `frames` (RGBA), with `icc` as its iCCP.
+fn apng_with_icc(frames: &[Vec<u8>], w: u32, h: u32, icc: &[u8]) -> Vec<u8> {
+    let mut info = png::Info::with_size(w, h);
+    info.color_type = png::ColorType::Rgba;
+    info.bit_depth = png::BitDepth::Eight;
+    info.icc_profile = Some(icc.to_vec().into());
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::with_info(&mut out, info).unwrap();
+        enc.set_animated(frames.len() as u32, 0).unwrap();
+        let mut writer = enc.write_header().unwrap();
+        for f in frames {
+            writer.set_frame_delay(100, 1000).unwrap();
+            writer.write_image_data(f).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    out
+}
+
+/// Every frame of an animation with a wide-gamut profile is converted to
+/// sRGB like a still, whatever animated format it becomes.
+#[test]
+fn animation_frames_are_colour_managed() {
+    use image::AnimationDecoder;
+    let dir = tempfile::tempdir().unwrap();
+    let img = original();
+    let (w, h) = img.dimensions();
+    let flipped = image::imageops::flip_horizontal(&img);
+    let p3 = profile("p3");
+    let rgba = |rgb: &[u8]| -> Vec<u8> {
+        rgb.chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect()
+    };
+    let frames = [
+        rgba(&to_profile8(&img, &p3)),
+        rgba(&to_profile8(&flipped, &p3)),
+    ];
+    let src = dir.path().join("p3-anim.png");
+    fs::write(&src, apng_with_icc(&frames, w, h, &p3.encode().unwrap())).unwrap();
+    let expected = [img.clone(), flipped];
+    for (format, args) in [("png", &[][..]), ("webp", &["--lossless"][..])] {
+        let out = dir.path().join(format);
+        let assert = pixmill()
+            .arg("convert")
+            .arg(&src)
+            .arg("-o")
+            .arg(&out)
+            .args(["-f", format])
+            .args(args)
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+        assert!(!stderr.contains("warning"), "{format}: {stderr}");
+        let data = fs::read(out.join(format!("p3-anim.{format}"))).unwrap();
+        let c = std::io::Cursor::new(data);
+        let decoded: Vec<image::Frame> = match format {
+            "png" => image::codecs::png::PngDecoder::new(c)
+                .unwrap()
+                .apng()
+                .unwrap()
+                .into_frames()
+                .collect_frames()
+                .unwrap(),
+            _ => image::codecs::webp::WebPDecoder::new(c)
+                .unwrap()
+                .into_frames()
+                .collect_frames()
+                .unwrap(),
+        };
+        assert_eq!(decoded.len(), 2, "{format}: frames");
+        for (i, (frame, want)) in decoded.into_iter().zip(&expected).enumerate() {
+            let got = DynamicImage::ImageRgba8(frame.into_buffer());
+            let err = mean_abs_diff(&got, &DynamicImage::ImageRgb8(want.clone()));
+            assert!(err <= 2.0, "{format} frame {i}: {err:.2} levels off");
+        }
+    }
+}

@@ -68,6 +68,43 @@ fn heic_avif_and_jpeg_xl_inputs_convert_with_their_size_and_colours() {
     }
 }
 
+/// HEIC/AVIF files that say what their numbers are only with `nclx` code
+/// points (Display P3 with the sRGB curve; BT.2020 with its own curve, at
+/// 10 bits) come out as the sRGB gradient they were made from. Taking their
+/// numbers as sRGB, as `--colour keep` does, is 11 to 19 levels off.
+#[test]
+#[cfg(feature = "heif")]
+fn nclx_only_heif_inputs_are_converted_to_srgb() {
+    let source = open(&formats_fixture("colours.png"));
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "colours-p3.heic",
+        "colours-p3.avif",
+        "colours-bt2020-10bit.avif",
+    ] {
+        let stem = name.split('.').next().unwrap();
+        let mut diff = [0.0; 2];
+        for (i, mode) in ["srgb", "keep"].into_iter().enumerate() {
+            let out = dir.path().join(mode).join(name);
+            let record = convert_json(
+                &formats_fixture(name),
+                &out,
+                &["-f", "png", "--colour", mode],
+            );
+            assert_eq!(record["status"], "ok", "{name}: {record}");
+            assert!(warnings(&record).is_empty(), "{name}: {record}");
+            diff[i] = mean_abs_diff(&open(&out.join(format!("{stem}.png"))), &source);
+        }
+        let [managed, kept] = diff;
+        // Lossy coding alone is about 1 level off here.
+        assert!(managed < 2.0, "{name}: {managed:.2} levels from the source");
+        assert!(
+            kept > 10.0,
+            "{name}: the numbers as stored are only {kept:.2} off"
+        );
+    }
+}
+
 #[test]
 #[cfg(all(feature = "heif", feature = "jxl"))]
 fn heif_inputs_are_resized_like_any_other() {

@@ -205,3 +205,30 @@ fn metadata_is_stripped_by_default() {
         assert!(xmp_of(&data).is_none(), "{format}: XMP kept");
     }
 }
+
+/// AVIF outputs carry EXIF (read back with kamadak-exif), the colour
+/// profile (in a `colr` box of type `prof`) and XMP.
+#[test]
+#[cfg(feature = "heif")]
+fn keep_metadata_reaches_avif_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convert(dir.path(), "avif", &["--keep-metadata"]);
+    let data = fs::read(&out).unwrap();
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(&data))
+        .unwrap_or_else(|e| panic!("no EXIF: {e}"));
+    assert_eq!(text(&exif, Tag::Model).as_deref(), Some("\"TestCam 9\""));
+    assert_eq!(number(&exif, Tag::Orientation), Some(1));
+    assert_eq!(number(&exif, Tag::PixelXDimension), Some(40));
+    assert_eq!(number(&exif, Tag::PixelYDimension), Some(60));
+    let at = data
+        .windows(8)
+        .position(|w| w == b"colrprof")
+        .expect("no ICC profile box");
+    let icc = &data[at + 8..];
+    let len = u32::from_be_bytes([icc[0], icc[1], icc[2], icc[3]]) as usize;
+    let profile = moxcms::ColorProfile::new_from_slice(&icc[..len]).unwrap();
+    assert!(profile.description.is_some());
+    let xmp = b"pixmill test";
+    assert!(data.windows(xmp.len()).any(|w| w == xmp), "no XMP");
+}

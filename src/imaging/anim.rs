@@ -192,6 +192,25 @@ pub(crate) fn for_each_frame(
     Ok(())
 }
 
+/// The animation's colour profile (WebP `ICCP`, PNG `iCCP` or one standing
+/// for its `cICP`/`gAMA`/`cHRM`, a GIF `ICCRGBG1` extension), for the
+/// colour step to apply to every frame as it would to a still.
+pub(crate) fn icc(input: &[u8], format: Format) -> Option<Vec<u8>> {
+    use image::ImageDecoder;
+    let c = Cursor::new(input);
+    let icc = match format {
+        Format::Gif => image::codecs::gif::GifDecoder::new(c).ok()?.icc_profile(),
+        Format::Webp => image::codecs::webp::WebPDecoder::new(c).ok()?.icc_profile(),
+        Format::Png => image::codecs::png::PngDecoder::new(c).ok()?.icc_profile(),
+        _ => return None,
+    };
+    let icc = icc.ok().flatten();
+    if icc.is_none() && format == Format::Png {
+        return super::colour::png_profile(input);
+    }
+    icc
+}
+
 fn encode_error(format: Format, reason: impl std::fmt::Display) -> ItemError {
     ItemError::new(
         ErrorClass::Encode,

@@ -10,6 +10,7 @@
 //! grid of colours, not by name) and skipped, so the common case costs a
 //! cache lookup.
 
+use super::decode::Cicp;
 use super::ops::{Layout, Pixels};
 use image::DynamicImage;
 use moxcms::{
@@ -367,9 +368,9 @@ fn build_plan(icc: &[u8], kind: Kind, deep: bool) -> Plan {
     };
     if source.color_space != kind.colour_space() {
         return Plan::Unusable(format!(
-            "an {:?} profile on {:?} samples",
-            source.color_space,
-            kind.colour_space()
+            "it is for {} images, this one is {}",
+            space_name(source.color_space),
+            space_name(kind.colour_space())
         ));
     }
     let dest = destination(kind);
@@ -390,6 +391,15 @@ fn build_plan(icc: &[u8], kind: Kind, deep: bool) -> Plan {
         }
         Ok(plan) => plan,
         Err(e) => Plan::Unusable(format!("cannot convert from it: {e}")),
+    }
+}
+
+fn space_name(space: DataColorSpace) -> String {
+    match space {
+        DataColorSpace::Gray => "greyscale".into(),
+        DataColorSpace::Rgb => "RGB".into(),
+        DataColorSpace::Cmyk => "CMYK".into(),
+        other => format!("{other:?}"),
     }
 }
 
@@ -428,7 +438,8 @@ fn is_identity(source: &ColorProfile, kind: Kind) -> bool {
 
 /// An ICC profile standing for what a PNG says about its colours without
 /// one (`cICP`, or `gAMA` with `cHRM`); `None` when that is sRGB or
-/// nothing, so those cost nothing downstream.
+/// nothing, so those cost nothing downstream. Greyscale PNGs get a grey
+/// profile: their samples have one channel, and only the curve matters.
 pub(crate) fn png_profile(input: &[u8]) -> Option<Vec<u8>> {
     if !png_describes_colour(input) {
         return None;
@@ -440,46 +451,106 @@ pub(crate) fn png_profile(input: &[u8]) -> Option<Vec<u8>> {
     if info.icc_profile.is_some() {
         return None;
     }
-    if let Some(cicp) = info.coding_independent_code_points {
-        return cicp_profile(cicp);
+    let gray = matches!(
+        info.color_type,
+        png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha
+    );
+    if let Some(c) = info.coding_independent_code_points {
+        let cicp = Cicp {
+            primaries: c.color_primaries,
+            transfer: c.transfer_function,
+            matrix: c.matrix_coefficients,
+            full_range: c.is_video_full_range_image,
+        };
+        return cicp_profile(cicp, gray);
     }
     if info.srgb.is_some() {
         return None;
     }
     let gamma = info.gama_chunk.map(|g| g.into_value());
-    let chroma = info.chrm_chunk;
-    gamma_profile(gamma, chroma)
+    if gray {
+        return gray_gamma_profile(gamma);
+    }
+    gamma_profile(gamma, info.chrm_chunk)
 }
 
-fn cicp_profile(cicp: png::CodingIndependentCodePoints) -> Option<Vec<u8>> {
-    let primaries = moxcms::CicpColorPrimaries::try_from(cicp.color_primaries).ok()?;
-    let transfer = moxcms::TransferCharacteristics::try_from(cicp.transfer_function).ok()?;
-    let matrix = moxcms::MatrixCoefficients::try_from(cicp.matrix_coefficients).ok()?;
-    if primaries == moxcms::CicpColorPrimaries::Bt709
-        && transfer == moxcms::TransferCharacteristics::Srgb
-    {
+/// The transfers [`cicp_profile`] turns into a tone curve: the SDR ones.
+/// PQ and HLG are HDR: mapping them to sRGB needs tone mapping, not a
+/// profile, so they stay unapplied (and the caller warns).
+fn sdr_transfer(transfer: u8) -> bool {
+    matches!(transfer, 1 | 2 | 4..=8 | 11..=15)
+}
+
+/// An ICC profile for H.273 colour code points (PNG `cICP`, HEIF `nclx`),
+/// grey (only the transfer) or RGB; `None` when they describe sRGB (nothing
+/// to do) or something no profile can stand for. An unspecified transfer
+/// is taken as sRGB's, unspecified primaries as BT.709's: what viewers do.
+/// The samples are RGB already (decoders apply the matrix), so the profile
+/// says so.
+pub(crate) fn cicp_profile(cicp: Cicp, gray: bool) -> Option<Vec<u8>> {
+    if cicp.is_srgb_like() || !sdr_transfer(cicp.transfer) {
         return None;
     }
-    let profile = ColorProfile::new_from_cicp(moxcms::CicpProfile {
+    let or = |v: u8, unspecified: u8| if v == 2 { unspecified } else { v };
+    let primaries = moxcms::CicpColorPrimaries::try_from(or(cicp.primaries, 1)).ok()?;
+    let transfer = moxcms::TransferCharacteristics::try_from(or(cicp.transfer, 13)).ok()?;
+    let curve = moxcms::ToneReprCurve::try_from(transfer).ok()?;
+    if gray {
+        return gray_profile(curve).encode().ok();
+    }
+    let mut profile = ColorProfile::new_from_cicp(moxcms::CicpProfile {
         color_primaries: primaries,
         transfer_characteristics: transfer,
-        matrix_coefficients: matrix,
-        full_range: cicp.is_video_full_range_image,
+        matrix_coefficients: moxcms::MatrixCoefficients::Identity,
+        full_range: true,
     });
+    // Build the transform from the curves and matrix above, never from
+    // the code points again (moxcms may prefer them when it reads a cicp
+    // tag back).
+    profile.cicp = None;
+    // No curve means moxcms could not describe these code points.
+    profile.red_trc.as_ref()?;
     profile.encode().ok()
 }
 
-/// A PNG's file gamma near 1/2.2 with no chromaticities, or sRGB's, is
-/// sRGB as every viewer shows it (and as libvips reads it).
+/// A grey profile with `curve` (sample to linear light) and a D50 white,
+/// as ICC grey profiles are.
+fn gray_profile(curve: moxcms::ToneReprCurve) -> ColorProfile {
+    let mut profile = ColorProfile::new_gray_with_gamma(1.0);
+    profile.gray_trc = Some(curve);
+    profile
+}
+
+/// A PNG file gamma `g` says sample = linear^g, so linear = sample^(1/g):
+/// a pure power curve, stored parametric (16 fraction bits: exact enough
+/// for 16-bit samples, where a `curv` gamma's 8 bits are not).
+fn gamma_curve(g: f32) -> moxcms::ToneReprCurve {
+    moxcms::ToneReprCurve::Parametric(vec![1.0 / g])
+}
+
+/// A file gamma near 1/2.2 is sRGB as every viewer shows it (and as
+/// libvips reads it).
+fn near_srgb_gamma(g: f32) -> bool {
+    (g - 1.0 / 2.2).abs() < 0.01
+}
+
+/// A greyscale PNG's `gAMA` as a grey profile (`cHRM` says nothing about
+/// grey: relative colorimetric maps its white to sRGB's).
+fn gray_gamma_profile(gamma: Option<f32>) -> Option<Vec<u8>> {
+    let g = gamma.filter(|g| *g > 0.0 && !near_srgb_gamma(*g))?;
+    gray_profile(gamma_curve(g)).encode().ok()
+}
+
+/// An RGB PNG's file gamma near 1/2.2 with no chromaticities, or sRGB's,
+/// is sRGB.
 fn gamma_profile(gamma: Option<f32>, chroma: Option<png::SourceChromaticities>) -> Option<Vec<u8>> {
-    let near_srgb = |g: f32| (g - 1.0 / 2.2).abs() < 0.01;
-    if gamma.map_or(true, near_srgb) && chroma.as_ref().map_or(true, srgb_primaries) {
+    if gamma.map_or(true, near_srgb_gamma) && chroma.as_ref().map_or(true, srgb_primaries) {
         return None;
     }
     let mut profile = ColorProfile::new_srgb();
     profile.cicp = None;
     if let Some(g) = gamma.filter(|g| *g > 0.0) {
-        let curve = moxcms::curve_from_gamma(1.0 / g);
+        let curve = gamma_curve(g);
         profile.red_trc = Some(curve.clone());
         profile.green_trc = Some(curve.clone());
         profile.blue_trc = Some(curve);

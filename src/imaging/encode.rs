@@ -102,7 +102,7 @@ pub(crate) fn encode(
         Format::Png => encode_png(&px, settings.encode.compression),
         Format::Tiff => encode_tiff(&px, embedded, settings.encode.compression),
         #[cfg(feature = "heif")]
-        Format::Avif => super::heif::encode_avif(&px, settings.quality),
+        Format::Avif => super::heif::encode_avif(&px, settings.quality, embedded),
         f if !f.can_write() => Err(encode_error(f, "this build cannot write it")),
         _ => encode_with_image(&px, format),
     }?;

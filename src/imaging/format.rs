@@ -148,7 +148,7 @@ impl Format {
     pub fn carries_metadata(self) -> bool {
         matches!(
             self,
-            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff
+            Format::Jpeg | Format::Png | Format::Webp | Format::Tiff | Format::Avif
         )
     }
 

@@ -1,14 +1,17 @@
 //! HEIC/HEIF and AVIF through the system libheif: decoding (HEVC via
 //! libde265, AV1 via dav1d or libaom) and AVIF encoding (libaom).
 
+use super::colour::{cicp_profile, Samples};
 use super::decode::{check_pixels, decode_error, Cicp, Decoded};
+use super::metadata::Embedded;
 use super::ops::{Layout, Pixels};
 use super::Format;
 use crate::error::{ErrorClass, ItemError};
 use image::metadata::Orientation;
+use image::DynamicImage;
 use libheif_rs::{
-    Channel, ColorProfileNCLX, ColorSpace, CompressionFormat, EncoderParameterValue,
-    EncoderQuality, HeifContext, Image, LibHeif, RgbChroma,
+    color_profile_types, Channel, ColorProfileNCLX, ColorProfileRaw, ColorSpace, CompressionFormat,
+    EncoderParameterValue, EncoderQuality, HeifContext, Image, LibHeif, RgbChroma,
 };
 use std::sync::OnceLock;
 
@@ -29,9 +32,10 @@ fn lib() -> &'static LibHeif {
 /// mirroring (`irot`/`imir`) itself, so the result is already upright and
 /// the EXIF orientation must not be applied again.
 ///
-/// Output is 8 bits a channel: libheif reduces 10- and 12-bit HEIC/AVIF
-/// when asked for interleaved 8-bit RGB(A). Keeping 16 bits would need a
-/// 16-bit path through resize and encode, which pixmill does not have yet.
+/// 10- and 12-bit images are decoded at their depth and handed on as
+/// 16-bit samples, so the colour step converts them before any reduction
+/// to 8 bits. A colour description given only as `nclx` code points
+/// becomes a profile for the colour step, as an ICC one would be.
 pub(crate) fn decode(input: &[u8], format: Format, max_pixels: u64) -> Result<Decoded, ItemError> {
     let fmt = Some(format);
     let lib = lib();
@@ -44,24 +48,37 @@ pub(crate) fn decode(input: &[u8], format: Format, max_pixels: u64) -> Result<De
     let (w, h) = (handle.width(), handle.height());
     check_pixels(w, h, max_pixels)?;
     let alpha = handle.has_alpha_channel();
-    let (chroma, layout) = if alpha {
-        (RgbChroma::Rgba, Layout::Rgba8)
-    } else {
-        (RgbChroma::Rgb, Layout::Rgb8)
+    let deep = (9..=16).contains(&handle.luma_bits_per_pixel());
+    let chroma = match (deep, alpha) {
+        (false, false) => RgbChroma::Rgb,
+        (false, true) => RgbChroma::Rgba,
+        (true, false) => RgbChroma::HdrRgbLe,
+        (true, true) => RgbChroma::HdrRgbaLe,
     };
     let image = lib
         .decode(&handle, ColorSpace::Rgb(chroma), None)
         .map_err(|e| decode_error(fmt, e))?;
-    let pixels = packed(&image, layout).ok_or_else(|| decode_error(fmt, "no interleaved plane"))?;
-    if (pixels.width, pixels.height) != (w, h) {
+    let samples = if deep {
+        packed16(&image, alpha).map(Samples::Deep)
+    } else {
+        let layout = if alpha { Layout::Rgba8 } else { Layout::Rgb8 };
+        packed(&image, layout).map(Samples::Eight)
+    }
+    .ok_or_else(|| decode_error(fmt, "no interleaved plane"))?;
+    if samples.dimensions() != (w, h) {
         return Err(decode_error(fmt, "decoded size differs from header"));
     }
+    let nclx = handle.color_profile_nclx().map(|n| cicp(&n));
+    let icc = handle
+        .color_profile_raw()
+        .and_then(icc_bytes)
+        .or_else(|| nclx.and_then(|c| cicp_profile(c, false)));
     Ok(Decoded {
-        samples: super::colour::Samples::Eight(pixels),
+        samples,
         orientation: Orientation::NoTransforms,
         full: (w, h),
-        icc: handle.color_profile_raw().and_then(icc_bytes),
-        cicp: handle.color_profile_nclx().map(|n| cicp(&n)),
+        icc,
+        cicp: nclx,
     })
 }
 
@@ -107,12 +124,43 @@ fn packed(image: &Image, layout: Layout) -> Option<Pixels> {
     })
 }
 
+/// Copies libheif's strided 10/12-bit interleaved plane (little-endian
+/// 16-bit words) into a 16-bit image, scaled to the full 16-bit range.
+fn packed16(image: &Image, alpha: bool) -> Option<DynamicImage> {
+    let planes = image.planes();
+    let plane = planes.interleaved?;
+    let max = (1u32 << plane.bits_per_pixel.clamp(9, 16)) - 1;
+    let channels = if alpha { 4 } else { 3 };
+    let row = plane.width as usize * channels * 2;
+    let mut data = Vec::with_capacity(row / 2 * plane.height as usize);
+    for y in 0..plane.height as usize {
+        let start = y * plane.stride;
+        let bytes = plane.data.get(start..start + row)?;
+        data.extend(bytes.chunks_exact(2).map(|b| {
+            let v = u32::from(u16::from_le_bytes([b[0], b[1]])).min(max);
+            ((v * 65535 + max / 2) / max) as u16
+        }));
+    }
+    let (w, h) = (plane.width, plane.height);
+    Some(if alpha {
+        DynamicImage::ImageRgba16(image::ImageBuffer::from_raw(w, h, data)?)
+    } else {
+        DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(w, h, data)?)
+    })
+}
+
 fn encode_error(reason: impl std::fmt::Display) -> ItemError {
     ItemError::new(ErrorClass::Encode, format!("cannot encode avif: {reason}"))
 }
 
-/// Encodes 8-bit RGB or RGBA as AVIF (libaom, 4:2:0, `quality` 1–100).
-pub(crate) fn encode_avif(px: &Pixels, quality: u8) -> Result<Vec<u8>, ItemError> {
+/// Encodes 8-bit RGB or RGBA as AVIF (libaom, 4:2:0, `quality` 1–100),
+/// with the ICC profile, EXIF and XMP of `embedded` (AVIF has no place for
+/// pixel density outside EXIF).
+pub(crate) fn encode_avif(
+    px: &Pixels,
+    quality: u8,
+    embedded: &Embedded,
+) -> Result<Vec<u8>, ItemError> {
     let chroma = match px.layout {
         Layout::Rgb8 => RgbChroma::Rgb,
         Layout::Rgba8 => RgbChroma::Rgba,
@@ -134,6 +182,12 @@ pub(crate) fn encode_avif(px: &Pixels, quality: u8) -> Result<Vec<u8>, ItemError
             plane.data[start..start + row].copy_from_slice(src);
         }
     }
+    if let Some(icc) = &embedded.icc {
+        let profile = ColorProfileRaw::new(color_profile_types::PROF, icc.clone());
+        image
+            .set_color_profile_raw(&profile)
+            .map_err(encode_error)?;
+    }
     let lib = lib();
     let mut encoder = lib
         .encoder_for_format(CompressionFormat::Av1)
@@ -145,8 +199,15 @@ pub(crate) fn encode_avif(px: &Pixels, quality: u8) -> Result<Vec<u8>, ItemError
         .set_parameter_value("speed", EncoderParameterValue::Int(AVIF_SPEED))
         .map_err(encode_error)?;
     let mut ctx = HeifContext::new().map_err(encode_error)?;
-    ctx.encode_image(&image, &mut encoder, None)
+    let handle = ctx
+        .encode_image(&image, &mut encoder, None)
         .map_err(encode_error)?;
+    if let Some(exif) = &embedded.exif {
+        ctx.add_exif_metadata(&handle, exif).map_err(encode_error)?;
+    }
+    if let Some(xmp) = &embedded.xmp {
+        ctx.add_xmp_metadata(&handle, xmp).map_err(encode_error)?;
+    }
     ctx.write_to_bytes().map_err(encode_error)
 }
 

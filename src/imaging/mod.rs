@@ -342,6 +342,9 @@ impl Converter {
                 ..metadata::read(input)
             };
         }
+        if out_format == Format::Avif && embedded.dpi.is_some() && embedded.exif.is_none() {
+            warnings.push("AVIF outputs cannot carry the pixel density: not kept".into());
+        }
         if !embedded.is_empty() && !out_format.carries_metadata() {
             warnings.push(format!(
                 "{} outputs cannot carry the colour profile or metadata: not kept",
@@ -459,9 +462,26 @@ impl Converter {
         self.check_output_size(plan)?;
         let mut out = Vec::new();
         let mut warnings = Vec::new();
+        let icc = anim::icc(input, in_format);
+        let mode = self.settings.colour;
+        if icc.is_some() && mode == ColourMode::Keep {
+            warnings.push(format!(
+                "animated {} cannot carry the colour profile: not kept",
+                out_format.name().to_uppercase()
+            ));
+        }
         anim::for_each_frame(input, in_format, |frame| {
+            let coloured = colour::apply(
+                colour::Samples::Eight(frame.pixels),
+                icc.as_deref(),
+                mode,
+                &mut self.colours,
+            );
+            if let Some(w) = coloured.warning.filter(|w| !warnings.contains(w)) {
+                warnings.push(w);
+            }
             let px = self.transform(
-                frame.pixels,
+                coloured.pixels,
                 (w, h),
                 orientation,
                 (plan, plan),

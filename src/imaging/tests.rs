@@ -855,3 +855,35 @@ fn a_linear_png_gamma_is_converted_to_srgb() {
         out.warnings
     );
 }
+
+/// 10-bit HEIF samples reach the colour step at their depth: most 16-bit
+/// values are not an 8-bit level widened (a multiple of 257), and they
+/// match the file's 10-bit steps (multiples of 65535/1023).
+#[cfg(feature = "heif")]
+#[test]
+fn ten_bit_heif_is_decoded_at_sixteen_bits() {
+    let input = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/colours-bt2020-10bit.avif"),
+    )
+    .unwrap();
+    let decoded = super::heif::decode(&input, Format::Avif, 1 << 20).unwrap();
+    let colour::Samples::Deep(DynamicImage::ImageRgb16(img)) = decoded.samples else {
+        panic!("10-bit AVIF not decoded as 16-bit RGB");
+    };
+    assert_eq!(img.dimensions(), (96, 64));
+    let values = img.as_raw();
+    let widened = values.iter().filter(|&&v| v % 257 == 0).count();
+    assert!(
+        widened * 4 < values.len(),
+        "{widened} of {} look 8-bit",
+        values.len()
+    );
+    for &v in values {
+        let step = f64::from(v) * 1023.0 / 65535.0;
+        assert!(
+            (step - step.round()).abs() < 0.01,
+            "{v} is not a 10-bit step"
+        );
+    }
+    assert!(decoded.icc.is_some(), "nclx 9/14/9 became no profile");
+}
