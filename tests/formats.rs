@@ -360,43 +360,6 @@ fn without_libheif_a_heic_input_fails_saying_so() {
 
 // ------------------------------------------------------------- animations
 
-/// Three 64x48 frames, red, green, blue, with the given delays (in
-/// hundredths) and NETSCAPE loop count, written with the gif crate.
-fn animated_gif(delays: [u16; 3], repeat: gif::Repeat) -> Vec<u8> {
-    let colours = [[255, 0, 0], [0, 255, 0], [0, 0, 255]];
-    let mut out = Vec::new();
-    {
-        let mut enc = gif::Encoder::new(&mut out, 64, 48, &[]).unwrap();
-        enc.set_repeat(repeat).unwrap();
-        for (c, delay) in colours.iter().zip(delays) {
-            let rgb: Vec<u8> = c.iter().copied().cycle().take(64 * 48 * 3).collect();
-            let mut frame = gif::Frame::from_rgb(64, 48, &rgb);
-            frame.delay = delay;
-            enc.write_frame(&frame).unwrap();
-        }
-    }
-    out
-}
-
-/// Three 64x48 frames, red, green, blue, as APNG with delays in ms.
-fn apng(delays_ms: [u16; 3], plays: u32) -> Vec<u8> {
-    let colours = [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]];
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, 64, 48);
-        enc.set_color(png::ColorType::Rgba);
-        enc.set_animated(3, plays).unwrap();
-        let mut w = enc.write_header().unwrap();
-        for (c, d) in colours.iter().zip(delays_ms) {
-            w.set_frame_delay(d, 1000).unwrap();
-            let data: Vec<u8> = c.iter().copied().cycle().take(64 * 48 * 4).collect();
-            w.write_image_data(&data).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    out
-}
-
 /// Frames as (size, delay in ms, centre colour), read with the image crate.
 fn frames_of(bytes: &[u8], format: image::ImageFormat) -> Vec<((u32, u32), u32, [u8; 3])> {
     let frames: Vec<image::Frame> = match format {
@@ -450,7 +413,7 @@ fn webp_loop_count(bytes: &[u8]) -> image_webp::LoopCount {
 fn animated_gif_to_gif_keeps_frames_delays_and_loop_count() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("anim.gif");
-    fs::write(&src, animated_gif([10, 25, 40], gif::Repeat::Finite(2))).unwrap();
+    fs::write(&src, three_frame_gif([10, 25, 40], gif::Repeat::Finite(2))).unwrap();
     let out = dir.path().join("out");
     let record = convert_json(&src, &out, &["--resize", "32"]);
     assert_eq!(record["status"], "ok", "{record}");
@@ -474,7 +437,7 @@ fn animated_gif_to_gif_keeps_frames_delays_and_loop_count() {
 fn animated_gif_to_webp_keeps_frames_delays_and_looping() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("anim.gif");
-    fs::write(&src, animated_gif([10, 25, 40], gif::Repeat::Infinite)).unwrap();
+    fs::write(&src, three_frame_gif([10, 25, 40], gif::Repeat::Infinite)).unwrap();
     let out = dir.path().join("out");
     let record = convert_json(
         &src,
@@ -497,7 +460,7 @@ fn animated_gif_to_webp_keeps_frames_delays_and_looping() {
 fn apng_to_png_keeps_frames_delays_and_plays() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("anim.png");
-    fs::write(&src, apng([50, 120, 300], 4)).unwrap();
+    fs::write(&src, three_frame_apng([50, 120, 300], 4)).unwrap();
     let out = dir.path().join("out");
     let record = convert_json(&src, &out, &["--resize", "16x16", "--fit", "contain"]);
     assert_eq!(record["status"], "ok", "{record}");
@@ -536,7 +499,7 @@ fn animated_webp_to_webp_keeps_frames_delays_and_loop_count() {
 fn an_animation_to_a_still_format_keeps_the_first_frame_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("anim.gif");
-    fs::write(&src, animated_gif([10, 10, 10], gif::Repeat::Infinite)).unwrap();
+    fs::write(&src, three_frame_gif([10, 10, 10], gif::Repeat::Infinite)).unwrap();
     let out = dir.path().join("out");
     let output = convert_cmd(&src, &out)
         .args(["-f", "jpeg", "--json"])

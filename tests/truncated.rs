@@ -1,10 +1,11 @@
 //! JPEGs cut short (an interrupted download) fail with a clear reason on
 //! both decode paths and both backends, unless `--accept-truncated`, which
-//! converts them and says so in the record.
+//! converts them and says so in the record. Animations cut short fail too,
+//! whatever the output format: never a silent first frame.
 
 mod common;
 
-use common::{gradient, json_lines, pixmill};
+use common::{fixtures, gradient, json_lines, pixmill, three_frame_apng, three_frame_gif};
 use std::fs;
 use std::path::Path;
 
@@ -97,6 +98,39 @@ fn accept_truncated_converts_them_with_a_warning() {
             let warning = cut["warnings"][0].as_str().unwrap_or_default();
             assert!(warning.starts_with("truncated JPEG"), "{cut}");
             assert!(stderr.contains(&format!("{kind}-cut.jpg: warning: truncated JPEG")));
+        }
+    }
+}
+
+/// Writes the whole and the cut (to half its bytes) three-frame animated
+/// GIF, APNG and WebP to `dir`.
+fn animations(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let webp = fs::read(fixtures().join("formats/anim.webp")).unwrap();
+    let gif = three_frame_gif([10, 25, 40], gif::Repeat::Infinite);
+    let apng = three_frame_apng([50, 120, 300], 0);
+    for (name, data) in [("anim.gif", gif), ("anim.png", apng), ("anim.webp", webp)] {
+        fs::write(dir.join(format!("whole-{name}")), &data).unwrap();
+        fs::write(dir.join(format!("cut-{name}")), &data[..data.len() / 2]).unwrap();
+    }
+}
+
+#[test]
+fn truncated_animations_fail_to_still_and_animated_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    animations(&dir.path().join("in"));
+    for format in ["jpeg", "png", "gif", "webp"] {
+        let args = ["-f", format];
+        let (code, records, stderr) = run(dir.path(), &args);
+        assert_eq!(code, Some(1), "{args:?} {stderr}");
+        for name in ["anim.gif", "anim.png", "anim.webp"] {
+            let whole = record(&records, &format!("whole-{name}"));
+            assert_eq!(whole["status"], "ok", "{args:?} {whole}");
+            let cut = record(&records, &format!("cut-{name}"));
+            assert_eq!(cut["status"], "failed", "{args:?} {cut}");
+            assert_eq!(cut["error_class"], "decode", "{args:?} {cut}");
+            let error = cut["error"].as_str().unwrap();
+            assert!(error.starts_with("truncated "), "{args:?} {name}: {error}");
         }
     }
 }

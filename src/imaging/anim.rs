@@ -108,6 +108,86 @@ fn webp_sequence(input: &[u8]) -> Option<Sequence> {
     })
 }
 
+/// Why an animation file is cut short (an interrupted download), if it is:
+/// the decoders stop quietly at the cut, and would hand over the frames
+/// before it as if they were all. GIF, APNG and animated WebP only.
+pub(crate) fn truncation(input: &[u8], format: Format) -> Option<String> {
+    match format {
+        Format::Gif => gif_truncation(input),
+        Format::Png => apng_truncation(input),
+        Format::Webp => webp_truncation(input),
+        _ => None,
+    }
+}
+
+/// GIF declares no frame count: a file is whole when its frames run to the
+/// trailer byte. One lacking only that byte (some writers forget it) is
+/// whole too; one that stops inside a frame is not.
+fn gif_truncation(input: &[u8]) -> Option<String> {
+    let ends_inside = |data: &[u8]| {
+        let mut options = gif::DecodeOptions::new();
+        options.skip_frame_decoding(true);
+        let Ok(mut decoder) = options.read_info(Cursor::new(data)) else {
+            return false;
+        };
+        loop {
+            match decoder.next_frame_info() {
+                Ok(Some(_)) => {}
+                Ok(None) => return false,
+                Err(e) => return matches!(e, gif::DecodingError::UnexpectedEof),
+            }
+        }
+    };
+    if !ends_inside(input) {
+        return None;
+    }
+    let with_trailer = [input, &[0x3B]].concat();
+    ends_inside(&with_trailer).then(|| "truncated GIF: the file ends inside a frame".to_string())
+}
+
+/// An APNG (a PNG with an `acTL` chunk) must run to its `IEND` chunk; the
+/// first frame decodes without the frames after it.
+fn apng_truncation(input: &[u8]) -> Option<String> {
+    const SIGNATURE: usize = 8;
+    let mut at = SIGNATURE;
+    let mut frames = None;
+    while let Some(header) = input.get(at..at + 8) {
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let kind = &header[4..8];
+        let data = input.get(at + 8..(at + 12).saturating_add(len));
+        if kind == b"acTL" {
+            frames = data
+                .and_then(|d| d.get(..4))
+                .map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
+        }
+        if data.is_none() || kind == b"IEND" {
+            break;
+        }
+        at += 12 + len;
+    }
+    let whole = input.get(at + 4..at + 8) == Some(b"IEND");
+    match frames {
+        Some(n) if !whole => Some(format!(
+            "truncated PNG: the animation of {n} frames ends before its last chunk"
+        )),
+        _ => None,
+    }
+}
+
+/// A RIFF file says its own length: an animated WebP shorter than that
+/// lost its last frames.
+fn webp_truncation(input: &[u8]) -> Option<String> {
+    const ANIMATION_FLAG: u8 = 0x02;
+    let animated = input.get(12..16) == Some(b"VP8X")
+        && input.get(20).is_some_and(|f| f & ANIMATION_FLAG != 0);
+    let size = input.get(4..8)?;
+    let declared = u64::from(u32::from_le_bytes([size[0], size[1], size[2], size[3]])) + 8;
+    let len = input.len() as u64;
+    (animated && len < declared).then(|| {
+        format!("truncated WEBP: the file has {len} of the {declared} bytes its header declares")
+    })
+}
+
 /// WebP and APNG say "0 = forever".
 fn plays_from(n: u32) -> Plays {
     match n {

@@ -291,6 +291,9 @@ impl Converter {
         if in_format == Format::Jpeg {
             warnings.extend(self.check_jpeg(input)?);
         }
+        if let Some(reason) = anim::truncation(input, in_format) {
+            return Err(ItemError::new(ErrorClass::Decode, reason));
+        }
         match anim::sequence(input, in_format) {
             Some(anim::Sequence::Animation {
                 frames,

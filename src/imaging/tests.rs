@@ -887,3 +887,28 @@ fn ten_bit_heif_is_decoded_at_sixteen_bits() {
     }
     assert!(decoded.icc.is_some(), "nclx 9/14/9 became no profile");
 }
+
+/// Three frames of 16x16 as GIF, through the image crate.
+fn three_frame_gif() -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new(&mut out);
+        for c in [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]] {
+            let frame = image::Frame::new(RgbaImage::from_pixel(16, 16, Rgba(c)));
+            encoder.encode_frame(frame).unwrap();
+        }
+    }
+    out
+}
+
+#[test]
+fn a_gif_cut_inside_a_frame_is_truncated_but_one_missing_only_its_trailer_is_not() {
+    let gif = three_frame_gif();
+    assert_eq!(gif.last(), Some(&0x3B));
+    assert_eq!(anim::truncation(&gif, Format::Gif), None);
+    let no_trailer = &gif[..gif.len() - 1];
+    assert_eq!(anim::truncation(no_trailer, Format::Gif), None);
+    let cut = &gif[..gif.len() - 5];
+    let reason = anim::truncation(cut, Format::Gif).unwrap();
+    assert!(reason.starts_with("truncated GIF"), "{reason}");
+}

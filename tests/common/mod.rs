@@ -256,3 +256,40 @@ pub fn convert_cmd(
     cmd.arg("convert").arg(input).arg("-o").arg(out);
     cmd
 }
+
+/// Three 64x48 frames, red, green, blue, with the given delays (in
+/// hundredths) and NETSCAPE loop count, written with the gif crate.
+pub fn three_frame_gif(delays: [u16; 3], repeat: gif::Repeat) -> Vec<u8> {
+    let colours = [[255, 0, 0], [0, 255, 0], [0, 0, 255]];
+    let mut out = Vec::new();
+    {
+        let mut enc = gif::Encoder::new(&mut out, 64, 48, &[]).unwrap();
+        enc.set_repeat(repeat).unwrap();
+        for (c, delay) in colours.iter().zip(delays) {
+            let rgb: Vec<u8> = c.iter().copied().cycle().take(64 * 48 * 3).collect();
+            let mut frame = gif::Frame::from_rgb(64, 48, &rgb);
+            frame.delay = delay;
+            enc.write_frame(&frame).unwrap();
+        }
+    }
+    out
+}
+
+/// Three 64x48 frames, red, green, blue, as APNG with delays in ms.
+pub fn three_frame_apng(delays_ms: [u16; 3], plays: u32) -> Vec<u8> {
+    let colours = [[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]];
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, 64, 48);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_animated(3, plays).unwrap();
+        let mut w = enc.write_header().unwrap();
+        for (c, d) in colours.iter().zip(delays_ms) {
+            w.set_frame_delay(d, 1000).unwrap();
+            let data: Vec<u8> = c.iter().copied().cycle().take(64 * 48 * 4).collect();
+            w.write_image_data(&data).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    out
+}
