@@ -798,6 +798,35 @@ fn a_data_file_that_cannot_be_completed_exits_1_with_the_summary() {
     assert_no_temp_files(&out);
 }
 
+/// When a file beside the data file (here its stats) cannot be put in
+/// place, the reason names that file, not the data file.
+#[test]
+fn a_stats_file_that_cannot_be_completed_is_the_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    server.add(
+        "a.png",
+        encode(&gradient(8, 8).into(), image::ImageFormat::Png),
+    );
+    let out = dir.path().join("shards");
+    fs::create_dir_all(out.join("00000_stats.json")).unwrap();
+    let run = pixmill()
+        .args(["fetch", "--output-format", "webdataset", "-o"])
+        .arg(&out)
+        .arg(server.url("/f/a.png"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    let reason = stderr
+        .lines()
+        .find(|l| l.contains("cannot complete the output"))
+        .unwrap_or_else(|| panic!("no reason in: {stderr}"));
+    assert!(reason.contains("00000_stats.json: "), "{reason}");
+    assert!(!reason.contains("00000.tar"), "{reason}");
+    assert!(!out.join("00000.tar").exists(), "data file put in place");
+    assert_no_temp_files(&out);
+}
+
 /// A `--caption-col` the list does not have (a typo, or the wrong list)
 /// would build a whole dataset with no captions and exit 0; as with
 /// `--url-col`, it is a setup error before any work.

@@ -337,17 +337,16 @@ impl DatasetWriter {
             return;
         };
         let temp = file.temp.clone();
-        if let Err(e) = self.seal(file) {
+        if let Err((name, e)) = self.seal(file) {
             let _ = fs::remove_file(&temp);
-            self.broken.push(format!(
-                "{}: {}",
-                self.layout.data_name(number),
-                output::io_reason(&e)
-            ));
+            self.broken
+                .push(format!("{name}: {}", output::io_reason(&e)));
         }
     }
 
-    fn seal(&self, file: OpenFile) -> io::Result<()> {
+    /// On failure, the name of the file that could not be completed (the
+    /// data file or one beside it) and why.
+    fn seal(&self, file: OpenFile) -> Result<(), (String, io::Error)> {
         let OpenFile {
             number,
             stem,
@@ -357,9 +356,14 @@ impl DatasetWriter {
             meta,
             ..
         } = file;
+        let data_name = self.layout.data_name(number);
+        let data_error = |e: io::Error| (data_name.clone(), e);
         let data_file = match data {
             Data::Tar(tar) => {
-                let file = tar.into_inner()?.into_inner().map_err(|e| e.into_error())?;
+                let file = tar
+                    .into_inner()
+                    .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+                    .map_err(data_error)?;
                 let meta_path = self.root.join(format!("{stem}.parquet"));
                 self.write_beside(&meta_path, |w| {
                     let mut table = TableWriter::new(w, false);
@@ -368,34 +372,39 @@ impl DatasetWriter {
                 })?;
                 file
             }
-            Data::Parquet(mut table) => {
-                table.extend(meta)?;
-                table.finish()?.into_inner().map_err(|e| e.into_error())?
-            }
+            Data::Parquet(mut table) => table
+                .extend(meta)
+                .and_then(|()| table.finish())
+                .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+                .map_err(data_error)?,
         };
         let stats_path = self.root.join(format!("{stem}_stats.json"));
         self.write_beside(&stats_path, |w| {
             serde_json::to_writer_pretty(&mut *w, &stats)?;
             w.write_all(b"\n")
         })?;
-        if self.fsync {
-            data_file.sync_all()?;
-        }
-        drop(data_file);
-        let final_path = self.root.join(self.layout.data_name(number));
-        fs::rename(&temp, &final_path)?;
-        if self.fsync {
-            File::open(&self.root)?.sync_all()?;
-        }
-        Ok(())
+        let final_path = self.root.join(&data_name);
+        (|| {
+            if self.fsync {
+                data_file.sync_all()?;
+            }
+            drop(data_file);
+            fs::rename(&temp, &final_path)?;
+            if self.fsync {
+                File::open(&self.root)?.sync_all()?;
+            }
+            Ok(())
+        })()
+        .map_err(data_error)
     }
 
-    /// Writes a metadata file under a temp name and renames it into place.
+    /// Writes a metadata file under a temp name and renames it into place;
+    /// a failure comes with that file's name.
     fn write_beside(
         &self,
         path: &Path,
         fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-    ) -> io::Result<()> {
+    ) -> Result<(), (String, io::Error)> {
         let temp = output::temp_path(path);
         let result = (|| {
             let mut w = BufWriter::new(File::create(&temp)?);
@@ -406,10 +415,11 @@ impl DatasetWriter {
             }
             fs::rename(&temp, path)
         })();
-        if result.is_err() {
+        result.map_err(|e| {
             let _ = fs::remove_file(&temp);
-        }
-        result
+            let name = path.file_name().unwrap_or_default();
+            (name.to_string_lossy().into_owned(), e)
+        })
     }
 }
 

@@ -389,6 +389,29 @@ fn write_raw(
     Ok(())
 }
 
+/// The parquet error as an I/O error; one that wraps an I/O error (a full
+/// disk) is that error, so its reason reads without the library's
+/// `External:` variant name.
 fn to_io(e: parquet::errors::ParquetError) -> io::Error {
-    io::Error::other(e.to_string())
+    match e {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<io::Error>() {
+            Ok(io) => *io,
+            Err(other) => io::Error::other(other.to_string()),
+        },
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_error_inside_parquet_reads_as_the_write_error() {
+        let disk_full = io::Error::from_raw_os_error(28);
+        let e = to_io(parquet::errors::ParquetError::from(disk_full));
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        let reason = crate::output::io_reason(&e);
+        assert_eq!(reason, "No space left on device");
+    }
 }
