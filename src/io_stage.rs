@@ -97,6 +97,16 @@ enum Next {
     Dropped,
 }
 
+/// The fetcher names the file it could not write, here the temp the
+/// download goes to; the user asked for (and the record names) the output.
+fn named_as_output(mut error: ItemError, temp: &Path, output: &Path) -> ItemError {
+    if error.class == ErrorClass::Write {
+        let (temp, output) = (temp.display().to_string(), output.display().to_string());
+        error.message = error.message.replace(&temp, &output);
+    }
+    error
+}
+
 fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     let mut record = Record::new(&entry, Status::Ok);
     let Input::Url(url) = entry.input.clone() else {
@@ -142,6 +152,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
             if error.class == ErrorClass::Filtered {
                 return done(record.skip(&error.message), &entry);
             }
+            let error = named_as_output(error, &temp, &entry.output);
             return done(record.fail(error), &entry);
         }
     };

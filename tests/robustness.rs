@@ -1004,16 +1004,14 @@ impl Drop for Mount {
     }
 }
 
+/// Mounts a tmpfs of `size` (as `mount -o size=` reads it) on a new folder
+/// `small`; `None` when that is not allowed and the caller should skip.
 #[cfg(unix)]
-#[test]
-fn a_full_disk_fails_the_items_that_do_not_fit_and_only_those() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let small = d.join("small");
-    fs::create_dir(&small).unwrap();
+fn small_disk(small: &Path, size: &str, test: &str) -> Option<Mount> {
+    fs::create_dir(small).unwrap();
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&small)
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(small)
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
@@ -1022,13 +1020,25 @@ fn a_full_disk_fails_the_items_that_do_not_fit_and_only_those() {
         // (to mount a small tmpfs) unless skipping is asked for by name.
         assert!(
             std::env::var_os("PIXMILL_SKIP_ROOT_TESTS").is_some(),
-            "the disk-full test needs root to mount a 2 MB tmpfs; run as root, \
+            "{test} needs root to mount a {size} tmpfs; run as root, \
              or set PIXMILL_SKIP_ROOT_TESTS=1 to skip it knowingly"
         );
-        eprintln!("SKIPPED a_full_disk_fails_the_items_that_do_not_fit_and_only_those: PIXMILL_SKIP_ROOT_TESTS is set");
-        return;
+        eprintln!("SKIPPED {test}: PIXMILL_SKIP_ROOT_TESTS is set");
+        return None;
     }
-    let _unmount = Mount(small.clone());
+    Some(Mount(small.to_path_buf()))
+}
+
+#[cfg(unix)]
+#[test]
+fn a_full_disk_fails_the_items_that_do_not_fit_and_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let small = d.join("small");
+    let test = "a_full_disk_fails_the_items_that_do_not_fit_and_only_those";
+    let Some(_unmount) = small_disk(&small, "2m", test) else {
+        return;
+    };
     // Ten noisy 400x400 PNGs of ~480 KB each: about four fit in 2 MB.
     let src = d.join("in");
     fs::create_dir(&src).unwrap();
@@ -1067,6 +1077,38 @@ fn a_full_disk_fails_the_items_that_do_not_fit_and_only_those() {
     for f in &written {
         assert_eq!(dims(&small.join(f)), (400, 400), "{f}");
     }
+    assert_no_temp_files(&small);
+}
+
+/// A download that runs out of room names the output asked for, not the
+/// temp file it was being written under.
+#[cfg(unix)]
+#[test]
+fn a_download_on_a_full_disk_names_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let small = d.join("small");
+    let test = "a_download_on_a_full_disk_names_its_output";
+    let Some(_unmount) = small_disk(&small, "64k", test) else {
+        return;
+    };
+    let server = common::server::Server::start();
+    server.add("big.bin", vec![7u8; 1 << 20]);
+    let mut cmd = pixmill_std();
+    cmd.current_dir(d)
+        .args(["fetch", "--retries", "0", "--report", "r.jsonl", "-o"])
+        .arg(&small)
+        .arg(server.url("/f/big.bin"));
+    let run = run_guarded(cmd, HANG);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let report = report(&d.join("r.jsonl"));
+    assert_eq!(report.len(), 1, "{report:#?}");
+    let r = &report[0];
+    assert_eq!(r["error_class"], "write", "{r}");
+    let error = r["error"].as_str().unwrap();
+    let wanted = format!("cannot write {}: ", small.join("big.bin").display());
+    assert!(error.starts_with(&wanted), "{error}");
+    assert!(error.ends_with("No space left on device"), "{error}");
     assert_no_temp_files(&small);
 }
 

@@ -275,7 +275,8 @@ impl Attempt<'_> {
     }
 
     fn write_failure(&self, e: &io::Error) -> Failure {
-        let msg = format!("cannot write {}: {e}", self.dest.display());
+        let reason = crate::output::io_reason(e);
+        let msg = format!("cannot write {}: {reason}", self.dest.display());
         Failure::new(ErrorClass::Write, msg, Retry::No)
     }
 
