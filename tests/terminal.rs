@@ -44,7 +44,7 @@ fn pieces(text: &str) -> Vec<String> {
         if c == '\x1b' {
             // CSI: ESC [ parameters, then one final byte in @..~.
             if chars.next_if_eq(&'[').is_some() {
-                while let Some(p) = chars.next() {
+                for p in chars.by_ref() {
                     if ('@'..='~').contains(&p) {
                         break;
                     }
