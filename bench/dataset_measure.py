@@ -9,10 +9,13 @@ process), so one process's peak RSS says little. Every 20 ms this samples
 every process descended from CMD and sums their RSS and their PSS (read
 from /proc/PID/smaps_rollup: PSS splits each page shared between processes,
 such as a forked worker's copy-on-write pages, among them, so the sum counts
-it once). Prints one line: "WALL_S PEAK_PSS_MB PEAK_RSS_MB EXIT".
+it once). Prints one line: "WALL_S PEAK_PSS_MB PEAK_RSS_MB EXIT CPU_S", where
+CPU_S is the user + system CPU time of CMD and every descendant it waited
+for (img2dataset's pool workers included), which a loaded machine does not
+inflate the way it does wall time.
 CMD's stdout and stderr go to LOG.
 """
-import os, subprocess, sys, time
+import os, resource, subprocess, sys, time
 import psutil
 
 INTERVAL = 0.02
@@ -61,7 +64,9 @@ def main():
             peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             time.sleep(INTERVAL)
         wall = time.monotonic() - t0
-    print(f"{wall:.3f} {peak_pss / 1024:.1f} {peak_rss / 1024:.1f} {proc.returncode}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"{wall:.3f} {peak_pss / 1024:.1f} {peak_rss / 1024:.1f} {proc.returncode} {cpu:.2f}")
 
 
 if __name__ == "__main__":
