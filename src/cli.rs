@@ -92,7 +92,7 @@ pub struct InputArgs {
     #[arg(short = 'm', long, value_name = "FILE")]
     pub manifest: Vec<PathBuf>,
 
-    /// Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines).
+    /// Manifest format; by default parquet by content, else by extension (.csv, .tsv, .jsonl, .parquet, else lines).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub manifest_format: Option<ManifestFormatArg>,
 
@@ -133,7 +133,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
 
-    /// The CSV/TSV/JSON Lines column holding the URL or path (default: url, path, input or file).
+    /// The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file).
     #[arg(long, value_name = "NAME")]
     pub url_col: Option<String>,
 
@@ -354,6 +354,7 @@ pub enum ManifestFormatArg {
     Csv,
     Tsv,
     Jsonl,
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -297,6 +297,7 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
             cli::ManifestFormatArg::Csv => ManifestFormat::Csv,
             cli::ManifestFormatArg::Tsv => ManifestFormat::Tsv,
             cli::ManifestFormatArg::Jsonl => ManifestFormat::Jsonl,
+            cli::ManifestFormatArg::Parquet => ManifestFormat::Parquet,
         }),
         null: input.null,
         include: glob_set(&input.include, &input.iinclude, "--include")?,

@@ -194,34 +194,128 @@ fn parquet_output_has_every_row_and_the_image_bytes() {
     assert_no_temp_files(&out);
 }
 
+/// The inputs `--dry-run --shard I/N` plans for shard `shard` of `list`,
+/// in order: the expectations of a shard run, however the loopback server's
+/// random port makes the URLs hash.
+fn planned(dir: &Path, list: &str, shard: &str) -> Vec<String> {
+    let dry = pixmill()
+        .current_dir(dir)
+        .args(["convert", "-m", list, "-o", "out", "--dry-run", "--json"])
+        .args(["--output-format", "webdataset", "--shard", shard])
+        .assert()
+        .code(0);
+    json_lines(&String::from_utf8_lossy(&dry.get_output().stdout))
+        .iter()
+        .map(|r| r["input"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A list of `rows` images (`/f/imgN.png`, no caption), none missing.
+fn image_list(dir: &Path, rows: usize) -> Server {
+    let server = Server::start();
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(gradient(24, 18)),
+        image::ImageFormat::Png,
+    );
+    let mut csv = String::from("url\n");
+    for i in 0..rows {
+        server.add(&format!("img{i}.png"), png.clone());
+        csv.push_str(&server.url(&format!("/f/img{i}.png")));
+        csv.push('\n');
+    }
+    fs::write(dir.join("list.csv"), csv).unwrap();
+    server
+}
+
 #[test]
 fn shard_runs_into_one_folder_never_collide() {
     let dir = tempfile::tempdir().unwrap();
-    dataset_list(dir.path());
-    for shard in ["0/2", "1/2"] {
+    // 40 rows: that either of two shards gets none is a 1-in-2^39 chance.
+    image_list(dir.path(), 40);
+    let per_file = 4;
+    let mut all = Vec::new();
+    for index in 0..2 {
+        let shard = format!("{index}/2");
+        let want = planned(dir.path(), "list.csv", &shard);
+        assert!(!want.is_empty(), "shard {shard} got no rows");
+        pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "-m", "list.csv", "-o", "out"])
+            .args(["--output-format", "webdataset", "--shard", &shard])
+            .args(["--samples-per-file", &per_file.to_string()])
+            .args(["-r", "16x16", "-f", "jpeg", "--retries", "0"])
+            .assert()
+            .code(0);
+        // The shard's rows, in planned order, fill its own files in turn.
+        let mut got = Vec::new();
+        for file in 0..want.len().div_ceil(per_file) {
+            let name = format!("{index}of2-{file:05}.tar");
+            let members = tar_members(&dir.path().join("out").join(&name));
+            for (member, bytes) in &members {
+                if member.ends_with(".json") {
+                    let json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                    assert!(member.starts_with(&format!("{index}of2-{file:05}")));
+                    got.push(json["url"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        assert_eq!(got, want, "shard {shard}");
+        all.extend(got);
+    }
+    // Every row in exactly one shard, and nothing else in the folder.
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 40);
+    let tars = files(&dir.path().join("out"))
+        .into_iter()
+        .filter(|f| f.ends_with(".tar"))
+        .count();
+    let expected: usize = (0..2)
+        .map(|i| planned(dir.path(), "list.csv", &format!("{i}/2")).len())
+        .map(|rows| rows.div_ceil(per_file))
+        .sum();
+    assert_eq!(tars, expected);
+    assert_no_temp_files(&dir.path().join("out"));
+}
+
+#[test]
+fn a_shard_assigned_no_rows_succeeds_and_writes_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = image_list(dir.path(), 1);
+    // One row: exactly one of two shards gets it.
+    let empty = (0..2)
+        .find(|i| planned(dir.path(), "list.csv", &format!("{i}/2")).is_empty())
+        .unwrap();
+    let full = 1 - empty;
+    for index in [empty, full] {
         let run = pixmill()
             .current_dir(dir.path())
             .args(["convert", "-m", "list.csv", "-o", "out"])
-            .args(["--output-format", "webdataset", "--shard", shard])
-            .args(["-r", "16x16", "-f", "jpeg", "--retries", "0"])
-            .output()
-            .unwrap();
-        // 1 in the shard that holds the 404 row.
-        assert_ne!(run.status.code(), Some(2), "{run:?}");
+            .args(["--output-format", "webdataset"])
+            .args(["--shard", &format!("{index}/2")])
+            .args(["--report", &format!("r{index}.jsonl")])
+            .assert()
+            .code(0);
+        if index == empty {
+            let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+            assert!(stderr.contains("0 ok, 0 skipped, 0 failed"), "{stderr}");
+            assert!(report(&dir.path().join(format!("r{index}.jsonl"))).is_empty());
+            assert_eq!(server.hits("/f/img0.png"), 0);
+        }
     }
-    let names = files(&dir.path().join("out"));
-    assert!(names.contains(&"0of2-00000.tar".to_string()), "{names:?}");
-    assert!(names.contains(&"1of2-00000.tar".to_string()), "{names:?}");
-    let samples: usize = ["0of2-00000.tar", "1of2-00000.tar"]
-        .iter()
-        .map(|f| {
-            tar_members(&dir.path().join("out").join(f))
-                .keys()
-                .filter(|k| k.ends_with(".jpg"))
-                .count()
-        })
-        .sum();
-    assert_eq!(samples, 5);
+    // Data files hold rows: the empty shard has none, not an empty tar
+    // that a training loader would count as a shard.
+    let mut names = files(&dir.path().join("out"));
+    names.sort();
+    let stem = format!("{full}of2-00000");
+    assert_eq!(
+        names,
+        [
+            format!("{stem}.parquet"),
+            format!("{stem}.tar"),
+            format!("{stem}_stats.json")
+        ]
+    );
 }
 
 #[test]
@@ -396,4 +490,280 @@ fn hash_digests_the_downloaded_bytes_into_records_and_samples() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(json["hash"], want);
+}
+
+/// One row of a LAION-style parquet list: URL, caption, and typed columns.
+struct ListRow {
+    url: Option<String>,
+    text: Option<&'static str>,
+    id: i64,
+    similarity: Option<f64>,
+    nsfw: Option<&'static str>,
+}
+
+/// Writes `rows` as a parquet file with one row group per `groups` entry
+/// (its row count): snappy-compressed, with the caption column in zstd, as
+/// the files datasets ship come.
+fn write_parquet_list(path: &Path, rows: &[ListRow], groups: &[usize]) {
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::ColumnPath;
+    use std::sync::Arc;
+
+    let schema = parquet::schema::parser::parse_message_type(
+        "message list {
+            OPTIONAL BYTE_ARRAY URL (UTF8);
+            OPTIONAL BYTE_ARRAY TEXT (UTF8);
+            REQUIRED INT64 id;
+            OPTIONAL DOUBLE similarity;
+            OPTIONAL BYTE_ARRAY NSFW (UTF8);
+        }",
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_column_compression(
+            ColumnPath::from("TEXT"),
+            Compression::ZSTD(ZstdLevel::default()),
+        )
+        .build();
+    let file = File::create(path).unwrap();
+    let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props)).unwrap();
+    // Optional text: values for the present cells, a definition level for each.
+    fn strings(cells: Vec<Option<String>>) -> (Vec<ByteArray>, Vec<i16>) {
+        let levels = cells.iter().map(|c| i16::from(c.is_some())).collect();
+        let values = cells
+            .into_iter()
+            .flatten()
+            .map(|s| ByteArray::from(s.into_bytes()))
+            .collect();
+        (values, levels)
+    }
+    assert_eq!(groups.iter().sum::<usize>(), rows.len());
+    let mut start = 0;
+    for &size in groups {
+        let group = &rows[start..start + size];
+        start += size;
+        let mut rg = writer.next_row_group().unwrap();
+        for column in 0..5 {
+            let mut col = rg.next_column().unwrap().unwrap();
+            match column {
+                0 | 1 | 4 => {
+                    let cells = group
+                        .iter()
+                        .map(|r| match column {
+                            0 => r.url.clone(),
+                            1 => r.text.map(String::from),
+                            _ => r.nsfw.map(String::from),
+                        })
+                        .collect();
+                    let (values, levels) = strings(cells);
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&values, Some(&levels), None)
+                        .unwrap();
+                }
+                2 => {
+                    let ids: Vec<i64> = group.iter().map(|r| r.id).collect();
+                    col.typed::<Int64Type>()
+                        .write_batch(&ids, None, None)
+                        .unwrap();
+                }
+                _ => {
+                    let levels: Vec<i16> = group
+                        .iter()
+                        .map(|r| i16::from(r.similarity.is_some()))
+                        .collect();
+                    let values: Vec<f64> = group.iter().filter_map(|r| r.similarity).collect();
+                    col.typed::<DoubleType>()
+                        .write_batch(&values, Some(&levels), None)
+                        .unwrap();
+                }
+            }
+            col.close().unwrap();
+        }
+        rg.close().unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// Six rows over three row groups (3, 2, 1): row 4 is a 404, row 3 has
+/// no caption and null columns.
+fn parquet_list(dir: &Path, name: &str) -> Server {
+    let server = Server::start();
+    let mut rows = Vec::new();
+    for i in 0..6u32 {
+        let file = format!("img{i}.png");
+        if i != 4 {
+            let img = image::DynamicImage::ImageRgb8(gradient(40 + i * 8, 30));
+            server.add(&file, encode(&img, image::ImageFormat::Png));
+        }
+        rows.push(ListRow {
+            url: Some(server.url(&format!("/f/{file}"))),
+            text: [
+                Some("a cat"),
+                Some("a dog"),
+                Some("a bird"),
+                None,
+                Some("gone"),
+                Some("a fish"),
+            ][i as usize],
+            id: 1000 + i64::from(i),
+            similarity: (i != 3).then_some(0.25 + f64::from(i)),
+            nsfw: (i != 3).then_some("UNLIKELY"),
+        });
+    }
+    write_parquet_list(&dir.join(name), &rows, &[3, 2, 1]);
+    server
+}
+
+#[test]
+fn parquet_manifest_rows_become_samples_with_typed_columns_passed_through() {
+    let dir = tempfile::tempdir().unwrap();
+    // No extension: recognised by its magic bytes.
+    let server = parquet_list(dir.path(), "laion-part");
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "-m", "laion-part", "-o", "out"])
+        .args(["--url-col", "url", "--caption-col", "TEXT"])
+        .args(["--output-format", "webdataset", "--samples-per-file", "2"])
+        .args(["-r", "16x16", "-f", "jpeg", "--report", "r.jsonl"])
+        .args(["--timeout", "2s", "--retries", "0"])
+        .assert()
+        .code(1);
+    let out = dir.path().join("out");
+
+    // Rows keep their order across row groups: row 3 is 00001.tar's second.
+    let second = tar_members(&out.join("00001.tar"));
+    let names: Vec<&str> = second.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "000010.jpg",
+            "000010.json",
+            "000010.txt",
+            "000011.jpg",
+            "000011.json"
+        ]
+    );
+    assert_eq!(second["000010.txt"], b"a bird");
+    let json: serde_json::Value = serde_json::from_slice(&second["000010.json"]).unwrap();
+    assert_eq!(json["url"], server.url("/f/img2.png"));
+    assert_eq!(json["caption"], "a bird");
+    assert_eq!(json["id"], 1002);
+    assert_eq!(json["similarity"], 2.25);
+    assert_eq!(json["NSFW"], "UNLIKELY");
+    // A row with null cells: no caption file, nulls kept as null.
+    let json: serde_json::Value = serde_json::from_slice(&second["000011.json"]).unwrap();
+    assert_eq!(json["id"], 1003);
+    assert!(
+        json["similarity"].is_null() && json["NSFW"].is_null(),
+        "{json}"
+    );
+    assert!(json["caption"].is_null(), "{json}");
+
+    // The metadata has every row, the failed one with its columns.
+    let meta = parquet_rows(&out.join("00002.parquet"));
+    let failed = meta
+        .iter()
+        .find(|r| text(&r["key"]) == Some("000020"))
+        .unwrap();
+    assert_eq!(text(&failed["status"]), Some("failed"));
+    assert_eq!(int(&failed["http_status"]), Some(404));
+    assert_eq!(text(&failed["id"]), Some("1004"));
+    assert_eq!(text(&failed["caption"]), Some("gone"));
+
+    let records = report(&dir.path().join("r.jsonl"));
+    assert_eq!(records.len(), 6);
+    let fish = records
+        .iter()
+        .find(|r| r["caption"] == "a fish")
+        .expect("row 5 in the report");
+    assert_eq!(fish["status"], "ok");
+    assert_eq!(fish["columns"]["id"], 1005);
+    assert_eq!(fish["columns"]["similarity"], 5.25);
+    assert_no_temp_files(&out);
+}
+
+#[test]
+fn parquet_manifest_feeds_fetch_and_bad_rows_are_failed_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let img = image::DynamicImage::ImageRgb8(gradient(20, 20));
+    server.add("a.png", encode(&img, image::ImageFormat::Png));
+    let row = |url: Option<String>, id| ListRow {
+        url,
+        text: Some("x"),
+        id,
+        similarity: None,
+        nsfw: None,
+    };
+    let rows = [
+        row(Some(server.url("/f/a.png")), 1),
+        row(None, 2),
+        row(Some(String::new()), 3),
+    ];
+    write_parquet_list(&dir.path().join("list.parquet"), &rows, &[2, 1]);
+    let fetched = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "list.parquet", "-o", "dl", "--json"])
+        .assert()
+        .code(1);
+    let records = json_lines(&String::from_utf8_lossy(&fetched.get_output().stdout));
+    assert_eq!(records.len(), 3, "{records:#?}");
+    let ok = records.iter().find(|r| r["status"] == "ok").unwrap();
+    assert_eq!(ok["columns"]["id"], 1);
+    // No `caption` column and no --caption-col: TEXT is just another column.
+    assert_eq!(ok["columns"]["TEXT"], "x");
+    assert!(ok["columns"]["similarity"].is_null());
+    assert!(dir.path().join("dl/a.png").is_file());
+    // Rows 2 and 3 (counted from 1) have no URL: each a failed record.
+    for number in [2, 3] {
+        let bad = records
+            .iter()
+            .find(|r| r["input"] == format!("list.parquet:{number}"))
+            .unwrap_or_else(|| panic!("no record for row {number}: {records:#?}"));
+        assert_eq!(bad["status"], "failed");
+        assert!(bad["error"].as_str().unwrap().contains("empty"), "{bad}");
+    }
+}
+
+#[test]
+fn unusable_parquet_manifests_are_setup_errors_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [ListRow {
+        url: Some("http://127.0.0.1:9/a.png".into()),
+        text: None,
+        id: 1,
+        similarity: None,
+        nsfw: None,
+    }];
+    write_parquet_list(&dir.path().join("list.parquet"), &rows, &[1]);
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "list.parquet",
+            &["--url-col", "link"],
+            "no link column in parquet schema",
+        ),
+        ("junk.parquet", &[], "not a readable parquet file"),
+        (
+            "-",
+            &["--manifest-format", "parquet"],
+            "must be a file, not a stream",
+        ),
+    ];
+    fs::write(dir.path().join("junk.parquet"), b"PAR1 this is not parquet").unwrap();
+    for (list, extra, want) in cases {
+        let run = pixmill()
+            .current_dir(dir.path())
+            .args(["fetch", "-m", list, "-o", "dl"])
+            .args(extra)
+            .write_stdin("")
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+        assert!(stderr.contains(want), "{list}: {stderr}");
+        assert!(!dir.path().join("dl/a.png").exists());
+    }
 }

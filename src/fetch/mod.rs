@@ -4,6 +4,7 @@
 
 mod adaptive;
 mod attempt;
+mod dns;
 mod hostlimit;
 mod retry;
 #[cfg(test)]
@@ -16,6 +17,7 @@ use hostlimit::{HostLimiter, Refused};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::store::Validators;
@@ -135,7 +137,8 @@ impl Fetcher {
             .user_agent(settings.user_agent.clone())
             .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
             .timeout(attempt::stall_limit(&settings))
-            .redirect(redirect_policy());
+            .redirect(redirect_policy())
+            .dns_resolver(Arc::new(dns::CachingResolver::system()));
         if !settings.keep_alive {
             builder = builder.pool_max_idle_per_host(0);
         }

@@ -286,7 +286,7 @@ impl Converter {
             );
             return Err(ItemError::new(ErrorClass::Encode, msg));
         }
-        self.check_filters(input)?;
+        self.check_filters(input, in_format)?;
         let mut warnings = Vec::new();
         if in_format == Format::Jpeg {
             warnings.extend(self.check_jpeg(input)?);
@@ -515,16 +515,12 @@ impl Converter {
 
     /// `--min-size` and `--max-aspect`, from the header alone: an image
     /// left out costs no decoding.
-    fn check_filters(&self, input: &[u8]) -> Result<(), ItemError> {
+    fn check_filters(&self, input: &[u8], format: Format) -> Result<(), ItemError> {
         let (min_size, max_aspect) = (self.settings.min_size, self.settings.max_aspect);
         if min_size.is_none() && max_aspect.is_none() {
             return Ok(());
         }
-        let reader = image::ImageReader::new(std::io::Cursor::new(input)).with_guessed_format();
-        let Ok((w, h)) = reader
-            .map_err(|_| ())
-            .and_then(|r| r.into_dimensions().map_err(|_| ()))
-        else {
+        let Some((w, h)) = header_size(input, format) else {
             // Unreadable headers fail in decoding, with its message.
             return Ok(());
         };
@@ -656,6 +652,23 @@ impl Converter {
         let (dw, dh) = oriented(d.full.0, d.full.1, o);
         let display = plan::plan(dw, dh, &self.settings);
         (o, display, stored_plan(display, o))
+    }
+}
+
+/// An image's size from its headers, without decoding its pixels: HEIF,
+/// AVIF and JPEG XL through their own parsers (the image crate reads
+/// neither), everything else through the image crate's.
+fn header_size(input: &[u8], format: Format) -> Option<(u32, u32)> {
+    match format {
+        #[cfg(feature = "heif")]
+        Format::Heif | Format::Avif => heif::primary_size(input),
+        #[cfg(feature = "jxl")]
+        Format::Jxl => jxl::header_size(input),
+        _ => image::ImageReader::new(std::io::Cursor::new(input))
+            .with_guessed_format()
+            .ok()?
+            .into_dimensions()
+            .ok(),
     }
 }
 

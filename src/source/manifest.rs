@@ -5,8 +5,13 @@
 //! Bad records become per-record errors and parsing continues; only a failing
 //! reader (or a CSV header without an input column) ends the iteration.
 
+mod parquet;
+
 use crate::item::Extra;
+pub use parquet::is_parquet;
+use parquet::ParquetRows;
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, BufRead};
 use std::path::Path;
 
@@ -21,11 +26,14 @@ pub enum ManifestFormat {
     Tsv,
     /// One JSON object (or bare JSON string) per line.
     Jsonl,
+    /// A parquet file (read from its footer, so never from a stream).
+    Parquet,
 }
 
 impl ManifestFormat {
     /// By extension (after a `.gz`): .csv → Csv, .tsv/.tab → Tsv, .jsonl/.ndjson → Jsonl,
-    /// anything else → Lines. Extensions compare case-insensitively because
+    /// .parquet/.pq → Parquet, anything else → Lines (a file that starts with
+    /// the parquet magic is parquet whatever its name: see [`is_parquet`]). Extensions compare case-insensitively because
     /// spreadsheet exports on Windows often come out as `.CSV`.
     pub fn from_path(path: &Path) -> ManifestFormat {
         // `list.csv.gz` is a CSV list, compressed.
@@ -44,17 +52,19 @@ impl ManifestFormat {
             Some("csv") => ManifestFormat::Csv,
             Some("tsv" | "tab") => ManifestFormat::Tsv,
             Some("jsonl" | "ndjson") => ManifestFormat::Jsonl,
+            Some("parquet" | "pq") => ManifestFormat::Parquet,
             _ => ManifestFormat::Lines,
         }
     }
 
-    /// The value of `--manifest-format`: `lines`, `csv`, `tsv` or `jsonl`.
+    /// The value of `--manifest-format`: `lines`, `csv`, `tsv`, `jsonl` or `parquet`.
     pub fn parse(name: &str) -> Option<ManifestFormat> {
         match name.trim().to_ascii_lowercase().as_str() {
             "lines" => Some(ManifestFormat::Lines),
             "csv" => Some(ManifestFormat::Csv),
             "tsv" => Some(ManifestFormat::Tsv),
             "jsonl" => Some(ManifestFormat::Jsonl),
+            "parquet" => Some(ManifestFormat::Parquet),
             _ => None,
         }
     }
@@ -146,9 +156,24 @@ pub fn read_manifest_with(
         ManifestFormat::Jsonl => Source::Jsonl(RecordReader::new(reader, b'\n')),
         ManifestFormat::Csv => Source::Csv(Box::new(CsvSource::new(reader, b',', names.clone()))),
         ManifestFormat::Tsv => Source::Csv(Box::new(CsvSource::new(reader, b'\t', names.clone()))),
+        ManifestFormat::Parquet => Source::Stream,
     };
     Entries { source, names }
 }
+
+/// Reads the rows of a parquet manifest lazily, a row group at a time.
+/// Fails (with a message for the user) when `file` is not parquet or has no
+/// input column.
+pub fn read_parquet_manifest(file: File, names: ColumnNames) -> Result<Entries, String> {
+    let rows = ParquetRows::open(file, &names)?;
+    Ok(Entries {
+        source: Source::Parquet(Box::new(rows)),
+        names,
+    })
+}
+
+/// A parquet file is read from its footer, which a stream cannot seek to.
+const PARQUET_STREAM: &str = "a parquet manifest must be a file, not a stream";
 
 /// Iterator returned by [`read_manifest`].
 pub struct Entries {
@@ -161,6 +186,9 @@ enum Source {
     Nul(RecordReader),
     Jsonl(RecordReader),
     Csv(Box<CsvSource>),
+    Parquet(Box<ParquetRows>),
+    /// Parquet asked of stdin: an error, found by [`Entries::check_header`].
+    Stream,
     Done,
 }
 
@@ -177,6 +205,9 @@ impl Entries {
     /// column is a setup error before any work starts, not a failed item
     /// after some. Other formats have no header: always fine.
     pub fn check_header(&mut self) -> Result<(), ManifestError> {
+        if let Source::Stream = self.source {
+            return Err(ManifestError::new(1, PARQUET_STREAM));
+        }
         let Source::Csv(csv) = &mut self.source else {
             return Ok(());
         };
@@ -196,6 +227,8 @@ impl Iterator for Entries {
             Source::Nul(r) => next_nul(r),
             Source::Jsonl(r) => next_json(r, &self.names),
             Source::Csv(c) => c.next_step(),
+            Source::Parquet(p) => p.next_step(),
+            Source::Stream => Step::Fatal(ManifestError::new(1, PARQUET_STREAM)),
             Source::Done => Step::End,
         };
         match step {
@@ -1057,6 +1090,8 @@ mod tests {
             ("archive.csv.gz", ManifestFormat::Csv),
             ("list.JSONL.GZ", ManifestFormat::Jsonl),
             ("urls.txt.gz", ManifestFormat::Lines),
+            ("part-00000.parquet", ManifestFormat::Parquet),
+            ("x.PQ", ManifestFormat::Parquet),
         ];
         for (path, want) in cases {
             assert_eq!(ManifestFormat::from_path(Path::new(path)), want, "{path}");
@@ -1069,6 +1104,10 @@ mod tests {
         assert_eq!(ManifestFormat::parse("CSV"), Some(ManifestFormat::Csv));
         assert_eq!(ManifestFormat::parse("tsv"), Some(ManifestFormat::Tsv));
         assert_eq!(ManifestFormat::parse("jsonl"), Some(ManifestFormat::Jsonl));
+        assert_eq!(
+            ManifestFormat::parse("parquet"),
+            Some(ManifestFormat::Parquet)
+        );
         assert_eq!(ManifestFormat::parse("xml"), None);
         assert_eq!(ManifestFormat::parse(""), None);
     }

@@ -215,6 +215,7 @@ job=$(submit 0-3 "$work/case2.txt" "$work/out2")
 all_held() { [ "$(held_count)" -ge 8 ]; }
 wait_for "8 held downloads" 60 all_held
 # ... then one task is cancelled.
+cancelled_at=$(date +%s)
 scancel "${job}_$victim"
 victim_over() { case "$(task_state "$job" "$victim")" in CANCELLED* | FAILED) return 0 ;; *) return 1 ;; esac; }
 wait_for "task $victim to end" 30 victim_over
@@ -228,7 +229,13 @@ before=$(grep -c '"status":"ok"' "$work/out2.reports/report-$victim.jsonl" || tr
 left=$(find "$work/out2" -name '.*.pixmill-*.tmp' | wc -l)
 # Requeued, the same array index runs the same shard again and overwrites its report.
 scontrol requeue "${job}_$victim"
-# A requeued job waits for a begin time (to let the node clean up); no need here.
+# A requeued job waits for a begin time, by default the credential lifetime
+# (120 s). Slurm revokes the cancelled run's credential with one-second
+# granularity, so a start within that second is refused ("Job credential
+# revoked") and the task fails: start it once the clock has moved two
+# seconds past the cancel.
+clock_past() { [ "$(date +%s)" -ge "$1" ]; }
+wait_for "the clock to pass the revocation" 10 clock_past $((cancelled_at + 2))
 scontrol update JobId="${job}_$victim" StartTime=now
 wait_for "the requeued task" 60 job_over "$job"
 [ "$(task_state "$job" "$victim")" = COMPLETED ] || fail "requeued task: $(task_state "$job" "$victim")"

@@ -33,17 +33,18 @@ complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "completions" -d 'Pr
 complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout, e.g. `pixmill man | man -l -`'
 complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l manifest-format -d 'Manifest format; by default parquet by content, else by extension (.csv, .tsv, .jsonl, .parquet, else lines)' -r -f -a "lines\t''
 csv\t''
 tsv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l url-col -d 'The CSV/TSV/JSON Lines column holding the URL or path (default: url, path, input or file)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
@@ -124,17 +125,18 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-keep-aliv
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default parquet by content, else by extension (.csv, .tsv, .jsonl, .parquet, else lines)' -r -f -a "lines\t''
 csv\t''
 tsv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l url-col -d 'The CSV/TSV/JSON Lines column holding the URL or path (default: url, path, input or file)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
