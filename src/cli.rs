@@ -92,7 +92,7 @@ pub struct InputArgs {
     #[arg(short = 'm', long, value_name = "FILE")]
     pub manifest: Vec<PathBuf>,
 
-    /// Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines).
+    /// Manifest format; by default parquet by content, else by extension (.csv, .tsv, .jsonl, .parquet, else lines).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub manifest_format: Option<ManifestFormatArg>,
 
@@ -132,6 +132,14 @@ pub struct InputArgs {
     /// `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README).
     #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
+
+    /// The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file).
+    #[arg(long, value_name = "NAME")]
+    pub url_col: Option<String>,
+
+    /// The column holding each image's caption (default: caption, when present).
+    #[arg(long, value_name = "NAME")]
+    pub caption_col: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +152,18 @@ pub struct OutputArgs {
     /// When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail.
     #[arg(long, value_enum, default_value_t = OnExistsArg::Update, value_name = "WHAT")]
     pub on_exists: OnExistsArg,
+
+    /// How outputs are stored: loose files, WebDataset tar shards, or parquet shards (image bytes in a column).
+    #[arg(long, value_enum, default_value_t = OutputFormatArg::Files, value_name = "KIND")]
+    pub output_format: OutputFormatArg,
+
+    /// With webdataset or parquet output: at most this many input rows per data file.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub samples_per_file: u64,
+
+    /// Digest each item's input bytes (as downloaded or read) into its record and the dataset metadata.
+    #[arg(long, value_enum, value_name = "ALGO")]
+    pub hash: Option<HashArg>,
 
     /// Make each output (and its folder entry) durable on disk before its record says ok.
     #[arg(long)]
@@ -177,7 +197,7 @@ pub struct ImageArgs {
     #[arg(short = 'r', long, value_name = "SIZE")]
     pub resize: Option<String>,
 
-    /// How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox).
+    /// How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox), outside (shorter side to the box, no crop).
     #[arg(long, value_enum, default_value_t = FitArg::Inside)]
     pub fit: FitArg,
 
@@ -236,6 +256,13 @@ pub struct ImageArgs {
     /// Copy EXIF (orientation reset, dimensions updated), XMP, the colour profile and pixel density into JPEG, PNG, WebP and TIFF outputs (default: stripped).
     #[arg(long)]
     pub keep_metadata: bool,
+    /// Skip images whose shorter side is below N pixels (checked from the header, before decoding).
+    #[arg(long, value_name = "N")]
+    pub min_size: Option<u32>,
+
+    /// Skip images whose longer side is more than R times their shorter (e.g. 3).
+    #[arg(long, value_name = "R")]
+    pub max_aspect: Option<f64>,
 
     /// Refuse images with more pixels than this (checked from the header, before decoding).
     #[arg(long, default_value_t = 100_000_000, value_name = "N")]
@@ -304,6 +331,17 @@ pub struct NetArgs {
     /// Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads).
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    /// The User-Agent header (default: pixmill/VERSION).
+    #[arg(long, value_name = "STRING")]
+    pub user_agent: Option<String>,
+
+    /// X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none).
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "noai,noimageai,noindex,noimageindex"
+    )]
+    pub disallowed_header_directives: String,
 
     /// Abort downloads larger than this (e.g. 50M).
     #[arg(long, value_name = "SIZE")]
@@ -316,6 +354,20 @@ pub enum ManifestFormatArg {
     Csv,
     Tsv,
     Jsonl,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormatArg {
+    Files,
+    Webdataset,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashArg {
+    Sha256,
+    Md5,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -338,6 +390,7 @@ pub enum FitArg {
     Cover,
     Fill,
     Contain,
+    Outside,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -55,6 +55,19 @@ pub struct SourceConfig {
     pub hidden: bool,
     /// `(index, count)`: keep entries whose stable key hashes to `index`.
     pub shard: Option<(u64, u64)>,
+    /// Which manifest columns hold the input and the caption.
+    pub columns: crate::source::manifest::ColumnNames,
+}
+
+/// How outputs are stored (`--output-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Loose files under `-o`.
+    Files,
+    /// WebDataset tar shards.
+    Webdataset,
+    /// Parquet shards with the image bytes in a column.
+    Parquet,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +75,9 @@ pub struct Config {
     pub mode: Mode,
     pub source: SourceConfig,
     pub out_dir: PathBuf,
+    pub output_format: OutputFormat,
+    /// Input rows per data file of a dataset output.
+    pub samples_per_file: u64,
     pub on_exists: OnExists,
     /// Make each output durable before its record says ok.
     pub fsync: bool,
@@ -80,6 +96,8 @@ pub struct Config {
     pub backend: Backend,
     pub io_threads: usize,
     pub fetch: FetchSettings,
+    /// `--hash`: digest each item's input bytes into its record.
+    pub hash: Option<crate::hashing::HashAlgo>,
     /// Local inputs larger than this are refused before reading.
     pub max_input_size: u64,
 }
@@ -173,6 +191,15 @@ impl Config {
             },
             cacert: net.cacert,
             insecure: net.insecure,
+            user_agent: net
+                .user_agent
+                .unwrap_or_else(|| crate::fetch::DEFAULT_USER_AGENT.to_string()),
+            disallowed_directives: net
+                .disallowed_header_directives
+                .split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
             ..FetchSettings::default()
         };
         if let Some(path) = &fetch.cacert {
@@ -181,10 +208,23 @@ impl Config {
         }
         let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();
         let base = settings_base(&mode);
+        if output.samples_per_file == 0 {
+            return Err(usage("--samples-per-file must be at least 1"));
+        }
         Ok(Config {
             mode,
             source,
             out_dir: output.out_dir,
+            output_format: match output.output_format {
+                cli::OutputFormatArg::Files => OutputFormat::Files,
+                cli::OutputFormatArg::Webdataset => OutputFormat::Webdataset,
+                cli::OutputFormatArg::Parquet => OutputFormat::Parquet,
+            },
+            samples_per_file: output.samples_per_file,
+            hash: output.hash.map(|h| match h {
+                cli::HashArg::Sha256 => crate::hashing::HashAlgo::Sha256,
+                cli::HashArg::Md5 => crate::hashing::HashAlgo::Md5,
+            }),
             settings_base: base,
             on_exists: match output.on_exists {
                 OnExistsArg::Update => OnExists::Update,
@@ -257,6 +297,7 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
             cli::ManifestFormatArg::Csv => ManifestFormat::Csv,
             cli::ManifestFormatArg::Tsv => ManifestFormat::Tsv,
             cli::ManifestFormatArg::Jsonl => ManifestFormat::Jsonl,
+            cli::ManifestFormatArg::Parquet => ManifestFormat::Parquet,
         }),
         null: input.null,
         include: glob_set(&input.include, &input.iinclude, "--include")?,
@@ -265,6 +306,10 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
         follow: input.follow,
         hidden: input.hidden,
         shard,
+        columns: crate::source::manifest::ColumnNames {
+            url: input.url_col,
+            caption: input.caption_col,
+        },
     })
 }
 
@@ -384,6 +429,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
         FitArg::Cover => Fit::Cover,
         FitArg::Fill => Fit::Fill,
         FitArg::Contain => Fit::Contain,
+        FitArg::Outside => Fit::Outside,
     };
     if fit != Fit::Inside {
         match resize {
@@ -471,6 +517,13 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
         },
         accept_truncated: args.accept_truncated,
         keep_metadata: args.keep_metadata,
+        min_size: args.min_size,
+        max_aspect: match args.max_aspect {
+            Some(r) if !(r >= 1.0 && r.is_finite()) => {
+                return Err(usage(format!("--max-aspect {r}: must be at least 1")))
+            }
+            r => r,
+        },
     })
 }
 

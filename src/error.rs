@@ -41,6 +41,9 @@ pub enum ErrorClass {
     /// A decoder or encoder panicked on this input (caught, so only this
     /// item failed): a bug worth reporting with the input attached.
     Panic,
+    /// Left out by a filter (`--min-size`, `--max-aspect`): the record is
+    /// `skipped` with the message as its reason, not failed.
+    Filtered,
 }
 
 impl ErrorClass {
@@ -62,6 +65,7 @@ impl ErrorClass {
             ErrorClass::Checksum => "checksum",
             ErrorClass::Worker => "worker",
             ErrorClass::Panic => "panic",
+            ErrorClass::Filtered => "filtered",
         }
     }
 }

@@ -138,6 +138,10 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         }) => {
             record.http_status = http_status;
             record.attempts = Some(attempts);
+            // An opt-out is the server's wish, not a failure.
+            if error.class == ErrorClass::Filtered {
+                return done(record.skip(&error.message), &entry);
+            }
             return done(record.fail(error), &entry);
         }
     };
@@ -205,6 +209,16 @@ fn finish_fetch(
     temp: PathBuf,
     fetched: &Fetched,
 ) -> Next {
+    if let Some(algo) = ctx.config.hash {
+        match algo.of_file(&temp) {
+            Ok(digest) => record.hash = Some(digest),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                let e = ItemError::new(ErrorClass::Read, format!("cannot hash: {e}"));
+                return done(record.fail(e), &entry);
+            }
+        }
+    }
     if let Some(named) = naming::settle_download(&entry.output, entry.settles, fetched) {
         if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
             return Next::Done(r);

@@ -7,7 +7,53 @@ use crate::store::stamp::Provenance;
 use crate::store::Validators;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
+
+/// What a manifest row says besides the input: its caption and every other
+/// column, carried to the record and to a dataset's samples and metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Extra {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub columns: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Extra {
+    pub fn is_empty(&self) -> bool {
+        self.caption.is_none() && self.columns.is_empty()
+    }
+}
+
+/// An entry's place in the run's input (within its `--shard`), counted
+/// from 0 in input order, and what its row said: a dataset's keys and data
+/// files are decided from the position, so the same list gives the same keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    #[serde(skip)]
+    pub position: u64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A shared [`Row`] in a record (serde's own `Arc` support would need its
+/// `rc` feature, and a rebuild of everything that uses serde).
+#[derive(Debug, Clone)]
+pub struct RowRef(pub Arc<Row>);
+
+impl Serialize for RowRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl std::ops::Deref for RowRef {
+    type Target = Row;
+    fn deref(&self) -> &Row {
+        &self.0
+    }
+}
 
 /// Where an item's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +86,8 @@ pub struct Entry {
     pub key: String,
     /// What of `output` a download's headers settle.
     pub settles: Settles,
+    /// Its input row (every planned entry has one).
+    pub row: Option<Arc<Row>>,
     pub started: Instant,
 }
 
@@ -113,6 +161,12 @@ pub struct Record {
     /// (dropped frames, colours, data); omitted when there is nothing to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `--hash`: the lowercase hex digest of the downloaded (or read) bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// The input row: caption and extra columns (flattened into the JSON).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub row: Option<RowRef>,
     /// The input's exact bytes, percent-escaped, present only when the
     /// input is a path that is not UTF-8 (`input` then shows it with
     /// U+FFFD, for people); see [`raw_form`].
@@ -159,6 +213,7 @@ impl Record {
                 Input::Path(_) => None,
             },
             reason: entry.redo.map(String::from),
+            row: entry.row.clone().map(RowRef),
             ..Record::blank(entry.label.clone(), status)
         }
     }
@@ -192,6 +247,8 @@ impl Record {
             warnings: Vec::new(),
             input_raw: None,
             output_raw: None,
+            hash: None,
+            row: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod fetch;
+pub mod hashing;
 pub mod imaging;
 pub mod io_stage;
 pub mod item;

@@ -12,7 +12,7 @@
 //! input channel is drained and its senders are dropped, so the run ends
 //! by itself once the source is done, and stops early once `Stop` is set.
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, OutputFormat};
 use crate::error::Error;
 use crate::io_stage::{self, IoContext};
 use crate::item::{Entry, Job, Record};
@@ -22,6 +22,7 @@ use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
 use crate::source::{self, Lists, Planner, SourceStats};
+use crate::store::dataset::{DatasetStore, RowTotal};
 use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
 use crossbeam_channel::bounded;
 use std::sync::OnceLock;
@@ -65,8 +66,19 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let progress = Progress::new(config.progress, may_download);
     let names = Names::default();
     let duplicates = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let files = FilesStore::new(&out, config.fsync);
-    let store: &dyn OutputStore = &files;
+    let row_total = RowTotal::default();
+    let files;
+    let dataset;
+    let store: &dyn OutputStore = match config.output_format {
+        OutputFormat::Files => {
+            files = FilesStore::new(&out, config.fsync);
+            &files
+        }
+        OutputFormat::Webdataset | OutputFormat::Parquet => {
+            dataset = DatasetStore::new(&out, config, row_total.clone());
+            &dataset
+        }
+    };
     let (per_worker, mut single) = match store.writers() {
         Writers::PerWorker(make) => (Some(make), None),
         Writers::Single(writer) => (None, Some(writer)),
@@ -87,6 +99,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         jobs: config.jobs,
         stop,
         max_input_size: config.max_input_size,
+        hash: config.hash,
     };
 
     type Ran = (report::SinkEnd, Vec<StageLoad>, SourceStats);
@@ -161,6 +174,10 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             );
             let stats = source::produce(&config.source, lists, &mut planner);
             listed.store(true, std::sync::atomic::Ordering::Relaxed);
+            // All rows planned: a dataset store now knows its last file's size.
+            if !stop.requested() {
+                let _ = row_total.set(planner.rows_planned());
+            }
             stats
         });
 

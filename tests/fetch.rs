@@ -619,3 +619,23 @@ fn a_trickling_download_below_min_speed_is_a_stall() {
     drop(assert);
     assert!(!dir.path().join("dl/slow.bin").exists());
 }
+
+#[test]
+fn host_names_resolve_through_the_caching_resolver() {
+    // `localhost` is a name, not an address: it goes through the client's
+    // resolver (the cache), from many download threads at once.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    let urls: Vec<String> = (0..12)
+        .map(|i| {
+            server.add(&format!("f{i}.bin"), payload(100 + i, i as u8));
+            format!("http://localhost:{port}/f/f{i}.bin")
+        })
+        .collect();
+    fetch(dir.path(), &urls, &["--io-threads", "8"]).code(0);
+    for i in 0..12 {
+        let got = fs::read(dir.path().join(format!("dl/f{i}.bin"))).unwrap();
+        assert_eq!(got, payload(100 + i, i as u8));
+    }
+}

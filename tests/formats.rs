@@ -542,3 +542,37 @@ fn a_multi_page_tiff_keeps_the_first_page_and_says_so() {
     let img = open(&dir.path().join("out/pages.png")).to_rgb8();
     assert_eq!(img.get_pixel(5, 5).0, [200, 0, 0]);
 }
+
+#[test]
+#[cfg(all(feature = "heif", feature = "jxl"))]
+fn size_filters_read_heic_avif_and_jpeg_xl_headers() {
+    // The fixtures are 96x64: shorter side 64, aspect 1.5.
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["photo.heic", "photo.avif", "photo.jxl", "photo-boxed.jxl"];
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--min-size", "65"],
+            "image is 96x64, shorter side under --min-size 65",
+        ),
+        (
+            &["--max-aspect", "1.4"],
+            "image is 96x64, aspect ratio 1.50 over --max-aspect 1.4",
+        ),
+        (&["--min-size", "64", "--max-aspect", "1.5"], ""),
+    ];
+    for name in names {
+        for (n, (filters, reason)) in cases.iter().enumerate() {
+            let out = dir.path().join(format!("{name}-{n}"));
+            let mut args = vec!["-f", "png"];
+            args.extend_from_slice(filters);
+            let record = convert_json(&formats_fixture(name), &out, &args);
+            match reason.is_empty() {
+                true => assert_eq!(record["status"], "ok", "{name} {filters:?}: {record}"),
+                false => {
+                    assert_eq!(record["status"], "skipped", "{name} {filters:?}: {record}");
+                    assert_eq!(record["reason"], *reason, "{name}");
+                }
+            }
+        }
+    }
+}

@@ -118,6 +118,15 @@ impl Attempt<'_> {
         if !response.status().is_success() {
             return Err(status_failure(&response));
         }
+        if let Some(directive) = opted_out(headers, &self.settings.disallowed_directives) {
+            // Decided from the headers: the body is never read.
+            return Err(Failure::new(
+                ErrorClass::Filtered,
+                format!("opted out: X-Robots-Tag {directive}"),
+                Retry::No,
+            )
+            .with_status(status));
+        }
         let content_type = text(CONTENT_TYPE);
         let content_disposition = text(CONTENT_DISPOSITION);
         let expected = response.content_length();
@@ -338,6 +347,38 @@ impl SpeedWindow {
 pub(crate) fn stall_limit(settings: &FetchSettings) -> Option<Duration> {
     Some(settings.timeout).filter(|t| !t.is_zero())
 }
+
+/// The first disallowed directive an `X-Robots-Tag` header carries, for
+/// all robots (`noai`), ours (`pixmill: noai`) or any (`*: noai`); values
+/// are comma-separated and compared case-insensitively.
+pub(crate) fn opted_out(headers: &HeaderMap, disallowed: &[String]) -> Option<String> {
+    if disallowed.is_empty() {
+        return None;
+    }
+    for value in headers.get_all("x-robots-tag") {
+        let Ok(value) = value.to_str() else { continue };
+        let value = value.to_ascii_lowercase();
+        // `botname: a, b` scopes the list to one robot.
+        let directives = match value.split_once(':') {
+            Some((scope, rest)) => match scope.trim() {
+                "pixmill" | "*" => rest,
+                // Not a scope (a directive with a value, e.g. `unavailable_after: ...`).
+                s if s.contains(' ') || NOT_SCOPES.contains(&s) => value.as_str(),
+                _ => continue,
+            },
+            None => value.as_str(),
+        };
+        for directive in directives.split(',').map(str::trim) {
+            if disallowed.iter().any(|d| d == directive) {
+                return Some(directive.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Directives written `name: value`, which are not robot scopes.
+const NOT_SCOPES: [&str; 3] = ["unavailable_after", "max-snippet", "max-image-preview"];
 
 fn status_failure(response: &Response) -> Failure {
     let status = response.status();

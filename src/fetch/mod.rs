@@ -4,6 +4,7 @@
 
 mod adaptive;
 mod attempt;
+mod dns;
 mod hostlimit;
 mod retry;
 #[cfg(test)]
@@ -16,6 +17,7 @@ use hostlimit::{HostLimiter, Refused};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::store::Validators;
@@ -54,7 +56,18 @@ pub struct FetchSettings {
     pub cacert: Option<std::path::PathBuf>,
     /// Skip certificate checks (`--insecure`).
     pub insecure: bool,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// `X-Robots-Tag` directives that opt a response out (lowercase); an
+    /// opted-out body is never downloaded.
+    pub disallowed_directives: Vec<String>,
 }
+
+/// The default `User-Agent`: names pixmill and its version.
+pub const DEFAULT_USER_AGENT: &str = concat!("pixmill/", env!("CARGO_PKG_VERSION"));
+
+/// The `X-Robots-Tag` directives honoured by default (img2dataset's list).
+pub const DEFAULT_DISALLOWED: [&str; 4] = ["noai", "noimageai", "noindex", "noimageindex"];
 
 impl Default for FetchSettings {
     fn default() -> Self {
@@ -71,6 +84,8 @@ impl Default for FetchSettings {
             min_speed: 1024,
             cacert: None,
             insecure: false,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            disallowed_directives: DEFAULT_DISALLOWED.iter().map(|d| d.to_string()).collect(),
         }
     }
 }
@@ -119,10 +134,11 @@ impl Fetcher {
         // head and each body read separately, which is exactly a stall
         // timeout; the whole-item limit is enforced by the fetch loop.
         let mut builder = reqwest::blocking::Client::builder()
-            .user_agent(concat!("pixmill/", env!("CARGO_PKG_VERSION")))
+            .user_agent(settings.user_agent.clone())
             .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
             .timeout(attempt::stall_limit(&settings))
-            .redirect(redirect_policy());
+            .redirect(redirect_policy())
+            .dns_resolver(Arc::new(dns::CachingResolver::system()));
         if !settings.keep_alive {
             builder = builder.pool_max_idle_per_host(0);
         }

@@ -97,8 +97,7 @@ fn quick() -> FetchSettings {
         per_host_max: 8,
         max_backoff: Duration::from_millis(20),
         min_speed: 0,
-        cacert: None,
-        insecure: false,
+        ..FetchSettings::default()
     }
 }
 

@@ -150,8 +150,8 @@ pub(crate) fn encode_avif(px: &Pixels, quality: u8) -> Result<Vec<u8>, ItemError
     ctx.write_to_bytes().map_err(encode_error)
 }
 
-/// Encoded HEIF-family bytes' primary image size, for tests.
-#[cfg(test)]
+/// HEIF-family bytes' primary image size, from the container alone (no
+/// pixels decoded): what the size filters look at.
 pub(crate) fn primary_size(input: &[u8]) -> Option<(u32, u32)> {
     let ctx = HeifContext::read_from_bytes(input).ok()?;
     let handle = ctx.primary_image_handle().ok()?;

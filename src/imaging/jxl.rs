@@ -7,6 +7,9 @@ use crate::error::ItemError;
 use image::metadata::Orientation;
 use jxl_oxide::{AllocTracker, JxlImage, JxlThreadPool, PixelFormat};
 
+/// Memory reading a JPEG XL's headers may take (its frames are not rendered).
+const HEADER_BUDGET: usize = 64 << 20;
+
 /// The CICP code of sRGB rendering: primaries 1, transfer 13, matrix 0, full range.
 const SRGB_CICP: [u8; 4] = [1, 13, 0, 1];
 
@@ -15,6 +18,17 @@ const SRGB_CICP: [u8; 4] = [1, 13, 0, 1];
 ///
 /// Returns the number of frames too: an animated JPEG XL keeps only its
 /// first, and the caller says so.
+/// The image's size from its headers; no frame is rendered (and what
+/// reading the headers may allocate is capped).
+pub(crate) fn header_size(input: &[u8]) -> Option<(u32, u32)> {
+    let image = JxlImage::builder()
+        .pool(JxlThreadPool::none())
+        .alloc_tracker(AllocTracker::with_limit(HEADER_BUDGET))
+        .read(input)
+        .ok()?;
+    Some((image.width(), image.height()))
+}
+
 pub(crate) fn decode(input: &[u8], max_pixels: u64) -> Result<(Decoded, usize), ItemError> {
     let fmt = Some(Format::Jxl);
     // Renders in f32 planes: 4 channels x 4 bytes, twice over for the

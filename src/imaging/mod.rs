@@ -47,6 +47,9 @@ pub enum Fit {
     Fill,
     /// Fit inside, then letterbox onto the background to exactly the box.
     Contain,
+    /// Cover the box, keeping the aspect ratio, without cropping: the
+    /// shorter side meets the box (img2dataset's `keep_ratio`).
+    Outside,
 }
 
 /// The resampling filter.
@@ -155,6 +158,12 @@ pub struct Settings {
     /// Copy EXIF, XMP, the colour profile and pixel density to outputs.
     #[serde(default)]
     pub keep_metadata: bool,
+    /// Skip images whose shorter side is below this (from the header).
+    #[serde(default)]
+    pub min_size: Option<u32>,
+    /// Skip images whose longer side over their shorter is above this.
+    #[serde(default)]
+    pub max_aspect: Option<f64>,
 }
 
 impl Default for Settings {
@@ -175,6 +184,8 @@ impl Default for Settings {
             colour: ColourMode::Srgb,
             accept_truncated: false,
             keep_metadata: false,
+            min_size: None,
+            max_aspect: None,
         }
     }
 }
@@ -277,6 +288,7 @@ impl Converter {
             );
             return Err(ItemError::new(ErrorClass::Encode, msg));
         }
+        self.check_filters(input, in_format)?;
         let mut warnings = Vec::new();
         if in_format == Format::Jpeg {
             warnings.extend(self.check_jpeg(input)?);
@@ -503,6 +515,34 @@ impl Converter {
         }
     }
 
+    /// `--min-size` and `--max-aspect`, from the header alone: an image
+    /// left out costs no decoding.
+    fn check_filters(&self, input: &[u8], format: Format) -> Result<(), ItemError> {
+        let (min_size, max_aspect) = (self.settings.min_size, self.settings.max_aspect);
+        if min_size.is_none() && max_aspect.is_none() {
+            return Ok(());
+        }
+        let Some((w, h)) = header_size(input, format) else {
+            // Unreadable headers fail in decoding, with its message.
+            return Ok(());
+        };
+        let (short, long) = (w.min(h), w.max(h));
+        if let Some(min) = min_size.filter(|&min| short < min) {
+            return Err(ItemError::new(
+                ErrorClass::Filtered,
+                format!("image is {w}x{h}, shorter side under --min-size {min}"),
+            ));
+        }
+        let aspect = f64::from(long) / f64::from(short.max(1));
+        if let Some(max) = max_aspect.filter(|&max| aspect > max) {
+            return Err(ItemError::new(
+                ErrorClass::Filtered,
+                format!("image is {w}x{h}, aspect ratio {aspect:.2} over --max-aspect {max}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Decodes, shrinking on load when the input is a JPEG being reduced.
     fn decode(
         &self,
@@ -643,6 +683,23 @@ impl Converter {
 /// The smallest box factor for which a PNG is streamed: below it the full
 /// decode is as cheap and keeps the exact Lanczos result.
 const PNG_STREAM_FACTOR: u32 = 2;
+
+/// An image's size from its headers, without decoding its pixels: HEIF,
+/// AVIF and JPEG XL through their own parsers (the image crate reads
+/// neither), everything else through the image crate's.
+fn header_size(input: &[u8], format: Format) -> Option<(u32, u32)> {
+    match format {
+        #[cfg(feature = "heif")]
+        Format::Heif | Format::Avif => heif::primary_size(input),
+        #[cfg(feature = "jxl")]
+        Format::Jxl => jxl::header_size(input),
+        _ => image::ImageReader::new(std::io::Cursor::new(input))
+            .with_guessed_format()
+            .ok()?
+            .into_dimensions()
+            .ok(),
+    }
+}
 
 /// The format of `input` when this build can decode it; otherwise a failure
 /// naming what the input is.

@@ -74,6 +74,22 @@ pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
                 ..keep
             }
         }
+        Fit::Outside => {
+            // A missing side does not bind: the given one alone decides.
+            let sx = spec
+                .width
+                .map_or(f64::NEG_INFINITY, |bw| f64::from(bw) / wf);
+            let sy = spec
+                .height
+                .map_or(f64::NEG_INFINITY, |bh| f64::from(bh) / hf);
+            let s = cap(sx.max(sy));
+            let (ow, oh) = scaled(w, h, s);
+            Plan {
+                width: ow,
+                height: oh,
+                ..keep
+            }
+        }
         Fit::Fill => {
             let (bw, bh) = both_sides(spec.width, spec.height, w, h);
             Plan {

@@ -29,6 +29,9 @@ pub struct JobSpec {
     pub read_from: PathBuf,
     pub format: Format,
     pub max_input_size: u64,
+    /// `--hash`: digest the input bytes.
+    #[serde(default)]
+    pub hash: Option<crate::hashing::HashAlgo>,
 }
 
 /// What a finished job measured.
@@ -43,6 +46,9 @@ pub struct JobDone {
     /// See [`crate::imaging::Converted::warnings`].
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The input bytes' digest, with `--hash`.
+    #[serde(default)]
+    pub hash: Option<String>,
     /// The converted bytes (`bytes_out` long). A worker process sends them
     /// after its JSON reply, raw, so they are not part of the JSON.
     #[serde(skip)]
@@ -62,6 +68,7 @@ pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, Ite
         width_out: converted.width_out,
         height_out: converted.height_out,
         warnings: converted.warnings,
+        hash: spec.hash.map(|algo| algo.of_bytes(&data)),
         data: converted.data,
     })
 }
@@ -152,6 +159,7 @@ pub struct CpuContext<'a> {
     pub jobs: usize,
     pub stop: &'a Stop,
     pub max_input_size: u64,
+    pub hash: Option<crate::hashing::HashAlgo>,
 }
 
 /// What one job came to: bytes for the store, or a failure for the sink.
@@ -182,6 +190,7 @@ pub fn execute(
         read_from: read_from.clone(),
         format,
         max_input_size: ctx.max_input_size,
+        hash: ctx.hash,
     };
     let result = run(&spec);
     if staged {
@@ -196,11 +205,16 @@ pub fn execute(
             record.width_out = Some(done.width_out);
             record.height_out = Some(done.height_out);
             record.warnings = done.warnings;
+            record.hash = done.hash;
             Outcome::Finished(Box::new(Finished {
                 entry,
                 record,
                 payload: Payload::Bytes(done.data),
             }))
+        }
+        // A filtered item is skipped, not failed; its record goes on as is.
+        Err(e) if e.class == ErrorClass::Filtered => {
+            Outcome::Failed(Box::new(record.skip(&e.message).finish(&entry)))
         }
         Err(e) => Outcome::Failed(Box::new(record.fail(e).finish(&entry))),
     }

@@ -5,7 +5,13 @@
 //! Bad records become per-record errors and parsing continues; only a failing
 //! reader (or a CSV header without an input column) ends the iteration.
 
+mod parquet;
+
+use crate::item::Extra;
+pub use parquet::is_parquet;
+use parquet::ParquetRows;
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, BufRead};
 use std::path::Path;
 
@@ -20,13 +26,24 @@ pub enum ManifestFormat {
     Tsv,
     /// One JSON object (or bare JSON string) per line.
     Jsonl,
+    /// A parquet file (read from its footer, so never from a stream).
+    Parquet,
 }
 
 impl ManifestFormat {
-    /// By extension: .csv → Csv, .tsv/.tab → Tsv, .jsonl/.ndjson → Jsonl,
-    /// anything else → Lines. Extensions compare case-insensitively because
+    /// By extension (after a `.gz`): .csv → Csv, .tsv/.tab → Tsv, .jsonl/.ndjson → Jsonl,
+    /// .parquet/.pq → Parquet, anything else → Lines (a file that starts with
+    /// the parquet magic is parquet whatever its name: see [`is_parquet`]). Extensions compare case-insensitively because
     /// spreadsheet exports on Windows often come out as `.CSV`.
     pub fn from_path(path: &Path) -> ManifestFormat {
+        // `list.csv.gz` is a CSV list, compressed.
+        let gz = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let path = match (gz, path.file_stem()) {
+            (true, Some(stem)) => Path::new(stem),
+            _ => path,
+        };
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -35,17 +52,19 @@ impl ManifestFormat {
             Some("csv") => ManifestFormat::Csv,
             Some("tsv" | "tab") => ManifestFormat::Tsv,
             Some("jsonl" | "ndjson") => ManifestFormat::Jsonl,
+            Some("parquet" | "pq") => ManifestFormat::Parquet,
             _ => ManifestFormat::Lines,
         }
     }
 
-    /// The value of `--manifest-format`: `lines`, `csv`, `tsv` or `jsonl`.
+    /// The value of `--manifest-format`: `lines`, `csv`, `tsv`, `jsonl` or `parquet`.
     pub fn parse(name: &str) -> Option<ManifestFormat> {
         match name.trim().to_ascii_lowercase().as_str() {
             "lines" => Some(ManifestFormat::Lines),
             "csv" => Some(ManifestFormat::Csv),
             "tsv" => Some(ManifestFormat::Tsv),
             "jsonl" => Some(ManifestFormat::Jsonl),
+            "parquet" => Some(ManifestFormat::Parquet),
             _ => None,
         }
     }
@@ -62,6 +81,30 @@ pub struct RawEntry {
     pub sha256: Option<String>,
     /// 1-based line (or record, with `-0`) number, for error messages.
     pub line: u64,
+    /// The caption and the other columns of a CSV, TSV or JSON row.
+    pub extra: Extra,
+}
+
+/// Which columns of a CSV, TSV or JSON Lines manifest hold what.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnNames {
+    /// `--url-col`: the input column (default: `url`, `path`, `input` or `file`).
+    pub url: Option<String>,
+    /// `--caption-col`: the caption column (default: `caption`, when there is one).
+    pub caption: Option<String>,
+}
+
+impl ColumnNames {
+    fn input_keys(&self) -> Vec<&str> {
+        match &self.url {
+            Some(name) => vec![name.as_str()],
+            None => INPUT_KEYS.to_vec(),
+        }
+    }
+
+    fn caption_key(&self) -> &str {
+        self.caption.as_deref().unwrap_or("caption")
+    }
 }
 
 /// A record that could not be turned into an entry.
@@ -97,26 +140,55 @@ pub fn read_manifest(
     format: ManifestFormat,
     nul: bool,
 ) -> Entries {
+    read_manifest_with(reader, format, nul, ColumnNames::default())
+}
+
+/// [`read_manifest`] with chosen input and caption columns.
+pub fn read_manifest_with(
+    reader: Box<dyn BufRead + Send>,
+    format: ManifestFormat,
+    nul: bool,
+    names: ColumnNames,
+) -> Entries {
     let source = match format {
         ManifestFormat::Lines if nul => Source::Nul(RecordReader::new(reader, b'\0')),
         ManifestFormat::Lines => Source::Lines(RecordReader::new(reader, b'\n')),
         ManifestFormat::Jsonl => Source::Jsonl(RecordReader::new(reader, b'\n')),
-        ManifestFormat::Csv => Source::Csv(CsvSource::new(reader, b',')),
-        ManifestFormat::Tsv => Source::Csv(CsvSource::new(reader, b'\t')),
+        ManifestFormat::Csv => Source::Csv(Box::new(CsvSource::new(reader, b',', names.clone()))),
+        ManifestFormat::Tsv => Source::Csv(Box::new(CsvSource::new(reader, b'\t', names.clone()))),
+        ManifestFormat::Parquet => Source::Stream,
     };
-    Entries { source }
+    Entries { source, names }
 }
+
+/// Reads the rows of a parquet manifest lazily, a row group at a time.
+/// Fails (with a message for the user) when `file` is not parquet or has no
+/// input column.
+pub fn read_parquet_manifest(file: File, names: ColumnNames) -> Result<Entries, String> {
+    let rows = ParquetRows::open(file, &names)?;
+    Ok(Entries {
+        source: Source::Parquet(Box::new(rows)),
+        names,
+    })
+}
+
+/// A parquet file is read from its footer, which a stream cannot seek to.
+const PARQUET_STREAM: &str = "a parquet manifest must be a file, not a stream";
 
 /// Iterator returned by [`read_manifest`].
 pub struct Entries {
     source: Source,
+    names: ColumnNames,
 }
 
 enum Source {
     Lines(RecordReader),
     Nul(RecordReader),
     Jsonl(RecordReader),
-    Csv(CsvSource),
+    Csv(Box<CsvSource>),
+    Parquet(Box<ParquetRows>),
+    /// Parquet asked of stdin: an error, found by [`Entries::check_header`].
+    Stream,
     Done,
 }
 
@@ -133,6 +205,9 @@ impl Entries {
     /// column is a setup error before any work starts, not a failed item
     /// after some. Other formats have no header: always fine.
     pub fn check_header(&mut self) -> Result<(), ManifestError> {
+        if let Source::Stream = self.source {
+            return Err(ManifestError::new(1, PARQUET_STREAM));
+        }
         let Source::Csv(csv) = &mut self.source else {
             return Ok(());
         };
@@ -150,8 +225,10 @@ impl Iterator for Entries {
         let step = match &mut self.source {
             Source::Lines(r) => next_plain(r),
             Source::Nul(r) => next_nul(r),
-            Source::Jsonl(r) => next_json(r),
+            Source::Jsonl(r) => next_json(r, &self.names),
             Source::Csv(c) => c.next_step(),
+            Source::Parquet(p) => p.next_step(),
+            Source::Stream => Step::Fatal(ManifestError::new(1, PARQUET_STREAM)),
             Source::Done => Step::End,
         };
         match step {
@@ -254,6 +331,7 @@ fn path_entry(line: u64, bytes: &[u8]) -> Step {
             output: None,
             sha256: None,
             line,
+            extra: Extra::default(),
         }),
         Err(message) => Step::Error(ManifestError::new(line, message)),
     }
@@ -277,7 +355,7 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
-fn next_json(r: &mut RecordReader) -> Step {
+fn next_json(r: &mut RecordReader, names: &ColumnNames) -> Step {
     loop {
         let (line, record) = match r.next_record() {
             Ok(Some(rec)) => rec,
@@ -288,41 +366,53 @@ fn next_json(r: &mut RecordReader) -> Step {
         if record.trim_ascii().is_empty() {
             continue;
         }
-        return match json_entry(line, record) {
+        return match json_entry(line, record, names) {
             Ok(entry) => Step::Entry(entry),
             Err(message) => Step::Error(ManifestError::new(line, message)),
         };
     }
 }
 
-fn json_entry(line: u64, record: &[u8]) -> Result<RawEntry, String> {
+fn json_entry(line: u64, record: &[u8], names: &ColumnNames) -> Result<RawEntry, String> {
     // Checked up front: serde_json would report bad bytes outside strings as
     // a confusing syntax error.
     let text = std::str::from_utf8(record).map_err(|_| "invalid UTF-8".to_string())?;
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|err| format!("invalid JSON: {err}"))?;
+    let mut extra = Extra::default();
     let (input, output, sha256) = match value {
         // `""` means "not given", as in an object or an empty CSV cell.
         serde_json::Value::String(input) => (Some(input).filter(|s| !s.is_empty()), None, None),
         serde_json::Value::Object(mut object) => {
             let mut input = None;
-            for key in INPUT_KEYS {
+            for key in names.input_keys() {
                 let value = json_string(&mut object, key)?;
                 if input.is_none() {
                     input = value;
                 }
             }
             let output = json_string(&mut object, "output")?;
-            (input, output, json_string(&mut object, "sha256")?)
+            let sha256 = json_string(&mut object, "sha256")?;
+            extra.caption = match object.remove(names.caption_key()) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) => Some(s),
+                Some(other) => Some(other.to_string()),
+            };
+            extra.columns = object;
+            (input, output, sha256)
         }
         _ => return Err("expected a JSON object or string".to_string()),
     };
-    let input = input.ok_or("missing or empty \"url\" or \"path\"")?;
+    let input = input.ok_or_else(|| match &names.url {
+        Some(name) => format!("missing or empty \"{name}\""),
+        None => "missing or empty \"url\" or \"path\"".to_string(),
+    })?;
     Ok(RawEntry {
         input: input.into(),
         output,
         sha256,
         line,
+        extra,
     })
 }
 
@@ -349,6 +439,7 @@ struct CsvSource {
     reader: csv::Reader<Box<dyn BufRead + Send>>,
     record: csv::ByteRecord,
     columns: Option<Columns>,
+    names: ColumnNames,
 }
 
 /// Where the interesting fields sit in each row.
@@ -357,32 +448,54 @@ struct Columns {
     input: Vec<usize>,
     output: Option<usize>,
     sha256: Option<usize>,
+    caption: Option<usize>,
+    /// Every other column, by name: passed through to the record.
+    others: Vec<(usize, String)>,
     width: usize,
 }
 
 impl Columns {
-    fn from_header(header: &csv::ByteRecord) -> Option<Columns> {
-        let find = |key: &str| {
-            header.iter().enumerate().position(|(i, cell)| {
-                let cell = if i == 0 { strip_bom(cell) } else { cell };
-                cell.trim_ascii().eq_ignore_ascii_case(key.as_bytes())
-            })
+    fn from_header(header: &csv::ByteRecord, names: &ColumnNames) -> Option<Columns> {
+        let cell_text = |i: usize, cell: &[u8]| {
+            let cell = if i == 0 { strip_bom(cell) } else { cell };
+            String::from_utf8_lossy(cell.trim_ascii()).into_owned()
         };
-        let input: Vec<usize> = INPUT_KEYS.iter().filter_map(|key| find(key)).collect();
+        let find = |key: &str| {
+            header
+                .iter()
+                .enumerate()
+                .position(|(i, cell)| cell_text(i, cell).eq_ignore_ascii_case(key))
+        };
+        let input: Vec<usize> = names
+            .input_keys()
+            .iter()
+            .filter_map(|key| find(key))
+            .collect();
         if input.is_empty() {
             return None;
         }
+        let (output, sha256) = (find("output"), find("sha256"));
+        let caption = find(names.caption_key());
+        let used = |i: usize| input.contains(&i) || [output, sha256, caption].contains(&Some(i));
+        let others = header
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !used(i))
+            .map(|(i, cell)| (i, cell_text(i, cell)))
+            .collect();
         Some(Columns {
             input,
-            output: find("output"),
-            sha256: find("sha256"),
+            output,
+            sha256,
+            caption,
+            others,
             width: header.len(),
         })
     }
 }
 
 impl CsvSource {
-    fn new(reader: Box<dyn BufRead + Send>, delimiter: u8) -> CsvSource {
+    fn new(reader: Box<dyn BufRead + Send>, delimiter: u8, names: ColumnNames) -> CsvSource {
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -398,6 +511,7 @@ impl CsvSource {
             reader,
             record: csv::ByteRecord::new(),
             columns: None,
+            names,
         }
     }
 
@@ -431,13 +545,14 @@ impl CsvSource {
             Ok(false) => return Err(ManifestError::new(1, "missing header row")),
             Err(err) => return Err(csv_error(&err)),
         }
-        Columns::from_header(&self.record).ok_or_else(|| {
+        Columns::from_header(&self.record, &self.names).ok_or_else(|| {
+            let wanted = match &self.names.url {
+                Some(name) => format!("no {name} column"),
+                None => "no url or path column".to_string(),
+            };
             ManifestError::new(
                 record_line(&self.record),
-                format!(
-                    "no url or path column in header: {}",
-                    header_echo(&self.record)
-                ),
+                format!("{wanted} in header: {}", header_echo(&self.record)),
             )
         })
     }
@@ -467,11 +582,23 @@ fn row_entry(columns: &Columns, record: &csv::ByteRecord) -> Result<RawEntry, Ma
         }
     }
     let input = input.ok_or_else(|| ManifestError::new(line, "empty url/path field"))?;
+    let mut extra = Extra {
+        caption: cell(columns.caption)?.map(str::to_owned),
+        ..Extra::default()
+    };
+    for (index, name) in &columns.others {
+        let value = record.get(*index).unwrap_or_default();
+        let value = String::from_utf8_lossy(value.trim_ascii()).into_owned();
+        extra
+            .columns
+            .insert(name.clone(), serde_json::Value::String(value));
+    }
     Ok(RawEntry {
         input: OsString::from(input),
         output: cell(columns.output)?.map(str::to_owned),
         sha256: cell(columns.sha256)?.map(str::to_owned),
         line,
+        extra,
     })
 }
 
@@ -599,9 +726,15 @@ mod tests {
         let input = b"id, Output ,URL,sha256,notes\n\
             1,out/a.png,https://x/a.jpg,abc123,hi\n\
             2,,https://x/b.jpg,,\n";
-        let entries: Vec<RawEntry> = read(input, ManifestFormat::Csv, false)
+        let mut entries: Vec<RawEntry> = read(input, ManifestFormat::Csv, false)
             .map(Result::unwrap)
             .collect();
+        // The other columns pass through, by name, in header order.
+        let columns = serde_json::to_string(&entries[0].extra.columns).unwrap();
+        assert_eq!(columns, r#"{"id":"1","notes":"hi"}"#);
+        for entry in &mut entries {
+            entry.extra = Extra::default();
+        }
         assert_eq!(
             entries,
             [
@@ -610,12 +743,14 @@ mod tests {
                     output: Some("out/a.png".into()),
                     sha256: Some("abc123".into()),
                     line: 2,
+                    extra: Extra::default(),
                 },
                 RawEntry {
                     input: "https://x/b.jpg".into(),
                     output: None,
                     sha256: None,
                     line: 3,
+                    extra: Extra::default(),
                 },
             ]
         );
@@ -757,6 +892,11 @@ mod tests {
                 output: Some("a.webp".into()),
                 sha256: Some("ff00".into()),
                 line: 1,
+                // Keys that are not ours pass through as the row's columns.
+                extra: Extra {
+                    caption: None,
+                    columns: serde_json::from_str(r#"{"extra": 1}"#).unwrap(),
+                },
             })
         );
         assert_eq!(
@@ -766,6 +906,7 @@ mod tests {
                 output: None,
                 sha256: None,
                 line: 2,
+                extra: Extra::default(),
             })
         );
         let garbage = results[2].as_ref().unwrap_err();
@@ -785,6 +926,7 @@ mod tests {
                 output: None,
                 sha256: None,
                 line: 7,
+                extra: Extra::default(),
             })
         );
         assert_eq!(results[6].as_ref().unwrap_err().line, 8);
@@ -944,7 +1086,12 @@ mod tests {
             ("urls.txt", ManifestFormat::Lines),
             ("urls", ManifestFormat::Lines),
             ("csv", ManifestFormat::Lines),
-            ("archive.csv.gz", ManifestFormat::Lines),
+            // Compressed lists are read through gzip, in the inner format.
+            ("archive.csv.gz", ManifestFormat::Csv),
+            ("list.JSONL.GZ", ManifestFormat::Jsonl),
+            ("urls.txt.gz", ManifestFormat::Lines),
+            ("part-00000.parquet", ManifestFormat::Parquet),
+            ("x.PQ", ManifestFormat::Parquet),
         ];
         for (path, want) in cases {
             assert_eq!(ManifestFormat::from_path(Path::new(path)), want, "{path}");
@@ -957,6 +1104,10 @@ mod tests {
         assert_eq!(ManifestFormat::parse("CSV"), Some(ManifestFormat::Csv));
         assert_eq!(ManifestFormat::parse("tsv"), Some(ManifestFormat::Tsv));
         assert_eq!(ManifestFormat::parse("jsonl"), Some(ManifestFormat::Jsonl));
+        assert_eq!(
+            ManifestFormat::parse("parquet"),
+            Some(ManifestFormat::Parquet)
+        );
         assert_eq!(ManifestFormat::parse("xml"), None);
         assert_eq!(ManifestFormat::parse(""), None);
     }

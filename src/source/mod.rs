@@ -10,8 +10,8 @@ pub use plan::{is_url, Planned, Planner};
 
 use crate::config::SourceConfig;
 use crate::error::{Error, ErrorClass, ItemError};
-use crate::item::Record;
-use manifest::{read_manifest, ManifestFormat};
+use crate::item::{Extra, Record};
+use manifest::{read_manifest_with, ManifestFormat};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -36,6 +36,8 @@ pub struct Raw {
     /// The image format read from the first bytes, when the walk already
     /// looked (so the planner need not open the file again).
     pub sniffed: Option<crate::imaging::Format>,
+    /// The caption and other columns of its manifest row.
+    pub extra: Extra,
 }
 
 /// What the source found and what it passed over, for the summary: nothing
@@ -110,38 +112,87 @@ pub struct Lists {
 impl Lists {
     pub fn open(config: &SourceConfig) -> Result<Lists, Error> {
         let mut lists = Vec::new();
-        let stdin_format = config.manifest_format.unwrap_or(ManifestFormat::Lines);
-        let mut add = |name: String, reader, format| -> Result<(), Error> {
-            let mut entries = read_manifest(reader, format, config.null);
-            entries.check_header().map_err(|e| {
-                Error::Setup(format!("manifest {name}: line {}: {}", e.line, e.message))
-            })?;
-            lists.push((name, entries));
-            Ok(())
+        let stdin = || {
+            let format = config.manifest_format.unwrap_or(ManifestFormat::Lines);
+            let entries =
+                read_manifest_with(stdin_reader(), format, config.null, config.columns.clone());
+            checked("stdin".to_string(), entries)
         };
         if config.inputs.iter().any(|i| i == "-") {
-            add("stdin".to_string(), stdin_reader(), stdin_format)?;
+            lists.push(stdin()?);
         }
         for path in &config.manifests {
-            if path.as_os_str() == "-" {
-                add("stdin".to_string(), stdin_reader(), stdin_format)?;
-                continue;
+            match path.as_os_str() == "-" {
+                true => lists.push(stdin()?),
+                false => lists.push(open_manifest(path, config)?),
             }
-            let file = File::open(path).map_err(|e| {
-                Error::Usage(format!(
-                    "cannot open manifest {}: {}",
-                    path.display(),
-                    crate::output::io_reason(&e)
-                ))
-            })?;
-            let format = config
-                .manifest_format
-                .unwrap_or_else(|| ManifestFormat::from_path(path));
-            let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, file));
-            add(path.display().to_string(), reader, format)?;
         }
         Ok(Lists { lists })
     }
+}
+
+/// A manifest whose header (when it has one) names an input column.
+fn checked(
+    name: String,
+    mut entries: manifest::Entries,
+) -> Result<(String, manifest::Entries), Error> {
+    entries
+        .check_header()
+        .map_err(|e| Error::Setup(format!("manifest {name}: line {}: {}", e.line, e.message)))?;
+    Ok((name, entries))
+}
+
+/// Opens one manifest file: parquet by its magic (or `--manifest-format`),
+/// other formats by extension, gzip unpacked as it is read.
+fn open_manifest(path: &Path, config: &SourceConfig) -> Result<(String, manifest::Entries), Error> {
+    let name = path.display().to_string();
+    let cannot_open = |e: io::Error| {
+        Error::Usage(format!(
+            "cannot open manifest {name}: {}",
+            crate::output::io_reason(&e)
+        ))
+    };
+    let mut file = File::open(path).map_err(cannot_open)?;
+    let format = match config.manifest_format {
+        Some(format) => format,
+        None if manifest::is_parquet(&mut file).map_err(cannot_open)? => ManifestFormat::Parquet,
+        None => ManifestFormat::from_path(path),
+    };
+    if format == ManifestFormat::Parquet {
+        let entries = parquet_list(file, path, config)
+            .map_err(|message| Error::Setup(format!("manifest {name}: {message}")))?;
+        return Ok((name, entries));
+    }
+    let reader: Box<dyn BufRead + Send> = if is_gzip(path) {
+        // Streamed: a compressed list of any size never sits in memory.
+        let decoder = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+        Box::new(BufReader::with_capacity(1 << 16, decoder))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, file))
+    };
+    checked(
+        name,
+        read_manifest_with(reader, format, config.null, config.columns.clone()),
+    )
+}
+
+/// A parquet manifest: compressed inside, so a gzip around it is refused
+/// rather than misread.
+fn parquet_list(
+    file: File,
+    path: &Path,
+    config: &SourceConfig,
+) -> Result<manifest::Entries, String> {
+    if is_gzip(path) {
+        return Err("a parquet manifest cannot be gzip-compressed (unpack it first)".to_string());
+    }
+    manifest::read_parquet_manifest(file, config.columns.clone())
+}
+
+/// `.gz`, any case: decompressed as it is read.
+fn is_gzip(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 fn stdin_reader() -> Box<dyn BufRead + Send> {
@@ -159,14 +210,24 @@ pub fn produce(config: &SourceConfig, lists: Lists, planner: &mut Planner) -> So
 
 fn feed_all(config: &SourceConfig, lists: Lists, planner: &mut Planner, stats: &mut SourceStats) {
     for input in config.inputs.iter().filter(|i| *i != "-") {
-        if !feed_listed(config, input.clone(), None, None, planner, stats) {
+        if !feed_listed(
+            config,
+            input.clone(),
+            None,
+            None,
+            Extra::default(),
+            planner,
+            stats,
+        ) {
             return;
         }
     }
     for (name, entries) in lists.lists {
         for item in entries {
             let keep_going = match item {
-                Ok(raw) => feed_listed(config, raw.input, raw.output, raw.sha256, planner, stats),
+                Ok(raw) => feed_listed(
+                    config, raw.input, raw.output, raw.sha256, raw.extra, planner, stats,
+                ),
                 Err(e) => {
                     stats.entries += 1;
                     let error = ItemError::new(ErrorClass::Manifest, e.message.clone());
@@ -186,6 +247,7 @@ fn feed_listed(
     input: OsString,
     output: Option<String>,
     sha256: Option<String>,
+    extra: Extra,
     planner: &mut Planner,
     stats: &mut SourceStats,
 ) -> bool {
@@ -200,5 +262,6 @@ fn feed_listed(
         sha256,
         origin: Origin::Listed,
         sniffed: None,
+        extra,
     })
 }

@@ -3,13 +3,14 @@
 //! (`--on-exists`), and where it goes next.
 
 use super::{Origin, Raw};
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, OutputFormat};
 use crate::error::{ErrorClass, ItemError};
 use crate::imaging::Format;
-use crate::item::{Entry, Input, Job, Record, Settles, Status};
+use crate::item::{Entry, Input, Job, Record, Row, RowRef, Settles, Status};
 use crate::naming::{self, Names};
 use crate::output::OutDir;
 use crate::signal::Stop;
+use crate::store::dataset::Layout;
 use crate::store::stamp::{InputId, Provenance};
 use crate::store::{resume_rule, Freshness, OutputStore, Validators};
 use crossbeam_channel::Sender;
@@ -44,6 +45,10 @@ pub struct Planner<'a> {
     to_io: Option<Sender<Entry>>,
     to_cpu: Option<Sender<Job>>,
     to_sink: Sender<Record>,
+    /// Entries planned so far (within the shard): the next entry's position.
+    rows: u64,
+    /// Dataset outputs name each entry by its key.
+    dataset: Option<Layout>,
 }
 
 impl<'a> Planner<'a> {
@@ -72,7 +77,14 @@ impl<'a> Planner<'a> {
             to_io,
             to_cpu,
             to_sink,
+            rows: 0,
+            dataset: (config.output_format != OutputFormat::Files).then(|| Layout::new(config)),
         }
+    }
+
+    /// How many entries were planned (within the shard).
+    pub fn rows_planned(&self) -> u64 {
+        self.rows
     }
 
     pub fn out_dir_canonical(&self) -> &Path {
@@ -81,7 +93,7 @@ impl<'a> Planner<'a> {
 
     /// Plans one raw entry and passes it on; false when the run is
     /// stopping or the next stage is gone.
-    pub fn plan(&mut self, raw: Raw) -> bool {
+    pub fn plan(&mut self, mut raw: Raw) -> bool {
         if self.stop.requested() {
             let key = self.key_of(&raw.input, is_url(&raw.input));
             return self.count_untouched(self.in_shard(&key));
@@ -92,17 +104,28 @@ impl<'a> Planner<'a> {
             return true;
         }
         let meta = (!url).then(|| std::fs::metadata(&raw.input).ok()).flatten();
-        if !self
-            .names
-            .first_sight(identity(&key, meta.as_ref(), raw.output.as_deref()))
+        // In a dataset every row is its own sample (the same URL may come
+        // with another caption), under a key no other row has.
+        if self.dataset.is_none()
+            && !self
+                .names
+                .first_sight(identity(&key, meta.as_ref(), raw.output.as_deref()))
         {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
             return true;
         }
         let input_raw = crate::item::raw_form(&raw.input);
-        let mut planned = self.decide(raw, key, url, meta);
+        let row = Arc::new(Row {
+            position: self.rows,
+            extra: std::mem::take(&mut raw.extra),
+        });
+        self.rows += 1;
+        let mut planned = self.decide(raw, key, url, meta, &row);
+        // Every record of a planned entry carries its row, failures too: a
+        // dataset's metadata has a line for each input row.
         if let Planned::Done(record) = &mut planned {
             record.input_raw = record.input_raw.take().or(input_raw);
+            record.row.get_or_insert(RowRef(row));
         }
         self.send(planned)
     }
@@ -160,7 +183,14 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn decide(&self, raw: Raw, key: String, url: bool, meta: Option<std::fs::Metadata>) -> Planned {
+    fn decide(
+        &self,
+        raw: Raw,
+        key: String,
+        url: bool,
+        meta: Option<std::fs::Metadata>,
+        row: &Arc<Row>,
+    ) -> Planned {
         let label = raw.input.to_string_lossy().into_owned();
         if !url && looks_like_other_url(&label) {
             return fail(
@@ -176,7 +206,7 @@ impl<'a> Planner<'a> {
                 "not a URL: fetch downloads http and https URLs",
             );
         }
-        let (rel, settles) = match self.relative_output(&raw, &key, url) {
+        let (rel, settles) = match self.relative_output(&raw, &key, url, row) {
             Ok(named) => named,
             Err(e) => return Planned::Done(Record::failed_input(label, e)),
         };
@@ -185,7 +215,7 @@ impl<'a> Planner<'a> {
             Err(e) => return Planned::Done(Record::failed_input(label, e)),
         };
         let mut path = self.out.root().join(&rel);
-        if raw.output.is_none() {
+        if raw.output.is_none() || self.dataset.is_some() {
             if let Some(f) = format {
                 path = naming::with_extension(&path, f.extension());
             }
@@ -221,12 +251,17 @@ impl<'a> Planner<'a> {
                 (Mode::Convert(_), _) => Settles::Nothing,
             },
             key,
+            row: Some(row.clone()),
             started: Instant::now(),
         };
-        match self
-            .names
-            .claim(&entry.output, &entry.key, raw.output.is_some())
-        {
+        // Dataset keys are unique by construction: nothing to claim.
+        let claimed = match self.dataset {
+            Some(_) => Ok(entry.output.clone()),
+            None => self
+                .names
+                .claim(&entry.output, &entry.key, raw.output.is_some()),
+        };
+        match claimed {
             Ok(output) => entry.output = output,
             Err(e) => return Planned::Done(Record::new(&entry, Status::Failed).fail(e)),
         }
@@ -264,7 +299,13 @@ impl<'a> Planner<'a> {
         raw: &Raw,
         key: &str,
         url: bool,
+        row: &Row,
     ) -> Result<(PathBuf, Settles), ItemError> {
+        if let Some(layout) = &self.dataset {
+            // A sample is named by its key; its extension follows its
+            // format (or, for `fetch`, its Content-Type).
+            return Ok((PathBuf::from(layout.key(row.position)), Settles::Extension));
+        }
         if let Some(name) = &raw.output {
             return naming::relative_name(name).map(|rel| (rel, Settles::Nothing));
         }

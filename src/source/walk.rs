@@ -79,6 +79,7 @@ pub fn walk(
             sha256: None,
             origin: Origin::Walk(rel.to_path_buf()),
             sniffed,
+            extra: Default::default(),
         };
         if !planner.plan(raw) {
             going = false;

@@ -9,6 +9,7 @@
 //! output, then a rename), and a store with one writer owned by one thread
 //! ([`Writers::Single`], as the sink owns stdout: tar or parquet shards).
 
+pub mod dataset;
 pub mod files;
 pub mod stamp;
 
@@ -331,6 +332,7 @@ mod tests {
             redo: None,
             key: key.into(),
             settles: Settles::Nothing,
+            row: None,
             started: Instant::now(),
         }
     }

@@ -7,6 +7,7 @@
 //! - `/flaky/K/NAME`       503 the first K times NAME is asked, then the file
 //! - `/retry-after/S/NAME` first ask: 429 with `Retry-After: S`; then the file
 //! - `/status/CODE/NAME`   replies CODE
+//! - `/robots/TAG/NAME`    the file with `X-Robots-Tag: TAG` (`%20` = space)
 //! - `/truncate/NAME`      announces the full length, sends half, closes
 //! - `/stall/NAME`         sends headers, then nothing for 30 s
 //! - `/redirect/N/NAME`    N redirects, then the file
@@ -146,6 +147,18 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
                 .replace("%2F", "/");
             serve(&mut out, file(name), &ct)
         }
+        ["robots", tag, name] => match file(name) {
+            // `%20` for spaces, so `pixmill:%20noai` is a scoped directive.
+            Some(data) => {
+                let tag = tag.replace("%20", " ");
+                let headers = [
+                    ("X-Robots-Tag", tag.as_str()),
+                    ("Content-Type", "image/png"),
+                ];
+                reply(&mut out, 200, &headers, &data)
+            }
+            None => reply(&mut out, 404, &[], b"not found"),
+        },
         ["flaky", k, name] if count <= k.parse().unwrap_or(0) => reply(&mut out, 503, &[], b"busy"),
         ["flaky", _, name] => serve(&mut out, file(name), "application/octet-stream"),
         ["retry-after", secs, _] if count == 1 => {

@@ -33,27 +33,37 @@ complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "completions" -d 'Pr
 complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "man" -d 'Print the man page (roff) on stdout, e.g. `pixmill man | man -l -`'
 complete -c pixmill -n "__fish_pixmill_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l manifest-format -d 'Manifest format; by default parquet by content, else by extension (.csv, .tsv, .jsonl, .parquet, else lines)' -r -f -a "lines\t''
 csv\t''
 tsv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
 skip\t''
 overwrite\t''
 fail\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l output-format -d 'How outputs are stored: loose files, WebDataset tar shards, or parquet shards (image bytes in a column)' -r -f -a "files\t''
+webdataset\t''
+parquet\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l samples-per-file -d 'With webdataset or parquet output: at most this many input rows per data file' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l hash -d 'Digest each item\'s input bytes (as downloaded or read) into its record and the dataset metadata' -r -f -a "sha256\t''
+md5\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s r -l resize -d 'Resize to fit a box: `WxH`, `W` (width only) or `xH` (height only); or scale by a percentage, `50%`' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fit -d 'How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox)' -r -f -a "inside\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fit -d 'How to fit the box: inside (keep aspect), cover (crop to fill), fill (stretch), contain (letterbox), outside (shorter side to the box, no crop)' -r -f -a "inside\t''
 cover\t''
 fill\t''
-contain\t''"
+contain\t''
+outside\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l filter -d 'Resampling filter' -r -f -a "nearest\t''
 box\t''
 bilinear\t''
@@ -78,6 +88,8 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l subsampling 
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb`, `r,g,b`, or `transparent` (contain borders stay transparent where the format has alpha)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l colour -d 'Colour profile handling: srgb converts through the input\'s embedded profile to sRGB; keep leaves the numbers and embeds the input\'s profile in the output' -r -f -a "srgb\t''
 keep\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-size -d 'Skip images whose shorter side is below N pixels (checked from the header, before decoding)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-aspect -d 'Skip images whose longer side is more than R times their shorter (e.g. 3)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-input-size -d 'Refuse input files larger than this (e.g. 500M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores)' -r
@@ -92,6 +104,8 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l timeout -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-time -d 'Time allowed for one item, all attempts included' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-speed -d 'A download averaging less than this many bytes per second over a --timeout window is stalled (0 = off)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
@@ -111,21 +125,30 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-keep-aliv
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default chosen by extension (.csv, .tsv, .jsonl, else lines)' -r -f -a "lines\t''
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default parquet by content, else by extension (.csv, .tsv, .jsonl, .parquet, else lines)' -r -f -a "lines\t''
 csv\t''
 tsv\t''
-jsonl\t''"
+jsonl\t''
+parquet\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l include -d 'Only take files whose path (relative to the folder walked) matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l exclude -d 'Skip files and folders whose relative path matches this glob; may be repeated' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d 'Descend at most this many levels below each folder given' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
 skip\t''
 overwrite\t''
 fail\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l output-format -d 'How outputs are stored: loose files, WebDataset tar shards, or parquet shards (image bytes in a column)' -r -f -a "files\t''
+webdataset\t''
+parquet\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l samples-per-file -d 'With webdataset or parquet output: at most this many input rows per data file' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l hash -d 'Digest each item\'s input bytes (as downloaded or read) into its record and the dataset metadata' -r -f -a "sha256\t''
+md5\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load)' -r
@@ -135,6 +158,8 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l timeout -d 'A 
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-time -d 'Time allowed for one item, all attempts included' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l min-speed -d 'A download averaging less than this many bytes per second over a --timeout window is stalled (0 = off)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
