@@ -100,11 +100,7 @@ impl BoxShrink {
                 let alpha_sum = sums[ch - 1];
                 for sum in &sums[..ch - 1] {
                     // Un-premultiply: the alpha-weighted mean colour.
-                    let v = if alpha_sum == 0 {
-                        0
-                    } else {
-                        (sum + alpha_sum / 2) / alpha_sum
-                    };
+                    let v = (sum + alpha_sum / 2).checked_div(alpha_sum).unwrap_or(0);
                     self.out.push(v.min(max) as u16);
                 }
                 self.out.push(((alpha_sum + n / 2) / n).min(max) as u16);
