@@ -22,7 +22,7 @@
 #
 # usage: fetch.sh [N=300] [LATENCY_MS=50] [THREADS=32]
 # env:   ROUNDS (3), CORPUS (/work/corpus), CONVERT_N (40), PARTS ("1 2 3"), LIMIT (4),
-#        PIXMILL, OUT (Markdown results; default bench/results-fetch-DATE.md)
+#        PIXMILL, BASE (an older pixmill, run beside it in parts 1 and 3), OUT (Markdown results; default bench/results-fetch-DATE.md)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -112,6 +112,7 @@ bench_run() {
     # per-host row fixes the level at the thread count, as the peers have
     # no per-host cap.
     fetch:pixmill)    "$PIXMILL" fetch -m "$SCRATCH/urls.txt" -o "$out" --io-threads "$threads" -q ;;
+    fetch:pixmill-base) "$BASE" fetch -m "$SCRATCH/urls.txt" -o "$out" --io-threads "$threads" -q ;;
     fetch:pixmill-per-host) "$PIXMILL" fetch -m "$SCRATCH/urls.txt" -o "$out" --io-threads "$threads" --per-host "$threads" -q ;;
     fetch:peer_fetch) python3 "$BENCH_DIR/peer_fetch.py" "$SCRATCH/urls.txt" "$out" "$threads" ;;
     fetch:aria2c)     aria2c -j "$threads" -x 1 -i "$SCRATCH/aria2.txt" -d "$out" \
@@ -145,11 +146,13 @@ case " $parts " in *" 1 "*)
   ideal=$(awk -v n="$nfiles" -v l="$latency" -v t="$threads" 'BEGIN { printf "%.3f", n * l / 1000 / t }')
   title="fetch: $nfiles files of 2-20 KB, ${latency} ms latency, $threads threads (ideal ${ideal} s)"
   note "$title"
-  run_rounds fetch "$rounds" pixmill pixmill-per-host peer_fetch aria2c
-  summarize fetch "$title" pixmill pixmill-per-host peer_fetch aria2c
+  labels=(pixmill pixmill-per-host peer_fetch aria2c)
+  [ -z "${BASE:-}" ] || labels=(pixmill pixmill-base pixmill-per-host peer_fetch aria2c)
+  run_rounds fetch "$rounds" "${labels[@]}"
+  summarize fetch "$title" "${labels[@]}"
   printf '\n%-24s %10s %10s\n' tool "median s" "÷ ideal"
   printf '\n| tool | median s | ÷ ideal (%s s) |\n|---|---:|---:|\n' "$ideal" >>"$MD"
-  for l in pixmill pixmill-per-host peer_fetch aria2c; do
+  for l in "${labels[@]}"; do
     m=$(med fetch "$l"); r=$(awk -v a="$m" -v b="$ideal" 'BEGIN { printf "%.2f", a / b }')
     printf '%-24s %10s %10s\n' "$l" "$m" "$r"
     printf '| %s | %s | %s |\n' "$l" "$m" "$r" >>"$MD"
@@ -192,12 +195,15 @@ case " $parts " in *" 3 "*)
   printf '\n== %s\n%-24s %6s %8s %6s %6s  %s\n' "$title" run seconds "peak" "429s" files check
   printf '\n### %s\n\n| run | seconds | server peak in flight | 429s sent | files |\n|---|---:|---:|---:|---:|\n' "$title" >>"$MD"
   for r in $(seq "$rounds"); do
-    for label in pixmill pixmill-per-host; do
+    limited=(pixmill pixmill-per-host)
+    [ -z "${BASE:-}" ] || limited=(pixmill pixmill-base pixmill-per-host)
+    for label in "${limited[@]}"; do
       out="$SCRATCH/limited-$label-$r"
-      extra=(); [ "$label" = pixmill ] || extra=(--per-host "$threads")
+      bin=$PIXMILL; [ "$label" != pixmill-base ] || bin=$BASE
+      extra=(); [ "$label" != pixmill-per-host ] || extra=(--per-host "$threads")
       curl -s "http://127.0.0.1:$lport/stats" >/dev/null
       t0=$(now)
-      "$PIXMILL" fetch -m "$SCRATCH/limited-urls.txt" -o "$out" --io-threads "$threads" "${extra[@]}" -q >/dev/null || true
+      "$bin" fetch -m "$SCRATCH/limited-urls.txt" -o "$out" --io-threads "$threads" "${extra[@]}" -q >/dev/null || true
       t=$(elapsed "$t0" "$(now)")
       read -r peak refused < <(curl -s "http://127.0.0.1:$lport/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["peak"], d["refused"])')
       got=$(count_outputs "$out")

@@ -7,8 +7,12 @@
 # BASE (an older pixmill, e.g. main's build) when given; medians of wall
 # time and peak RSS (GNU time -v). Every rerun must skip all N items.
 #
-# PIXMILL's rerun uses its default rule; so does BASE's (for a pixmill
-# before stamps that is "skip what exists", a cheaper and weaker check).
+# Labels: "update" is PIXMILL's default rule (each output's stamp checked);
+# "skip" is PIXMILL with --on-exists skip, the old rule that only asks
+# whether each output exists (the peer figure: the cheapest check there
+# is); "base" is BASE's default rule (for a pixmill before stamps that is
+# "skip what exists" too). BASE makes and reruns its own output folder, so
+# a stamp format that differs between the two never makes either redo work.
 #
 # usage: rerun.sh [N...]          (default: 50000 300000)
 # env:   PIXMILL, BASE (optional second binary), ROUNDS (3), JOBS,
@@ -50,11 +54,13 @@ for i in range(n):
 PY
 }
 
-# timed LABEL LOG BIN : one rerun; appends "secs rss_mb skipped" to rows/LABEL.
+# timed LABEL N OUT BIN [ARGS...] : one rerun into OUT; appends "secs rss_mb"
+# to rows.N.LABEL.
 timed() {
-  local label=$1 n=$2 bin=$3 tv="$SCRATCH/time.txt" rc=0 secs rss skipped
-  /usr/bin/time -v -o "$tv" "$bin" convert "$SCRATCH/in" -o "$SCRATCH/out" -f jpeg -q \
-    -j "$JOBS" --report "$SCRATCH/r.jsonl" >/dev/null 2>"$SCRATCH/err.txt" || rc=$?
+  local label=$1 n=$2 out=$3 bin=$4 tv="$SCRATCH/time.txt" rc=0 secs rss skipped
+  shift 4
+  /usr/bin/time -v -o "$tv" "$bin" convert "$SCRATCH/in" -o "$out" -f jpeg -q \
+    -j "$JOBS" --report "$SCRATCH/r.jsonl" "$@" >/dev/null 2>"$SCRATCH/err.txt" || rc=$?
   [ "$rc" -eq 0 ] || die "$label exited $rc: $(tail -n 2 "$SCRATCH/err.txt")"
   secs=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0
            for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.2f", s }' "$tv")
@@ -67,24 +73,29 @@ timed() {
 
 md_header "pixmill up-to-date rerun (rerun.sh)"
 {
+  echo "- load before: $(uptime | sed 's/.*load average/load average/')"
   echo "- inputs: N tiny distinct PNG files (16x16), 1000 per folder; \`convert in -o out -f jpeg -j $JOBS\`"
-  echo "- after: \`$PIXMILL\`; before: \`${BASE:-none}\`; $rounds alternating rounds, medians"
+  echo "- update, skip: \`$PIXMILL\` (default rule; \`--on-exists skip\`); base: \`${BASE:-none}\`; $rounds alternating rounds, medians"
   echo
   echo "| N | binary | median wall s | median peak RSS MB |"
   echo "|---:|---|---:|---:|"
 } >>"$MD"
-labels=(after); [ -z "${BASE:-}" ] || labels+=(before)
+labels=(update skip); [ -z "${BASE:-}" ] || labels+=(base)
 for n in "${sizes[@]}"; do
-  rm -rf "$SCRATCH/in" "$SCRATCH/out"
+  rm -rf "$SCRATCH/in" "$SCRATCH/out" "$SCRATCH/out-base"
   note "N=$n: making inputs"
   make_inputs "$n" "$SCRATCH/in"
   note "N=$n: first run (every output made and stamped)"
   "$PIXMILL" convert "$SCRATCH/in" -o "$SCRATCH/out" -f jpeg -q -j "$JOBS" >/dev/null
+  [ -z "${BASE:-}" ] || "$BASE" convert "$SCRATCH/in" -o "$SCRATCH/out-base" -f jpeg -q -j "$JOBS" >/dev/null
   for ((r = 0; r < rounds; r++)); do
     for ((i = 0; i < ${#labels[@]}; i++)); do
       label=${labels[$(((i + r) % ${#labels[@]}))]}
-      case $label in after) bin=$PIXMILL ;; before) bin=$BASE ;; esac
-      timed "$label" "$n" "$bin"
+      case $label in
+        update) timed update "$n" "$SCRATCH/out" "$PIXMILL" ;;
+        skip) timed skip "$n" "$SCRATCH/out" "$PIXMILL" --on-exists skip ;;
+        base) timed base "$n" "$SCRATCH/out-base" "$BASE" ;;
+      esac
     done
   done
   for label in "${labels[@]}"; do
@@ -94,5 +105,6 @@ for n in "${sizes[@]}"; do
     printf '| %s | %s | %s | %s |\n' "$n" "$label" "$secs" "$rss" >>"$MD"
   done
 done
+echo "- load after: $(uptime | sed 's/.*load average/load average/')" >>"$MD"
 echo
 echo "Markdown written to $MD"

@@ -230,8 +230,14 @@ fn finish_fetch(
             }
         }
     }
+    let named_by_server = entry.settles == Settles::Name;
     if let Some(named) = naming::settle_download(&entry.output, entry.settles, fetched) {
-        if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
+        let refused = settle_name(ctx, &mut entry, named, &temp, &mut record);
+        if named_by_server && entry.settles == Settles::Nothing {
+            // Claimed: a rerun finds this name before the body.
+            ctx.store.remember_name(&entry);
+        }
+        if let Some(r) = refused {
             return Next::Done(r);
         }
     }

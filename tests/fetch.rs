@@ -551,6 +551,33 @@ fn tls_failures_read_like_curl_are_not_retried_and_cacert_or_insecure_fix_them()
 }
 
 #[test]
+fn an_expired_certificate_is_named_with_its_date_and_not_retried() {
+    let body = payload(3000, 6);
+    let dir = tempfile::tempdir().unwrap();
+    // Its issuer is trusted: expiry is its only fault.
+    let ca = fixtures()
+        .join("tls/expired-ca.crt.pem")
+        .display()
+        .to_string();
+    let server = common::tls::TlsServer::start("expired", body.clone());
+    let assert = fetch(dir.path(), &[server.url("/a.bin")], &["--cacert", &ca]).code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let said = "SSL certificate problem: certificate has expired: it was valid until \
+                Fri, 01 Jan 2021 00:00:00 GMT (--insecure skips the check)";
+    assert!(stderr.contains(said), "{stderr}");
+    let records = report(dir.path());
+    assert_eq!(records[0]["error_class"], "fetch", "{}", records[0]);
+    assert_eq!(records[0]["attempts"], 1, "not retried: {}", records[0]);
+    assert_eq!(server.connections(), 1);
+    assert!(!dir.path().join("dl/a.bin").exists());
+    // --insecure takes it anyway.
+    let work = dir.path().join("insecure");
+    fs::create_dir_all(&work).unwrap();
+    fetch(&work, &[server.url("/a.bin")], &["--insecure"]).success();
+    assert_eq!(fs::read(work.join("dl/a.bin")).unwrap(), body);
+}
+
+#[test]
 fn a_redirect_to_a_file_url_says_so() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();

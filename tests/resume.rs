@@ -148,6 +148,75 @@ fn an_output_cut_short_or_emptied_behind_our_back_is_redone() {
     assert_eq!(dims(&d.join("out/b.jpg")), (120, 80));
 }
 
+/// Overwrites `path` with zeros, keeping its length and modification time:
+/// what a power loss can leave where data never reached the disk.
+fn zero_fill_keeping_mtime(path: &Path) {
+    let meta = fs::metadata(path).unwrap();
+    fs::write(path, vec![0u8; meta.len() as usize]).unwrap();
+    let file = fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(meta.modified().unwrap()).unwrap();
+}
+
+#[test]
+fn after_a_reboot_an_output_zeroed_behind_an_intact_stamp_is_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    three_inputs(d);
+    let boot = |id: &str| {
+        let out = pixmill()
+            .current_dir(d)
+            .env("PIXMILL_BOOT_ID", id)
+            .args(["convert", "in", "-o", "out", "-f", "jpeg", "-q"])
+            .args(["--report", "r.jsonl"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        statuses(&report(&d.join("r.jsonl")))
+    };
+    boot("first boot");
+    zero_fill_keeping_mtime(&d.join("out/a.jpg"));
+    // Rewritten in place, the same length: its modification time moves.
+    let c = d.join("out/c.jpg");
+    let len = fs::metadata(&c).unwrap().len() as usize;
+    fs::write(&c, vec![7u8; len]).unwrap();
+
+    // In the boot that wrote them, an output whose modification time has
+    // not moved is taken on its seal, its bytes unread: no power loss can
+    // have come between (this is what makes an up-to-date rerun cheap).
+    let same_boot = boot("first boot");
+    assert_eq!(
+        same_boot[..2],
+        [
+            ("in/a.png".into(), "skipped".into(), "up to date".into()),
+            ("in/b.png".into(), "skipped".into(), "up to date".into()),
+        ]
+    );
+    assert_eq!(
+        same_boot[2],
+        (
+            "in/c.png".into(),
+            "ok".into(),
+            "output was incomplete".into()
+        )
+    );
+    assert_eq!(dims(&c), (120, 80));
+
+    // After a reboot the tails are read: the zeroed one is redone.
+    assert_eq!(
+        boot("second boot"),
+        [
+            (
+                "in/a.png".into(),
+                "ok".into(),
+                "output was incomplete".into()
+            ),
+            ("in/b.png".into(), "skipped".into(), "up to date".into()),
+            ("in/c.png".into(), "skipped".into(), "up to date".into()),
+        ]
+    );
+    assert_eq!(dims(&d.join("out/a.jpg")), (120, 80));
+}
+
 #[test]
 fn an_output_pixmill_did_not_stamp_is_redone_and_on_exists_skip_keeps_the_old_rule() {
     let dir = tempfile::tempdir().unwrap();
@@ -463,7 +532,7 @@ fn content_disposition_names_a_download_whose_url_names_a_script() {
     let dir = tempfile::tempdir().unwrap();
     let r = fetch_to(dir.path(), &server.url("/download.php?file=report.pdf"));
     assert_eq!(r[0]["status"], "ok", "{r:#?}");
-    assert_eq!(files(&dir.path().join("dl")), ["report.pdf"]);
+    assert_eq!(visible(&dir.path().join("dl")), ["report.pdf"]);
     // A hostile name cannot lead outside the output folder.
     server.add("evil", b"x".to_vec());
     let r = fetch_to(
@@ -473,4 +542,49 @@ fn content_disposition_names_a_download_whose_url_names_a_script() {
     assert_eq!(r[0]["status"], "ok", "{r:#?}");
     assert!(dir.path().join("dl/evil.txt").exists());
     assert!(!dir.path().join("evil.txt").exists());
+}
+
+#[test]
+fn a_rerun_finds_a_content_disposition_name_without_downloading_the_body() {
+    let server = Server::start();
+    server.add("report.pdf", b"%PDF-1.4 version one".to_vec());
+    server.add("plain.pdf", b"%PDF-1.4 no validators".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let with_etag = server.url("/download.php?file=report.pdf&etag=1");
+    let without = server.url("/download.php?file=plain.pdf");
+    let bodies = || server.hits("/download.php") - server.not_modified("/download.php");
+    for url in [&with_etag, &without] {
+        assert_eq!(fetch_to(dir.path(), url)[0]["status"], "ok");
+    }
+    assert_eq!(bodies(), 2);
+
+    // Validators were sent: one conditional request, answered 304.
+    let again = fetch_to(dir.path(), &with_etag);
+    assert_eq!(again[0]["status"], "skipped", "{again:#?}");
+    assert_eq!(again[0]["reason"], "up to date");
+    assert_eq!(again[0]["http_status"], 304);
+    assert!(again[0]["output"].as_str().unwrap().ends_with("report.pdf"));
+    // None were sent: taken as unchanged, with no request at all.
+    let again = fetch_to(dir.path(), &without);
+    assert_eq!(again[0]["reason"], "up to date", "{again:#?}");
+    assert_eq!(server.hits("/download.php"), 3);
+    assert_eq!(bodies(), 2, "no body was downloaded again");
+
+    // A new version is still found and fetched, under the same name.
+    server.add("report.pdf", b"%PDF-1.4 version two".to_vec());
+    let changed = fetch_to(dir.path(), &with_etag);
+    assert_eq!(changed[0]["status"], "ok", "{changed:#?}");
+    assert_eq!(changed[0]["reason"], "input changed");
+    assert_eq!(
+        fs::read(dir.path().join("dl/report.pdf")).unwrap(),
+        b"%PDF-1.4 version two"
+    );
+    assert_eq!(visible(&dir.path().join("dl")), ["plain.pdf", "report.pdf"]);
+}
+
+/// The files below `dir` but pixmill's hidden name records.
+fn visible(dir: &Path) -> Vec<String> {
+    let mut names = files(dir);
+    names.retain(|name| !name.ends_with(".pixmill.name"));
+    names
 }

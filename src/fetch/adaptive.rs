@@ -1,7 +1,7 @@
 //! How many requests one host gets at once, learnt from its answers the way
-//! TCP learns a congestion window (AIMD): start at a polite level, double
-//! per round trip while answers come back fast and clean (slow start), then
-//! grow by one per round trip; halve on signs of overload (429, 503,
+//! TCP learns a congestion window (AIMD): start at a polite level, grow
+//! fourfold per round trip while answers come back fast and clean (slow
+//! start, until the first sign of trouble), then grow by one per round trip; halve on signs of overload (429, 503,
 //! `Retry-After`, resets, timeouts) and shrink when latency climbs well
 //! above the best seen. `--per-host N` fixes the window instead.
 
@@ -19,6 +19,12 @@ const LATENCY_RISE: f64 = 2.0;
 /// Absolute slack on the latency rule, so scheduling jitter on a fast
 /// (e.g. local) server is not mistaken for queueing.
 const LATENCY_SLACK: Duration = Duration::from_millis(10);
+
+/// What each clean answer adds to the window during slow start: 3, so a
+/// window's worth of answers quadruples it and the polite start reaches 32
+/// in one round trip (TCP's doubling took two, which cost a 315-URL batch
+/// a tenth of its time against a fixed level).
+const SLOW_START_STEP: f64 = 3.0;
 
 /// Weight of each new latency sample in the running average.
 const LATENCY_WEIGHT: f64 = 0.2;
@@ -121,7 +127,7 @@ impl Window {
             return;
         }
         let step = if self.limit < self.threshold {
-            1.0
+            SLOW_START_STEP
         } else {
             1.0 / self.limit
         };
@@ -159,9 +165,10 @@ mod tests {
         let t = Instant::now();
         let mut w = Window::adaptive(32);
         assert_eq!(w.limit(), INITIAL_WINDOW);
-        // Slow start: one more per answer, so a window's worth doubles it.
+        // Slow start: three more per answer, so a window's worth of answers
+        // quadruples it.
         answer(&mut w, INITIAL_WINDOW, FAST, t);
-        assert_eq!(w.limit(), 2 * INITIAL_WINDOW);
+        assert_eq!(w.limit(), 4 * INITIAL_WINDOW);
         answer(&mut w, 100, FAST, t);
         assert_eq!(w.limit(), 32, "bounded by --io-threads");
     }
@@ -169,8 +176,8 @@ mod tests {
     #[test]
     fn overload_halves_once_per_round_trip_then_growth_is_additive() {
         let t = Instant::now();
-        let mut w = Window::adaptive(64);
-        answer(&mut w, 32 - INITIAL_WINDOW, FAST, t);
+        let mut w = Window::adaptive(32);
+        answer(&mut w, INITIAL_WINDOW, FAST, t);
         assert_eq!(w.limit(), 32);
         // A burst of 429s to requests sent before the cut is one event.
         let after = t + Duration::from_millis(1);
@@ -203,7 +210,7 @@ mod tests {
     fn rising_latency_stops_growth_and_backs_off_to_the_polite_start() {
         let mut t = Instant::now();
         let mut w = Window::adaptive(32);
-        answer(&mut w, 32 - INITIAL_WINDOW, FAST, t);
+        answer(&mut w, INITIAL_WINDOW, FAST, t);
         assert_eq!(w.limit(), 32);
         for _ in 0..40 {
             t += Duration::from_millis(300);

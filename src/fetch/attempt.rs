@@ -502,7 +502,12 @@ fn tls_message(e: &rustls::Error, url: &url::Url) -> String {
                 "unknown issuer: a self-signed certificate, or one from an authority \
                  this system does not trust ({fix})"
             ),
-            C::Expired | C::ExpiredContext { .. } => format!("certificate has expired ({fix})"),
+            C::Expired => "certificate has expired (--insecure skips the check)".to_string(),
+            C::ExpiredContext { not_after, .. } => format!(
+                "certificate has expired: it was valid until {} \
+                 (--insecure skips the check)",
+                http_date(*not_after)
+            ),
             C::NotValidYet | C::NotValidYetContext { .. } => {
                 format!("certificate is not yet valid ({fix})")
             }
@@ -523,6 +528,12 @@ fn tls_message(e: &rustls::Error, url: &url::Url) -> String {
         other => return format!("TLS handshake failed: {other}"),
     };
     format!("SSL certificate problem: {problem}")
+}
+
+/// `Fri, 01 Jan 2021 00:00:00 GMT`: how curl and every server write a date.
+fn http_date(at: rustls::pki_types::UnixTime) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.as_secs());
+    httpdate::fmt_http_date(at)
 }
 
 /// The innermost message of an error chain: "Connection refused (os error

@@ -90,9 +90,14 @@ fn limits(max_pixels: u64) -> Limits {
     let mut l = Limits::default();
     l.max_image_width = Some(side);
     l.max_image_height = Some(side);
-    // 16-bit RGBA is the widest 8 bytes a pixel we accept, plus decoder slack.
-    l.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    l.max_alloc = Some(max_alloc(max_pixels));
     l
+}
+
+/// The most a decoder may allocate: 16-bit RGBA is the widest 8 bytes a
+/// pixel we accept, plus decoder slack.
+pub(crate) fn max_alloc(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(8).saturating_add(64 << 20)
 }
 
 fn image_error(format: Option<Format>, e: ImageError) -> ItemError {

@@ -24,6 +24,8 @@ mod jxl;
 mod metadata;
 mod ops;
 mod plan;
+mod png_stream;
+mod shrink;
 #[cfg(test)]
 mod tests;
 mod webp_anim;
@@ -603,7 +605,30 @@ impl Converter {
                 return Ok(d);
             }
         }
+        if format == Format::Png && self.shrink_on_load && self.settings.resize.is_some() {
+            if let Some(d) = self.decode_png_shrunk(input)? {
+                return Ok(d);
+            }
+        }
         decode::decode_full(input, format, max)
+    }
+
+    /// A PNG reduced at least [`PNG_STREAM_FACTOR`] times (with the usual
+    /// margin), decoded row by row into a box-reduced image; `None` leaves
+    /// it to the full path.
+    fn decode_png_shrunk(&self, input: &[u8]) -> Result<Option<decode::Decoded>, ItemError> {
+        let max = self.settings.max_pixels;
+        let max_alloc = usize::try_from(decode::max_alloc(max)).unwrap_or(usize::MAX);
+        let Some(header) = png_stream::header(input, max_alloc) else {
+            return Ok(None);
+        };
+        decode::check_pixels(header.width, header.height, max)?;
+        let (need_w, need_h) = self.needed_size(header.width, header.height, header.orientation);
+        let factor = shrink::factor(header.width, header.height, need_w, need_h);
+        if factor < PNG_STREAM_FACTOR {
+            return Ok(None);
+        }
+        png_stream::decode_shrunk(header, input, factor, max)
     }
 
     /// Still WebP through libwebp, scaled on load when reducing; `None`
@@ -677,6 +702,10 @@ impl Converter {
         (o, display, stored_plan(display, o))
     }
 }
+
+/// The smallest box factor for which a PNG is streamed: below it the full
+/// decode is as cheap and keeps the exact Lanczos result.
+const PNG_STREAM_FACTOR: u32 = 2;
 
 /// An image's size from its headers, without decoding its pixels: HEIF,
 /// AVIF and JPEG XL through their own parsers (the image crate reads

@@ -12,7 +12,7 @@ use crate::output::OutDir;
 use crate::signal::Stop;
 use crate::store::dataset::Layout;
 use crate::store::stamp::{InputId, Provenance};
-use crate::store::{resume_rule, Freshness, OutputStore, Validators};
+use crate::store::{resume_rule, OutputStore, Validators};
 use crossbeam_channel::Sender;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -348,15 +348,33 @@ impl<'a> Planner<'a> {
         if entry.settles == Settles::Nothing {
             return resume_rule(self.store, entry, self.config.on_exists);
         }
+        if entry.settles == Settles::Name {
+            if let Some(named) = self.store.recall_name(entry) {
+                let stem = std::mem::replace(&mut entry.output, named);
+                if self.store.exists(entry) && self.claim_recalled(entry) {
+                    // Up to date, or a conditional request with its validators.
+                    return resume_rule(self.store, entry, self.config.on_exists);
+                }
+                entry.output = stem;
+            }
+        }
         let stem = entry.output.clone();
         for candidate in naming::settled_candidates(&stem) {
             entry.output = candidate;
-            if self.store.check(entry) != Freshness::Missing {
+            if self.store.exists(entry) {
                 return resume_rule(self.store, entry, self.config.on_exists);
             }
         }
         entry.output = stem;
         None
+    }
+
+    /// Claims a recalled name for `entry`'s key, as an earlier run did; false
+    /// when another input of this run holds it.
+    fn claim_recalled(&self, entry: &Entry) -> bool {
+        self.names
+            .claim(&entry.output, &entry.key, false)
+            .is_ok_and(|claimed| claimed == entry.output)
     }
 
     /// The output format for `convert`: `--format`, else the one the

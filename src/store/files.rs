@@ -37,6 +37,31 @@ impl OutputStore for FilesStore<'_> {
         stamp::check(&entry.output, &entry.provenance, self.mode)
     }
 
+    fn exists(&self, entry: &Entry) -> bool {
+        // As `--on-exists skip` always was: one `stat`, nothing read.
+        !matches!(fs::metadata(&entry.output), Err(e) if e.kind() == io::ErrorKind::NotFound)
+    }
+
+    fn recall_name(&self, entry: &Entry) -> Option<PathBuf> {
+        let name = fs::read(name_record_path(entry)).ok()?;
+        let name = plain_file_name(&name)?;
+        Some(entry.output.with_file_name(name))
+    }
+
+    fn remember_name(&self, entry: &Entry) {
+        let Some(name) = entry.output.file_name() else {
+            return;
+        };
+        let path = name_record_path(entry);
+        let temp = output::temp_path(&path);
+        // A hint that is not kept costs the next rerun one download, no more.
+        let kept =
+            fs::write(&temp, name.as_encoded_bytes()).and_then(|()| fs::rename(&temp, &path));
+        if kept.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+    }
+
     fn staging_path(&self, entry: &Entry) -> Result<PathBuf, ItemError> {
         self.out.prepare_parent(&entry.output)?;
         Ok(output::temp_path(&entry.output))
@@ -90,9 +115,8 @@ impl FilesWriter<'_> {
     fn seal_and_rename(&self, temp: &Path, entry: &Entry) -> io::Result<u64> {
         let target = &entry.output;
         let file = File::open(temp)?;
-        let len = file.metadata()?.len();
-        let tail = stamp::tail_hash_of_file(&file, len)?;
-        let sidecar = stamp::stamp_file(&file, len, tail, &entry.provenance, self.mode)?;
+        let sealed = stamp::Sealed::of_file(&file, self.fsync)?;
+        let sidecar = stamp::stamp_file(&file, sealed, &entry.provenance, self.mode)?;
         if self.fsync {
             file.sync_all()?;
         }
@@ -111,7 +135,7 @@ impl FilesWriter<'_> {
         if self.fsync {
             sync_dir(target)?;
         }
-        Ok(len)
+        Ok(sealed.len)
     }
 
     fn write_sidecar(&self, target: &Path, text: &[u8]) -> io::Result<()> {
@@ -129,6 +153,26 @@ impl FilesWriter<'_> {
             return Err(e);
         }
         Ok(())
+    }
+}
+
+/// `.HASH.pixmill.name` in the folder of `entry`'s output: the file name its
+/// URL (hashed) was given by its server. Hidden, so walks pass it over; one
+/// per URL, so `--shard` runs sharing the folder never write the same one.
+fn name_record_path(entry: &Entry) -> PathBuf {
+    entry
+        .output
+        .with_file_name(format!(".{:016x}.pixmill.name", entry.provenance.key))
+}
+
+/// `bytes` as one plain, visible file name, or `None` (a record that is
+/// not ours, or edited to lead elsewhere).
+fn plain_file_name(bytes: &[u8]) -> Option<&std::ffi::OsStr> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut parts = Path::new(text).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(name)), None) if !text.starts_with('.') => Some(name),
+        _ => None,
     }
 }
 

@@ -96,6 +96,23 @@ pub trait OutputStore: Sync {
     /// the file system directly.
     fn check(&self, entry: &Entry) -> Freshness;
 
+    /// Whether anything is there at all (for `--on-exists skip|fail`, and
+    /// to find a download's settled name), without judging it.
+    fn exists(&self, entry: &Entry) -> bool {
+        self.check(entry) != Freshness::Missing
+    }
+
+    /// The output a download named by its server (`Content-Disposition`)
+    /// was given on an earlier run, so a rerun can judge it before asking
+    /// for the body. Only a hint: the output's stamp still decides.
+    fn recall_name(&self, _entry: &Entry) -> Option<PathBuf> {
+        None
+    }
+
+    /// Keeps the name `entry`'s download was given (its `output`) for
+    /// [`OutputStore::recall_name`].
+    fn remember_name(&self, _entry: &Entry) {}
+
     /// A path where the I/O stage may stream `entry`'s download before it is
     /// put (the files store: a temp file beside the output, so a put is a
     /// rename).
@@ -140,26 +157,31 @@ pub fn resume_rule(
     entry: &mut Entry,
     on_exists: OnExists,
 ) -> Option<Record> {
-    if on_exists == OnExists::Overwrite {
-        return None;
+    match on_exists {
+        OnExists::Overwrite => return None,
+        OnExists::Skip | OnExists::Fail if !store.exists(entry) => return None,
+        OnExists::Fail => {
+            return Some(Record::new(entry, Status::Failed).fail(ItemError::new(
+                ErrorClass::Exists,
+                format!(
+                    "output {} exists (--on-exists fail)",
+                    entry.output.display()
+                ),
+            )))
+        }
+        OnExists::Skip => {
+            return Some(Record::new(entry, Status::Skipped).skip("output exists"));
+        }
+        OnExists::Update => {}
     }
-    let freshness = store.check(entry);
-    match (on_exists, freshness) {
-        (_, Freshness::Missing) => None,
-        (OnExists::Fail, _) => Some(Record::new(entry, Status::Failed).fail(ItemError::new(
-            ErrorClass::Exists,
-            format!(
-                "output {} exists (--on-exists fail)",
-                entry.output.display()
-            ),
-        ))),
-        (OnExists::Skip, _) => Some(Record::new(entry, Status::Skipped).skip("output exists")),
-        (_, Freshness::UpToDate) => Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE)),
-        (_, Freshness::Revalidate(validators)) => {
+    match store.check(entry) {
+        Freshness::Missing => None,
+        Freshness::UpToDate => Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE)),
+        Freshness::Revalidate(validators) => {
             entry.revalidate = Some(validators);
             None
         }
-        (_, Freshness::Stale(stale)) => {
+        Freshness::Stale(stale) => {
             entry.redo = Some(stale.reason());
             None
         }

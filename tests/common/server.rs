@@ -13,8 +13,9 @@
 //! - `/redirect/N/NAME`    N redirects, then the file
 //! - `/etag/NAME`          the file with an `ETag` and `Last-Modified`; a
 //!   request whose `If-None-Match` matches gets 304 Not Modified
-//! - `/download.php?file=NAME[&as=SHOWN]` the file with
-//!   `Content-Disposition: attachment; filename="SHOWN"` (default NAME)
+//! - `/download.php?file=NAME[&as=SHOWN][&etag=1]` the file with
+//!   `Content-Disposition: attachment; filename="SHOWN"` (default NAME);
+//!   with `etag=1` also an `ETag`, and 304 to a matching `If-None-Match`
 //! - `/slow/MS/NAME`       the file, after MS milliseconds
 //! - `/redirect-to?URL`    302 to URL (any scheme)
 //! - `/trickle/NAME`       the file one byte every 300 ms
@@ -198,6 +199,24 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
             let shown = param("as").unwrap_or_else(|| name.clone());
             let disposition = format!("attachment; filename=\"{shown}\"");
             match file(&name) {
+                Some(data) if param("etag").is_some() => {
+                    let etag = format!("\"{}-{:08x}\"", data.len(), super::crc32(&data));
+                    if if_none_match.as_deref() == Some(etag.as_str()) {
+                        *state
+                            .lock()
+                            .unwrap()
+                            .not_modified
+                            .entry(path.to_string())
+                            .or_default() += 1;
+                        reply(&mut out, 304, &[("ETag", &etag)], b"")
+                    } else {
+                        let headers = [
+                            ("Content-Disposition", disposition.as_str()),
+                            ("ETag", etag.as_str()),
+                        ];
+                        reply(&mut out, 200, &headers, &data)
+                    }
+                }
                 Some(data) => reply(
                     &mut out,
                     200,

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# pixmill vs img2dataset building the same WebDataset from the same CSV of
+# web-sized image URLs with captions, served on loopback with added latency.
+#
+# usage: bench/dataset.sh [N=1000] [ROUNDS=3] [LATENCY_MS=50]
+#
+# Both tools get equivalent settings and no network tuning:
+#   img2dataset --input_format csv --url_col url --caption_col caption
+#     --save_additional_columns '["source_id"]' --output_format webdataset
+#     --image_size 256 --resize_mode keep_ratio --encode_quality 95
+#     --number_sample_per_shard PER_SHARD          (its default processes/threads)
+#   pixmill convert -m list.csv -o OUT --output-format webdataset
+#     --samples-per-file PER_SHARD -r 256x256 --fit outside --enlarge
+#     -f jpeg --quality 95 --subsampling 420 --hash sha256 -q
+# keep_ratio scales the shorter side to 256 (up or down; it never crops),
+# which is --fit outside --enlarge; img2dataset's JPEGs are quality 95, 4:2:0
+# (OpenCV's default) and it hashes each download with SHA-256 by default.
+# Resampling differs: img2dataset uses OpenCV's INTER_AREA to shrink and
+# Lanczos to enlarge; pixmill uses Lanczos3 both ways (the dearer filter).
+#
+# Rounds alternate the tools (order rotated each round). Each run is timed
+# and its whole process tree's peak memory sampled (dataset_measure.py: PSS
+# and RSS summed over every process, as img2dataset forks workers), then its
+# output is read back with tarfile, webdataset and pyarrow (dataset_check.py).
+# Prints medians and the ratios pixmill / img2dataset.
+#
+# Environment: PIXMILL (binary; default target/release/pixmill), PEERS
+# (default "img2dataset img2dataset-p$(nproc)": the second runs img2dataset
+# with --processes_count $(nproc), as its README advises for a machine's
+# cores), SIDE (256), PER_SHARD (250), PHOTOS (folder of source photos;
+# default /work/corpus, /tmp/corpus, else made with corpus.sh), CACHE
+# (~/.cache/pixmill-bench: the Python venv and the generated corpus), PORT
+# (8731), OUT (Markdown file; default bench/results-dataset-DATE.md).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+N=${1:-1000}
+ROUNDS=${2:-3}
+LATENCY=${3:-50}
+SIDE=${SIDE:-256}
+PER_SHARD=${PER_SHARD:-250}
+PORT=${PORT:-8731}
+CACHE=${CACHE:-$HOME/.cache/pixmill-bench}
+PEERS=${PEERS:-"img2dataset img2dataset-p$(nproc)"}
+MD=${OUT:-$BENCH_DIR/results-dataset-$(date -u +%Y%m%d-%H%M).md}
+export NO_ALBUMENTATIONS_UPDATE=1
+
+need python3 curl
+find_pixmill
+make_scratch dataset
+
+# ---- Python venv with img2dataset and the readers (cached) --------------
+VENV=$CACHE/venv
+PY=$VENV/bin/python
+if ! "$PY" -c 'import img2dataset, webdataset, pyarrow, psutil, PIL' 2>/dev/null; then
+  note "creating $VENV (img2dataset webdataset pyarrow psutil pillow from PyPI)"
+  mkdir -p "$CACHE"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$VENV/bin/pip" install -q img2dataset webdataset pyarrow psutil pillow \
+    || die "pip install into $VENV failed"
+fi
+I2D_VERSION=$("$PY" -c 'import importlib.metadata as m; print(m.version("img2dataset"))')
+
+# ---- corpus: web-sized images and a CSV (cached per N) -------------------
+CORPUS=$CACHE/corpus-$N
+if [ ! -s "$CORPUS/list.csv" ]; then
+  PHOTOS=${PHOTOS:-}
+  for d in /work/corpus /tmp/corpus; do
+    [ -n "$PHOTOS" ] || { [ -d "$d" ] && PHOTOS=$d; } || true
+  done
+  if [ -z "$PHOTOS" ]; then
+    PHOTOS=$CACHE/photos
+    note "fetching source photos into $PHOTOS (corpus.sh)"
+    bash "$BENCH_DIR/corpus.sh" "$PHOTOS" >&2
+  fi
+  note "making $N web-sized image URLs from $PHOTOS into $CORPUS"
+  rm -rf "$CORPUS.tmp"
+  "$PY" "$BENCH_DIR/dataset_corpus.py" "$PHOTOS" "$CORPUS.tmp" "$N" "$PORT" >&2
+  mv "$CORPUS.tmp" "$CORPUS"
+fi
+LIST=$SCRATCH/list.csv
+sed "s#http://127.0.0.1:[0-9]*/#http://127.0.0.1:$PORT/#" "$CORPUS/list.csv" >"$LIST"
+ROWS=$(($(wc -l <"$LIST") - 1))
+cat "$CORPUS"/files/* >/dev/null   # warm the page cache
+
+# ---- server --------------------------------------------------------------
+python3 "$BENCH_DIR/slow_server.py" "$CORPUS/files" "$PORT" --latency "$LATENCY" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+first=$(sed -n 2p "$LIST" | cut -d, -f1)
+for _ in $(seq 100); do curl -fsS -o /dev/null "$first" 2>/dev/null && break; sleep 0.1; done
+curl -fsS -o /dev/null "$first" || die "slow_server.py did not come up on port $PORT"
+
+# ---- the tools -----------------------------------------------------------
+run_tool() {   # LABEL OUTDIR LOG: prints "WALL PSS_MB RSS_MB EXIT CPU_S"
+  local label=$1 out=$2 log=$3 procs=()
+  case $label in
+    pixmill)
+      "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
+        --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \
+        --fit outside --enlarge -f jpeg --quality 95 --subsampling 420 --hash sha256 -q ;;
+    img2dataset*)
+      [ "$label" = img2dataset ] || procs=(--processes_count "${label#img2dataset-p}")
+      "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$VENV/bin/img2dataset" \
+        --url_list "$LIST" --input_format csv --url_col url --caption_col caption \
+        --save_additional_columns '["source_id"]' --output_format webdataset \
+        --output_folder "$out" --image_size "$SIDE" --resize_mode keep_ratio \
+        --encode_quality 95 --number_sample_per_shard "$PER_SHARD" "${procs[@]}" ;;
+    *) die "unknown tool $label" ;;
+  esac
+}
+
+LABELS=(pixmill $PEERS)
+mkdir -p "$SCRATCH/res" "$SCRATCH/logs"
+echo "uptime before: $(uptime)"
+UPTIME_BEFORE=$(uptime)
+note "$ROWS URLs, $LATENCY ms latency, $ROUNDS rounds: ${LABELS[*]}"
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((i = 0; i < ${#LABELS[@]}; i++)); do
+    label=${LABELS[$(((i + r) % ${#LABELS[@]}))]}
+    out=$SCRATCH/out; rm -rf "$out"
+    log=$SCRATCH/logs/$label.$r
+    read -r wall pss rss rc cpu < <(run_tool "$label" "$out" "$log")
+    problem=""
+    # pixmill exits 1 when some items failed (the 404 rows), the rest done;
+    # the sample and metadata counts below check that nothing else failed.
+    if [ "$rc" != 0 ] && ! { [ "$label" = pixmill ] && [ "$rc" = 1 ]; }; then
+      problem="exit $rc: $(grep -v '\.tar:' "$log" | tail -n 2 | tr '\n' ' ' | cut -c1-160)"
+    fi
+    if ok=$("$PY" "$BENCH_DIR/dataset_check.py" "$out" "$ROWS" "$SIDE" 2>"$SCRATCH/check.err"); then :; else
+      ok=0; problem="$problem $(head -c 200 "$SCRATCH/check.err")"
+    fi
+    echo "$wall $pss $rss $ok $cpu" >>"$SCRATCH/res/$label"
+    [ -z "$problem" ] || echo "round $((r + 1)): $problem" >>"$SCRATCH/res/$label.bad"
+    printf '  round %d/%d  %-16s %7ss  CPU %7ss  peak PSS %7s MB  RSS %7s MB  %s samples%s\n' \
+      $((r + 1)) "$ROUNDS" "$label" "$wall" "$cpu" "$pss" "$rss" "$ok" "${problem:+  FLAGGED: $problem}" >&2
+  done
+done
+rm -rf "$SCRATCH/out"
+echo "uptime after:  $(uptime)"
+
+# ---- summary -------------------------------------------------------------
+col() { awk -v c="$2" '{ print $c }' "$SCRATCH/res/$1" >"$SCRATCH/col"; stats "$SCRATCH/col"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "nan"), (b > 0 ? a / b : 0) }'; }
+samples_of() { sort -u <(awk '{ print $4 }' "$SCRATCH/res/$1") | tr '\n' ' ' | sed 's/ $//'; }
+
+read -r pw _ < <(col pixmill 1); read -r pp _ < <(col pixmill 2); read -r pc _ < <(col pixmill 5)
+{
+  echo "# pixmill vs img2dataset: WebDataset from a CSV of URLs"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/^Mem:/ { print $2 " GB RAM" }')"
+  echo "- pixmill: $("$PIXMILL" --version | head -n 1) (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')); img2dataset $I2D_VERSION"
+  echo "- workload: $ROWS URLs on 127.0.0.1 (slow_server.py, $LATENCY ms latency), one in 50 a 404; web-sized JPEG/PNG (longest side 300-1600 px); shorter side to $SIDE px, JPEG q95 4:2:0, $PER_SHARD samples per tar, $ROUNDS alternating rounds"
+  echo "- uptime before: \`$UPTIME_BEFORE\`"
+  echo "- uptime after: \`$(uptime)\`"
+  echo
+  echo "| tool | median wall s | min wall s | median CPU s | median peak PSS MB | median peak RSS MB | samples | pixmill ÷ tool (wall) | pixmill ÷ tool (CPU) | pixmill ÷ tool (PSS) | checks |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+} >"$MD"
+printf '\n%-16s %9s %9s %9s %9s %9s %8s %8s %8s %8s  %s\n' tool "wall s" "min s" "CPU s" "PSS MB" "RSS MB" samples "÷ wall" "÷ CPU" "÷ mem" checks
+for label in "${LABELS[@]}"; do
+  read -r w wmin < <(col "$label" 1); read -r p _ < <(col "$label" 2); read -r s _ < <(col "$label" 3)
+  read -r c _ < <(col "$label" 5)
+  checks=ok; [ ! -s "$SCRATCH/res/$label.bad" ] || checks="FLAGGED: $(head -n 1 "$SCRATCH/res/$label.bad") ($(wc -l <"$SCRATCH/res/$label.bad") bad runs)"
+  rw=$(ratio "$pw" "$w"); rcpu=$(ratio "$pc" "$c"); rp=$(ratio "$pp" "$p")
+  printf '%-16s %9s %9s %9s %9s %9s %8s %8s %8s %8s  %s\n' "$label" "$w" "$wmin" "$c" "$p" "$s" "$(samples_of "$label")" "$rw" "$rcpu" "$rp" "$checks"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$w" "$wmin" "$c" "$p" "$s" "$(samples_of "$label")" "$rw" "$rcpu" "$rp" "${checks//|/\\|}" >>"$MD"
+done
+counts=$(cat "$SCRATCH"/res/* 2>/dev/null | awk '$4 > 0 { print $4 }' | sort -u | wc -l)
+if [ "$counts" -gt 1 ]; then
+  echo "FLAGGED: the tools kept different numbers of samples (see the samples column)"
+  printf '\n**FLAGGED: the tools kept different numbers of samples.**\n' >>"$MD"
+fi
+read -r iw _ < <(col img2dataset 1); read -r ip _ < <(col img2dataset 2); read -r ic _ < <(col img2dataset 5)
+summary="pixmill / img2dataset (defaults): wall $(ratio "$pw" "$iw") (${pw} s vs ${iw} s), CPU $(ratio "$pc" "$ic") (${pc} s vs ${ic} s), peak memory (PSS) $(ratio "$pp" "$ip") (${pp} MB vs ${ip} MB)"
+echo "$summary"
+printf '\n**%s**\n' "$summary" >>"$MD"
+echo "results written to $MD"
