@@ -232,3 +232,35 @@ fn keep_metadata_reaches_avif_outputs() {
     let xmp = b"pixmill test";
     assert!(data.windows(xmp.len()).any(|w| w == xmp), "no XMP");
 }
+
+/// A TIFF output keeps IFD0's text, not the EXIF sub-directories: the
+/// record says what was left behind, where a JPEG output (which keeps the
+/// whole block) says nothing.
+#[test]
+fn a_tiff_output_says_which_exif_directories_it_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("photo.jpg");
+    fs::write(&src, input_jpeg()).unwrap();
+    let run = |format: &str| {
+        let out = pixmill()
+            .arg("convert")
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.path().join(format))
+            .args(["-f", format, "--resize", "60x60", "--keep-metadata"])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+    };
+    let tiff = run("tiff");
+    let warning = tiff
+        .lines()
+        .find(|l| l.contains("warning"))
+        .unwrap_or_else(|| panic!("no warning: {tiff}"));
+    assert!(
+        warning.contains("Exif") && warning.contains("GPS") && warning.contains("not kept"),
+        "{warning}"
+    );
+    let jpeg = run("jpeg");
+    assert!(!jpeg.contains("warning"), "{jpeg}");
+}

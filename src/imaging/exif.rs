@@ -201,6 +201,24 @@ pub(crate) fn ifd0_text(exif: &[u8]) -> Vec<(u16, String)> {
         .collect()
 }
 
+/// The EXIF sub-directories `exif`'s IFD0 links to (exposure details,
+/// GPS, interoperability): what a TIFF output, which carries only
+/// [`TEXT_TAGS`] of IFD0, leaves behind.
+pub(crate) fn sub_directories(exif: &[u8]) -> Vec<&'static str> {
+    let mut copy = exif.to_vec();
+    let Some(tiff) = Tiff::new(&mut copy) else {
+        return Vec::new();
+    };
+    let Some((entries, _)) = tiff.ifd0() else {
+        return Vec::new();
+    };
+    [(0x8769, "Exif"), (0x8825, "GPS"), (0xA005, "Interop")]
+        .into_iter()
+        .filter(|(tag, _)| entries.iter().any(|e| e.tag == *tag))
+        .map(|(_, name)| name)
+        .collect()
+}
+
 impl Tiff<'_> {
     fn ascii(&self, e: Entry) -> Option<String> {
         let len = e.count as usize;

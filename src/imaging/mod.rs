@@ -347,6 +347,19 @@ impl Converter {
                 ..metadata::read(input)
             };
         }
+        if out_format == Format::Tiff {
+            let left = embedded
+                .exif
+                .as_deref()
+                .map(exif::sub_directories)
+                .unwrap_or_default();
+            if !left.is_empty() {
+                warnings.push(format!(
+                    "TIFF outputs carry the EXIF camera, date and copyright text only: its {} data not kept",
+                    left.join(", ")
+                ));
+            }
+        }
         if out_format == Format::Avif && embedded.dpi.is_some() && embedded.exif.is_none() {
             warnings.push("AVIF outputs cannot carry the pixel density: not kept".into());
         }
