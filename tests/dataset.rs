@@ -768,23 +768,19 @@ fn unusable_parquet_manifests_are_setup_errors_before_any_work() {
     }
 }
 
-/// A data file that cannot be put in place after its items were done (here
-/// a folder already holds its name; on a full disk the same happens) is
-/// work done and then lost: exit 1 (some items failed), not 2 ("nothing
-/// was done"), with a one-line reason naming the file and the summary.
-#[test]
-fn a_data_file_that_cannot_be_completed_exits_1_with_the_summary() {
-    let dir = tempfile::tempdir().unwrap();
+/// Fetches one image as a WebDataset into `out`, where a folder already
+/// holds the name `blocker` (so that file cannot be put in place); expects
+/// exit 1 and returns stderr and its "cannot complete the output" line.
+fn fetch_one_into_a_blocked_dataset(out: &Path, blocker: &str) -> (String, String) {
     let server = Server::start();
     server.add(
         "a.png",
         encode(&gradient(8, 8).into(), image::ImageFormat::Png),
     );
-    let out = dir.path().join("shards");
-    fs::create_dir_all(out.join("00000.tar")).unwrap();
+    fs::create_dir_all(out.join(blocker)).unwrap();
     let run = pixmill()
         .args(["fetch", "--output-format", "webdataset", "-o"])
-        .arg(&out)
+        .arg(out)
         .arg(server.url("/f/a.png"))
         .assert()
         .code(1);
@@ -792,7 +788,20 @@ fn a_data_file_that_cannot_be_completed_exits_1_with_the_summary() {
     let reason = stderr
         .lines()
         .find(|l| l.contains("cannot complete the output"))
-        .unwrap_or_else(|| panic!("no reason in: {stderr}"));
+        .unwrap_or_else(|| panic!("no reason in: {stderr}"))
+        .to_string();
+    (stderr, reason)
+}
+
+/// A data file that cannot be put in place after its items were done (here
+/// a folder already holds its name; on a full disk the same happens) is
+/// work done and then lost: exit 1 (some items failed), not 2 ("nothing
+/// was done"), with a one-line reason naming the file and the summary.
+#[test]
+fn a_data_file_that_cannot_be_completed_exits_1_with_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shards");
+    let (stderr, reason) = fetch_one_into_a_blocked_dataset(&out, "00000.tar");
     assert!(reason.contains("00000.tar"), "{reason}");
     assert!(stderr.contains("1 ok"), "no summary in: {stderr}");
     assert_no_temp_files(&out);
@@ -803,24 +812,8 @@ fn a_data_file_that_cannot_be_completed_exits_1_with_the_summary() {
 #[test]
 fn a_stats_file_that_cannot_be_completed_is_the_one_named() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start();
-    server.add(
-        "a.png",
-        encode(&gradient(8, 8).into(), image::ImageFormat::Png),
-    );
     let out = dir.path().join("shards");
-    fs::create_dir_all(out.join("00000_stats.json")).unwrap();
-    let run = pixmill()
-        .args(["fetch", "--output-format", "webdataset", "-o"])
-        .arg(&out)
-        .arg(server.url("/f/a.png"))
-        .assert()
-        .code(1);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
-    let reason = stderr
-        .lines()
-        .find(|l| l.contains("cannot complete the output"))
-        .unwrap_or_else(|| panic!("no reason in: {stderr}"));
+    let (_, reason) = fetch_one_into_a_blocked_dataset(&out, "00000_stats.json");
     assert!(reason.contains("00000_stats.json: "), "{reason}");
     assert!(!reason.contains("00000.tar"), "{reason}");
     assert!(!out.join("00000.tar").exists(), "data file put in place");

@@ -63,26 +63,18 @@ pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
     let (wf, hf) = (f64::from(w), f64::from(h));
     let cap = |s: f64| if settings.enlarge { s } else { s.min(1.0) };
     match settings.fit {
-        Fit::Inside => {
-            let sx = spec.width.map_or(f64::INFINITY, |bw| f64::from(bw) / wf);
-            let sy = spec.height.map_or(f64::INFINITY, |bh| f64::from(bh) / hf);
-            let s = cap(sx.min(sy));
-            let (ow, oh) = scaled(w, h, s);
-            Plan {
-                width: ow,
-                height: oh,
-                ..keep
-            }
-        }
-        Fit::Outside => {
-            // A missing side does not bind: the given one alone decides.
-            let sx = spec
-                .width
-                .map_or(f64::NEG_INFINITY, |bw| f64::from(bw) / wf);
-            let sy = spec
-                .height
-                .map_or(f64::NEG_INFINITY, |bh| f64::from(bh) / hf);
-            let s = cap(sx.max(sy));
+        Fit::Inside | Fit::Outside => {
+            // Inside: the tighter side binds; outside: the looser one. A
+            // missing side never binds: the given one alone decides.
+            let outside = settings.fit == Fit::Outside;
+            let unbound = if outside {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            };
+            let sx = spec.width.map_or(unbound, |bw| f64::from(bw) / wf);
+            let sy = spec.height.map_or(unbound, |bh| f64::from(bh) / hf);
+            let s = cap(if outside { sx.max(sy) } else { sx.min(sy) });
             let (ow, oh) = scaled(w, h, s);
             Plan {
                 width: ow,
