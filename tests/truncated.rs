@@ -134,3 +134,32 @@ fn truncated_animations_fail_to_still_and_animated_formats() {
         }
     }
 }
+
+/// Scan data overwritten in the middle (a bad sector, a broken proxy): the
+/// JPEG still decodes, but the record says the data was corrupt, never a
+/// silent success.
+#[test]
+fn corrupt_scan_data_is_named_in_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    for (name, progressive) in [("baseline", false), ("progressive", true)] {
+        let mut data = jpeg(progressive);
+        let mid = data.len() / 2;
+        data[mid..mid + 40].fill(0x55);
+        fs::write(input.join(format!("{name}-corrupt.jpg")), &data).unwrap();
+        fs::write(input.join(format!("{name}-whole.jpg")), jpeg(progressive)).unwrap();
+    }
+    for args in RUNS {
+        let (code, records, stderr) = run(dir.path(), args);
+        assert_eq!(code, Some(0), "{args:?} {stderr}");
+        for kind in ["baseline", "progressive"] {
+            let whole = record(&records, &format!("{kind}-whole.jpg"));
+            assert_eq!(whole["warnings"].as_array().map_or(0, Vec::len), 0);
+            let bad = record(&records, &format!("{kind}-corrupt.jpg"));
+            assert_eq!(bad["status"], "ok", "{args:?} {bad}");
+            let warning = bad["warnings"][0].as_str().unwrap_or_default();
+            assert!(warning.contains("Corrupt JPEG data"), "{args:?} {bad}");
+        }
+    }
+}

@@ -216,6 +216,9 @@ pub struct Converter {
     shrink_on_load: bool,
     /// Colour transforms built for earlier items.
     colours: colour::ColourCache,
+    /// libjpeg-turbo's decompressor, made on the first JPEG (`None` after
+    /// it could not be made: jpeg-decoder and zune-jpeg then decode).
+    turbo: Option<Option<turbojpeg::Decompressor>>,
 }
 
 impl Converter {
@@ -225,6 +228,7 @@ impl Converter {
             resizer: fast_image_resize::Resizer::new(),
             shrink_on_load: true,
             colours: colour::ColourCache::default(),
+            turbo: None,
         }
     }
 
@@ -581,7 +585,7 @@ impl Converter {
 
     /// Decodes, shrinking on load when the input is a JPEG being reduced.
     fn decode(
-        &self,
+        &mut self,
         input: &[u8],
         format: Format,
         warnings: &mut Vec<String>,
@@ -595,7 +599,6 @@ impl Converter {
             }
             return Ok(decoded);
         }
-        let _ = &warnings;
         if format == Format::Jpeg {
             if let Some(header) = decode::jpeg_header(input) {
                 decode::check_pixels(header.width, header.height, max)?;
@@ -605,6 +608,26 @@ impl Converter {
                 } else {
                     None
                 };
+                // The reference decode (`full_decode_only`) stays with
+                // zune-jpeg, so the quality guard compares two decoders.
+                if self.shrink_on_load && !header.cmyk {
+                    if let Some(tj) = self
+                        .turbo
+                        .get_or_insert_with(|| turbojpeg::Decompressor::new().ok())
+                    {
+                        match decode::decode_jpeg_turbo(tj, input, &header, k.unwrap_or(8)) {
+                            Ok(d) => return Ok(d),
+                            // A truncation accepted with --accept-truncated
+                            // already has its warning.
+                            Err(_) if warnings.iter().any(|w| w.starts_with("truncated")) => {}
+                            // libjpeg-turbo's warnings name real damage
+                            // ("Corrupt JPEG data: ...") that the fallback
+                            // decoder would pass over without a word.
+                            Err(e) => warnings
+                                .push(format!("{e} (decoded anyway, by the fallback decoder)")),
+                        }
+                    }
+                }
                 // CMYK needs jpeg-decoder's inks even at full size.
                 if k.is_some() || header.cmyk {
                     if let Some(d) = decode::decode_jpeg_scaled(header, k.unwrap_or(8)) {

@@ -702,7 +702,7 @@ fn webp_shrink_on_load_quality_matches_the_full_decode() {
 fn webp_fast_path_scales_on_load_and_keeps_the_full_size_for_geometry() {
     let input = webp_of("Landscape_1.jpg", false);
     let header = webp_fast::header(&input).unwrap();
-    let conv = Converter::new(boxed(64, 64, Fit::Inside));
+    let mut conv = Converter::new(boxed(64, 64, Fit::Inside));
     let d = conv.decode(&input, Format::Webp, &mut Vec::new()).unwrap();
     assert_eq!(d.full, (header.width, header.height));
     assert!(
@@ -779,7 +779,7 @@ fn webp_exif_orientation_and_icc_profile_survive_the_fast_path() {
             let name = format!("{kind}_{n}.jpg");
             let stored = webp_of(&name, true);
             let input = webp_with_chunks(&stored, Some(&exif(&name)), Some(&icc));
-            let conv = Converter::new(s.clone());
+            let mut conv = Converter::new(s.clone());
             let d = conv.decode(&input, Format::Webp, &mut Vec::new()).unwrap();
             assert_eq!(d.icc.as_deref(), Some(&icc[..]), "{name}: ICC profile");
             let out = decode(&convert(s.clone(), &input)).to_rgb8();
@@ -972,7 +972,7 @@ fn png_streaming_shrink_quality_matches_the_full_decode() {
 #[test]
 fn png_streaming_path_reduces_on_load_and_keeps_depth_and_alpha() {
     for (kind, input) in png_variants("Landscape_1.jpg") {
-        let conv = Converter::new(boxed(128, 128, Fit::Inside));
+        let mut conv = Converter::new(boxed(128, 128, Fit::Inside));
         let d = conv.decode(&input, Format::Png, &mut Vec::new()).unwrap();
         assert_eq!(d.full, (1800, 1200), "{kind}");
         let (w, h) = d.samples.dimensions();
@@ -994,7 +994,7 @@ fn png_streaming_path_reduces_on_load_and_keeps_depth_and_alpha() {
     }
     // Without a reduction worth it, the full path decodes as before.
     let (_, input) = png_variants("Landscape_1.jpg").remove(0);
-    let conv = Converter::new(boxed(1000, 1000, Fit::Inside));
+    let mut conv = Converter::new(boxed(1000, 1000, Fit::Inside));
     let d = conv.decode(&input, Format::Png, &mut Vec::new()).unwrap();
     assert_eq!(d.samples.dimensions(), (1800, 1200));
 }
@@ -1007,7 +1007,7 @@ fn png_streaming_keeps_the_colour_profile_and_refuses_huge_headers() {
     let icc = colour::srgb_profile().unwrap();
     enc.set_icc_profile(icc.clone()).unwrap();
     img.write_with_encoder(enc).unwrap();
-    let conv = Converter::new(boxed(64, 64, Fit::Inside));
+    let mut conv = Converter::new(boxed(64, 64, Fit::Inside));
     let d = conv.decode(&out, Format::Png, &mut Vec::new()).unwrap();
     assert!(d.samples.dimensions().0 < 600, "streamed");
     assert_eq!(d.icc.as_deref(), Some(&icc[..]));
