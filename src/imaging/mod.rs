@@ -211,8 +211,8 @@ pub struct Converter {
     settings: Settings,
     /// Keeps its scratch buffers between items.
     resizer: fast_image_resize::Resizer,
-    /// The fast decode paths (JPEG DCT scaling, libwebp with scaling); off
-    /// only to measure against.
+    /// The fast paths (JPEG DCT scaling, libwebp with scaling, PNG and box
+    /// pre-reduction); off only to measure against.
     shrink_on_load: bool,
     /// Colour transforms built for earlier items.
     colours: colour::ColourCache,
@@ -430,9 +430,9 @@ impl Converter {
             &mut self.resizer,
             px,
             crop,
-            stored.width,
-            stored.height,
+            (stored.width, stored.height),
             filter,
+            self.shrink_on_load,
         )?;
         let px = ops::orient(px, orientation)?;
         Ok(match plan.canvas {

@@ -594,6 +594,40 @@ fn shrink_on_load_quality_matches_the_full_decode() {
     }
 }
 
+/// Box pre-reduction (average `f`x`f` blocks, then Lanczos3 from twice
+/// the output) against Lanczos3 all the way, on photos that take the full
+/// decode (TIFF), fitted inside and cropped to cover, at reductions of 3x
+/// to 14x. Measured: MAD 0.41-0.93, PSNR 45-50 dB; averaging by nearest
+/// pixel instead of a box fails it (MAD 2.26, 35 dB).
+#[test]
+fn box_pre_reduction_quality_matches_lanczos_all_the_way() {
+    for name in ["Landscape_1.jpg", "Portrait_1.jpg"] {
+        let img = image::load_from_memory(&fixture(name)).unwrap();
+        let mut tiff = Vec::new();
+        img.write_to(
+            &mut std::io::Cursor::new(&mut tiff),
+            image::ImageFormat::Tiff,
+        )
+        .unwrap();
+        for (w, h, fit) in [
+            (256, 256, Fit::Inside),
+            (64, 64, Fit::Inside),
+            (128, 50, Fit::Cover),
+        ] {
+            let mut s = boxed(w, h, fit);
+            s.format = Some(Format::Png);
+            let fast = decode(&convert(s.clone(), &tiff)).to_rgb8();
+            let full = Converter::new(s).full_decode_only().convert(&tiff).unwrap();
+            let full = decode(&full).to_rgb8();
+            let (d, p) = (mad(&fast, &full), psnr(&fast, &full));
+            assert!(
+                d < 2.0 && p > 35.0,
+                "{name} {w}x{h} {fit:?}: MAD {d:.2}, PSNR {p:.1} dB"
+            );
+        }
+    }
+}
+
 /// Timing of the fast and full paths; run with
 /// `cargo test --release --lib imaging -- --ignored --nocapture`.
 #[test]
