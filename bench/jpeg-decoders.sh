@@ -7,6 +7,7 @@
 # usage: jpeg-decoders.sh CORPUS_DIR
 # env:   OUT (Markdown results file; default bench/results-jpeg-decoders.md)
 #        NEED (longest side the scaled decode must keep; default 512)
+#        EIGHTHS=any (libjpeg-turbo may scale by any eighth, not only 1/2, 1/4, 1/8)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -32,11 +32,22 @@ fn best_of_3(mut f: impl FnMut()) -> Duration {
 }
 
 /// The smallest power-of-two eighth of `side` that is still `need` long.
+/// With `EIGHTHS=any`, any eighth (libjpeg-turbo only: 3/8, 5/8, ...).
 fn eighths(side: usize, need: usize) -> usize {
     [1, 2, 4, 8]
         .into_iter()
         .find(|m| (side * m).div_ceil(8) >= need)
         .unwrap_or(8)
+}
+
+fn turbo_eighths(side: usize, need: usize) -> usize {
+    if std::env::var("EIGHTHS").is_ok_and(|v| v == "any") {
+        (1..=8)
+            .find(|m| (side * m).div_ceil(8) >= need)
+            .unwrap_or(8)
+    } else {
+        eighths(side, need)
+    }
 }
 
 fn jpeg_decoder(data: &[u8], need: Option<usize>) {
@@ -54,7 +65,7 @@ fn jpeg_decoder(data: &[u8], need: Option<usize>) {
 
 fn turbo(tj: &mut turbojpeg::Decompressor, data: &[u8], need: Option<usize>) {
     let header = tj.read_header(data).expect("libjpeg-turbo header");
-    let m = need.map_or(8, |n| eighths(header.width.max(header.height), n));
+    let m = need.map_or(8, |n| turbo_eighths(header.width.max(header.height), n));
     let scale = turbojpeg::ScalingFactor::new(m, 8);
     tj.set_scaling_factor(scale).expect("libjpeg-turbo scale");
     let size = header.scaled(scale);
