@@ -282,7 +282,12 @@ impl<'a> Planner<'a> {
             }
         }
         if self.config.dry_run {
-            return Planned::Done(Record::new(&entry, Status::Planned));
+            let mut record = Record::new(&entry, Status::Planned);
+            if let Some(output) = self.store.planned_output(&entry) {
+                record.output = Some(output);
+                record.output_raw = None;
+            }
+            return Planned::Done(record);
         }
         match (url, format) {
             (true, _) => Planned::Download(entry),

@@ -124,6 +124,22 @@ impl OutputStore for DatasetStore<'_> {
         Ok(output::temp_path(&entry.output))
     }
 
+    fn planned_output(&self, entry: &Entry) -> Option<String> {
+        let position = entry.row.as_ref()?.position;
+        // The format is settled by then when -f names it or the input is
+        // local; a download's is not known before its body arrives.
+        let ext = entry
+            .output
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy().to_ascii_lowercase()))
+            .unwrap_or_default();
+        Some(format!(
+            "{}:{}{ext}",
+            self.layout.data_name(self.layout.file_of(position)),
+            self.layout.key(position)
+        ))
+    }
+
     fn writers(&self) -> Writers<'_> {
         Writers::Single(Box::new(DatasetWriter {
             root: self.out.root().to_path_buf(),

@@ -120,6 +120,12 @@ pub trait OutputStore: Sync {
 
     /// How the pipeline gets writers for this store.
     fn writers(&self) -> Writers<'_>;
+
+    /// What a `--dry-run` line calls `entry`'s output, when that is not its
+    /// path (a dataset's `FILE.tar:KEY`, as the record of a real run says).
+    fn planned_output(&self, _entry: &Entry) -> Option<String> {
+        None
+    }
 }
 
 /// How a store's writers are run.
