@@ -16,6 +16,7 @@ pub mod io_stage;
 pub mod item;
 pub mod naming;
 pub mod output;
+pub mod panics;
 pub mod pipeline;
 pub mod process;
 pub mod report;
@@ -38,6 +39,7 @@ pub mod exit {
 /// Parses the command line and runs; the exit status folds every item's
 /// outcome.
 pub fn run() -> anyhow::Result<ExitCode> {
+    panics::install_hook();
     let cli = parse_args();
     match &cli.command {
         cli::Command::Worker(args) => {

@@ -899,3 +899,67 @@ fn tsv_captions_with_quotes_are_literal_and_lose_no_rows() {
         .collect();
     assert_eq!(seen, want);
 }
+
+/// `--dry-run` names each row's output as the real run's record will: its
+/// data file and sample key, not a path that will never exist.
+#[test]
+fn dry_run_names_the_data_file_and_key_a_real_run_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = image_list(dir.path(), 3);
+    let run = |extra: &[&str]| {
+        let out = pixmill()
+            .current_dir(dir.path())
+            .args([
+                "convert", "-m", "list.csv", "-o", "out", "--json", "-f", "jpeg",
+            ])
+            .args(["--output-format", "webdataset", "--samples-per-file", "2"])
+            .args(extra)
+            .assert()
+            .code(0);
+        let mut named: Vec<(String, String)> =
+            json_lines(&String::from_utf8_lossy(&out.get_output().stdout))
+                .iter()
+                .map(|r| {
+                    let input = r["input"].as_str().unwrap().to_string();
+                    (input, r["output"].as_str().unwrap().to_string())
+                })
+                .collect();
+        named.sort();
+        named
+    };
+    let planned = run(&["--dry-run"]);
+    assert!(!dir.path().join("out").exists(), "a dry run writes nothing");
+    let outputs: Vec<&str> = planned.iter().map(|(_, o)| o.as_str()).collect();
+    assert_eq!(
+        outputs,
+        [
+            "00000.tar:000000.jpg",
+            "00000.tar:000001.jpg",
+            "00001.tar:000010.jpg"
+        ]
+    );
+    assert_eq!(planned, run(&[]), "the real run records what was planned");
+}
+
+/// A parquet list whose row group is malformed so that the parquet reader
+/// panics on it: the run ends with one line in pixmill's words naming the
+/// list and row, never Rust's panic report.
+#[test]
+fn a_malformed_parquet_row_group_is_a_clear_error_not_a_panic_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = fixtures().join("manifests/malformed-row-group.parquet");
+    let run = pixmill()
+        .arg("fetch")
+        .arg("-m")
+        .arg(&list)
+        .args(["--url-col", "key", "-o"])
+        .arg(dir.path().join("dl"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("malformed-row-group.parquet:1: read error: malformed row group ("),
+        "{stderr}"
+    );
+}

@@ -6,7 +6,6 @@
 use crate::error::{ErrorClass, ItemError};
 use image::metadata::Orientation;
 use serde::{Deserialize, Serialize};
-use std::panic::AssertUnwindSafe;
 
 pub use colour::ColourMode;
 
@@ -265,7 +264,7 @@ impl Converter {
         &mut self,
         work: impl FnOnce(&mut Self) -> Result<Converted, ItemError>,
     ) -> Result<Converted, ItemError> {
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| work(self)));
+        let run = crate::panics::catch(|| work(self));
         run.unwrap_or_else(|panic| {
             // The resizer may hold half-written scratch state; start afresh.
             self.resizer = fast_image_resize::Resizer::new();
@@ -273,7 +272,7 @@ impl Converter {
                 ErrorClass::Panic,
                 format!(
                     "not a decodable image: codec panicked: {}",
-                    panic_message(&*panic)
+                    crate::panics::message(&*panic)
                 ),
             ))
         })
@@ -788,15 +787,5 @@ fn oriented(w: u32, h: u32, o: Orientation) -> (u32, u32) {
         (h, w)
     } else {
         (w, h)
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
     }
 }

@@ -10,7 +10,6 @@ use parquet::record::Field;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::panic::{self, AssertUnwindSafe};
 
 /// The first (and last) four bytes of every parquet file.
 const MAGIC: &[u8; 4] = b"PAR1";
@@ -86,12 +85,15 @@ impl ParquetRows {
     pub(super) fn next_step(&mut self) -> Step {
         // The row reader panics on some malformed files rather than
         // erroring; a bad list must end as a clear message, not a crash.
-        let next = panic::catch_unwind(AssertUnwindSafe(|| self.rows.next()));
+        let next = crate::panics::catch(|| self.rows.next());
         let row = match next {
             Ok(None) => return Step::End,
             Ok(Some(Ok(row))) => row,
             Ok(Some(Err(e))) => return self.fatal(&e.to_string()),
-            Err(_) => return self.fatal("malformed row group"),
+            Err(panic) => {
+                let why = crate::panics::message(&*panic);
+                return self.fatal(&format!("malformed row group ({why})"));
+            }
         };
         self.number += 1;
         match self.columns.entry(self.number, row.into_columns()) {
