@@ -68,6 +68,34 @@ fn heic_avif_and_jpeg_xl_inputs_convert_with_their_size_and_colours() {
     }
 }
 
+/// Arithmetic-coded JPEGs (sequential and progressive) are read, by
+/// libjpeg-turbo: the same coefficients Huffman-coded give the same pixels,
+/// at full size and through shrink-on-load, with no warning.
+#[test]
+fn arithmetic_coded_jpegs_decode_like_their_huffman_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["-f", "png"][..], &["-f", "png", "-r", "24"]] {
+        let tag = args.len();
+        let twin_out = dir.path().join(format!("huffman{tag}"));
+        let record = convert_json(&formats_fixture("huffman.jpg"), &twin_out, args);
+        assert_eq!(record["status"], "ok", "{record}");
+        let twin = open(&twin_out.join("huffman.png"));
+        for name in ["arithmetic.jpg", "arithmetic-progressive.jpg"] {
+            let out = dir.path().join(format!("{name}{tag}"));
+            let record = convert_json(&formats_fixture(name), &out, args);
+            assert_eq!(record["status"], "ok", "{name} {args:?}: {record}");
+            assert!(warnings(&record).is_empty(), "{name}: {record}");
+            let stem = name.split('.').next().unwrap();
+            let img = open(&out.join(format!("{stem}.png")));
+            let diff = mean_abs_diff(&img, &twin);
+            assert!(
+                diff < 0.5,
+                "{name} {args:?}: {diff:.2} from the Huffman twin"
+            );
+        }
+    }
+}
+
 /// HEIC/AVIF files that say what their numbers are only with `nclx` code
 /// points (Display P3 with the sRGB curve; BT.2020 with its own curve, at
 /// 10 bits) come out as the sRGB gradient they were made from. Taking their

@@ -188,21 +188,22 @@ pub(crate) fn jpeg_header(input: &[u8]) -> Option<JpegHeader<'_>> {
     })
 }
 
-/// Decodes an 8-bit greyscale or colour JPEG with libjpeg-turbo at DCT
-/// scale `k`/8 (8 = full size): the fastest decoder here for baseline and
-/// progressive files alike (1.60x and 1.46x jpeg-decoder's scaled decode,
-/// 1.08x and 1.26x zune-jpeg's full one; `bench/results-jpeg-decoders.md`).
-///
-/// `Err` carries libjpeg-turbo's message when it refuses or warns (corrupt
-/// or truncated data, a precision or colour space it does not take here);
-/// the caller then falls back to the other decoders.
-pub(crate) fn decode_jpeg_turbo(
+/// A JPEG header as libjpeg-turbo reads it, with what it takes to decode.
+pub(crate) struct TurboHeader {
+    pub width: u32,
+    pub height: u32,
+    format: turbojpeg::PixelFormat,
+    layout: Layout,
+}
+
+/// Reads the header with libjpeg-turbo: 8-bit greyscale or colour (YCbCr or
+/// RGB) lossy JPEGs, Huffman- or arithmetic-coded. `Err` names what it
+/// refuses (CMYK, lossless, ...) in libjpeg-turbo's words or ours.
+pub(crate) fn turbo_header(
     tj: &mut turbojpeg::Decompressor,
     input: &[u8],
-    header: &JpegHeader<'_>,
-    k: u32,
-) -> Result<Decoded, String> {
-    use turbojpeg::{Colorspace, PixelFormat, ScalingFactor};
+) -> Result<TurboHeader, String> {
+    use turbojpeg::{Colorspace, PixelFormat};
     let info = tj.read_header(input).map_err(turbo_message)?;
     let (format, layout) = match info.colorspace {
         Colorspace::Gray => (PixelFormat::GRAY, Layout::L8),
@@ -212,21 +213,44 @@ pub(crate) fn decode_jpeg_turbo(
     if info.is_lossless {
         return Err("lossless JPEG".into());
     }
-    if (info.width, info.height) != (header.width as usize, header.height as usize) {
-        return Err("header sizes differ".into());
-    }
-    let scale = ScalingFactor::new(k.clamp(1, 8) as usize, 8);
+    let side = |v: usize| u32::try_from(v).map_err(|_| "size out of range".to_string());
+    Ok(TurboHeader {
+        width: side(info.width)?,
+        height: side(info.height)?,
+        format,
+        layout,
+    })
+}
+
+/// Decodes with libjpeg-turbo at DCT scale `k`/8 (8 = full size): the
+/// fastest decoder here for baseline and progressive files alike (1.60x
+/// and 1.46x jpeg-decoder's scaled decode, 1.08x and 1.26x zune-jpeg's
+/// full one; `bench/results-jpeg-decoders.md`), and the one that reads
+/// arithmetic coding.
+///
+/// `Err` carries libjpeg-turbo's message when it fails or warns (corrupt or
+/// truncated data); the caller then falls back to the other decoders.
+pub(crate) fn decode_jpeg_turbo(
+    tj: &mut turbojpeg::Decompressor,
+    input: &[u8],
+    header: &TurboHeader,
+    k: u32,
+    (orientation, icc): (Orientation, Option<Vec<u8>>),
+) -> Result<Decoded, String> {
+    let scale = turbojpeg::ScalingFactor::new(k.clamp(1, 8) as usize, 8);
     tj.set_scaling_factor(scale).map_err(turbo_message)?;
-    let size = info.scaled(scale);
-    let (w, h) = (size.width, size.height);
-    let pitch = w * layout.channels();
+    let (w, h) = (
+        scale.scale(header.width as usize),
+        scale.scale(header.height as usize),
+    );
+    let pitch = w * header.layout.channels();
     let mut data = vec![0; pitch * h];
     let image = turbojpeg::Image {
         pixels: &mut data[..],
         width: w,
         pitch,
         height: h,
-        format,
+        format: header.format,
     };
     tj.decompress(input, image).map_err(turbo_message)?;
     let (width, height) = (u32::try_from(w).ok(), u32::try_from(h).ok());
@@ -237,14 +261,35 @@ pub(crate) fn decode_jpeg_turbo(
         samples: Samples::Eight(Pixels {
             width,
             height,
-            layout,
+            layout: header.layout,
             data,
         }),
-        orientation: header.orientation,
+        orientation,
         full: (header.width, header.height),
-        icc: header.decoder.icc_profile(),
+        icc,
         cicp: None,
     })
+}
+
+/// The EXIF orientation and ICC profile of a JPEG jpeg-decoder cannot
+/// parse (arithmetic coding), read from its segments alone.
+pub(crate) fn jpeg_segments_meta(input: &[u8]) -> (Orientation, Option<Vec<u8>>) {
+    use img_parts::{ImageEXIF, ImageICC};
+    let Ok(jpeg) = img_parts::jpeg::Jpeg::from_bytes(input.to_vec().into()) else {
+        return (Orientation::NoTransforms, None);
+    };
+    let orientation = jpeg
+        .exif()
+        .and_then(|e| Orientation::from_exif_chunk(&e))
+        .unwrap_or(Orientation::NoTransforms);
+    (orientation, jpeg.icc_profile().map(|p| p.to_vec()))
+}
+
+impl JpegHeader<'_> {
+    /// The orientation and ICC profile jpeg-decoder read.
+    pub(crate) fn meta(&self) -> (Orientation, Option<Vec<u8>>) {
+        (self.orientation, self.decoder.icc_profile())
+    }
 }
 
 /// libjpeg-turbo's own words, without the crate's prefix.

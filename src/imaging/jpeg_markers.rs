@@ -1,7 +1,8 @@
 //! A walk over a JPEG's markers (SOI … segments … SOS entropy data … EOI)
 //! that finds what the decoders would paper over: a file cut short (they
 //! fill the rest with grey and report success) and coding they cannot read
-//! (arithmetic, 12-bit), which must not be called "corrupt".
+//! (12-bit, hierarchical, lossless arithmetic), which must not be called
+//! "corrupt".
 //!
 //! It reads no pixels: segment lengths are skipped whole (so an EXIF
 //! thumbnail's own end marker is never mistaken for the image's), and the
@@ -89,9 +90,13 @@ fn segment(data: &[u8], at: usize) -> Result<&[u8], Problem> {
 /// Refuses frame types the decoders cannot read, by name.
 fn check_frame(marker: u8, body: &[u8]) -> Result<(), Problem> {
     match marker {
-        0xC9..=0xCB | 0xCD..=0xCF => Err(Problem::Unsupported("arithmetic-coded JPEG")),
-        0xC5..=0xC7 => Err(Problem::Unsupported("hierarchical JPEG")),
-        0xC1 | 0xC2 if body.first() == Some(&12) => Err(Problem::Unsupported("12-bit JPEG")),
+        // Arithmetic-coded sequential and progressive frames (0xC9, 0xCA)
+        // are read by libjpeg-turbo; its lossless one is not.
+        0xCB => Err(Problem::Unsupported("lossless arithmetic-coded JPEG")),
+        0xC5..=0xC7 | 0xCD..=0xCF => Err(Problem::Unsupported("hierarchical JPEG")),
+        0xC1 | 0xC2 | 0xC9 | 0xCA if body.first() == Some(&12) => {
+            Err(Problem::Unsupported("12-bit JPEG"))
+        }
         _ => Ok(()),
     }
 }
@@ -154,15 +159,20 @@ mod tests {
     }
 
     #[test]
-    fn arithmetic_and_twelve_bit_frames_are_named() {
+    fn unreadable_frames_are_named_and_arithmetic_coding_passes() {
         let data = jpeg(false);
         let sof = data.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         let mut arith = data.clone();
         arith[sof + 1] = 0xC9;
+        assert_eq!(check(&arith), Ok(()));
+        arith[sof + 1] = 0xCB;
         assert_eq!(
             check(&arith),
-            Err(Problem::Unsupported("arithmetic-coded JPEG"))
+            Err(Problem::Unsupported("lossless arithmetic-coded JPEG"))
         );
+        arith[sof + 1] = 0xCA;
+        arith[sof + 4] = 12;
+        assert_eq!(check(&arith), Err(Problem::Unsupported("12-bit JPEG")));
         let mut twelve = data;
         twelve[sof + 1] = 0xC1;
         twelve[sof + 4] = 12;

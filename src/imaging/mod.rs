@@ -599,34 +599,20 @@ impl Converter {
             return Ok(decoded);
         }
         if format == Format::Jpeg {
-            if let Some(header) = decode::jpeg_header(input) {
-                decode::check_pixels(header.width, header.height, max)?;
-                let shrink = self.settings.resize.is_some() && self.shrink_on_load;
-                let k = if shrink {
-                    self.dct_scale(&header)
-                } else {
-                    None
-                };
-                // The reference decode (`full_decode_only`) stays with
-                // zune-jpeg, so the quality guard compares two decoders.
-                if self.shrink_on_load && !header.cmyk {
-                    if let Some(tj) = self
-                        .turbo
-                        .get_or_insert_with(|| turbojpeg::Decompressor::new().ok())
-                    {
-                        match decode::decode_jpeg_turbo(tj, input, &header, k.unwrap_or(8)) {
-                            Ok(d) => return Ok(d),
-                            // A truncation accepted with --accept-truncated
-                            // already has its warning.
-                            Err(_) if warnings.iter().any(|w| w.starts_with("truncated")) => {}
-                            // libjpeg-turbo's warnings name real damage
-                            // ("Corrupt JPEG data: ...") that the fallback
-                            // decoder would pass over without a word.
-                            Err(e) => warnings
-                                .push(format!("{e} (decoded anyway, by the fallback decoder)")),
-                        }
-                    }
+            let header = decode::jpeg_header(input);
+            if let Some(h) = &header {
+                decode::check_pixels(h.width, h.height, max)?;
+            }
+            // CMYK needs jpeg-decoder's inks. The reference decode
+            // (`full_decode_only`) stays with zune-jpeg, so the quality
+            // guard compares two decoders.
+            if self.shrink_on_load && !header.as_ref().is_some_and(|h| h.cmyk) {
+                if let Some(d) = self.decode_turbo(input, header.as_ref(), warnings)? {
+                    return Ok(d);
                 }
+            }
+            if let Some(header) = header {
+                let k = self.dct_scale(header.width, header.height, header.orientation);
                 // CMYK needs jpeg-decoder's inks even at full size.
                 if k.is_some() || header.cmyk {
                     if let Some(d) = decode::decode_jpeg_scaled(header, k.unwrap_or(8)) {
@@ -688,10 +674,76 @@ impl Converter {
     }
 
     /// The DCT scale that still leaves [`decode::SHRINK_MARGIN`] times the
-    /// output resolution, if any is smaller than full size.
-    fn dct_scale(&self, h: &decode::JpegHeader<'_>) -> Option<u32> {
-        let (need_w, need_h) = self.needed_size(h.width, h.height, h.orientation);
-        decode::dct_scale(h.width, h.height, need_w, need_h)
+    /// output resolution, if any is smaller than full size (and a resize
+    /// is asked for, on the fast path).
+    fn dct_scale(&self, w: u32, h: u32, stored: Orientation) -> Option<u32> {
+        if self.settings.resize.is_none() || !self.shrink_on_load {
+            return None;
+        }
+        let (need_w, need_h) = self.needed_size(w, h, stored);
+        decode::dct_scale(w, h, need_w, need_h)
+    }
+
+    /// A JPEG through libjpeg-turbo, scaled on load when reducing; `None`
+    /// leaves it to jpeg-decoder and zune-jpeg. `header` is jpeg-decoder's,
+    /// when it could read one (not for arithmetic coding).
+    fn decode_turbo(
+        &mut self,
+        input: &[u8],
+        header: Option<&decode::JpegHeader<'_>>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<decode::Decoded>, ItemError> {
+        let Some(mut tj) = self
+            .turbo
+            .take()
+            .unwrap_or_else(|| turbojpeg::Decompressor::new().ok())
+        else {
+            self.turbo = Some(None);
+            return Ok(None);
+        };
+        let result = self.decode_turbo_with(&mut tj, input, header);
+        self.turbo = Some(Some(tj));
+        match result {
+            Ok(d) => Ok(Some(d)),
+            Err(TurboFailure::Item(e)) => Err(e),
+            // A truncation accepted with --accept-truncated already has
+            // its warning.
+            Err(TurboFailure::Decoder(_))
+                if warnings.iter().any(|w| w.starts_with("truncated")) =>
+            {
+                Ok(None)
+            }
+            // Before any pixel (a header it does not take): the fallback's
+            // own result says all.
+            Err(TurboFailure::Header) => Ok(None),
+            // libjpeg-turbo's warnings name real damage ("Corrupt JPEG data:
+            // ...") that the fallback decoder would pass over without a word.
+            Err(TurboFailure::Decoder(e)) => {
+                warnings.push(format!("{e} (decoded anyway, by the fallback decoder)"));
+                Ok(None)
+            }
+        }
+    }
+
+    fn decode_turbo_with(
+        &self,
+        tj: &mut turbojpeg::Decompressor,
+        input: &[u8],
+        header: Option<&decode::JpegHeader<'_>>,
+    ) -> Result<decode::Decoded, TurboFailure> {
+        let th = decode::turbo_header(tj, input).map_err(|_| TurboFailure::Header)?;
+        if let Some(h) = header {
+            if (h.width, h.height) != (th.width, th.height) {
+                return Err(TurboFailure::Header);
+            }
+        } else {
+            decode::check_pixels(th.width, th.height, self.settings.max_pixels)
+                .map_err(TurboFailure::Item)?;
+        }
+        let meta = header.map_or_else(|| decode::jpeg_segments_meta(input), |h| h.meta());
+        let k = self.dct_scale(th.width, th.height, meta.0);
+        decode::decode_jpeg_turbo(tj, input, &th, k.unwrap_or(8), meta)
+            .map_err(TurboFailure::Decoder)
     }
 
     /// The smallest decoded size of a `w`x`h` stored image that keeps
@@ -788,4 +840,16 @@ fn oriented(w: u32, h: u32, o: Orientation) -> (u32, u32) {
     } else {
         (w, h)
     }
+}
+
+/// Why libjpeg-turbo did not decode a JPEG.
+enum TurboFailure {
+    /// Its header reader refused the file (or it disagrees with
+    /// jpeg-decoder's): nothing to tell the user, the fallback decides.
+    Header,
+    /// It failed or warned while decoding: the damage it names is worth
+    /// a warning if the fallback decodes the file anyway.
+    Decoder(String),
+    /// The item fails outright (over `--max-pixels`).
+    Item(ItemError),
 }
