@@ -94,6 +94,14 @@ fn arithmetic_coded_jpegs_decode_like_their_huffman_twin() {
             );
         }
     }
+    // Its header is read for the filters too: 96x64 is under --min-size 80.
+    let out = dir.path().join("filtered");
+    let record = convert_json(
+        &formats_fixture("arithmetic.jpg"),
+        &out,
+        &["--min-size", "80"],
+    );
+    assert_eq!(record["status"], "skipped", "{record}");
 }
 
 /// HEIC/AVIF files that say what their numbers are only with `nclx` code

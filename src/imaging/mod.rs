@@ -803,12 +803,22 @@ fn header_size(input: &[u8], format: Format) -> Option<(u32, u32)> {
         Format::Heif | Format::Avif => heif::primary_size(input),
         #[cfg(feature = "jxl")]
         Format::Jxl => jxl::header_size(input),
-        _ => image::ImageReader::new(std::io::Cursor::new(input))
-            .with_guessed_format()
-            .ok()?
-            .into_dimensions()
-            .ok(),
+        // The image crate's JPEG reader refuses arithmetic coding; libjpeg-turbo,
+        // which decodes it, reads its header.
+        Format::Jpeg => image_header_size(input).or_else(|| {
+            let h = turbojpeg::read_header(input).ok()?;
+            Some((u32::try_from(h.width).ok()?, u32::try_from(h.height).ok()?))
+        }),
+        _ => image_header_size(input),
     }
+}
+
+fn image_header_size(input: &[u8]) -> Option<(u32, u32)> {
+    image::ImageReader::new(std::io::Cursor::new(input))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()
 }
 
 /// The format of `input` when this build can decode it; otherwise a failure
