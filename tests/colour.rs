@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{mean_abs_diff, open, pixmill};
+use common::{decode_frames, mean_abs_diff, open, pixmill};
 use image::{DynamicImage, ImageEncoder, RgbImage};
 use moxcms::{ColorProfile, Layout, TransformOptions};
 use std::fs;
@@ -504,7 +504,6 @@ fn apng_with_icc(frames: &[Vec<u8>], w: u32, h: u32, icc: &[u8]) -> Vec<u8> {
 /// sRGB like a still, whatever animated format it becomes.
 #[test]
 fn animation_frames_are_colour_managed() {
-    use image::AnimationDecoder;
     let dir = tempfile::tempdir().unwrap();
     let img = original();
     let (w, h) = img.dimensions();
@@ -536,21 +535,11 @@ fn animation_frames_are_colour_managed() {
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
         assert!(!stderr.contains("warning"), "{format}: {stderr}");
         let data = fs::read(out.join(format!("p3-anim.{format}"))).unwrap();
-        let c = std::io::Cursor::new(data);
-        let decoded: Vec<image::Frame> = match format {
-            "png" => image::codecs::png::PngDecoder::new(c)
-                .unwrap()
-                .apng()
-                .unwrap()
-                .into_frames()
-                .collect_frames()
-                .unwrap(),
-            _ => image::codecs::webp::WebPDecoder::new(c)
-                .unwrap()
-                .into_frames()
-                .collect_frames()
-                .unwrap(),
+        let kind = match format {
+            "png" => image::ImageFormat::Png,
+            _ => image::ImageFormat::WebP,
         };
+        let decoded = decode_frames(&data, kind);
         assert_eq!(decoded.len(), 2, "{format}: frames");
         for (i, (frame, want)) in decoded.into_iter().zip(&expected).enumerate() {
             let got = DynamicImage::ImageRgba8(frame.into_buffer());

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use image::AnimationDecoder;
 use std::fs;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -398,26 +397,7 @@ fn without_libheif_a_heic_input_fails_saying_so() {
 
 /// Frames as (size, delay in ms, centre colour), read with the image crate.
 fn frames_of(bytes: &[u8], format: image::ImageFormat) -> Vec<((u32, u32), u32, [u8; 3])> {
-    let frames: Vec<image::Frame> = match format {
-        image::ImageFormat::Gif => image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
-            .unwrap()
-            .into_frames()
-            .collect_frames()
-            .unwrap(),
-        image::ImageFormat::WebP => image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
-            .unwrap()
-            .into_frames()
-            .collect_frames()
-            .unwrap(),
-        image::ImageFormat::Png => image::codecs::png::PngDecoder::new(Cursor::new(bytes))
-            .unwrap()
-            .apng()
-            .unwrap()
-            .into_frames()
-            .collect_frames()
-            .unwrap(),
-        other => panic!("{other:?}"),
-    };
+    let frames = decode_frames(bytes, format);
     frames
         .into_iter()
         .map(|f| {

@@ -237,26 +237,21 @@ pub(crate) fn decode_jpeg_turbo(
     k: u32,
     (orientation, icc): (Orientation, Option<Vec<u8>>),
 ) -> Result<Decoded, String> {
-    let scale = turbojpeg::ScalingFactor::new(k.clamp(1, 8) as usize, 8);
+    let k = k.clamp(1, 8);
+    let scale = turbojpeg::ScalingFactor::new(k as usize, 8);
     tj.set_scaling_factor(scale).map_err(turbo_message)?;
-    let (w, h) = (
-        scale.scale(header.width as usize),
-        scale.scale(header.height as usize),
-    );
-    let pitch = w * header.layout.channels();
-    let mut data = vec![0; pitch * h];
+    // libjpeg-turbo rounds scaled sides up, as jpeg-decoder does.
+    let (width, height) = (dct_side(header.width, k), dct_side(header.height, k));
+    let pitch = width as usize * header.layout.channels();
+    let mut data = vec![0; pitch * height as usize];
     let image = turbojpeg::Image {
         pixels: &mut data[..],
-        width: w,
+        width: width as usize,
         pitch,
-        height: h,
+        height: height as usize,
         format: header.format,
     };
     tj.decompress(input, image).map_err(turbo_message)?;
-    let (width, height) = (u32::try_from(w).ok(), u32::try_from(h).ok());
-    let (Some(width), Some(height)) = (width, height) else {
-        return Err("scaled size out of range".into());
-    };
     Ok(Decoded {
         samples: Samples::Eight(Pixels {
             width,
@@ -300,7 +295,8 @@ fn turbo_message(e: turbojpeg::Error) -> String {
     }
 }
 
-/// Side length at DCT scale `k`/8, as jpeg-decoder computes it.
+/// Side length at DCT scale `k`/8, as jpeg-decoder and libjpeg-turbo
+/// compute it.
 fn dct_side(len: u32, k: u32) -> u32 {
     (len * k).div_ceil(8)
 }

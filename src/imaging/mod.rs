@@ -215,9 +215,9 @@ pub struct Converter {
     shrink_on_load: bool,
     /// Colour transforms built for earlier items.
     colours: colour::ColourCache,
-    /// libjpeg-turbo's decompressor, made on the first JPEG (`None` after
-    /// it could not be made: jpeg-decoder and zune-jpeg then decode).
-    turbo: Option<Option<turbojpeg::Decompressor>>,
+    /// libjpeg-turbo's decompressor (`None` if it could not be made:
+    /// jpeg-decoder and zune-jpeg then decode).
+    turbo: Option<turbojpeg::Decompressor>,
 }
 
 impl Converter {
@@ -227,7 +227,7 @@ impl Converter {
             resizer: fast_image_resize::Resizer::new(),
             shrink_on_load: true,
             colours: colour::ColourCache::default(),
-            turbo: None,
+            turbo: turbojpeg::Decompressor::new().ok(),
         }
     }
 
@@ -693,16 +693,12 @@ impl Converter {
         header: Option<&decode::JpegHeader<'_>>,
         warnings: &mut Vec<String>,
     ) -> Result<Option<decode::Decoded>, ItemError> {
-        let Some(mut tj) = self
-            .turbo
-            .take()
-            .unwrap_or_else(|| turbojpeg::Decompressor::new().ok())
-        else {
-            self.turbo = Some(None);
+        // Taken out for the call, which also reads the settings.
+        let Some(mut tj) = self.turbo.take() else {
             return Ok(None);
         };
         let result = self.decode_turbo_with(&mut tj, input, header);
-        self.turbo = Some(Some(tj));
+        self.turbo = Some(tj);
         match result {
             Ok(d) => Ok(Some(d)),
             Err(TurboFailure::Item(e)) => Err(e),

@@ -257,6 +257,30 @@ pub fn convert_cmd(
     cmd
 }
 
+/// Every frame of an animated GIF, WebP or APNG, read with the image crate.
+pub fn decode_frames(bytes: &[u8], format: ImageFormat) -> Vec<image::Frame> {
+    use image::AnimationDecoder;
+    let c = std::io::Cursor::new(bytes);
+    let frames = match format {
+        ImageFormat::Gif => image::codecs::gif::GifDecoder::new(c)
+            .unwrap()
+            .into_frames()
+            .collect_frames(),
+        ImageFormat::WebP => image::codecs::webp::WebPDecoder::new(c)
+            .unwrap()
+            .into_frames()
+            .collect_frames(),
+        ImageFormat::Png => image::codecs::png::PngDecoder::new(c)
+            .unwrap()
+            .apng()
+            .unwrap()
+            .into_frames()
+            .collect_frames(),
+        other => panic!("no animation decoder for {other:?}"),
+    };
+    frames.unwrap()
+}
+
 /// Three 64x48 frames, red, green, blue, with the given delays (in
 /// hundredths) and NETSCAPE loop count, written with the gif crate.
 pub fn three_frame_gif(delays: [u16; 3], repeat: gif::Repeat) -> Vec<u8> {

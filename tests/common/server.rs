@@ -103,6 +103,32 @@ impl Server {
     }
 }
 
+/// Answers a conditional GET for `data`: 304 (counted in `not_modified`)
+/// when `If-None-Match` names its ETag, else 200 with the ETag and `extra`.
+fn conditional(
+    out: &mut TcpStream,
+    state: &Mutex<State>,
+    path: &str,
+    if_none_match: Option<&str>,
+    data: &[u8],
+    extra: &[(&str, &str)],
+) {
+    let etag = format!("\"{}-{:08x}\"", data.len(), super::crc32(data));
+    if if_none_match == Some(etag.as_str()) {
+        *state
+            .lock()
+            .unwrap()
+            .not_modified
+            .entry(path.to_string())
+            .or_default() += 1;
+        reply(out, 304, &[("ETag", &etag)], b"");
+    } else {
+        let mut headers = vec![("ETag", etag.as_str())];
+        headers.extend_from_slice(extra);
+        reply(out, 200, &headers, data);
+    }
+}
+
 fn handle(stream: TcpStream, state: &Mutex<State>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
@@ -167,25 +193,17 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
         }
         ["retry-after", _, name] => serve(&mut out, file(name), "application/octet-stream"),
         ["etag", name] => match file(name) {
-            Some(data) => {
-                let etag = format!("\"{}-{:08x}\"", data.len(), super::crc32(&data));
-                if if_none_match.as_deref() == Some(etag.as_str()) {
-                    *state
-                        .lock()
-                        .unwrap()
-                        .not_modified
-                        .entry(path.to_string())
-                        .or_default() += 1;
-                    reply(&mut out, 304, &[("ETag", &etag)], b"")
-                } else {
-                    let headers = [
-                        ("ETag", etag.as_str()),
-                        ("Last-Modified", "Tue, 24 Nov 2026 10:00:00 GMT"),
-                        ("Content-Type", "image/jpeg"),
-                    ];
-                    reply(&mut out, 200, &headers, &data)
-                }
-            }
+            Some(data) => conditional(
+                &mut out,
+                state,
+                path,
+                if_none_match.as_deref(),
+                &data,
+                &[
+                    ("Last-Modified", "Tue, 24 Nov 2026 10:00:00 GMT"),
+                    ("Content-Type", "image/jpeg"),
+                ],
+            ),
             None => reply(&mut out, 404, &[], b"not found"),
         },
         ["download.php"] => {
@@ -199,24 +217,14 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
             let shown = param("as").unwrap_or_else(|| name.clone());
             let disposition = format!("attachment; filename=\"{shown}\"");
             match file(&name) {
-                Some(data) if param("etag").is_some() => {
-                    let etag = format!("\"{}-{:08x}\"", data.len(), super::crc32(&data));
-                    if if_none_match.as_deref() == Some(etag.as_str()) {
-                        *state
-                            .lock()
-                            .unwrap()
-                            .not_modified
-                            .entry(path.to_string())
-                            .or_default() += 1;
-                        reply(&mut out, 304, &[("ETag", &etag)], b"")
-                    } else {
-                        let headers = [
-                            ("Content-Disposition", disposition.as_str()),
-                            ("ETag", etag.as_str()),
-                        ];
-                        reply(&mut out, 200, &headers, &data)
-                    }
-                }
+                Some(data) if param("etag").is_some() => conditional(
+                    &mut out,
+                    state,
+                    path,
+                    if_none_match.as_deref(),
+                    &data,
+                    &[("Content-Disposition", disposition.as_str())],
+                ),
                 Some(data) => reply(
                     &mut out,
                     200,
