@@ -447,7 +447,11 @@ pub(crate) fn png_profile(input: &[u8]) -> Option<Vec<u8>> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(input));
     decoder.ignore_checksums(true);
     let reader = decoder.read_info().ok()?;
-    let info = reader.info();
+    png_info_profile(reader.info())
+}
+
+/// [`png_profile`] from a header already read.
+pub(crate) fn png_info_profile(info: &png::Info<'_>) -> Option<Vec<u8>> {
     if info.icc_profile.is_some() {
         return None;
     }

@@ -649,7 +649,7 @@ impl Converter {
         if factor < PNG_STREAM_FACTOR {
             return Ok(None);
         }
-        png_stream::decode_shrunk(header, input, factor, max)
+        png_stream::decode_shrunk(header, factor, max)
     }
 
     /// Still WebP through libwebp, scaled on load when reducing; `None`

@@ -50,7 +50,6 @@ pub(crate) fn header(input: &[u8], max_alloc: usize) -> Option<PngHeader<'_>> {
 /// failure, so the caller falls back to the full path and its error.
 pub(crate) fn decode_shrunk(
     mut header: PngHeader<'_>,
-    input: &[u8],
     factor: u32,
     max_pixels: u64,
 ) -> Result<Option<Decoded>, ItemError> {
@@ -97,7 +96,7 @@ pub(crate) fn decode_shrunk(
         .icc_profile
         .as_deref()
         .map(<[u8]>::to_vec)
-        .or_else(|| colour::png_profile(input));
+        .or_else(|| colour::png_info_profile(info));
     let max = if deep { 65535 } else { 255 };
     let (width, height, data) = shrink.finish(max);
     let samples = if deep {
