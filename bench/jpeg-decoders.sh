@@ -2,7 +2,7 @@
 # Which JPEG decoder is fastest for each kind of JPEG (baseline or
 # progressive), scaled on load for a 256 px thumbnail and at full size:
 # jpeg-decoder, zune-jpeg (via the image crate) and libjpeg-turbo, timed in
-# one process by examples/jpeg_decoders.rs (best of 3 per file).
+# one process by crates/imaging/examples/jpeg_decoders.rs (best of 3 per file).
 #
 # usage: jpeg-decoders.sh CORPUS_DIR
 # env:   OUT (Markdown results file; default bench/results-jpeg-decoders.md)
@@ -15,7 +15,7 @@ corpus=${1:?usage: jpeg-decoders.sh CORPUS_DIR}
 [ -d "$corpus" ] || die "corpus directory '$corpus' not found (make one with: bash $BENCH_DIR/corpus.sh DIR)"
 need cargo python3
 MD=${OUT:-$BENCH_DIR/results-jpeg-decoders.md}
-(cd "$REPO_ROOT" && cargo build --release --example jpeg_decoders >&2)
+(cd "$REPO_ROOT" && cargo build --release -p pixmill-imaging --example jpeg_decoders >&2)
 bin=$REPO_ROOT/target/release/examples/jpeg_decoders
 
 # A JPEG is progressive when its frame header is SOF2 (0xFFC2).

@@ -4,7 +4,7 @@
 //! that depend on optional cargo features show up (or not) with no change
 //! here.
 
-use crate::imaging::Format;
+use pixmill_imaging::Format;
 use serde::Serialize;
 use std::io::{self, Write};
 

@@ -1,7 +1,7 @@
 //! The CPU stage's two backends (rayon threads, worker processes): the same
 //! outputs, crash isolation, memory caps, and interruption that loses nothing.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

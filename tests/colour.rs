@@ -3,7 +3,7 @@
 //! the profile embedded) come out as the sRGB original, on both backends
 //! and both JPEG decode paths.
 
-mod common;
+use crate::common;
 
 use common::{decode_frames, mean_abs_diff, open, pixmill};
 use image::{DynamicImage, ImageEncoder, RgbImage};

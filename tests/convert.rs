@@ -1,7 +1,7 @@
 //! `pixmill convert` on local images: folders, fits, formats, orientation,
 //! inputs from stdin and manifests, the shell contract, reruns and bad input.
 
-mod common;
+use crate::common;
 
 use common::*;
 use image::GenericImageView;

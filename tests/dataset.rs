@@ -1,7 +1,7 @@
 //! Dataset outputs (`--output-format webdataset|parquet`) and dataset-style
 //! manifests, read back with the `tar` and `parquet` crates' own readers.
 
-mod common;
+use crate::common;
 
 use common::server::Server;
 use common::*;

@@ -2,7 +2,7 @@
 //! passes over, names that are not UTF-8, pipelines that close early, and
 //! runs that find nothing.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -2,7 +2,7 @@
 //! subsampled JPEG, percentage resizes, transparent padding, and the usage
 //! errors that stop a flag from being silently ignored.
 
-mod common;
+use crate::common;
 
 use common::*;
 use predicates::prelude::*;

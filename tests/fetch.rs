@@ -1,7 +1,7 @@
 //! `pixmill fetch` and `convert` over URLs, against a server on 127.0.0.1:
 //! retries, Retry-After, timeouts, truncation, limits, checksums, names.
 
-mod common;
+use crate::common;
 
 use common::server::Server;
 use common::*;

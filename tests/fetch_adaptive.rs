@@ -2,7 +2,7 @@
 //! fixed cap on a server that copes, and backs off on one that answers 429
 //! above a concurrency limit, with every item still downloaded.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::io::{BufRead, BufReader, Write};

@@ -1,7 +1,7 @@
 //! Formats beyond the image crate's (HEIC, AVIF, JPEG XL), AVIF output,
 //! formats pixmill cannot read, animations and multi-page files.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -10,13 +10,13 @@
 //! `PIXMILL_FUZZ_ITERS=200000 cargo test --release --test fuzz` runs long
 //! (see FUZZING.md).
 
-mod common;
+use crate::common;
 
 use common::*;
 use image::{DynamicImage, ImageFormat};
-use pixmill::error::ErrorClass;
-use pixmill::imaging::{Converter, Fit, Format, ResizeSpec, Settings};
-use pixmill::source::manifest::{read_manifest, ManifestFormat};
+use pixmill_base::error::ErrorClass;
+use pixmill_core::manifest::{read_manifest, ManifestFormat};
+use pixmill_imaging::{Converter, Fit, Format, ResizeSpec, Settings};
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! PNG, WebP and TIFF outputs, read back with readers that are not
 //! pixmill's (kamadak-exif, the image crate); without it, nothing does.
 
-mod common;
+use crate::common;
 
 use common::{gradient, pixmill};
 use exif::{Field, In, Rational, Tag, Value};

@@ -3,7 +3,7 @@
 //! the reason in its record; names are decided once, so the same input
 //! under any spelling is one item and a failing input never blocks another.
 
-mod common;
+use crate::common;
 
 use common::server::Server;
 use common::*;

@@ -2,7 +2,7 @@
 //! that try to escape, odd file types, kill -9 and a full disk. Every run
 //! here is under a hang guard and never reaches the network.
 
-mod common;
+use crate::common;
 
 use common::*;
 use image::{DynamicImage, GenericImageView, ImageFormat, Rgba, RgbaImage};

@@ -1,7 +1,7 @@
 //! Shards sharing one output folder across "machines": two PID namespaces
 //! (as two nodes would be) must never remove each other's temp files.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

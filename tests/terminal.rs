@@ -3,7 +3,7 @@
 //! package bsdutils), which copies everything written to the terminal to
 //! its own stdout, so the test sees exactly what a person would.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -3,7 +3,7 @@
 //! converts them and says so in the record. Animations cut short fail too,
 //! whatever the output format: never a silent first frame.
 
-mod common;
+use crate::common;
 
 use common::{fixtures, gradient, json_lines, pixmill, three_frame_apng, three_frame_gif};
 use std::fs;

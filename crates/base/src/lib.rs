@@ -1,0 +1,10 @@
+//! What every pixmill crate shares, and nothing else: the item and setup
+//! errors, digests and stable hashes, panics caught on purpose, and words
+//! for numbers. It depends on no other pixmill crate.
+
+pub mod error;
+pub mod hashing;
+pub mod panics;
+pub mod units;
+
+pub use units::{eprint_line, human_bytes, io_reason};

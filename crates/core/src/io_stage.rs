@@ -1,0 +1,302 @@
+//! The I/O stage: `--io-threads` threads that spend their lives waiting on
+//! the network, so many of them overlap many downloads. Each body streams
+//! to the output store's staging path; `fetch` hands it to the store,
+//! `convert` to the CPU stage as soon as it arrives.
+
+use crate::config::{Config, Mode};
+use crate::item::Settles;
+use crate::item::{millis, Entry, Input, Job, Record, Status};
+use crate::naming::{self, Names};
+use crate::report::{Progress, StageLoad};
+use crate::signal::Stop;
+use crate::store::stamp::InputId;
+use crate::store::Stale;
+use crate::store::{resume_rule, Finished, Landed, OutputStore, Payload, Route, UP_TO_DATE};
+use crossbeam_channel::{Receiver, Sender};
+use pixmill_base::error::{ErrorClass, ItemError};
+use pixmill_fetch::{FetchFailure, Fetched, Fetcher};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// What the download threads share.
+pub struct IoContext<'a> {
+    pub config: &'a Config,
+    pub store: &'a dyn OutputStore,
+    pub names: &'a Names,
+    pub stop: &'a Stop,
+    pub progress: &'a Progress,
+    /// Built on the first URL, so a run over local files never pays for it.
+    pub fetcher: OnceLock<Result<Fetcher, String>>,
+}
+
+/// Runs the download threads until `entries` is drained. `fetch` lands
+/// each download through `route` to the store.
+pub fn run(
+    ctx: &IoContext,
+    entries: Receiver<Entry>,
+    to_cpu: Option<Sender<Job>>,
+    route: Route,
+    to_sink: Sender<Record>,
+) -> StageLoad {
+    let threads = ctx.config.io_threads;
+    let mut busy = vec![Duration::ZERO; threads];
+    std::thread::scope(|scope| {
+        for (i, busy) in busy.iter_mut().enumerate() {
+            let (entries, to_cpu, to_sink) = (entries.clone(), to_cpu.clone(), to_sink.clone());
+            let mut landing = route.landing();
+            std::thread::Builder::new()
+                .name(format!("pixmill-io-{i}"))
+                .spawn_scoped(scope, move || {
+                    for entry in entries {
+                        if ctx.stop.requested() {
+                            continue;
+                        }
+                        let started = Instant::now();
+                        let next = download(ctx, entry);
+                        *busy += started.elapsed();
+                        let sent = match next {
+                            Next::Compute(job) => match &to_cpu {
+                                Some(tx) => tx
+                                    .send(job)
+                                    .map_err(|e| crate::process::abandon(e.0))
+                                    .is_ok(),
+                                None => false,
+                            },
+                            Next::Done(record) => to_sink.send(record).is_ok(),
+                            Next::Store(finished) => match landing.land(finished) {
+                                Landed::Record(record) => to_sink.send(*record).is_ok(),
+                                Landed::Queued => true,
+                                Landed::Closed => false,
+                            },
+                            Next::Dropped => true,
+                        };
+                        if !sent {
+                            return;
+                        }
+                    }
+                })
+                .expect("spawning an I/O thread");
+        }
+    });
+    let mut load = StageLoad::new("download", busy);
+    if let Some(Ok(fetcher)) = ctx.fetcher.get() {
+        load.waiting = fetcher.host_waited();
+        load.wait_limit = Some(format!("--per-host {}", fetcher.per_host()));
+    }
+    load
+}
+
+enum Next {
+    Compute(Job),
+    /// A finished download for the store (`fetch`).
+    Store(Finished),
+    Done(Record),
+    /// Cut short by an interrupt: neither done nor failed, so no record;
+    /// a rerun does it.
+    Dropped,
+}
+
+/// The fetcher names the file it could not write, here the temp the
+/// download goes to; the user asked for (and the record names) the output.
+fn named_as_output(mut error: ItemError, temp: &Path, output: &Path) -> ItemError {
+    if error.class == ErrorClass::Write {
+        let (temp, output) = (temp.display().to_string(), output.display().to_string());
+        error.message = error.message.replace(&temp, &output);
+    }
+    error
+}
+
+fn download(ctx: &IoContext, mut entry: Entry) -> Next {
+    let mut record = Record::new(&entry, Status::Ok);
+    let Input::Url(url) = entry.input.clone() else {
+        let e = ItemError::new(ErrorClass::Fetch, "not a URL");
+        return done(record.fail(e), &entry);
+    };
+    let fetcher = match ctx
+        .fetcher
+        .get_or_init(|| Fetcher::new(ctx.config.fetch.clone()).map_err(|e| e.to_string()))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            return done(
+                record.fail(ItemError::new(ErrorClass::Fetch, e.clone())),
+                &entry,
+            )
+        }
+    };
+    let temp = match ctx.store.staging_path(&entry) {
+        Ok(temp) => temp,
+        Err(e) => return done(record.fail(e), &entry),
+    };
+    let started = Instant::now();
+    let result = fetcher.fetch_if_changed(
+        &url,
+        &temp,
+        entry.sha256.as_deref(),
+        entry.revalidate.as_ref(),
+        ctx.stop.flag(),
+    );
+    record.fetch_ms = Some(millis(started.elapsed()));
+    let fetched = match result {
+        Ok(fetched) => fetched,
+        Err(_) if ctx.stop.requested() => return Next::Dropped,
+        Err(FetchFailure {
+            error,
+            http_status,
+            attempts,
+        }) => {
+            record.http_status = http_status;
+            record.attempts = Some(attempts);
+            // An opt-out is the server's wish, not a failure.
+            if error.class == ErrorClass::Filtered {
+                return done(record.skip(&error.message), &entry);
+            }
+            let error = named_as_output(error, &temp, &entry.output);
+            return done(record.fail(error), &entry);
+        }
+    };
+    record.http_status = Some(fetched.http_status);
+    record.attempts = Some(fetched.attempts);
+    if fetched.not_modified {
+        let _ = std::fs::remove_file(&temp);
+        record.reason = None;
+        return done(record.skip(UP_TO_DATE), &entry);
+    }
+    if entry.revalidate.is_some() {
+        record.reason = Some(Stale::InputChanged.reason().to_string());
+    }
+    entry.provenance.input = InputId::Url(fetched.validators.clone());
+    record.bytes_in = Some(fetched.bytes);
+    ctx.progress.fetched.inc(fetched.bytes);
+    match &ctx.config.mode {
+        Mode::Fetch => finish_fetch(ctx, entry, record, temp, &fetched),
+        Mode::Convert(_) => {
+            // A body pixmill reads but cannot write (HEIC, JPEG XL) becomes
+            // JPEG; one it cannot read fails naming its format.
+            let sniffed = crate::process::sniff_file(&temp);
+            if sniffed.is_err() && is_html(fetched.content_type.as_deref()) {
+                // A login page or an error page with status 200.
+                let _ = std::fs::remove_file(&temp);
+                let e = ItemError::new(ErrorClass::Decode, "server sent text/html, not an image");
+                return done(record.fail(e), &entry);
+            }
+            let format = match entry
+                .format
+                .map(Ok)
+                .unwrap_or(sniffed.map(|f| f.writable_or_jpeg()))
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&temp);
+                    return done(record.fail(e), &entry);
+                }
+            };
+            if entry.format.is_none() {
+                entry.format = Some(format);
+                entry.provenance.settings = ctx.config.settings_hash(Some(format));
+                let named = naming::with_extension(&entry.output, format.extension());
+                if let Some(r) = settle_name(ctx, &mut entry, named, &temp, &mut record) {
+                    return Next::Done(r);
+                }
+            }
+            Next::Compute(Job {
+                entry,
+                read_from: temp,
+                staged: true,
+                format,
+                record,
+            })
+        }
+    }
+}
+
+/// `fetch`: name the file (Content-Type may give the extension) and hand
+/// it to the store.
+fn finish_fetch(
+    ctx: &IoContext,
+    mut entry: Entry,
+    mut record: Record,
+    temp: PathBuf,
+    fetched: &Fetched,
+) -> Next {
+    if let Some(algo) = ctx.config.hash {
+        match algo.of_file(&temp) {
+            Ok(digest) => record.hash = Some(digest),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                let e = ItemError::new(ErrorClass::Read, format!("cannot hash: {e}"));
+                return done(record.fail(e), &entry);
+            }
+        }
+    }
+    let named_by_server = entry.settles == Settles::Name;
+    if let Some(named) = naming::settle_download(&entry.output, entry.settles, fetched) {
+        let refused = settle_name(ctx, &mut entry, named, &temp, &mut record);
+        if named_by_server && entry.settles == Settles::Nothing {
+            // Claimed: a rerun finds this name before the body.
+            ctx.store.remember_name(&entry);
+        }
+        if let Some(r) = refused {
+            return Next::Done(r);
+        }
+    }
+    Next::Store(Finished {
+        entry,
+        record,
+        payload: Payload::Staged(temp),
+    })
+}
+
+/// A name decided only after the download: claimed by the one naming
+/// rule, then `--on-exists` applied, as the planner does for names known
+/// up front. A record when the item goes no further.
+fn settle_name(
+    ctx: &IoContext,
+    entry: &mut Entry,
+    named: PathBuf,
+    temp: &Path,
+    record: &mut Record,
+) -> Option<Record> {
+    let refused = match ctx.names.claim(&named, &entry.key, false) {
+        Ok(output) => {
+            entry.output = output;
+            entry.settles = Settles::Nothing;
+            after_download(ctx, entry)
+        }
+        Err(e) => Some(Record::new(entry, Status::Failed).fail(e)),
+    };
+    if refused.is_some() {
+        let _ = std::fs::remove_file(temp);
+    }
+    record.output = Some(entry.output.display().to_string());
+    record.reason = entry.redo.map(String::from).or(record.reason.take());
+    refused.map(|r| r.finish(entry))
+}
+
+/// `--on-exists` for an output found only once its download is done: the
+/// same version (the validators the server just sent) is up to date.
+fn after_download(ctx: &IoContext, entry: &mut Entry) -> Option<Record> {
+    let refused = resume_rule(ctx.store, entry, ctx.config.on_exists);
+    match entry.revalidate.take() {
+        Some(known) if InputId::Url(known.clone()) == entry.provenance.input => {
+            Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE))
+        }
+        Some(_) => {
+            entry.redo = Some(Stale::InputChanged.reason());
+            None
+        }
+        None => refused,
+    }
+}
+
+fn is_html(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml")
+    })
+}
+
+fn done(record: Record, entry: &Entry) -> Next {
+    Next::Done(record.finish(entry))
+}

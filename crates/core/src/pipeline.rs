@@ -1,0 +1,320 @@
+//! Wires the stages together and owns shutdown:
+//!
+//! ```text
+//! source ──bounded──► I/O stage (threads, waiting) ──bounded──► CPU stage (cores) ──► store ──bounded──► sink
+//!    └────────────── local files skip the I/O stage ──────────────┘
+//! ```
+//!
+//! The store lands bytes inside each worker (the `files` store) or on its
+//! own thread between the workers and the sink (a single-writer store).
+//!
+//! Every stage runs inside one `std::thread::scope`; a stage ends when its
+//! input channel is drained and its senders are dropped, so the run ends
+//! by itself once the source is done, and stops early once `Stop` is set.
+
+use crate::config::{Config, Mode, OutputFormat};
+use crate::io_stage::{self, IoContext};
+use crate::item::{Entry, Job, Record};
+use crate::naming::Names;
+use crate::output::{self, OutDir};
+use crate::process::{self, CpuContext};
+use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
+use crate::signal::Stop;
+use crate::source::{self, Lists, Planner, SourceStats};
+use crate::store::dataset::{DatasetStore, RowTotal};
+use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
+use crossbeam_channel::bounded;
+use pixmill_base::error::Error;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How a run ended.
+pub struct Outcome {
+    pub counts: Counts,
+    pub interrupted: bool,
+    /// The inputs held nothing to do: no entry at all was found.
+    pub found_nothing: bool,
+    /// The run stopped after work was done because its records could not
+    /// be kept (report or stdout unwritable) or a dataset file could not be
+    /// completed (disk full): exit 1, not 2.
+    pub broke: bool,
+}
+
+/// Runs the whole job described by `config`.
+pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let out = open_out_dir(config)?;
+    let lists = Lists::open(&config.source)?;
+    let report_file = match &config.report {
+        Some(path) => Some(report::open_report(path).map_err(|e| {
+            Error::Setup(format!(
+                "cannot write report {}: {}",
+                path.display(),
+                pixmill_base::io_reason(&e)
+            ))
+        })?),
+        None => None,
+    };
+    let converting = matches!(config.mode, Mode::Convert(_));
+    // A download bar when downloads are possible: fetch, or a list that may hold URLs.
+    let may_download = !converting
+        || !config.source.manifests.is_empty()
+        || config
+            .source
+            .inputs
+            .iter()
+            .any(|i| i == "-" || source::is_url(i));
+    let progress = Progress::new(config.progress, may_download);
+    let names = Names::default();
+    let duplicates = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let row_total = RowTotal::default();
+    let files;
+    let dataset;
+    let store: &dyn OutputStore = match config.output_format {
+        OutputFormat::Files => {
+            files = FilesStore::new(&out, config.fsync);
+            &files
+        }
+        OutputFormat::Webdataset | OutputFormat::Parquet => {
+            dataset = DatasetStore::new(&out, config, row_total.clone());
+            &dataset
+        }
+    };
+    let (per_worker, mut single) = match store.writers() {
+        Writers::PerWorker(make) => (Some(make), None),
+        Writers::Single(writer) => (None, Some(writer)),
+    };
+
+    let (io_tx, io_rx) = bounded::<Entry>(config.io_threads * 2);
+    let (cpu_tx, cpu_rx) = bounded::<Job>(config.jobs * 2);
+    let (sink_tx, sink_rx) = bounded::<Record>(1024);
+    let io_ctx = IoContext {
+        config,
+        store,
+        names: &names,
+        stop,
+        progress: &progress,
+        fetcher: OnceLock::new(),
+    };
+    let cpu_ctx = CpuContext {
+        jobs: config.jobs,
+        stop,
+        max_input_size: config.max_input_size,
+        hash: config.hash,
+    };
+
+    // The last part: why the output store could not complete its files.
+    type Ran = (report::SinkEnd, Vec<StageLoad>, SourceStats, Option<String>);
+    let (sink_end, loads, stats, unfinished) = std::thread::scope(|scope| -> Result<Ran, Error> {
+        if !config.dry_run {
+            // Leftovers of a killed run; harmless to run beside this one.
+            scope.spawn(|| output::clean_stale_temps(out.canonical()));
+        }
+        let sink_options = SinkOptions {
+            json: config.json,
+            print0: config.print0,
+            report: report_file,
+        };
+        let report_name = config
+            .report
+            .as_ref()
+            .map_or_else(String::new, |p| p.display().to_string());
+        let progress = &progress;
+        let sink = scope
+            .spawn(move || report::run_sink(sink_rx, sink_options, progress, stop, &report_name));
+        // A single-writer store sits between the stages and the sink: every
+        // record passes it, finished items with their bytes.
+        let (route, sink_tx, store_thread) = match (&per_worker, single.take()) {
+            (Some(make), _) => (Route::Direct(&**make), sink_tx, None),
+            (None, writer) => {
+                let writer =
+                    writer.ok_or_else(|| Error::Setup("the store has no writer".into()))?;
+                let (fin_tx, fin_rx) = bounded::<Finished>(config.jobs * 2);
+                let (rec_tx, rec_rx) = bounded::<Record>(1024);
+                let handle =
+                    scope.spawn(move || store::run_store_thread(writer, fin_rx, rec_rx, sink_tx));
+                (Route::Queue(fin_tx), rec_tx, Some(handle))
+            }
+        };
+
+        let cpu = match &config.mode {
+            Mode::Convert(settings) => {
+                let to = process::StageOut {
+                    route: route.clone(),
+                    records: sink_tx.clone(),
+                };
+                let rx = cpu_rx;
+                let ctx = &cpu_ctx;
+                Some(scope.spawn(move || process::run_stage(config.backend, settings, ctx, rx, to)))
+            }
+            Mode::Fetch => {
+                drop(cpu_rx);
+                None
+            }
+        };
+        let io = {
+            let to_cpu = converting.then(|| cpu_tx.clone());
+            let (rx, tx) = (io_rx, sink_tx.clone());
+            let ctx = &io_ctx;
+            scope.spawn(move || io_stage::run(ctx, rx, to_cpu, route, tx))
+        };
+        let discovered = progress.discovered.clone();
+        let listed = progress.listed.clone();
+        let (names, out) = (&names, &out);
+        let dups = duplicates.clone();
+        let source = scope.spawn(move || {
+            let mut planner = Planner::new(
+                config,
+                out,
+                store,
+                names,
+                stop,
+                (discovered, dups),
+                Some(io_tx),
+                converting.then_some(cpu_tx),
+                sink_tx,
+            );
+            let stats = source::produce(&config.source, lists, &mut planner);
+            listed.store(true, std::sync::atomic::Ordering::Relaxed);
+            // All rows planned: a dataset store now knows its last file's size.
+            if !stop.requested() {
+                let _ = row_total.set(planner.rows_planned());
+            }
+            stats
+        });
+
+        let io_load = io
+            .join()
+            .map_err(|_| Error::Setup("the I/O stage panicked".into()))?;
+        let cpu_load = match cpu {
+            Some(handle) => Some(
+                handle
+                    .join()
+                    .map_err(|_| Error::Setup("the CPU stage panicked".into()))??,
+            ),
+            None => None,
+        };
+        // Items were done by now: a data file that cannot be put in place
+        // is work lost (exit 1 with the summary), not a setup error.
+        let unfinished = match store_thread {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| Error::Setup("the output store panicked".into()))?
+                .err()
+                .map(|e| format!("cannot complete the output: {e}")),
+            None => None,
+        };
+        let sink_end = sink
+            .join()
+            .map_err(|_| Error::Setup("the output stage panicked".into()))?;
+        let stats = source
+            .join()
+            .map_err(|_| Error::Setup("the source stage panicked".into()))?;
+        let downloads_happened = io_load.busy.iter().any(|b| !b.is_zero());
+        let mut loads = Vec::new();
+        if downloads_happened {
+            loads.push(io_load);
+        }
+        loads.extend(cpu_load);
+        Ok((sink_end, loads, stats, unfinished))
+    })?;
+    let counts = sink_end.counts;
+    if let Some(why) = &sink_end.broke {
+        report::eprint_line(&format!(
+            "pixmill: {why}; the run stopped (outputs written so far are complete)"
+        ));
+    }
+    if let Some(why) = &unfinished {
+        report::eprint_line(&format!("pixmill: {why}"));
+    }
+
+    let wall = started.elapsed();
+    let interrupted = stop.interrupted();
+    let found_nothing = stats.entries == 0 && !interrupted;
+    if found_nothing {
+        // Said even with -q: it is why the run did nothing (exit 2).
+        let why = stats
+            .passed_over()
+            .map_or_else(String::new, |p| format!(" ({p})"));
+        report::eprint_line(&format!("pixmill: no input found: nothing to do{why}"));
+    } else if !config.quiet {
+        let mut text = summarize(&counts, wall, &loads, interrupted);
+        if stop.stdout_closed() {
+            let untouched = progress
+                .discovered
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .saturating_sub(counts.total());
+            text.push_str(&format!(
+                "\n  stopped early: stdout was closed; {untouched} {} left untouched \
+                 (rerun the same command to do them)",
+                if untouched == 1 { "entry" } else { "entries" }
+            ));
+        }
+        if let Some(passed) = stats.passed_over() {
+            text.push_str(&format!("\n  passed over: {passed}"));
+        }
+        let merged = duplicates.load(std::sync::atomic::Ordering::Relaxed);
+        if merged > 0 {
+            let entries = if merged == 1 { "entry" } else { "entries" };
+            text.push_str(&format!(
+                "\n  {merged} duplicate {entries} merged (the same input given again, under any spelling)"
+            ));
+        }
+        report::eprint_line(&text);
+    }
+    Ok(Outcome {
+        counts,
+        interrupted,
+        found_nothing,
+        broke: sink_end.broke.is_some() || unfinished.is_some(),
+    })
+}
+
+fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: bool) -> String {
+    let io = loads.iter().find(|l| l.name == "download");
+    let cpu = loads.iter().find(|l| l.name == "cpu");
+    // Loads and the verdict mean something only when work was done, and a
+    // verdict only when there was enough work to keep every worker busy.
+    let worked = counts.ok + counts.failed;
+    if worked == 0 {
+        return report::summary(counts, wall, &[], None, interrupted);
+    }
+    let workers = loads.iter().map(|l| l.busy.len() as u64).max().unwrap_or(1);
+    let verdict = (worked >= 2 * workers && wall >= report::MIN_JUDGED_RUN)
+        .then(|| report::verdict(io, cpu, wall))
+        .flatten();
+    report::summary(counts, wall, loads, verdict, interrupted)
+}
+
+fn open_out_dir(config: &Config) -> Result<OutDir, Error> {
+    // `-o photo.jpg` (or a folder below a file): say what is in the way,
+    // not the "File exists" the OS gives.
+    let in_the_way = config
+        .out_dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find(|a| a.exists() && !a.is_dir());
+    if let Some(file) = in_the_way {
+        let what = if file == config.out_dir {
+            "it is a file, not a directory".to_string()
+        } else {
+            format!("{} is a file, not a directory", file.display())
+        };
+        return Err(Error::Setup(format!(
+            "cannot use output folder {}: {what}",
+            config.out_dir.display()
+        )));
+    }
+    let made = if config.dry_run {
+        OutDir::resolve(&config.out_dir)
+    } else {
+        OutDir::create(&config.out_dir)
+    };
+    made.map_err(|e| {
+        Error::Setup(format!(
+            "cannot use output folder {}: {}",
+            config.out_dir.display(),
+            pixmill_base::io_reason(&e)
+        ))
+    })
+}

@@ -1,0 +1,282 @@
+//! The CPU stage: read → decode → transform → encode, one item per worker
+//! at a time, with one worker per core. It computes bytes and never decides
+//! where they land: each finished item goes on to the output store. Two
+//! backends run the same job function: threads of one rayon pool (cheap,
+//! shared memory) or worker processes (dearer to start and talk to, but a
+//! crash takes down only its own item).
+
+pub mod rayon;
+pub mod worker;
+
+use crate::item::{millis, Job, Record};
+use crate::report::StageLoad;
+use crate::signal::Stop;
+use crate::store::{Finished, Payload};
+use crossbeam_channel::{Receiver, Sender};
+use pixmill_base::error::{ErrorClass, ItemError};
+use pixmill_base::io_reason;
+use pixmill_imaging::{Converter, Format};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What a CPU worker needs to do one item; small and serializable, so it
+/// crosses a pipe to a worker process while the input bytes do not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub read_from: PathBuf,
+    pub format: Format,
+    pub max_input_size: u64,
+    /// `--hash`: digest the input bytes.
+    #[serde(default)]
+    pub hash: Option<pixmill_base::hashing::HashAlgo>,
+}
+
+/// What a finished job measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDone {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub width_in: u32,
+    pub height_in: u32,
+    pub width_out: u32,
+    pub height_out: u32,
+    /// See [`pixmill_imaging::Converted::warnings`].
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The input bytes' digest, with `--hash`.
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// The converted bytes (`bytes_out` long). A worker process sends them
+    /// after its JSON reply, raw, so they are not part of the JSON.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+}
+
+/// Runs one job: read the input and convert it. Pure: the bytes are
+/// returned, and the output store decides where they land.
+pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, ItemError> {
+    let data = read_input(&spec.read_from, spec.max_input_size)?;
+    let converted = converter.convert_to(&data, spec.format)?;
+    Ok(JobDone {
+        bytes_in: data.len() as u64,
+        bytes_out: converted.data.len() as u64,
+        width_in: converted.width_in,
+        height_in: converted.height_in,
+        width_out: converted.width_out,
+        height_out: converted.height_out,
+        warnings: converted.warnings,
+        hash: spec.hash.map(|algo| algo.of_bytes(&data)),
+        data: converted.data,
+    })
+}
+
+/// Opens `path` for reading only if it is a regular file. Opened without
+/// blocking and checked on the open file, so a FIFO (or a file swapped for
+/// one) can never make a read wait forever.
+pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ItemError> {
+    let read_err = |e: std::io::Error| {
+        ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)))
+    };
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    // A FIFO is refused from its metadata before it is opened at all.
+    if !fs::metadata(path).map_err(read_err)?.is_file() {
+        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
+    }
+    let file = options.open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
+    }
+    Ok((file, meta))
+}
+
+/// The image format of a regular file, from its first bytes.
+pub fn sniff_file(path: &Path) -> Result<Format, ItemError> {
+    let mut head = [0u8; pixmill_imaging::SNIFF_LEN];
+    // Only regular files: opening a FIFO (or reading a terminal) would wait forever.
+    let (mut file, _) = open_regular(path)?;
+    let n = file
+        .read(&mut head)
+        .map_err(|e| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e))))?;
+    match pixmill_imaging::sniff(&head[..n]) {
+        Some(pixmill_imaging::Sniffed::Image(format)) => Ok(format),
+        Some(other) => Err(ItemError::new(
+            ErrorClass::Decode,
+            other.unreadable_reason().unwrap_or_default(),
+        )),
+        None => Err(ItemError::new(
+            ErrorClass::Decode,
+            "not a recognised image format",
+        )),
+    }
+}
+
+/// Reads a regular file whole, refusing anything else (FIFOs, devices,
+/// folders) and anything over the size cap, so no input can hang or
+/// exhaust the run.
+pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
+    let read_err = |e: std::io::Error| {
+        ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)))
+    };
+    let (file, meta) = open_regular(path)?;
+    if meta.len() > max_size {
+        return Err(ItemError::new(
+            ErrorClass::TooLarge,
+            format!(
+                "file is {} bytes, over --max-input-size {max_size}",
+                meta.len()
+            ),
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(ItemError::new(ErrorClass::Decode, "empty file"));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    // `take` guards against a file that grows while we read it.
+    file.take(max_size + 1)
+        .read_to_end(&mut data)
+        .map_err(read_err)?;
+    if data.len() as u64 > max_size {
+        return Err(ItemError::new(
+            ErrorClass::TooLarge,
+            format!("file grew over --max-input-size {max_size}"),
+        ));
+    }
+    Ok(data)
+}
+
+/// Everything a CPU backend shares with the rest of the run.
+pub struct CpuContext<'a> {
+    pub jobs: usize,
+    pub stop: &'a Stop,
+    pub max_input_size: u64,
+    pub hash: Option<pixmill_base::hashing::HashAlgo>,
+}
+
+/// What one job came to: bytes for the store, or a failure for the sink.
+pub enum Outcome {
+    Finished(Box<Finished>),
+    Failed(Box<Record>),
+}
+
+/// One job through a runner (a thread's converter, or a worker process),
+/// its result turned into a finished item or a failed record. A staged
+/// download is removed afterwards whatever happened.
+pub fn execute(
+    job: Job,
+    ctx: &CpuContext,
+    worker: usize,
+    run: &mut dyn FnMut(&JobSpec) -> Result<JobDone, ItemError>,
+) -> Outcome {
+    let started = Instant::now();
+    let Job {
+        entry,
+        read_from,
+        staged,
+        format,
+        mut record,
+    } = job;
+    record.worker = Some(worker);
+    let spec = JobSpec {
+        read_from: read_from.clone(),
+        format,
+        max_input_size: ctx.max_input_size,
+        hash: ctx.hash,
+    };
+    let result = run(&spec);
+    if staged {
+        let _ = fs::remove_file(&read_from);
+    }
+    record.cpu_ms = Some(millis(started.elapsed()));
+    match result {
+        Ok(done) => {
+            record.bytes_in = Some(done.bytes_in);
+            record.width_in = Some(done.width_in);
+            record.height_in = Some(done.height_in);
+            record.width_out = Some(done.width_out);
+            record.height_out = Some(done.height_out);
+            record.warnings = done.warnings;
+            record.hash = done.hash;
+            Outcome::Finished(Box::new(Finished {
+                entry,
+                record,
+                payload: Payload::Bytes(done.data),
+            }))
+        }
+        // A filtered item is skipped, not failed; its record goes on as is.
+        Err(e) if e.class == ErrorClass::Filtered => {
+            Outcome::Failed(Box::new(record.skip(&e.message).finish(&entry)))
+        }
+        Err(e) => Outcome::Failed(Box::new(record.fail(e).finish(&entry))),
+    }
+}
+
+/// Drops a job the run will not do (it is stopping), cleaning its staged file.
+pub fn abandon(job: Job) {
+    if job.staged {
+        let _ = fs::remove_file(&job.read_from);
+    }
+}
+
+/// Runs the CPU stage on the chosen backend until `jobs` is drained.
+pub fn run_stage(
+    backend: crate::config::Backend,
+    settings: &pixmill_imaging::Settings,
+    ctx: &CpuContext,
+    jobs: Receiver<Job>,
+    to: StageOut,
+) -> Result<StageLoad, pixmill_base::error::Error> {
+    match backend {
+        crate::config::Backend::Rayon => rayon::run(settings, ctx, jobs, to),
+        crate::config::Backend::Process { worker_memory_mb } => {
+            worker::run(settings, ctx, worker_memory_mb, jobs, to)
+        }
+    }
+}
+
+/// Where a CPU worker sends what it finished: the store (its own writer, or
+/// the store thread) and the sink.
+pub struct StageOut<'s, 'a> {
+    pub route: crate::store::Route<'s, 'a>,
+    pub records: Sender<Record>,
+}
+
+impl<'a> StageOut<'_, 'a> {
+    /// One worker's outlet.
+    pub fn outlet(&self) -> Outlet<'a> {
+        Outlet {
+            landing: self.route.landing(),
+            records: self.records.clone(),
+        }
+    }
+}
+
+/// One worker's outlet: lands finished items, sends records on.
+pub struct Outlet<'a> {
+    landing: crate::store::Landing<'a>,
+    records: Sender<Record>,
+}
+
+impl Outlet<'_> {
+    /// Sends an outcome on; false when the run is ending (nobody listens).
+    pub fn send(&mut self, outcome: Outcome) -> bool {
+        let record = match outcome {
+            Outcome::Failed(record) => *record,
+            Outcome::Finished(finished) => match self.landing.land(*finished) {
+                crate::store::Landed::Record(record) => *record,
+                crate::store::Landed::Queued => return true,
+                crate::store::Landed::Closed => return false,
+            },
+        };
+        self.records.send(record).is_ok()
+    }
+}

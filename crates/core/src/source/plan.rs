@@ -1,0 +1,489 @@
+//! Planning one entry: its key (`--shard`, repeats), its output name (by
+//! the rule in [`crate::naming`]), what the store already holds for it
+//! (`--on-exists`), and where it goes next.
+
+use super::{Origin, Raw};
+use crate::config::{Config, Mode, OutputFormat};
+use crate::item::{Entry, Input, Job, Record, Row, RowRef, Settles, Status};
+use crate::naming::{self, Names};
+use crate::output::OutDir;
+use crate::signal::Stop;
+use crate::store::dataset::Layout;
+use crate::store::stamp::{InputId, Provenance};
+use crate::store::{resume_rule, OutputStore};
+use crossbeam_channel::Sender;
+use pixmill_base::error::{ErrorClass, ItemError};
+use pixmill_fetch::Validators;
+use pixmill_imaging::Format;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the planner hands on.
+pub enum Planned {
+    /// A URL for the I/O stage.
+    Download(Entry),
+    /// A local file for the CPU stage.
+    Compute(Box<Job>),
+    /// Already decided (skipped, failed, or a dry-run line).
+    Done(Record),
+}
+
+/// Plans entries and sends each to the stage that takes it next.
+pub struct Planner<'a> {
+    config: &'a Config,
+    out: &'a OutDir,
+    store: &'a dyn OutputStore,
+    names: &'a Names,
+    stop: &'a Stop,
+    discovered: Arc<AtomicU64>,
+    /// Entries merged into an earlier one (the same input again).
+    duplicates: Arc<AtomicU64>,
+    /// Local keys are relative to this folder.
+    cwd: Option<PathBuf>,
+    to_io: Option<Sender<Entry>>,
+    to_cpu: Option<Sender<Job>>,
+    to_sink: Sender<Record>,
+    /// Entries planned so far (within the shard): the next entry's position.
+    rows: u64,
+    /// Dataset outputs name each entry by its key.
+    dataset: Option<Layout>,
+}
+
+impl<'a> Planner<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: &'a Config,
+        out: &'a OutDir,
+        store: &'a dyn OutputStore,
+        names: &'a Names,
+        stop: &'a Stop,
+        counters: (Arc<AtomicU64>, Arc<AtomicU64>),
+        to_io: Option<Sender<Entry>>,
+        to_cpu: Option<Sender<Job>>,
+        to_sink: Sender<Record>,
+    ) -> Planner<'a> {
+        let (discovered, duplicates) = counters;
+        Planner {
+            config,
+            out,
+            store,
+            names,
+            stop,
+            discovered,
+            duplicates,
+            cwd: std::env::current_dir().ok(),
+            to_io,
+            to_cpu,
+            to_sink,
+            rows: 0,
+            dataset: (config.output_format != OutputFormat::Files).then(|| Layout::new(config)),
+        }
+    }
+
+    /// How many entries were planned (within the shard).
+    pub fn rows_planned(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn out_dir_canonical(&self) -> &Path {
+        self.out.canonical()
+    }
+
+    /// Plans one raw entry and passes it on; false when the run is
+    /// stopping or the next stage is gone.
+    pub fn plan(&mut self, mut raw: Raw) -> bool {
+        if self.stop.requested() {
+            let key = self.key_of(&raw.input, is_url(&raw.input));
+            return self.count_untouched(self.in_shard(&key));
+        }
+        let url = is_url(&raw.input);
+        let key = self.key_of(&raw.input, url);
+        if !self.in_shard(&key) {
+            return true;
+        }
+        let meta = (!url).then(|| std::fs::metadata(&raw.input).ok()).flatten();
+        // In a dataset every row is its own sample (the same URL may come
+        // with another caption), under a key no other row has.
+        if self.dataset.is_none()
+            && !self
+                .names
+                .first_sight(identity(&key, meta.as_ref(), raw.output.as_deref()))
+        {
+            self.duplicates.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        let input_raw = crate::item::raw_form(&raw.input);
+        let row = Arc::new(Row {
+            position: self.rows,
+            extra: std::mem::take(&mut raw.extra),
+        });
+        self.rows += 1;
+        let mut planned = self.decide(raw, key, url, meta, &row);
+        // Every record of a planned entry carries its row, failures too: a
+        // dataset's metadata has a line for each input row.
+        if let Planned::Done(record) = &mut planned {
+            record.input_raw = record.input_raw.take().or(input_raw);
+            record.row.get_or_insert(RowRef(row));
+        }
+        self.send(planned)
+    }
+
+    /// The entry's key (see [`crate::naming`]): the URL, or the normalized path.
+    fn key_of(&self, input: &OsStr, url: bool) -> String {
+        if url {
+            return input.to_string_lossy().into_owned();
+        }
+        naming::local_key(Path::new(input), self.cwd.as_deref())
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Sends a record decided outside planning (walk or manifest errors).
+    pub fn emit_record(&mut self, record: Record) -> bool {
+        if self.stop.requested() {
+            return self.count_untouched(true);
+        }
+        self.send(Planned::Done(record))
+    }
+
+    /// After stdout closed early the rest of the list is only counted, so
+    /// the summary can say how many entries were left untouched; after an
+    /// interrupt the source stops at once.
+    fn count_untouched(&self, counts: bool) -> bool {
+        if !self.counting() {
+            return false;
+        }
+        if counts {
+            self.discovered.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    fn send(&mut self, planned: Planned) -> bool {
+        self.discovered.fetch_add(1, Ordering::Relaxed);
+        let sent = match planned {
+            Planned::Download(entry) => self.to_io.as_ref().map(|tx| tx.send(entry).is_ok()),
+            Planned::Compute(job) => self.to_cpu.as_ref().map(|tx| tx.send(*job).is_ok()),
+            Planned::Done(record) => Some(self.to_sink.send(record).is_ok()),
+        };
+        sent.unwrap_or(false) && (!self.stop.requested() || self.counting())
+    }
+
+    /// Is the rest of the list only to be counted (stdout closed early)?
+    fn counting(&self) -> bool {
+        self.stop.stdout_closed() && !self.stop.interrupted()
+    }
+
+    fn in_shard(&self, key: &str) -> bool {
+        match self.config.source.shard {
+            None => true,
+            Some((index, count)) => naming::stable_hash64(key) % count == index,
+        }
+    }
+
+    fn decide(
+        &self,
+        raw: Raw,
+        key: String,
+        url: bool,
+        meta: Option<std::fs::Metadata>,
+        row: &Arc<Row>,
+    ) -> Planned {
+        let label = raw.input.to_string_lossy().into_owned();
+        if !url && looks_like_other_url(&label) {
+            return fail(
+                label,
+                ErrorClass::Fetch,
+                "unsupported URL scheme: only http and https",
+            );
+        }
+        if !url && matches!(self.config.mode, Mode::Fetch) {
+            return fail(
+                label,
+                ErrorClass::Fetch,
+                "not a URL: fetch downloads http and https URLs",
+            );
+        }
+        let (rel, settles) = match self.relative_output(&raw, &key, url, row) {
+            Ok(named) => named,
+            Err(e) => return Planned::Done(Record::failed_input(label, e)),
+        };
+        let format = match self.output_format(&raw, &rel, url) {
+            Ok(format) => format,
+            Err(e) => return Planned::Done(Record::failed_input(label, e)),
+        };
+        let mut path = self.out.root().join(&rel);
+        if raw.output.is_none() || self.dataset.is_some() {
+            if let Some(f) = format {
+                path = naming::with_extension(&path, f.extension());
+            }
+        }
+        let (input, identity) = if url {
+            (
+                Input::Url(label.clone()),
+                Some(InputId::Url(Validators::default())),
+            )
+        } else {
+            let identity = meta.as_ref().map(InputId::of_file);
+            (Input::Path(PathBuf::from(&raw.input)), identity)
+        };
+        let provenance = Provenance {
+            key: naming::stable_hash64(&key),
+            settings: self.config.settings_hash(format),
+            input: identity
+                .clone()
+                .unwrap_or(InputId::Url(Validators::default())),
+        };
+        let mut entry = Entry {
+            input,
+            label,
+            output: path,
+            format,
+            sha256: raw.sha256,
+            provenance,
+            revalidate: None,
+            redo: None,
+            settles: match (&self.config.mode, settles) {
+                (Mode::Fetch, settles) => settles,
+                (Mode::Convert(_), _) if url && format.is_none() => Settles::Extension,
+                (Mode::Convert(_), _) => Settles::Nothing,
+            },
+            key,
+            row: Some(row.clone()),
+            started: Instant::now(),
+        };
+        // Dataset keys are unique by construction: nothing to claim.
+        let claimed = match self.dataset {
+            Some(_) => Ok(entry.output.clone()),
+            None => self
+                .names
+                .claim(&entry.output, &entry.key, raw.output.is_some()),
+        };
+        match claimed {
+            Ok(output) => entry.output = output,
+            Err(e) => return Planned::Done(Record::new(&entry, Status::Failed).fail(e)),
+        }
+        if meta
+            .as_ref()
+            .is_some_and(|m| is_same_file(m, &entry.output))
+        {
+            let e = ItemError::new(
+                ErrorClass::Name,
+                "output would replace its input (choose another -o or --format)",
+            );
+            return Planned::Done(Record::new(&entry, Status::Failed).fail(e));
+        }
+        // A missing input has nothing to compare: it fails when read.
+        if identity.is_some() {
+            if let Some(done) = self.resume(&mut entry) {
+                return Planned::Done(done);
+            }
+        }
+        if self.config.dry_run {
+            let mut record = Record::new(&entry, Status::Planned);
+            if let Some(output) = self.store.planned_output(&entry) {
+                record.output = Some(output);
+                record.output_raw = None;
+            }
+            return Planned::Done(record);
+        }
+        match (url, format) {
+            (true, _) => Planned::Download(entry),
+            (false, Some(format)) => Planned::Compute(Box::new(Job {
+                record: Record::new(&entry, Status::Ok),
+                read_from: PathBuf::from(&raw.input),
+                staged: false,
+                format,
+                entry,
+            })),
+            (false, None) => fail(
+                entry.label,
+                ErrorClass::Decode,
+                "not a recognised image format",
+            ),
+        }
+    }
+
+    /// The output path relative to `-o`, before any extension change, and
+    /// what of it a download's headers settle (for `fetch`; `convert` names
+    /// by format).
+    fn relative_output(
+        &self,
+        raw: &Raw,
+        key: &str,
+        url: bool,
+        row: &Row,
+    ) -> Result<(PathBuf, Settles), ItemError> {
+        if let Some(layout) = &self.dataset {
+            // A sample is named by its key; its extension follows its
+            // format (or, for `fetch`, its Content-Type).
+            return Ok((PathBuf::from(layout.key(row.position)), Settles::Extension));
+        }
+        if let Some(name) = &raw.output {
+            return naming::relative_name(name).map(|rel| (rel, Settles::Nothing));
+        }
+        Ok(match (&raw.origin, url) {
+            (_, true) => match naming::file_name_from_url(key) {
+                Some(name) if naming::worth_keeping(&name) => {
+                    let open = Path::new(&name).extension().is_none();
+                    let settles = if open {
+                        Settles::Extension
+                    } else {
+                        Settles::Nothing
+                    };
+                    (PathBuf::from(name), settles)
+                }
+                Some(script) => (Path::new(&script).with_extension(""), Settles::Name),
+                None => (PathBuf::from("download"), Settles::Name),
+            },
+            (Origin::Walk(rel), false) => (rel.clone(), Settles::Nothing),
+            (Origin::Listed, false) => (
+                naming::mirrored_name(Path::new(&raw.input)),
+                Settles::Nothing,
+            ),
+        })
+    }
+
+    /// Applies `--on-exists` to what the store holds. A download whose
+    /// extension the server will settle is looked for under each name it
+    /// may have settled to on an earlier run.
+    fn resume(&self, entry: &mut Entry) -> Option<Record> {
+        if entry.settles == Settles::Nothing {
+            return resume_rule(self.store, entry, self.config.on_exists);
+        }
+        if entry.settles == Settles::Name {
+            if let Some(named) = self.store.recall_name(entry) {
+                let stem = std::mem::replace(&mut entry.output, named);
+                if self.store.exists(entry) && self.claim_recalled(entry) {
+                    // Up to date, or a conditional request with its validators.
+                    return resume_rule(self.store, entry, self.config.on_exists);
+                }
+                entry.output = stem;
+            }
+        }
+        let stem = entry.output.clone();
+        for candidate in naming::settled_candidates(&stem) {
+            entry.output = candidate;
+            if self.store.exists(entry) {
+                return resume_rule(self.store, entry, self.config.on_exists);
+            }
+        }
+        entry.output = stem;
+        None
+    }
+
+    /// Claims a recalled name for `entry`'s key, as an earlier run did; false
+    /// when another input of this run holds it.
+    fn claim_recalled(&self, entry: &Entry) -> bool {
+        self.names
+            .claim(&entry.output, &entry.key, false)
+            .is_ok_and(|claimed| claimed == entry.output)
+    }
+
+    /// The output format for `convert`: `--format`, else the one the
+    /// output name or the input name says, else the input's content.
+    /// `None` for `fetch`, and for a download that names no format.
+    fn output_format(&self, raw: &Raw, rel: &Path, url: bool) -> Result<Option<Format>, ItemError> {
+        let Mode::Convert(settings) = &self.config.mode else {
+            return Ok(None);
+        };
+        if let Some(f) = settings.format {
+            return Ok(Some(f));
+        }
+        let named = |p: &Path| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .and_then(Format::from_extension)
+        };
+        // An input format pixmill reads but cannot write (HEIC, JPEG XL)
+        // becomes JPEG, as phones and photo apps export it.
+        if let Some(f) = named(rel) {
+            return Ok(Some(f.writable_or_jpeg()));
+        }
+        if url {
+            return Ok(None);
+        }
+        if let Some(f) = raw.sniffed {
+            return Ok(Some(f.writable_or_jpeg()));
+        }
+        crate::process::sniff_file(Path::new(&raw.input)).map(|f| Some(f.writable_or_jpeg()))
+    }
+}
+
+/// What makes two entries the same item: the same file (device and inode,
+/// whatever the spelling), else the same key; and the same explicit output
+/// name (one input may be asked for under two names).
+fn identity(key: &str, meta: Option<&std::fs::Metadata>, output: Option<&str>) -> u64 {
+    let output = output.unwrap_or_default();
+    #[cfg(unix)]
+    if let Some(meta) = meta {
+        use std::os::unix::fs::MetadataExt;
+        return naming::stable_hash64(&format!("file:{}:{}\0{output}", meta.dev(), meta.ino()));
+    }
+    let _ = meta;
+    naming::stable_hash64(&format!("{key}\0{output}"))
+}
+
+/// Is `output` the very file `input` describes? Then writing it would lose
+/// the original (and each rerun would see a changed input and redo it).
+fn is_same_file(input: &std::fs::Metadata, output: &Path) -> bool {
+    let Ok(out) = std::fs::metadata(output) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        input.dev() == out.dev() && input.ino() == out.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (input, out);
+        false
+    }
+}
+
+fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
+    Planned::Done(Record::failed_input(label, ItemError::new(class, message)))
+}
+
+/// `http://` or `https://`, any case.
+pub fn is_url(input: &OsStr) -> bool {
+    let Some(s) = input.to_str() else {
+        return false;
+    };
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// `ftp://x`, `file:///x`: a URL we do not download.
+fn looks_like_other_url(s: &str) -> bool {
+    match s.split_once("://") {
+        Some((scheme, _)) => {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_told_from_paths() {
+        assert!(is_url(OsStr::new("https://example.com/a.jpg")));
+        assert!(is_url(OsStr::new("HTTP://example.com/a.jpg")));
+        assert!(!is_url(OsStr::new("http.jpg")));
+        assert!(!is_url(OsStr::new("photos/http/a.jpg")));
+        assert!(looks_like_other_url("ftp://host/a.jpg"));
+        assert!(looks_like_other_url("file:///etc/passwd"));
+        assert!(!looks_like_other_url("a/b.jpg"));
+        assert!(!looks_like_other_url("weird name ://x"));
+    }
+}

@@ -1,0 +1,563 @@
+//! One HTTP request for one item: send it, judge the status, and stream the
+//! body into the destination file, classifying every way that can fail.
+
+use super::retry::parse_retry_after;
+use super::FetchSettings;
+use crate::Validators;
+use pixmill_base::error::{ErrorClass, ItemError};
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{
+    HeaderMap, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    LAST_MODIFIED, RETRY_AFTER,
+};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Read buffer; also the write buffer, so a file sees few, large writes.
+const BUF_SIZE: usize = 64 * 1024;
+
+/// What the loop needs to decide about trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    No,
+    /// Retry after our own backoff.
+    Yes,
+    /// Retry after the server's `Retry-After` (still capped by the caller).
+    After(Duration),
+}
+
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub error: ItemError,
+    pub status: Option<u16>,
+    pub retry: Retry,
+}
+
+impl Failure {
+    fn new(class: ErrorClass, message: impl Into<String>, retry: Retry) -> Self {
+        Failure {
+            error: ItemError::new(class, message),
+            status: None,
+            retry,
+        }
+    }
+
+    fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+}
+
+pub(crate) struct Success {
+    /// From sending the request to the response head: the server's latency,
+    /// whatever the body's size.
+    pub latency: Duration,
+    pub bytes: u64,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    /// What the server said identifies this version of the body.
+    pub validators: Validators,
+}
+
+/// Everything one attempt needs; borrowed from the fetch loop.
+pub(crate) struct Attempt<'a> {
+    pub client: &'a Client,
+    pub settings: &'a FetchSettings,
+    pub url: &'a url::Url,
+    pub dest: &'a Path,
+    /// Lowercase hex, already validated.
+    pub sha256: Option<&'a str>,
+    pub cancel: &'a AtomicBool,
+    pub deadline: Option<Instant>,
+    /// Ask "changed since?" with these; a 304 answer writes nothing.
+    pub conditional: Option<&'a Validators>,
+}
+
+impl Attempt<'_> {
+    pub(crate) fn run(&self) -> Result<Success, Failure> {
+        let timeout = self.request_timeout();
+        let mut request = self.client.get(self.url.clone());
+        if let Some(t) = timeout {
+            request = request.timeout(t);
+        }
+        if let Some(v) = self.conditional {
+            if let Some(etag) = &v.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = &v.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, date);
+            }
+        }
+        let sent = Instant::now();
+        let response = request
+            .send()
+            .map_err(|e| self.send_failure(&e.without_url(), timeout.is_some()))?;
+        let latency = sent.elapsed();
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let text = |name| header_text(headers, name);
+        let validators = Validators {
+            etag: text(ETAG),
+            last_modified: text(LAST_MODIFIED),
+        };
+        if status == 304 && self.conditional.is_some() {
+            return Ok(Success {
+                bytes: 0,
+                status,
+                content_type: None,
+                content_disposition: None,
+                validators,
+                latency,
+            });
+        }
+        if !response.status().is_success() {
+            return Err(status_failure(&response));
+        }
+        if let Some(directive) = opted_out(headers, &self.settings.disallowed_directives) {
+            // Decided from the headers: the body is never read.
+            return Err(Failure::new(
+                ErrorClass::Filtered,
+                format!("opted out: X-Robots-Tag {directive}"),
+                Retry::No,
+            )
+            .with_status(status));
+        }
+        let content_type = text(CONTENT_TYPE);
+        let content_disposition = text(CONTENT_DISPOSITION);
+        let expected = response.content_length();
+        let bytes = self
+            .check_announced_size(expected)
+            .and_then(|()| self.stream(response, expected, timeout.is_some()))
+            .map_err(|f| f.with_status(status))?;
+        Ok(Success {
+            latency,
+            bytes,
+            status,
+            content_type,
+            content_disposition,
+            validators,
+        })
+    }
+
+    /// The per-request timeout, when the `max_time` deadline is nearer than
+    /// the stall timeout. In reqwest's blocking client a request timeout is
+    /// both a whole-request deadline and the per-read limit, so setting it
+    /// while the deadline is far away would disable stall detection; instead
+    /// the deadline is then checked between reads (overshooting by at most
+    /// one stall timeout).
+    fn request_timeout(&self) -> Option<Duration> {
+        let remaining = self.deadline?.saturating_duration_since(Instant::now());
+        match stall_limit(self.settings) {
+            Some(stall) if remaining > stall => None,
+            _ => Some(remaining),
+        }
+    }
+
+    fn send_failure(&self, e: &reqwest::Error, deadline_bound: bool) -> Failure {
+        let detail = root_cause(e);
+        if e.is_timeout() {
+            return if deadline_bound {
+                max_time_failure(self.settings)
+            } else if e.is_connect() {
+                let t = secs(self.settings.connect_timeout);
+                Failure::new(
+                    ErrorClass::Timeout,
+                    format!("connect timeout after {t}"),
+                    Retry::Yes,
+                )
+            } else {
+                let t = secs(self.settings.timeout);
+                Failure::new(
+                    ErrorClass::Timeout,
+                    format!("no response within {t}"),
+                    Retry::Yes,
+                )
+            };
+        }
+        if e.is_redirect() || e.is_builder() {
+            return Failure::new(ErrorClass::Fetch, detail, Retry::No);
+        }
+        if let Some(tls) = find_rustls_error(e) {
+            // A certificate will not change on a retry.
+            return Failure::new(ErrorClass::Fetch, tls_message(tls, self.url), Retry::No);
+        }
+        let what = if e.is_connect() {
+            "connection failed"
+        } else {
+            "request failed"
+        };
+        Failure::new(ErrorClass::Fetch, format!("{what}: {detail}"), Retry::Yes)
+    }
+
+    fn check_announced_size(&self, expected: Option<u64>) -> Result<(), Failure> {
+        match (self.settings.max_size, expected) {
+            (Some(max), Some(len)) if len > max => Err(too_large(max)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Copies the body to `dest` through one fixed buffer, hashing and
+    /// counting as it goes; returns the byte count.
+    fn stream(
+        &self,
+        mut body: Response,
+        expected: Option<u64>,
+        deadline_bound: bool,
+    ) -> Result<u64, Failure> {
+        let file = File::create(self.dest).map_err(|e| self.write_failure(&e))?;
+        let mut out = BufWriter::with_capacity(BUF_SIZE, file);
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut hasher = self.sha256.map(|_| Sha256::new());
+        let mut total: u64 = 0;
+        let mut speed = SpeedWindow::new(self.settings);
+        loop {
+            self.check_cancel_and_deadline()?;
+            speed.check(total)?;
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_failure(&e, total, expected, deadline_bound)),
+            };
+            total += n as u64;
+            if let Some(max) = self.settings.max_size.filter(|&max| total > max) {
+                return Err(too_large(max));
+            }
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf[..n]);
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| self.write_failure(&e))?;
+        }
+        if let Some(len) = expected.filter(|&len| total < len) {
+            return Err(truncated(total, Some(len), None));
+        }
+        out.flush().map_err(|e| self.write_failure(&e))?;
+        self.verify(hasher)?;
+        Ok(total)
+    }
+
+    fn check_cancel_and_deadline(&self) -> Result<(), Failure> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(cancelled());
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(max_time_failure(self.settings));
+        }
+        Ok(())
+    }
+
+    fn read_failure(
+        &self,
+        e: &io::Error,
+        total: u64,
+        expected: Option<u64>,
+        deadline_bound: bool,
+    ) -> Failure {
+        if !is_timeout(e) {
+            return truncated(total, expected, Some(&io_root_cause(e)));
+        }
+        let past_deadline = self.deadline.is_some_and(|d| Instant::now() >= d);
+        if deadline_bound || past_deadline {
+            return max_time_failure(self.settings);
+        }
+        let t = secs(self.settings.timeout);
+        Failure::new(
+            ErrorClass::Timeout,
+            format!("stalled: no data for {t} after {total} bytes"),
+            Retry::Yes,
+        )
+    }
+
+    fn write_failure(&self, e: &io::Error) -> Failure {
+        let reason = pixmill_base::io_reason(e);
+        let msg = format!("cannot write {}: {reason}", self.dest.display());
+        Failure::new(ErrorClass::Write, msg, Retry::No)
+    }
+
+    fn verify(&self, hasher: Option<Sha256>) -> Result<(), Failure> {
+        let (Some(want), Some(h)) = (self.sha256, hasher) else {
+            return Ok(());
+        };
+        let got = hex(&h.finalize());
+        if got == want {
+            return Ok(());
+        }
+        let msg = format!("sha256 mismatch: expected {want}, got {got}");
+        Err(Failure::new(ErrorClass::Checksum, msg, Retry::No))
+    }
+}
+
+/// A header's value as text; `None` when absent, not text, or too long to
+/// keep in a stamp.
+fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    let value = headers.get(name)?.to_str().ok()?;
+    (value.len() <= 512).then(|| value.to_owned())
+}
+
+/// `--min-speed` over the `--timeout` window (curl's `--speed-limit` with
+/// `--speed-time`): a body that trickles in slower than that is stalled,
+/// even though bytes keep arriving before each read would time out.
+struct SpeedWindow {
+    min_speed: u64,
+    window: Duration,
+    started: Instant,
+    total_at_start: u64,
+}
+
+impl SpeedWindow {
+    fn new(settings: &FetchSettings) -> SpeedWindow {
+        SpeedWindow {
+            min_speed: settings.min_speed,
+            window: settings.timeout,
+            started: Instant::now(),
+            total_at_start: 0,
+        }
+    }
+
+    fn check(&mut self, total: u64) -> Result<(), Failure> {
+        if self.min_speed == 0 || self.window.is_zero() {
+            return Ok(());
+        }
+        let elapsed = self.started.elapsed();
+        if elapsed < self.window {
+            return Ok(());
+        }
+        let got = total - self.total_at_start;
+        let rate = got as f64 / elapsed.as_secs_f64();
+        if rate < self.min_speed as f64 {
+            let msg = format!(
+                "stalled: {got} bytes in {}, below --min-speed {}/s",
+                secs(self.window),
+                pixmill_base::human_bytes(self.min_speed)
+            );
+            return Err(Failure::new(ErrorClass::Timeout, msg, Retry::Yes));
+        }
+        self.started = Instant::now();
+        self.total_at_start = total;
+        Ok(())
+    }
+}
+
+/// The stall timeout as configured on the client; zero means "none".
+pub(crate) fn stall_limit(settings: &FetchSettings) -> Option<Duration> {
+    Some(settings.timeout).filter(|t| !t.is_zero())
+}
+
+/// The first disallowed directive an `X-Robots-Tag` header carries, for
+/// all robots (`noai`), ours (`pixmill: noai`) or any (`*: noai`); values
+/// are comma-separated and compared case-insensitively.
+pub(crate) fn opted_out(headers: &HeaderMap, disallowed: &[String]) -> Option<String> {
+    if disallowed.is_empty() {
+        return None;
+    }
+    for value in headers.get_all("x-robots-tag") {
+        let Ok(value) = value.to_str() else { continue };
+        let value = value.to_ascii_lowercase();
+        // `botname: a, b` scopes the list to one robot.
+        let directives = match value.split_once(':') {
+            Some((scope, rest)) => match scope.trim() {
+                "pixmill" | "*" => rest,
+                // Not a scope (a directive with a value, e.g. `unavailable_after: ...`).
+                s if s.contains(' ') || NOT_SCOPES.contains(&s) => value.as_str(),
+                _ => continue,
+            },
+            None => value.as_str(),
+        };
+        for directive in directives.split(',').map(str::trim) {
+            if disallowed.iter().any(|d| d == directive) {
+                return Some(directive.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Directives written `name: value`, which are not robot scopes.
+const NOT_SCOPES: [&str; 3] = ["unavailable_after", "max-snippet", "max-image-preview"];
+
+fn status_failure(response: &Response) -> Failure {
+    let status = response.status();
+    let code = status.as_u16();
+    let message = match status.canonical_reason() {
+        Some(reason) => format!("HTTP {code} {reason}"),
+        None => format!("HTTP {code}"),
+    };
+    if let Some(failure) = redirect_failure(response) {
+        return failure.with_status(code);
+    }
+    let retry = match code {
+        // A `Retry-After` of zero or in the past (clock skew, a stale
+        // cache) would mean an immediate retry: take the normal backoff.
+        429 | 503 => retry_after(response)
+            .filter(|wait| !wait.is_zero())
+            .map_or(Retry::Yes, Retry::After),
+        408 | 500..=599 => Retry::Yes,
+        _ => Retry::No,
+    };
+    Failure::new(ErrorClass::Http, message, retry).with_status(code)
+}
+
+/// A redirect the client would not follow: to `file:`, `ftp:` or any other
+/// scheme (or to no usable place) arrives here as a bare 3xx.
+fn redirect_failure(response: &Response) -> Option<Failure> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    let target = location
+        .to_str()
+        .ok()
+        .and_then(|l| response.url().join(l).ok());
+    let message = match target {
+        Some(url) if !super::is_web_scheme(url.scheme()) => {
+            format!(
+                "redirect to unsupported URL scheme \"{}\": {url}",
+                url.scheme()
+            )
+        }
+        Some(url) => format!("redirect to {url} was not followed"),
+        None => "redirect to an invalid location".to_string(),
+    };
+    Some(Failure::new(ErrorClass::Fetch, message, Retry::No))
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, SystemTime::now())
+}
+
+pub(crate) fn max_time_failure(settings: &FetchSettings) -> Failure {
+    let t = settings
+        .max_time
+        .map_or_else(String::new, |d| format!(" {}", secs(d)));
+    Failure::new(
+        ErrorClass::Timeout,
+        format!("max-time{t} exceeded"),
+        Retry::No,
+    )
+}
+
+pub(crate) fn cancelled() -> Failure {
+    Failure::new(ErrorClass::Fetch, "cancelled", Retry::No)
+}
+
+fn too_large(max: u64) -> Failure {
+    let msg = format!("body exceeds --max-size {max} bytes");
+    Failure::new(ErrorClass::TooLarge, msg, Retry::No)
+}
+
+fn truncated(total: u64, expected: Option<u64>, cause: Option<&str>) -> Failure {
+    let mut msg = match expected {
+        Some(len) => format!("body ended after {total} of {len} bytes"),
+        None => format!("body ended after {total} bytes"),
+    };
+    if let Some(cause) = cause {
+        msg.push_str(" (");
+        msg.push_str(cause);
+        msg.push(')');
+    }
+    Failure::new(ErrorClass::Truncated, msg, Retry::Yes)
+}
+
+/// reqwest's blocking reads report their timeout as an `io::Error` wrapping
+/// a `reqwest::Error`, not as `ErrorKind::TimedOut`; accept both.
+fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
+}
+
+/// The TLS error somewhere in an error chain. `io::Error::source` skips
+/// the error it wraps, so wrapped errors are opened with `get_ref`.
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            if let Some(tls) = find_rustls_error(inner) {
+                return Some(tls);
+            }
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// TLS failures in curl's words, with what to do about them.
+fn tls_message(e: &rustls::Error, url: &url::Url) -> String {
+    use rustls::CertificateError as C;
+    let fix = "--cacert FILE trusts its issuer, --insecure skips the check";
+    let problem = match e {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => format!(
+                "unknown issuer: a self-signed certificate, or one from an authority \
+                 this system does not trust ({fix})"
+            ),
+            C::Expired => "certificate has expired (--insecure skips the check)".to_string(),
+            C::ExpiredContext { not_after, .. } => format!(
+                "certificate has expired: it was valid until {} \
+                 (--insecure skips the check)",
+                http_date(*not_after)
+            ),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                format!("certificate is not yet valid ({fix})")
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => format!(
+                "hostname mismatch: the certificate is not for {} ({fix})",
+                url.host_str().unwrap_or_default()
+            ),
+            C::Revoked => "certificate has been revoked".to_string(),
+            C::BadSignature | C::BadEncoding => format!("bad certificate ({fix})"),
+            // webpki's error for a certificate that is its own CA, which is
+            // what `openssl req -x509` makes; rustls only carries it as
+            // an opaque `Other`, so it is known by name.
+            C::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                format!("self-signed certificate ({fix})")
+            }
+            other => format!("{other:?} ({fix})"),
+        },
+        other => return format!("TLS handshake failed: {other}"),
+    };
+    format!("SSL certificate problem: {problem}")
+}
+
+/// `Fri, 01 Jan 2021 00:00:00 GMT`: how curl and every server write a date.
+fn http_date(at: rustls::pki_types::UnixTime) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.as_secs());
+    httpdate::fmt_http_date(at)
+}
+
+/// The innermost message of an error chain: "Connection refused (os error
+/// 111)" says more than reqwest's "error sending request for url (...)", and
+/// leaves the URL out (the caller prints the input beside the message).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+fn io_root_cause(e: &io::Error) -> String {
+    match e.get_ref() {
+        Some(inner) => root_cause(inner),
+        None => e.to_string(),
+    }
+}
+
+pub(crate) fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

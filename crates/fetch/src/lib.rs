@@ -1,0 +1,430 @@
+//! Downloads: one blocking HTTP client shared by the I/O threads; each body
+//! streams to a temp file the caller names, with retries, timeouts, limits
+//! and checksum verification.
+
+mod adaptive;
+mod attempt;
+mod dns;
+mod hostlimit;
+mod retry;
+#[cfg(test)]
+mod tests;
+
+use adaptive::{Signal, Window};
+use attempt::{Attempt, Failure, Retry};
+use hostlimit::{HostLimiter, Refused};
+use pixmill_base::error::{ErrorClass, ItemError};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// HTTP validators a server gave for a download, kept with its output so a
+/// rerun can ask "changed since?" (If-None-Match / If-Modified-Since).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// Redirect hops followed before giving up.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Network settings from the command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FetchSettings {
+    /// Retries after the first attempt, for retryable failures.
+    pub retries: u32,
+    pub connect_timeout: Duration,
+    /// No bytes for this long = stalled.
+    pub timeout: Duration,
+    /// Whole item, all attempts included.
+    pub max_time: Option<Duration>,
+    /// Bodies larger than this are aborted.
+    pub max_size: Option<u64>,
+    /// Connections to one host at once: fixed, or `None` to learn each
+    /// host's level (see `adaptive`), up to `per_host_max`.
+    pub per_host: Option<usize>,
+    /// The most an adaptive per-host level may reach (`--io-threads`).
+    pub per_host_max: usize,
+    /// Reuse connections to a host. Off means a fresh connection per
+    /// request: dearer on TLS, but immune to servers whose small writes
+    /// meet the client's delayed ACK (40 ms per request on a reused
+    /// connection, as Python's http.server shows).
+    pub keep_alive: bool,
+    /// Upper bound on the backoff (and on an honoured `Retry-After`).
+    pub max_backoff: Duration,
+    /// Bytes per second a body must average over each `timeout` window;
+    /// 0 = no lower bound.
+    pub min_speed: u64,
+    /// Extra trusted certificates (PEM), from `--cacert`.
+    pub cacert: Option<std::path::PathBuf>,
+    /// Skip certificate checks (`--insecure`).
+    pub insecure: bool,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// `X-Robots-Tag` directives that opt a response out (lowercase); an
+    /// opted-out body is never downloaded.
+    pub disallowed_directives: Vec<String>,
+}
+
+/// The default `User-Agent`: names pixmill and its version.
+pub const DEFAULT_USER_AGENT: &str = concat!("pixmill/", env!("CARGO_PKG_VERSION"));
+
+/// The `X-Robots-Tag` directives honoured by default (img2dataset's list).
+pub const DEFAULT_DISALLOWED: [&str; 4] = ["noai", "noimageai", "noindex", "noimageindex"];
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        FetchSettings {
+            retries: 3,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_time: None,
+            max_size: None,
+            per_host: None,
+            per_host_max: 16,
+            keep_alive: true,
+            max_backoff: Duration::from_secs(30),
+            min_speed: 1024,
+            cacert: None,
+            insecure: false,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            disallowed_directives: DEFAULT_DISALLOWED.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+}
+
+/// A finished download.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub bytes: u64,
+    pub http_status: u16,
+    pub attempts: u32,
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+    /// ETag and Last-Modified, for the output's stamp.
+    pub validators: Validators,
+    /// A conditional request was answered 304: nothing was written.
+    pub not_modified: bool,
+}
+
+/// A failed download, with what the report needs.
+#[derive(Debug, Clone)]
+pub struct FetchFailure {
+    pub error: ItemError,
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+}
+
+/// The shared client (one connection pool) and per-host limits.
+pub struct Fetcher {
+    settings: FetchSettings,
+    client: reqwest::blocking::Client,
+    limiter: HostLimiter,
+}
+
+impl Fetcher {
+    /// Builds the one client all I/O threads share. Proxy settings come from
+    /// the usual environment variables (`HTTPS_PROXY`, `NO_PROXY`, ...).
+    pub fn new(settings: FetchSettings) -> Result<Fetcher, pixmill_base::error::Error> {
+        Self::build(settings, true)
+    }
+
+    fn build(
+        settings: FetchSettings,
+        env_proxy: bool,
+    ) -> Result<Fetcher, pixmill_base::error::Error> {
+        // reqwest is built without a crypto provider; a second install (e.g.
+        // another Fetcher) fails harmlessly because one is already in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // In the blocking client, `timeout` bounds the wait for the response
+        // head and each body read separately, which is exactly a stall
+        // timeout; the whole-item limit is enforced by the fetch loop.
+        let mut builder = reqwest::blocking::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
+            .timeout(attempt::stall_limit(&settings))
+            .redirect(redirect_policy())
+            .dns_resolver(Arc::new(dns::CachingResolver::system()));
+        if !settings.keep_alive {
+            builder = builder.pool_max_idle_per_host(0);
+        }
+        if settings.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        if let Some(path) = &settings.cacert {
+            builder = builder.tls_certs_merge(read_cacert(path)?);
+        }
+        if !env_proxy {
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().map_err(|e| {
+            pixmill_base::error::Error::Setup(format!("cannot create HTTP client: {e}"))
+        })?;
+        let window = match settings.per_host {
+            Some(n) => Window::fixed(n),
+            None => Window::adaptive(settings.per_host_max),
+        };
+        let limiter = HostLimiter::with_window(window);
+        Ok(Fetcher {
+            settings,
+            client,
+            limiter,
+        })
+    }
+
+    pub fn settings(&self) -> &FetchSettings {
+        &self.settings
+    }
+
+    /// Time the I/O threads spent waiting for a per-host slot so far.
+    pub fn host_waited(&self) -> Duration {
+        self.limiter.waited()
+    }
+
+    /// The `--per-host` cap in force.
+    pub fn per_host(&self) -> usize {
+        self.limiter.max()
+    }
+
+    /// Downloads `url` into `dest` (created or truncated). On failure `dest`
+    /// is removed. `cancel` is checked between attempts and chunks; a
+    /// cancelled fetch fails with class `Fetch`, message "cancelled".
+    pub fn fetch(
+        &self,
+        url: &str,
+        dest: &Path,
+        sha256: Option<&str>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        self.fetch_if_changed(url, dest, sha256, None, cancel)
+    }
+
+    /// As [`Fetcher::fetch`], but asks the server whether the body changed
+    /// since the version `known` describes (If-None-Match /
+    /// If-Modified-Since). A 304 answer is a success with `not_modified`
+    /// set and nothing written to `dest`.
+    pub fn fetch_if_changed(
+        &self,
+        url: &str,
+        dest: &Path,
+        sha256: Option<&str>,
+        known: Option<&Validators>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        let result = self.fetch_inner(url, dest, sha256, known, cancel);
+        if result.is_err() {
+            remove_quietly(dest);
+        }
+        result
+    }
+
+    fn fetch_inner(
+        &self,
+        url: &str,
+        dest: &Path,
+        sha256: Option<&str>,
+        known: Option<&Validators>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        let before_any_attempt = |error| FetchFailure {
+            error,
+            http_status: None,
+            attempts: 0,
+        };
+        let url = parse_url(url).map_err(before_any_attempt)?;
+        let sha256 = sha256
+            .map(normalize_sha256)
+            .transpose()
+            .map_err(before_any_attempt)?;
+        let host = host_key(&url);
+        // A max-time too large to represent is no limit at all.
+        let deadline = self
+            .settings
+            .max_time
+            .and_then(|d| Instant::now().checked_add(d));
+        let attempt = Attempt {
+            client: &self.client,
+            settings: &self.settings,
+            url: &url,
+            dest,
+            sha256: sha256.as_deref(),
+            cancel,
+            deadline,
+            conditional: known.filter(|v| !v.is_empty()),
+        };
+        let mut attempts = 0;
+        let mut last: Option<Failure> = None;
+        loop {
+            let mut permit = match self.limiter.acquire(&host, cancel, deadline) {
+                Ok(permit) => permit,
+                Err(refused) => return Err(self.refused(refused, last, attempts)),
+            };
+            attempts += 1;
+            let outcome = attempt.run();
+            permit.report(load_signal(&outcome));
+            drop(permit);
+            let failure = match outcome {
+                Ok(done) => return Ok(fetched(done, attempts)),
+                Err(failure) => failure,
+            };
+            // No partial file lingers through the backoff (or a Ctrl-C in it).
+            remove_quietly(dest);
+            let Some(delay) = self.retry_delay(&failure, attempts) else {
+                return Err(finish(failure, attempts));
+            };
+            let wake = Instant::now().checked_add(delay);
+            if deadline.is_some_and(|d| wake.map_or(true, |w| w >= d)) {
+                return Err(self.refused(Refused::Deadline, Some(failure), attempts));
+            }
+            if !retry::sleep_unless_cancelled(delay, cancel) {
+                return Err(self.refused(Refused::Cancelled, Some(failure), attempts));
+            }
+            last = Some(failure);
+        }
+    }
+
+    /// How long to wait before the next attempt, or `None` to give up.
+    fn retry_delay(&self, failure: &Failure, attempts: u32) -> Option<Duration> {
+        if attempts > self.settings.retries {
+            return None;
+        }
+        let cap = self.settings.max_backoff;
+        match failure.retry {
+            Retry::No => None,
+            Retry::Yes => Some(retry::backoff(attempts - 1, cap)),
+            Retry::After(wait) => Some(wait.min(cap)),
+        }
+    }
+
+    /// A failure for stopping between attempts; mentions the last attempt's
+    /// error so a max-time hit still says what kept going wrong.
+    fn refused(&self, why: Refused, last: Option<Failure>, attempts: u32) -> FetchFailure {
+        let mut failure = match why {
+            Refused::Cancelled => attempt::cancelled(),
+            Refused::Deadline => attempt::max_time_failure(&self.settings),
+        };
+        if let Some(last) = last {
+            failure.status = last.status;
+            if why == Refused::Deadline {
+                failure.error.message =
+                    format!("{} (last error: {})", failure.error.message, last.error);
+            }
+        }
+        finish(failure, attempts)
+    }
+}
+
+/// What an attempt's outcome says about the host's load. Retryable
+/// failures (429, 503, `Retry-After`, resets, timeouts, cut-off bodies) are
+/// what an overloaded server produces; a plain 500 or 501 is a bug, not load.
+fn load_signal(outcome: &Result<attempt::Success, Failure>) -> Signal {
+    match outcome {
+        Ok(done) => Signal::Answered(done.latency),
+        Err(f) if f.retry != Retry::No && !matches!(f.status, Some(500 | 501)) => {
+            Signal::Overloaded
+        }
+        Err(_) => Signal::Neutral,
+    }
+}
+
+fn fetched(done: attempt::Success, attempts: u32) -> Fetched {
+    Fetched {
+        bytes: done.bytes,
+        not_modified: done.status == 304,
+        http_status: done.status,
+        attempts,
+        content_type: done.content_type,
+        content_disposition: done.content_disposition,
+        validators: done.validators,
+    }
+}
+
+fn finish(failure: Failure, attempts: u32) -> FetchFailure {
+    FetchFailure {
+        error: failure.error,
+        http_status: failure.status,
+        attempts,
+    }
+}
+
+/// Only http and https: anything else (file:, ftp:, data:) is refused before
+/// a request is made, and again on redirects.
+fn parse_url(url: &str) -> Result<url::Url, ItemError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ItemError::new(ErrorClass::Fetch, format!("invalid URL: {e}")))?;
+    if !is_web_scheme(parsed.scheme()) {
+        let msg = format!("unsupported URL scheme \"{}\"", parsed.scheme());
+        return Err(ItemError::new(ErrorClass::Fetch, msg));
+    }
+    if !matches!(parsed.host_str(), Some(h) if !h.is_empty()) {
+        return Err(ItemError::new(ErrorClass::Fetch, "invalid URL: no host"));
+    }
+    Ok(parsed)
+}
+
+fn is_web_scheme(scheme: &str) -> bool {
+    matches!(scheme, "http" | "https")
+}
+
+/// Rejects a malformed expected digest up front: it could never match, and
+/// finding out after the download would waste it.
+fn normalize_sha256(hex: &str) -> Result<String, ItemError> {
+    let hex = hex.trim();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(hex.to_ascii_lowercase());
+    }
+    let msg = format!("invalid expected sha256 {hex:?}: need 64 hex digits");
+    Err(ItemError::new(ErrorClass::Checksum, msg))
+}
+
+/// `host:port`, the unit the per-host cap counts.
+fn host_key(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(0);
+    format!("{host}:{port}")
+}
+
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        // `previous` holds every URL already requested, the original included.
+        if attempt.previous().len() > MAX_REDIRECTS {
+            let msg = format!("too many redirects (more than {MAX_REDIRECTS})");
+            return attempt.error(msg);
+        }
+        let scheme = attempt.url().scheme().to_owned();
+        if !is_web_scheme(&scheme) {
+            return attempt.error(format!("redirect to unsupported URL scheme \"{scheme}\""));
+        }
+        attempt.follow()
+    })
+}
+
+/// The certificates of a `--cacert` PEM file; an unreadable file or one
+/// with no certificate in it is a setup error.
+pub fn read_cacert(path: &Path) -> Result<Vec<reqwest::Certificate>, pixmill_base::error::Error> {
+    let setup = |why: String| {
+        pixmill_base::error::Error::Setup(format!("cannot use --cacert {}: {why}", path.display()))
+    };
+    let pem = std::fs::read(path).map_err(|e| setup(pixmill_base::io_reason(&e)))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| setup(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(setup("no PEM certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+fn remove_quietly(path: &Path) {
+    // NotFound is the common case (failed before the file was created).
+    let _ = std::fs::remove_file(path);
+}

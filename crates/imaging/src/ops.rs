@@ -1,0 +1,321 @@
+//! Pixel operations on 8-bit images: resample, orient, pad, flatten and
+//! change channel layout.
+
+use super::decode::SHRINK_MARGIN;
+use super::Filter;
+use fast_image_resize as fr;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageBuffer};
+use pixmill_base::error::{ErrorClass, ItemError};
+
+/// The channel layouts pixmill works in; everything decodes to one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    L8,
+    La8,
+    Rgb8,
+    Rgba8,
+}
+
+impl Layout {
+    pub fn channels(self) -> usize {
+        match self {
+            Layout::L8 => 1,
+            Layout::La8 => 2,
+            Layout::Rgb8 => 3,
+            Layout::Rgba8 => 4,
+        }
+    }
+
+    pub fn has_alpha(self) -> bool {
+        matches!(self, Layout::La8 | Layout::Rgba8)
+    }
+
+    fn pixel_type(self) -> fr::PixelType {
+        match self {
+            Layout::L8 => fr::PixelType::U8,
+            Layout::La8 => fr::PixelType::U8x2,
+            Layout::Rgb8 => fr::PixelType::U8x3,
+            Layout::Rgba8 => fr::PixelType::U8x4,
+        }
+    }
+}
+
+/// A tightly packed 8-bit image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub layout: Layout,
+    pub data: Vec<u8>,
+}
+
+impl Pixels {
+    /// Takes the decoder's buffer as is when it is already 8-bit; 16-bit
+    /// and float images are reduced to 8-bit here (pixmill writes 8-bit).
+    pub fn from_dynamic(img: DynamicImage) -> Pixels {
+        let (width, height) = (img.width(), img.height());
+        let (layout, data) = match img {
+            DynamicImage::ImageLuma8(b) => (Layout::L8, b.into_raw()),
+            DynamicImage::ImageLumaA8(b) => (Layout::La8, b.into_raw()),
+            DynamicImage::ImageRgb8(b) => (Layout::Rgb8, b.into_raw()),
+            DynamicImage::ImageRgba8(b) => (Layout::Rgba8, b.into_raw()),
+            DynamicImage::ImageLuma16(_) => (Layout::L8, img.to_luma8().into_raw()),
+            DynamicImage::ImageLumaA16(_) => (Layout::La8, img.to_luma_alpha8().into_raw()),
+            DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => {
+                (Layout::Rgb8, img.to_rgb8().into_raw())
+            }
+            _ => (Layout::Rgba8, img.to_rgba8().into_raw()),
+        };
+        Pixels {
+            width,
+            height,
+            layout,
+            data,
+        }
+    }
+
+    /// Wraps the buffer for the image crate's encoders and transforms; the
+    /// length always matches because every constructor here keeps it so.
+    pub fn into_dynamic(self) -> Option<DynamicImage> {
+        let (w, h) = (self.width, self.height);
+        Some(match self.layout {
+            Layout::L8 => DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, self.data)?),
+            Layout::La8 => DynamicImage::ImageLumaA8(ImageBuffer::from_raw(w, h, self.data)?),
+            Layout::Rgb8 => DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, self.data)?),
+            Layout::Rgba8 => DynamicImage::ImageRgba8(ImageBuffer::from_raw(w, h, self.data)?),
+        })
+    }
+}
+
+fn internal(what: &str) -> ItemError {
+    ItemError::new(ErrorClass::Encode, format!("internal image error: {what}"))
+}
+
+/// fast_image_resize's algorithm for a pixmill filter.
+fn algorithm(filter: Filter) -> fr::ResizeAlg {
+    use fr::FilterType as F;
+    let f = match filter {
+        Filter::Nearest => return fr::ResizeAlg::Nearest,
+        Filter::Box => F::Box,
+        Filter::Bilinear => F::Bilinear,
+        Filter::Hamming => F::Hamming,
+        Filter::Catmullrom => F::CatmullRom,
+        Filter::Mitchell => F::Mitchell,
+        Filter::Gaussian => F::Gaussian,
+        Filter::Lanczos3 => F::Lanczos3,
+    };
+    fr::ResizeAlg::Convolution(f)
+}
+
+/// The smallest box pre-reduction factor worth a pass of its own: at 2 the
+/// averaging pass costs about what it saves the final filter (4096x3072 to
+/// 1024 px: 24 ms either way); at 3 and more it pays (to 680 px: 27 ms ->
+/// 18 ms; to 512 px: 26 -> 9 ms; to 256 px: 24 -> 5 ms).
+const PRE_REDUCE_MIN: u32 = 3;
+
+/// Resamples `src` (optionally its centred `crop`) to `width`x`height`.
+///
+/// A large reduction first averages `f`x`f` blocks (a box filter, as
+/// libvips's shrink does before its reduce), keeping
+/// [`SHRINK_MARGIN`] times the output, so the final filter runs on a few
+/// pixels instead of millions; `pre_reduce` off keeps the final filter all
+/// the way (the reference the quality test compares with).
+///
+/// Alpha is premultiplied for the convolution (fast_image_resize's default
+/// `mul_div_alpha`), so transparent pixels do not bleed their colour.
+pub(crate) fn resize(
+    resizer: &mut fr::Resizer,
+    src: Pixels,
+    crop: Option<(f64, f64)>,
+    (width, height): (u32, u32),
+    filter: Filter,
+    pre_reduce: bool,
+) -> Result<Pixels, ItemError> {
+    if crop.is_none() && (src.width, src.height) == (width, height) {
+        return Ok(src);
+    }
+    let (src, crop) = if pre_reduce {
+        box_reduce(resizer, src, crop, (width, height), filter)?
+    } else {
+        (src, crop)
+    };
+    let pt = src.layout.pixel_type();
+    let src_img = fr::images::ImageRef::new(src.width, src.height, &src.data, pt)
+        .map_err(|e| internal(&e.to_string()))?;
+    let mut dst = fr::images::Image::new(width, height, pt);
+    let mut options = fr::ResizeOptions::new().resize_alg(algorithm(filter));
+    if let Some((cw, ch)) = crop {
+        let (sw, sh) = (f64::from(src.width), f64::from(src.height));
+        let (cw, ch) = (cw.clamp(1.0, sw), ch.clamp(1.0, sh));
+        options = options.crop((sw - cw) / 2.0, (sh - ch) / 2.0, cw, ch);
+    }
+    resizer
+        .resize(&src_img, &mut dst, &options)
+        .map_err(|e| internal(&e.to_string()))?;
+    Ok(Pixels {
+        width,
+        height,
+        layout: src.layout,
+        data: dst.into_vec(),
+    })
+}
+
+/// The box pre-reduction of [`resize`]: `src` averaged down by the largest
+/// whole factor that keeps [`SHRINK_MARGIN`] times the output on both axes
+/// (of the crop, when there is one), and the crop scaled to match; both
+/// unchanged when that factor is under [`PRE_REDUCE_MIN`] or the filter is
+/// nearest or box (already cheap, and asked for by name).
+fn box_reduce(
+    resizer: &mut fr::Resizer,
+    src: Pixels,
+    crop: Option<(f64, f64)>,
+    (width, height): (u32, u32),
+    filter: Filter,
+) -> Result<(Pixels, Option<(f64, f64)>), ItemError> {
+    if matches!(filter, Filter::Nearest | Filter::Box) || width == 0 || height == 0 {
+        return Ok((src, crop));
+    }
+    let (cw, ch) = crop.unwrap_or((f64::from(src.width), f64::from(src.height)));
+    let ratio = (cw / f64::from(width)).min(ch / f64::from(height)) / SHRINK_MARGIN;
+    let factor = ratio.floor() as u32;
+    if factor < PRE_REDUCE_MIN {
+        return Ok((src, crop));
+    }
+    let (mw, mh) = (
+        src.width.div_ceil(factor).max(1),
+        src.height.div_ceil(factor).max(1),
+    );
+    let (sw, sh) = (f64::from(src.width), f64::from(src.height));
+    let mid = resize(resizer, src, None, (mw, mh), Filter::Box, false)?;
+    let crop = crop.map(|(cw, ch)| (cw * f64::from(mw) / sw, ch * f64::from(mh) / sh));
+    Ok((mid, crop))
+}
+
+/// Whether an EXIF orientation turns the image a quarter (swaps its sides).
+pub(crate) fn swaps_sides(o: Orientation) -> bool {
+    matches!(
+        o,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// Turns the stored image upright.
+pub(crate) fn orient(px: Pixels, o: Orientation) -> Result<Pixels, ItemError> {
+    if o == Orientation::NoTransforms {
+        return Ok(px);
+    }
+    let mut img = px.into_dynamic().ok_or_else(|| internal("buffer size"))?;
+    img.apply_orientation(o);
+    Ok(Pixels::from_dynamic(img))
+}
+
+/// Converts to `to`, compositing alpha over `bg` when `to` has none.
+pub(crate) fn convert(px: Pixels, to: Layout, bg: [u8; 3]) -> Pixels {
+    if px.layout == to {
+        return px;
+    }
+    let from = px.layout;
+    let mut data = Vec::with_capacity(px.data.len() / from.channels() * to.channels());
+    for p in px.data.chunks_exact(from.channels()) {
+        let (rgb, a) = match from {
+            Layout::L8 => ([p[0]; 3], 255),
+            Layout::La8 => ([p[0]; 3], p[1]),
+            Layout::Rgb8 => ([p[0], p[1], p[2]], 255),
+            Layout::Rgba8 => ([p[0], p[1], p[2]], p[3]),
+        };
+        let rgb = if to.has_alpha() {
+            rgb
+        } else {
+            composite(rgb, a, bg)
+        };
+        match to {
+            Layout::L8 => data.push(luma(rgb)),
+            Layout::La8 => data.extend_from_slice(&[luma(rgb), a]),
+            Layout::Rgb8 => data.extend_from_slice(&rgb),
+            Layout::Rgba8 => data.extend_from_slice(&[rgb[0], rgb[1], rgb[2], a]),
+        }
+    }
+    Pixels {
+        width: px.width,
+        height: px.height,
+        layout: to,
+        data,
+    }
+}
+
+fn composite(c: [u8; 3], a: u8, bg: [u8; 3]) -> [u8; 3] {
+    let a = u32::from(a);
+    let mix = |c: u8, b: u8| ((u32::from(c) * a + u32::from(b) * (255 - a) + 127) / 255) as u8;
+    [mix(c[0], bg[0]), mix(c[1], bg[1]), mix(c[2], bg[2])]
+}
+
+/// Rec. 601 luma, the weights the image crate uses too.
+fn luma(c: [u8; 3]) -> u8 {
+    let y = 299 * u32::from(c[0]) + 587 * u32::from(c[1]) + 114 * u32::from(c[2]);
+    ((y + 500) / 1000) as u8
+}
+
+fn is_gray(c: [u8; 3]) -> bool {
+    c[0] == c[1] && c[1] == c[2]
+}
+
+/// The layout that can carry `layout` plus the colour `bg` without loss.
+pub(crate) fn with_colour(layout: Layout, bg: [u8; 3]) -> Layout {
+    match layout {
+        Layout::L8 if !is_gray(bg) => Layout::Rgb8,
+        Layout::La8 if !is_gray(bg) => Layout::Rgba8,
+        l => l,
+    }
+}
+
+/// Letterboxes `px` centred onto an opaque `bg` canvas of `w`x`h`.
+pub(crate) fn pad(px: Pixels, w: u32, h: u32, bg: [u8; 3]) -> Pixels {
+    if (px.width, px.height) == (w, h) {
+        return px;
+    }
+    let layout = with_colour(px.layout, bg);
+    let px = convert(px, layout, bg);
+    let fill: Vec<u8> = match px.layout {
+        Layout::L8 => vec![bg[0]],
+        Layout::La8 => vec![bg[0], 255],
+        Layout::Rgb8 => bg.to_vec(),
+        Layout::Rgba8 => vec![bg[0], bg[1], bg[2], 255],
+    };
+    paste_centred(px, w, h, &fill)
+}
+
+/// Letterboxes `px` centred onto a fully transparent canvas of `w`x`h`.
+pub(crate) fn pad_transparent(px: Pixels, w: u32, h: u32) -> Pixels {
+    if (px.width, px.height) == (w, h) {
+        return px;
+    }
+    let (layout, fill): (Layout, &[u8]) = match px.layout {
+        Layout::L8 | Layout::La8 => (Layout::La8, &[0, 0]),
+        Layout::Rgb8 | Layout::Rgba8 => (Layout::Rgba8, &[0, 0, 0, 0]),
+    };
+    let px = convert(px, layout, [0; 3]);
+    paste_centred(px, w, h, fill)
+}
+
+/// `px` centred on a `w`x`h` canvas of `fill` (one pixel in `px`'s layout).
+fn paste_centred(px: Pixels, w: u32, h: u32, fill: &[u8]) -> Pixels {
+    let n = fill.len();
+    let mut data = fill.repeat(w as usize * h as usize);
+    let (pw, ph) = (px.width.min(w) as usize, px.height.min(h) as usize);
+    let (x0, y0) = ((w as usize - pw) / 2, (h as usize - ph) / 2);
+    let src_stride = px.width as usize * n;
+    for (row, src) in px.data.chunks_exact(src_stride).take(ph).enumerate() {
+        let at = ((y0 + row) * w as usize + x0) * n;
+        data[at..at + pw * n].copy_from_slice(&src[..pw * n]);
+    }
+    Pixels {
+        width: w,
+        height: h,
+        layout: px.layout,
+        data,
+    }
+}

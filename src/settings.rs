@@ -1,0 +1,597 @@
+//! argv -> settings: the clap types of `cli` become the core's validated
+//! [`Config`], checked here so that a usage error stops the run before any
+//! work. Nothing past this module sees clap.
+
+use crate::cli::{self, BackendArg, ColourArg, Command, FilterArg, FitArg, FormatArg, OnExistsArg};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use pixmill_base::error::Error;
+use pixmill_core::config::{
+    settings_base, Backend, Config, Mode, OnExists, OutputFormat, SourceConfig,
+};
+use pixmill_core::manifest::{ColumnNames, ManifestFormat};
+use pixmill_fetch::FetchSettings;
+use pixmill_imaging::{
+    ColourMode, EncodeOptions, Filter, Fit, Format, ResizeSpec, Settings, Subsampling,
+};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Builds the config for `convert` or `fetch`; `None` for commands that are
+/// not runs (formats, completions, man, the worker).
+pub fn config_from_cli(command: Command) -> Result<Option<Config>, Error> {
+    match command {
+        Command::Convert(args) => convert(args).map(Some),
+        Command::Fetch(args) => fetch(args).map(Some),
+        Command::Formats(_) | Command::Completions(_) | Command::Man | Command::Worker(_) => {
+            Ok(None)
+        }
+    }
+}
+
+fn convert(args: cli::ConvertArgs) -> Result<Config, Error> {
+    let settings = image_settings(&args.image)?;
+    let jobs = match args.cpu.jobs {
+        Some(0) => return Err(usage("--jobs must be at least 1")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let backend = match args.cpu.backend {
+        BackendArg::Rayon if args.cpu.worker_memory.is_some() => {
+            return Err(usage("--worker-memory needs --backend process"))
+        }
+        BackendArg::Rayon => Backend::Rayon,
+        BackendArg::Process => Backend::Process {
+            worker_memory_mb: args.cpu.worker_memory,
+        },
+    };
+    let max_input_size = parse_size(&args.image.max_input_size, "--max-input-size")?;
+    let mut config = common(Mode::Convert(settings), args.input, args.output, args.net)?;
+    config.jobs = jobs;
+    config.backend = backend;
+    config.max_input_size = max_input_size;
+    Ok(config)
+}
+
+fn fetch(args: cli::FetchArgs) -> Result<Config, Error> {
+    common(Mode::Fetch, args.input, args.output, args.net)
+}
+
+fn common(
+    mode: Mode,
+    input: cli::InputArgs,
+    output: cli::OutputArgs,
+    net: cli::NetArgs,
+) -> Result<Config, Error> {
+    let source = source_config(input)?;
+    if source.inputs.is_empty() && source.manifests.is_empty() {
+        return Err(usage(
+            "no inputs: give files, folders or URLs, `-` for stdin, or --manifest FILE",
+        ));
+    }
+    let stdin_uses = source.inputs.iter().filter(|i| *i == "-").count()
+        + source
+            .manifests
+            .iter()
+            .filter(|m| m.as_os_str() == "-")
+            .count();
+    if stdin_uses > 1 {
+        return Err(usage("stdin (`-`) can be read only once"));
+    }
+    if net.io_threads == 0 || net.per_host == Some(0) {
+        return Err(usage("--io-threads and --per-host must be at least 1"));
+    }
+    let fetch = FetchSettings {
+        retries: net.retries,
+        connect_timeout: parse_duration(&net.connect_timeout, "--connect-timeout")?,
+        timeout: parse_duration(&net.timeout, "--timeout")?,
+        max_time: net
+            .max_time
+            .as_deref()
+            .map(|s| parse_duration(s, "--max-time"))
+            .transpose()?,
+        max_size: net
+            .max_size
+            .as_deref()
+            .map(|s| parse_size(s, "--max-size"))
+            .transpose()?,
+        per_host: net.per_host,
+        per_host_max: net.io_threads,
+        keep_alive: !net.no_keep_alive,
+        min_speed: match net.min_speed.trim() {
+            "0" => 0,
+            s => parse_size(s, "--min-speed")?,
+        },
+        cacert: net.cacert,
+        insecure: net.insecure,
+        user_agent: net
+            .user_agent
+            .unwrap_or_else(|| pixmill_fetch::DEFAULT_USER_AGENT.to_string()),
+        disallowed_directives: net
+            .disallowed_header_directives
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect(),
+        ..FetchSettings::default()
+    };
+    if let Some(path) = &fetch.cacert {
+        // Checked now, so a wrong path stops the run before any work.
+        pixmill_fetch::read_cacert(path)?;
+    }
+    let progress = !output.quiet && !output.dry_run && std::io::stderr().is_terminal();
+    let base = settings_base(&mode);
+    if output.samples_per_file == 0 {
+        return Err(usage("--samples-per-file must be at least 1"));
+    }
+    Ok(Config {
+        mode,
+        source,
+        out_dir: output.out_dir,
+        output_format: match output.output_format {
+            cli::OutputFormatArg::Files => OutputFormat::Files,
+            cli::OutputFormatArg::Webdataset => OutputFormat::Webdataset,
+            cli::OutputFormatArg::Parquet => OutputFormat::Parquet,
+        },
+        samples_per_file: output.samples_per_file,
+        hash: output.hash.map(|h| match h {
+            cli::HashArg::Sha256 => pixmill_base::hashing::HashAlgo::Sha256,
+            cli::HashArg::Md5 => pixmill_base::hashing::HashAlgo::Md5,
+        }),
+        settings_base: base,
+        on_exists: match output.on_exists {
+            OnExistsArg::Update => OnExists::Update,
+            OnExistsArg::Skip => OnExists::Skip,
+            OnExistsArg::Overwrite => OnExists::Overwrite,
+            OnExistsArg::Fail => OnExists::Fail,
+        },
+        fsync: output.fsync,
+        json: output.json,
+        print0: output.print0,
+        report: output.report,
+        quiet: output.quiet,
+        dry_run: output.dry_run,
+        progress,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        backend: Backend::Rayon,
+        io_threads: net.io_threads,
+        fetch,
+        max_input_size: 1 << 30,
+    })
+}
+
+fn usage(message: impl Into<String>) -> Error {
+    Error::Usage(message.into())
+}
+
+fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
+    let shard = input.shard.as_deref().map(parse_shard).transpose()?;
+    Ok(SourceConfig {
+        inputs: input.inputs,
+        manifests: input.manifest,
+        manifest_format: input.manifest_format.map(|f| match f {
+            cli::ManifestFormatArg::Lines => ManifestFormat::Lines,
+            cli::ManifestFormatArg::Csv => ManifestFormat::Csv,
+            cli::ManifestFormatArg::Tsv => ManifestFormat::Tsv,
+            cli::ManifestFormatArg::Jsonl => ManifestFormat::Jsonl,
+            cli::ManifestFormatArg::Parquet => ManifestFormat::Parquet,
+        }),
+        null: input.null,
+        include: glob_set(&input.include, &input.iinclude, "--include")?,
+        exclude: glob_set(&input.exclude, &input.iexclude, "--exclude")?,
+        max_depth: input.max_depth,
+        follow: input.follow,
+        hidden: input.hidden,
+        shard,
+        columns: ColumnNames {
+            url: input.url_col,
+            caption: input.caption_col,
+        },
+    })
+}
+
+/// One set from the exact globs and the case-insensitive ones (`--i...`).
+fn glob_set(exact: &[String], any_case: &[String], flag: &str) -> Result<Option<GlobSet>, Error> {
+    if exact.is_empty() && any_case.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    let tagged = exact.iter().map(|g| (g, false));
+    for (g, ignore_case) in tagged.chain(any_case.iter().map(|g| (g, true))) {
+        // A glob without a slash matches a file name anywhere, as in fd and rg.
+        let pattern = if g.contains('/') {
+            g.clone()
+        } else {
+            format!("**/{g}")
+        };
+        let glob = GlobBuilder::new(&pattern)
+            .case_insensitive(ignore_case)
+            .build()
+            .map_err(|e| usage(format!("{flag} {g}: {e}")))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| usage(format!("{flag}: {e}")))
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
+    if s == "auto" {
+        return shard_from_env(|name| std::env::var(name).ok());
+    }
+    let bad = || {
+        usage(format!(
+            "invalid --shard '{s}': expected I/N with 0 <= I < N"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: u64 = i.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// `--shard auto`: which shard this task is, from its scheduler's
+/// environment, so no one has to get the arithmetic right by hand.
+/// - a Slurm job array: `SLURM_ARRAY_TASK_ID` among `SLURM_ARRAY_TASK_COUNT`
+///   tasks, counted from `SLURM_ARRAY_TASK_MIN` in steps of
+///   `SLURM_ARRAY_TASK_STEP` (so `--array=1-8` and `--array=0-14:2` work; a
+///   list with gaps, such as `--array=1,3,8`, is refused);
+/// - a Kubernetes indexed job: `JOB_COMPLETION_INDEX` among
+///   `PIXMILL_SHARD_COUNT` (set it to the job's `completions`).
+fn shard_from_env(var: impl Fn(&str) -> Option<String>) -> Result<(u64, u64), Error> {
+    let number = |name: &str| -> Result<Option<u64>, Error> {
+        var(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| usage(format!("--shard auto: {name}={v:?} is not a number")))
+            })
+            .transpose()
+    };
+    let required = |name: &str, why: &str| -> Result<u64, Error> {
+        number(name)?.ok_or_else(|| usage(format!("--shard auto: {name} is not set ({why})")))
+    };
+    let (index, count) = if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+        let count = required("SLURM_ARRAY_TASK_COUNT", "Slurm 18.08 or later sets it")?;
+        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+        let contiguous = match number("SLURM_ARRAY_TASK_MAX")? {
+            Some(max) => max >= min && (max - min) % step == 0 && (max - min) / step + 1 == count,
+            None => true,
+        };
+        let offset = id.checked_sub(min).filter(|o| o % step == 0);
+        match offset {
+            Some(offset) if contiguous && offset / step < count => (offset / step, count),
+            _ => {
+                return Err(usage(format!(
+                    "--shard auto: array task {id} is not one of {count} evenly spaced tasks \
+                     from {min}; submit a plain range such as --array=0-{}",
+                    count.saturating_sub(1)
+                )))
+            }
+        }
+    } else if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+        let count = required(
+            "PIXMILL_SHARD_COUNT",
+            "set it to the indexed job's completions",
+        )?;
+        (index, count)
+    } else {
+        return Err(usage(
+            "--shard auto: neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor \
+             JOB_COMPLETION_INDEX (a Kubernetes indexed job) is set; give --shard I/N",
+        ));
+    };
+    if count == 0 || index >= count {
+        return Err(usage(format!(
+            "--shard auto: shard {index} of {count} does not exist"
+        )));
+    }
+    Ok((index, count))
+}
+
+fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
+    let resize = args
+        .resize
+        .as_deref()
+        .map(ResizeSpec::parse)
+        .transpose()
+        .map_err(usage)?;
+    let fit = match args.fit {
+        FitArg::Inside => Fit::Inside,
+        FitArg::Cover => Fit::Cover,
+        FitArg::Fill => Fit::Fill,
+        FitArg::Contain => Fit::Contain,
+        FitArg::Outside => Fit::Outside,
+    };
+    if fit != Fit::Inside {
+        match resize {
+            Some(ResizeSpec {
+                width: Some(_),
+                height: Some(_),
+                ..
+            }) => {}
+            _ => {
+                return Err(usage(
+                    "--fit cover, fill and contain need a box with both sides: --resize WxH",
+                ))
+            }
+        }
+    }
+    if args.max_pixels == 0 {
+        return Err(usage("--max-pixels must be at least 1"));
+    }
+    if args.format == Some(FormatArg::Avif) && !Format::Avif.can_write() {
+        return Err(usage(
+            "--format avif: this build cannot write AVIF (built without the `heif` feature)",
+        ));
+    }
+    let format = args.format.map(|f| match f {
+        FormatArg::Jpeg => Format::Jpeg,
+        FormatArg::Png => Format::Png,
+        FormatArg::Webp => Format::Webp,
+        FormatArg::Gif => Format::Gif,
+        FormatArg::Bmp => Format::Bmp,
+        FormatArg::Tiff => Format::Tiff,
+        FormatArg::Avif => Format::Avif,
+    });
+    if let Some(f) = format.filter(|f| args.lossless && !f.has_lossless_mode()) {
+        return Err(usage(format!(
+            "--lossless: {} has no lossless mode to choose (use --format webp)",
+            f.name()
+        )));
+    }
+    let pad_transparent = args.background.trim().eq_ignore_ascii_case("transparent");
+    if pad_transparent && format == Some(Format::Jpeg) {
+        return Err(usage(
+            "--background transparent: jpeg has no transparency (give a colour)",
+        ));
+    }
+    let background = if pad_transparent {
+        // What formats without alpha are flattened onto.
+        [255, 255, 255]
+    } else {
+        parse_colour(&args.background)?
+    };
+    Ok(Settings {
+        resize,
+        fit,
+        enlarge: args.enlarge,
+        filter: match args.filter {
+            FilterArg::Nearest => Filter::Nearest,
+            FilterArg::Box => Filter::Box,
+            FilterArg::Bilinear => Filter::Bilinear,
+            FilterArg::Hamming => Filter::Hamming,
+            FilterArg::Catmullrom => Filter::Catmullrom,
+            FilterArg::Mitchell => Filter::Mitchell,
+            FilterArg::Gaussian => Filter::Gaussian,
+            FilterArg::Lanczos3 => Filter::Lanczos3,
+        },
+        format,
+        quality: args.quality,
+        lossless: args.lossless,
+        background,
+        pad_transparent,
+        encode: EncodeOptions {
+            compression: args.compression,
+            effort: args.effort,
+            progressive: args.progressive,
+            subsampling: args.subsampling.map(|s| match s {
+                cli::SubsamplingArg::S444 => Subsampling::S444,
+                cli::SubsamplingArg::S422 => Subsampling::S422,
+                cli::SubsamplingArg::S420 => Subsampling::S420,
+            }),
+        },
+        auto_orient: !args.no_auto_orient,
+        max_pixels: args.max_pixels,
+        colour: match args.colour {
+            ColourArg::Srgb => ColourMode::Srgb,
+            ColourArg::Keep => ColourMode::Keep,
+        },
+        accept_truncated: args.accept_truncated,
+        keep_metadata: args.keep_metadata,
+        min_size: args.min_size,
+        max_aspect: match args.max_aspect {
+            Some(r) if !(r >= 1.0 && r.is_finite()) => {
+                return Err(usage(format!("--max-aspect {r}: must be at least 1")))
+            }
+            r => r,
+        },
+    })
+}
+
+/// Parses `white`, `black`, `#rrggbb`, `rrggbb` or `r,g,b`.
+pub fn parse_colour(s: &str) -> Result<[u8; 3], Error> {
+    let bad = || {
+        usage(format!(
+            "invalid colour '{s}': use a name, #rrggbb or r,g,b"
+        ))
+    };
+    let t = s.trim().to_ascii_lowercase();
+    let named = match t.as_str() {
+        "white" => Some([255, 255, 255]),
+        "black" => Some([0, 0, 0]),
+        "gray" | "grey" => Some([128, 128, 128]),
+        "red" => Some([255, 0, 0]),
+        "green" => Some([0, 128, 0]),
+        "blue" => Some([0, 0, 255]),
+        _ => None,
+    };
+    if let Some(c) = named {
+        return Ok(c);
+    }
+    if t.contains(',') {
+        let parts: Vec<u8> = t
+            .split(',')
+            .map(|p| p.trim().parse::<u8>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        return <[u8; 3]>::try_from(parts).map_err(|_| bad());
+    }
+    let hex = t.strip_prefix('#').unwrap_or(&t);
+    if hex.len() != 6 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+    Ok([byte(0)?, byte(2)?, byte(4)?])
+}
+
+/// Parses `30`, `30s`, `500ms`, `2m`, `1h`, `1.5s`.
+pub fn parse_duration(s: &str, flag: &str) -> Result<Duration, Error> {
+    let t = s.trim();
+    let (number, unit) = split_unit(t);
+    let value: f64 = number.parse().map_err(|_| {
+        usage(format!(
+            "invalid {flag} '{s}': expected e.g. 30s, 500ms, 2m"
+        ))
+    })?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(usage(format!(
+                "invalid {flag} '{s}': unknown unit '{unit}'"
+            )))
+        }
+    };
+    if !seconds.is_finite() || seconds <= 0.0 || seconds > 1e9 {
+        return Err(usage(format!("invalid {flag} '{s}': must be positive")));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses `1000`, `10K`, `50M`, `2G` (powers of 1024; a trailing `B`/`iB` is allowed).
+pub fn parse_size(s: &str, flag: &str) -> Result<u64, Error> {
+    let t = s.trim();
+    let (number, unit) = split_unit(t);
+    let bad = || usage(format!("invalid {flag} '{s}': expected e.g. 500K, 50M, 2G"));
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.to_ascii_lowercase();
+    let unit = unit.trim_end_matches("ib").trim_end_matches('b');
+    let scale: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
+}
+
+fn split_unit(t: &str) -> (&str, &str) {
+    let at = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    (&t[..at], t[at..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30", "x").unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            parse_duration("500ms", "x").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(parse_duration("2m", "x").unwrap(), Duration::from_secs(120));
+        assert_eq!(
+            parse_duration("1.5s", "x").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(parse_duration("0", "x").is_err());
+        assert!(parse_duration("fast", "x").is_err());
+        assert!(parse_duration("3 days", "x").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1000", "x").unwrap(), 1000);
+        assert_eq!(parse_size("10K", "x").unwrap(), 10 * 1024);
+        assert_eq!(parse_size("50MB", "x").unwrap(), 50 << 20);
+        assert_eq!(parse_size("2GiB", "x").unwrap(), 2 << 30);
+        assert!(parse_size("-1", "x").is_err());
+        assert!(parse_size("lots", "x").is_err());
+    }
+
+    #[test]
+    fn colours() {
+        assert_eq!(parse_colour("white").unwrap(), [255, 255, 255]);
+        assert_eq!(parse_colour("#ff8000").unwrap(), [255, 128, 0]);
+        assert_eq!(parse_colour("0,10,20").unwrap(), [0, 10, 20]);
+        assert!(parse_colour("#ff80").is_err());
+        assert!(parse_colour("1,2").is_err());
+        assert!(parse_colour("ééé").is_err());
+    }
+
+    #[test]
+    fn shards() {
+        assert_eq!(parse_shard("0/4").unwrap(), (0, 4));
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("1/0").is_err());
+        assert!(parse_shard("x").is_err());
+    }
+
+    #[test]
+    fn shards_from_the_scheduler() {
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        // Slurm arrays starting at 0, at 1, and with a step.
+        let slurm0 = [
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(shard_from_env(env(&slurm0)).unwrap(), (3, 4));
+        let slurm1 = [
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "4"),
+        ];
+        assert_eq!(shard_from_env(env(&slurm1)).unwrap(), (3, 4));
+        let stepped = [
+            ("SLURM_ARRAY_TASK_ID", "14"),
+            ("SLURM_ARRAY_TASK_COUNT", "8"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "14"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+        ];
+        assert_eq!(shard_from_env(env(&stepped)).unwrap(), (7, 8));
+        // A list with gaps would leave shards out: refused.
+        let gaps = [
+            ("SLURM_ARRAY_TASK_ID", "3"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "8"),
+        ];
+        assert!(shard_from_env(env(&gaps)).is_err());
+        let no_count = [("SLURM_ARRAY_TASK_ID", "1")];
+        assert!(shard_from_env(env(&no_count)).is_err());
+        // Kubernetes: the index, and the count the user passes.
+        let k8s = [("JOB_COMPLETION_INDEX", "2"), ("PIXMILL_SHARD_COUNT", "5")];
+        assert_eq!(shard_from_env(env(&k8s)).unwrap(), (2, 5));
+        assert!(shard_from_env(env(&[("JOB_COMPLETION_INDEX", "2")])).is_err());
+        let beyond = [("JOB_COMPLETION_INDEX", "5"), ("PIXMILL_SHARD_COUNT", "5")];
+        assert!(shard_from_env(env(&beyond)).is_err());
+        let err = shard_from_env(env(&[])).unwrap_err();
+        assert!(err.to_string().contains("SLURM_ARRAY_TASK_ID"), "{err}");
+    }
+}
