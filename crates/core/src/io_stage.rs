@@ -4,8 +4,8 @@
 //! `convert` to the CPU stage as soon as it arrives.
 
 use crate::config::{Config, Mode};
-use crate::item::Settles;
 use crate::item::{millis, Entry, Input, Job, Record, Status};
+use crate::naming::Settles;
 use crate::naming::{self, Names};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;

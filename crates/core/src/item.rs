@@ -1,6 +1,7 @@
 //! One item of work as it travels through the stages (`Entry` → `Job`) and
 //! the `Record` it ends as. Every item ends as exactly one record.
 
+use crate::naming::Settles;
 use crate::store::stamp::Provenance;
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_fetch::Validators;
@@ -89,18 +90,6 @@ pub struct Entry {
     /// Its input row (every planned entry has one).
     pub row: Option<Arc<Row>>,
     pub started: Instant,
-}
-
-/// What of a download's output name is left open until its headers arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settles {
-    /// The name is final.
-    Nothing,
-    /// The extension: from the Content-Type (`fetch`) or the content's format (`convert`).
-    Extension,
-    /// The whole name: the URL named a script (or nothing), so the server's
-    /// Content-Disposition name is taken when it sends one.
-    Name,
 }
 
 /// A job for the CPU stage: a local file to read and the output to write.

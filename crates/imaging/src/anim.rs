@@ -2,20 +2,12 @@
 //! container alone, decoding every frame of an animated GIF, WebP or APNG
 //! as full composited canvases, and encoding them back as GIF, WebP or APNG.
 
-use super::decode::decode_error;
-use super::ops::{Layout, Pixels};
+use super::pixels::decode_error;
+use super::pixels::{Frame, Layout, Pixels, Plays};
 use super::{Format, Settings};
 use image::AnimationDecoder;
 use pixmill_base::error::{ErrorClass, ItemError};
 use std::io::Cursor;
-
-/// How many times an animation plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Plays {
-    Forever,
-    /// Total plays, at least 1.
-    Times(u32),
-}
 
 /// What a file holds beyond its first picture, from the container alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,12 +21,6 @@ pub(crate) enum Sequence {
     },
     /// A multi-page file (TIFF); only the first page is converted.
     Pages(u64),
-}
-
-/// One decoded (or resized) frame and how long it shows, in milliseconds.
-pub(crate) struct Frame {
-    pub pixels: Pixels,
-    pub delay_ms: u32,
 }
 
 /// Counts frames or pages without decoding pixel data; `None` for a still

@@ -4,14 +4,14 @@
 //!
 //! Every decoder hands its samples and raw ICC profile here, once, right
 //! after decoding, so a new decoder gets colour management by filling
-//! [`Decoded::icc`](super::decode::Decoded). Sources with more than 8 bits
+//! [`Decoded::icc`](super::pixels::Decoded). Sources with more than 8 bits
 //! are transformed at 16 bits before the reduction, so wide gamuts do not
 //! band. Profiles equivalent to sRGB are recognised (by what they do to a
 //! grid of colours, not by name) and skipped, so the common case costs a
 //! cache lookup.
 
-use super::decode::Cicp;
-use super::ops::{Layout, Pixels};
+use super::pixels::Cicp;
+use super::pixels::{Layout, Pixels, Samples};
 use image::DynamicImage;
 use moxcms::{
     CmsError, ColorProfile, DataColorSpace, Layout as CmsLayout, RenderingIntent,
@@ -30,50 +30,6 @@ pub enum ColourMode {
     /// Keep the source profile's numbers and embed the profile in outputs
     /// that can carry one.
     Keep,
-}
-
-/// Decoded samples, before colour management.
-pub(crate) enum Samples {
-    /// 8 bits a sample, in one of the pipeline's layouts.
-    Eight(Pixels),
-    /// More than 8 bits a sample (16-bit PNG and TIFF, float images).
-    Deep(DynamicImage),
-    /// CMYK ink amounts (0 = no ink, 255 = full ink), 4 bytes a pixel.
-    Cmyk {
-        width: u32,
-        height: u32,
-        data: Vec<u8>,
-    },
-}
-
-impl From<Pixels> for Samples {
-    fn from(px: Pixels) -> Samples {
-        Samples::Eight(px)
-    }
-}
-
-impl From<DynamicImage> for Samples {
-    /// 8-bit images become pixels at once; deeper ones wait for the
-    /// colour step.
-    fn from(img: DynamicImage) -> Samples {
-        match img {
-            DynamicImage::ImageLuma8(_)
-            | DynamicImage::ImageLumaA8(_)
-            | DynamicImage::ImageRgb8(_)
-            | DynamicImage::ImageRgba8(_) => Samples::Eight(Pixels::from_dynamic(img)),
-            deep => Samples::Deep(deep),
-        }
-    }
-}
-
-impl Samples {
-    pub fn dimensions(&self) -> (u32, u32) {
-        match self {
-            Samples::Eight(px) => (px.width, px.height),
-            Samples::Deep(img) => (img.width(), img.height()),
-            Samples::Cmyk { width, height, .. } => (*width, *height),
-        }
-    }
 }
 
 /// Pixels ready for the pipeline, and what the colour step has to say.

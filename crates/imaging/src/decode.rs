@@ -3,86 +3,14 @@
 //! reducing), jpeg-decoder's (CMYK, and the fallback), or a full decode
 //! through the image crate.
 
-use super::colour::{self, Samples};
-use super::ops::{Layout, Pixels};
+use super::colour;
+use super::pixels::{check_pixels, decode_error, Decoded, Samples};
+use super::pixels::{Layout, Pixels};
 use super::Format;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
 use pixmill_base::error::{ErrorClass, ItemError};
 use std::io::Cursor;
-
-/// Decoded samples plus what the header said.
-pub(crate) struct Decoded {
-    /// Before colour management ([`colour::apply`] turns them into pixels).
-    pub samples: Samples,
-    /// The EXIF orientation (`NoTransforms` when absent or invalid).
-    pub orientation: Orientation,
-    /// Full stored dimensions; `pixels` may be smaller after shrink-on-load.
-    pub full: (u32, u32),
-    /// The embedded ICC profile, raw, when the input carries one (or one
-    /// standing for a PNG's `cICP`/`gAMA`/`cHRM`).
-    pub icc: Option<Vec<u8>>,
-    /// The colour description HEIF/AVIF give as an `nclx` box instead of
-    /// (or besides) a profile; the pixels are RGB in these primaries and
-    /// transfer (the matrix has already been applied by the decoder).
-    pub cicp: Option<Cicp>,
-}
-
-/// ITU-T H.273 colour code points (what HEIF's `nclx` and PNG's `cICP`
-/// carry): 1/13/0 full range is sRGB, 12/13 Display P3, 9/16 BT.2100 PQ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Cicp {
-    pub primaries: u8,
-    pub transfer: u8,
-    pub matrix: u8,
-    pub full_range: bool,
-}
-
-impl Cicp {
-    /// sRGB or BT.709 primaries with an sRGB-like transfer (or unspecified
-    /// ones), which the sRGB pipeline already treats right.
-    pub fn is_srgb_like(&self) -> bool {
-        matches!(self.primaries, 1 | 2) && matches!(self.transfer, 1 | 2 | 6 | 13 | 14 | 15)
-    }
-}
-
-impl std::fmt::Display for Cicp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "nclx primaries {}, transfer {}",
-            self.primaries, self.transfer
-        )
-    }
-}
-
-/// Extra resolution the shrink-on-load decode keeps over the output, so the
-/// final Lanczos pass still has real detail to work with (see the quality
-/// test in `tests.rs` for the figures behind it).
-pub(crate) const SHRINK_MARGIN: f64 = 2.0;
-
-pub(crate) fn decode_error(format: Option<Format>, reason: impl std::fmt::Display) -> ItemError {
-    let msg = match format {
-        Some(f) => format!("corrupt {}: {reason}", f.name().to_uppercase()),
-        None => format!("not a decodable image: {reason}"),
-    };
-    ItemError::new(ErrorClass::Decode, msg)
-}
-
-/// Refuses images over the pixel budget, from header dimensions alone.
-pub(crate) fn check_pixels(w: u32, h: u32, max_pixels: u64) -> Result<(), ItemError> {
-    let n = u64::from(w) * u64::from(h);
-    if n > max_pixels {
-        return Err(ItemError::new(
-            ErrorClass::TooLarge,
-            format!("image is {w}x{h} ({n} pixels), over --max-pixels {max_pixels}"),
-        ));
-    }
-    if n == 0 {
-        return Err(decode_error(None, format!("image is {w}x{h}")));
-    }
-    Ok(())
-}
 
 /// The image crate's own limits, a second line of defence behind
 /// `check_pixels` (some decoders allocate before we can ask for dimensions).

@@ -2,7 +2,8 @@
 //! alpha where it cannot) and writes the bytes.
 
 use super::metadata::{self, Embedded};
-use super::ops::{self, Layout, Pixels};
+use super::ops;
+use super::pixels::{Layout, Pixels};
 use super::{Format, Settings};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};

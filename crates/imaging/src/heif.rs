@@ -1,10 +1,10 @@
 //! HEIC/HEIF and AVIF through the system libheif: decoding (HEVC via
 //! libde265, AV1 via dav1d or libaom) and AVIF encoding (libaom).
 
-use super::colour::{cicp_profile, Samples};
-use super::decode::{check_pixels, decode_error, Cicp, Decoded};
+use super::colour::cicp_profile;
 use super::metadata::Embedded;
-use super::ops::{Layout, Pixels};
+use super::pixels::{check_pixels, decode_error, Cicp, Decoded, Samples};
+use super::pixels::{Layout, Pixels};
 use super::Format;
 use image::metadata::Orientation;
 use image::DynamicImage;

@@ -1,7 +1,7 @@
 //! JPEG XL decoding with jxl-oxide (pure Rust).
 
-use super::decode::{check_pixels, decode_error, Decoded};
-use super::ops::{Layout, Pixels};
+use super::pixels::{check_pixels, decode_error, Decoded};
+use super::pixels::{Layout, Pixels};
 use super::Format;
 use image::metadata::Orientation;
 use jxl_oxide::{AllocTracker, JxlImage, JxlThreadPool, PixelFormat};
@@ -72,7 +72,7 @@ pub(crate) fn decode(input: &[u8], max_pixels: u64) -> Result<(Decoded, usize), 
     };
     let frames = image.num_loaded_keyframes();
     let decoded = Decoded {
-        samples: super::colour::Samples::Eight(Pixels {
+        samples: super::pixels::Samples::Eight(Pixels {
             width: w,
             height: h,
             layout,

@@ -1,92 +1,11 @@
 //! Pixel operations on 8-bit images: resample, orient, pad, flatten and
 //! change channel layout.
 
-use super::decode::SHRINK_MARGIN;
+use super::pixels::{Layout, Pixels, SHRINK_MARGIN};
 use super::Filter;
 use fast_image_resize as fr;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageBuffer};
 use pixmill_base::error::{ErrorClass, ItemError};
-
-/// The channel layouts pixmill works in; everything decodes to one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
-    L8,
-    La8,
-    Rgb8,
-    Rgba8,
-}
-
-impl Layout {
-    pub fn channels(self) -> usize {
-        match self {
-            Layout::L8 => 1,
-            Layout::La8 => 2,
-            Layout::Rgb8 => 3,
-            Layout::Rgba8 => 4,
-        }
-    }
-
-    pub fn has_alpha(self) -> bool {
-        matches!(self, Layout::La8 | Layout::Rgba8)
-    }
-
-    fn pixel_type(self) -> fr::PixelType {
-        match self {
-            Layout::L8 => fr::PixelType::U8,
-            Layout::La8 => fr::PixelType::U8x2,
-            Layout::Rgb8 => fr::PixelType::U8x3,
-            Layout::Rgba8 => fr::PixelType::U8x4,
-        }
-    }
-}
-
-/// A tightly packed 8-bit image.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Pixels {
-    pub width: u32,
-    pub height: u32,
-    pub layout: Layout,
-    pub data: Vec<u8>,
-}
-
-impl Pixels {
-    /// Takes the decoder's buffer as is when it is already 8-bit; 16-bit
-    /// and float images are reduced to 8-bit here (pixmill writes 8-bit).
-    pub fn from_dynamic(img: DynamicImage) -> Pixels {
-        let (width, height) = (img.width(), img.height());
-        let (layout, data) = match img {
-            DynamicImage::ImageLuma8(b) => (Layout::L8, b.into_raw()),
-            DynamicImage::ImageLumaA8(b) => (Layout::La8, b.into_raw()),
-            DynamicImage::ImageRgb8(b) => (Layout::Rgb8, b.into_raw()),
-            DynamicImage::ImageRgba8(b) => (Layout::Rgba8, b.into_raw()),
-            DynamicImage::ImageLuma16(_) => (Layout::L8, img.to_luma8().into_raw()),
-            DynamicImage::ImageLumaA16(_) => (Layout::La8, img.to_luma_alpha8().into_raw()),
-            DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => {
-                (Layout::Rgb8, img.to_rgb8().into_raw())
-            }
-            _ => (Layout::Rgba8, img.to_rgba8().into_raw()),
-        };
-        Pixels {
-            width,
-            height,
-            layout,
-            data,
-        }
-    }
-
-    /// Wraps the buffer for the image crate's encoders and transforms; the
-    /// length always matches because every constructor here keeps it so.
-    pub fn into_dynamic(self) -> Option<DynamicImage> {
-        let (w, h) = (self.width, self.height);
-        Some(match self.layout {
-            Layout::L8 => DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, self.data)?),
-            Layout::La8 => DynamicImage::ImageLumaA8(ImageBuffer::from_raw(w, h, self.data)?),
-            Layout::Rgb8 => DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, self.data)?),
-            Layout::Rgba8 => DynamicImage::ImageRgba8(ImageBuffer::from_raw(w, h, self.data)?),
-        })
-    }
-}
 
 fn internal(what: &str) -> ItemError {
     ItemError::new(ErrorClass::Encode, format!("internal image error: {what}"))

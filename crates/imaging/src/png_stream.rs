@@ -3,9 +3,10 @@
 //! never holds its full-size pixels (a quarter of a gigabyte), only the
 //! reduced image the final convolution needs.
 
-use super::colour::{self, Samples};
-use super::decode::{check_pixels, Decoded};
-use super::ops::{Layout, Pixels};
+use super::colour;
+use super::pixels::Samples;
+use super::pixels::{check_pixels, Decoded};
+use super::pixels::{Layout, Pixels};
 use super::shrink::BoxShrink;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer};

@@ -2,7 +2,9 @@
 //! real photos in `fixtures/exif`.
 
 use super::*;
+use crate::pixels::{Layout, Samples};
 use image::{DynamicImage, GenericImageView, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+use pixmill_base::error::{ErrorClass, ItemError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -901,7 +903,7 @@ fn ten_bit_heif_is_decoded_at_sixteen_bits() {
     )
     .unwrap();
     let decoded = super::heif::decode(&input, Format::Avif, 1 << 20).unwrap();
-    let colour::Samples::Deep(DynamicImage::ImageRgb16(img)) = decoded.samples else {
+    let Samples::Deep(DynamicImage::ImageRgb16(img)) = decoded.samples else {
         panic!("10-bit AVIF not decoded as 16-bit RGB");
     };
     assert_eq!(img.dimensions(), (96, 64));
@@ -1014,15 +1016,15 @@ fn png_streaming_path_reduces_on_load_and_keeps_depth_and_alpha() {
         // (7 would too, but 1800 is not a multiple of it).
         assert_eq!((w, h), (300, 200), "{kind}: no shrink-on-load");
         match (kind, &d.samples) {
-            ("rgb16", colour::Samples::Deep(img)) => {
+            ("rgb16", Samples::Deep(img)) => {
                 assert_eq!(img.color(), image::ColorType::Rgb16)
             }
-            ("rgba8", colour::Samples::Eight(px)) => {
-                assert_eq!(px.layout, ops::Layout::Rgba8);
+            ("rgba8", Samples::Eight(px)) => {
+                assert_eq!(px.layout, Layout::Rgba8);
                 // Alpha ramps left to right; the box keeps it doing so.
                 assert!(px.data[3] < 8 && px.data[(w as usize - 1) * 4 + 3] > 247);
             }
-            ("rgb8", colour::Samples::Eight(px)) => assert_eq!(px.layout, ops::Layout::Rgb8),
+            ("rgb8", Samples::Eight(px)) => assert_eq!(px.layout, Layout::Rgb8),
             _ => panic!("{kind}: unexpected samples"),
         }
     }

@@ -3,7 +3,7 @@
 //! crate's wrapper ends every animation with a timestamp of 0, which loses
 //! the last frame's duration.
 
-use super::anim::{Frame, Plays};
+use super::pixels::{Frame, Plays};
 use super::{Format, Settings};
 use libwebp_sys as sys;
 use pixmill_base::error::{ErrorClass, ItemError};

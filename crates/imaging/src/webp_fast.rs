@@ -4,7 +4,7 @@
 //! Animated WebP, and anything libwebp refuses, stays on the image crate's
 //! path, which also words the error for a broken file.
 
-use super::ops::{Layout, Pixels};
+use super::pixels::{Layout, Pixels};
 use image::metadata::Orientation;
 use image::{ImageDecoder, ImageFormat, ImageReader};
 use libwebp_sys as sys;

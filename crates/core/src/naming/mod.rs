@@ -43,6 +43,18 @@ pub use url::{
     worth_keeping,
 };
 
+/// What of a download's output name is left open until its headers arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settles {
+    /// The name is final.
+    Nothing,
+    /// The extension: from the Content-Type (`fetch`) or the content's format (`convert`).
+    Extension,
+    /// The whole name: the URL named a script (or nothing), so the server's
+    /// Content-Disposition name is taken when it sends one.
+    Name,
+}
+
 /// Checks an `output` value from a manifest: relative, no `..`, not empty.
 pub fn relative_name(name: &str) -> Result<PathBuf, ItemError> {
     let bad = |why: &str| {
@@ -214,10 +226,9 @@ pub(crate) fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
 /// `None` when `output` stays as planned.
 pub fn settle_download(
     output: &Path,
-    settles: crate::item::Settles,
+    settles: Settles,
     fetched: &pixmill_fetch::Fetched,
 ) -> Option<PathBuf> {
-    use crate::item::Settles;
     let from_type = || {
         fetched
             .content_type

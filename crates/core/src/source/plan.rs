@@ -4,7 +4,8 @@
 
 use super::{Origin, Raw};
 use crate::config::{Config, Mode, OutputFormat};
-use crate::item::{Entry, Input, Job, Record, Row, RowRef, Settles, Status};
+use crate::item::{Entry, Input, Job, Record, Row, RowRef, Status};
+use crate::naming::Settles;
 use crate::naming::{self, Names};
 use crate::output::OutDir;
 use crate::signal::Stop;

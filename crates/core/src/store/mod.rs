@@ -291,7 +291,8 @@ pub fn run_store_thread(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::item::{Input, Settles};
+    use crate::item::Input;
+    use crate::naming::Settles;
     use crate::store::stamp::{InputId, Provenance};
     use std::sync::{Arc, Mutex};
     use std::time::Instant;

@@ -1,0 +1,162 @@
+//! What one conversion is asked to do: the resize box and fit, the filter,
+//! the output format and encoder options, colour and metadata, and the
+//! limits that refuse an input. Plain data, checked by the caller.
+
+use crate::{ColourMode, EncodeOptions, Format};
+use serde::{Deserialize, Serialize};
+
+/// How the image is fitted to the `--resize` box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Fit inside the box, keeping the aspect ratio.
+    #[default]
+    Inside,
+    /// Fill the box, keeping the aspect ratio, cropping the overflow (centred).
+    Cover,
+    /// Stretch to exactly the box.
+    Fill,
+    /// Fit inside, then letterbox onto the background to exactly the box.
+    Contain,
+    /// Cover the box, keeping the aspect ratio, without cropping: the
+    /// shorter side meets the box (img2dataset's `keep_ratio`).
+    Outside,
+}
+
+/// The resampling filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Filter {
+    Nearest,
+    Box,
+    Bilinear,
+    Hamming,
+    Catmullrom,
+    Mitchell,
+    Gaussian,
+    #[default]
+    Lanczos3,
+}
+
+/// The `--resize` box: `W`, `WxH`, or `xH`; a missing side is unbounded.
+/// Or a percentage of the image's own size (`50%`), which has no box.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ResizeSpec {
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Scale both sides by this percentage (then `width` and `height` are
+    /// `None`); asking for more than 100% is asking to enlarge.
+    #[serde(default)]
+    pub percent: Option<f64>,
+}
+
+impl ResizeSpec {
+    /// Parses `256x256`, `256`, `256x`, `x256` or `50%`.
+    pub fn parse(s: &str) -> Result<ResizeSpec, String> {
+        if let Some(p) = s.trim().strip_suffix('%') {
+            return match p.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000.0 => Ok(ResizeSpec {
+                    width: None,
+                    height: None,
+                    percent: Some(v),
+                }),
+                _ => Err(format!(
+                    "invalid size '{s}': a percentage must be above 0 and at most 10000"
+                )),
+            };
+        }
+        let side = |t: &str| -> Result<Option<u32>, String> {
+            if t.is_empty() {
+                return Ok(None);
+            }
+            match t.parse::<u32>() {
+                Ok(0) => Err(format!("invalid size '{s}': sides must be at least 1")),
+                Ok(n) => Ok(Some(n)),
+                Err(_) => Err(format!("invalid size '{s}': expected WxH, W or xH")),
+            }
+        };
+        let (w, h) = match s.split_once(['x', 'X']) {
+            Some((w, h)) => (side(w)?, side(h)?),
+            None => (side(s)?, None),
+        };
+        if w.is_none() && h.is_none() {
+            return Err(format!("invalid size '{s}': expected WxH, W or xH"));
+        }
+        Ok(ResizeSpec {
+            width: w,
+            height: h,
+            percent: None,
+        })
+    }
+}
+
+/// Everything the CPU stage needs to turn input bytes into output bytes.
+/// Serializable, so the process backend can hand it to its workers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub resize: Option<ResizeSpec>,
+    pub fit: Fit,
+    pub enlarge: bool,
+    pub filter: Filter,
+    /// Output format; `None` keeps the input's format.
+    pub format: Option<Format>,
+    /// 1–100, for JPEG and lossy WebP.
+    pub quality: u8,
+    /// Lossless WebP (PNG is always lossless).
+    pub lossless: bool,
+    /// RGB colour for flattening alpha and for `contain` padding.
+    pub background: [u8; 3],
+    /// `--background transparent`: `contain` pads with transparent pixels
+    /// where the output format has alpha (`background` is then white, for
+    /// formats without).
+    #[serde(default)]
+    pub pad_transparent: bool,
+    /// Per-format encoder controls (`--compression`, `--effort`, ...).
+    #[serde(default)]
+    pub encode: EncodeOptions,
+    /// Apply the EXIF orientation (on by default).
+    pub auto_orient: bool,
+    /// Refuse images with more pixels than this, from the header, before
+    /// allocating any pixel buffer.
+    pub max_pixels: u64,
+    /// Convert to sRGB through the input's profile, or keep its numbers.
+    #[serde(default)]
+    pub colour: ColourMode,
+    /// Convert truncated JPEGs anyway (the missing part comes out grey),
+    /// with a warning, instead of failing them.
+    #[serde(default)]
+    pub accept_truncated: bool,
+    /// Copy EXIF, XMP, the colour profile and pixel density to outputs.
+    #[serde(default)]
+    pub keep_metadata: bool,
+    /// Skip images whose shorter side is below this (from the header).
+    #[serde(default)]
+    pub min_size: Option<u32>,
+    /// Skip images whose longer side over their shorter is above this.
+    #[serde(default)]
+    pub max_aspect: Option<f64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            resize: None,
+            fit: Fit::Inside,
+            enlarge: false,
+            filter: Filter::Lanczos3,
+            format: None,
+            quality: 85,
+            lossless: false,
+            background: [255, 255, 255],
+            pad_transparent: false,
+            encode: EncodeOptions::default(),
+            auto_orient: true,
+            max_pixels: 100_000_000,
+            colour: ColourMode::Srgb,
+            accept_truncated: false,
+            keep_metadata: false,
+            min_size: None,
+            max_aspect: None,
+        }
+    }
+}
