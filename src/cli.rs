@@ -129,7 +129,7 @@ pub struct InputArgs {
     pub hidden: bool,
 
     /// Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`;
-    /// `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README).
+    /// `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see docs/clusters.md).
     #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
 

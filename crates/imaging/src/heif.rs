@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 /// libaom's speed for AVIF output, 0 (slowest) to 9. 6 is libheif's own
 /// default and a batch-friendly middle: `bench/avif.sh` measures the
-/// trade (README "Formats") — slower settings cost much more time for a few
+/// trade (docs/formats.md) — slower settings cost much more time for a few
 /// percent smaller files, faster ones give visibly larger files.
 pub(crate) const AVIF_SPEED: i32 = 6;
 

@@ -43,7 +43,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l exclude -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d 'Descend at most this many levels below each folder given' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see docs/clusters.md)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
@@ -135,7 +135,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l exclude -d 'Sk
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iinclude -d 'As --include, ignoring case (`--iinclude \'*.jpg\'` takes IMG_0001.JPG)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l iexclude -d 'As --exclude, ignoring case' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d 'Descend at most this many levels below each folder given' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see README)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see docs/clusters.md)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
