@@ -54,7 +54,7 @@ accuracy() {
   if [ -z "${SAMPLES:-}" ]; then
     note "making wide-gamut samples from $src"
     (cd "$REPO_ROOT" && PIXMILL_COLOUR_SRC=$src PIXMILL_COLOUR_OUT=$samples \
-      cargo test -q --test colour write_bench_samples -- --ignored >/dev/null)
+      cargo test -q --test tests colour::write_bench_samples -- --ignored >/dev/null)
   fi
   {
     printf '\n## Accuracy: MAD from the sRGB original (levels)\n\n'

@@ -7,7 +7,7 @@
 //! `target/fuzz-crashes/`; the converter catches codec panics itself, so
 //! an error of class `panic` counts as one. Once fixed, add the input as a
 //! test of its own beside the fix.
-//! `PIXMILL_FUZZ_ITERS=200000 cargo test --release --test fuzz` runs long
+//! `PIXMILL_FUZZ_ITERS=200000 cargo test --release --test tests fuzz` runs long
 //! (see FUZZING.md).
 
 use crate::common;

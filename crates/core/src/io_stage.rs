@@ -174,7 +174,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         Mode::Convert(_) => {
             // A body pixmill reads but cannot write (HEIC, JPEG XL) becomes
             // JPEG; one it cannot read fails naming its format.
-            let sniffed = crate::process::sniff_file(&temp);
+            let sniffed = crate::input::sniff_file(&temp);
             if sniffed.is_err() && is_html(fetched.content_type.as_deref()) {
                 // A login page or an error page with status 200.
                 let _ = std::fs::remove_file(&temp);
@@ -184,7 +184,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
             let format = match entry
                 .format
                 .map(Ok)
-                .unwrap_or(sniffed.map(|f| f.writable_or_jpeg()))
+                .unwrap_or(sniffed.map(crate::output_format::from_content))
             {
                 Ok(f) => f,
                 Err(e) => {

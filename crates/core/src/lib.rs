@@ -9,10 +9,12 @@
 //! process backend.
 
 pub mod config;
+mod input;
 mod io_stage;
 mod item;
 mod naming;
 mod output;
+mod output_format;
 mod pipeline;
 mod process;
 mod report;

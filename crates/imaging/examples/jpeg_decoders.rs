@@ -5,7 +5,7 @@
 //! side is at least `NEED` (default 512, twice a 256 px thumbnail, as
 //! pixmill's shrink-on-load picks it).
 //!
-//! `cargo run --release --example jpeg_decoders -- FILE.jpg...`
+//! `cargo run --release -p pixmill-imaging --example jpeg_decoders -- FILE.jpg...`
 //! (`bench/jpeg-decoders.sh` runs it on a corpus, baseline and progressive
 //! files apart).
 

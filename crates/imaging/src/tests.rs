@@ -631,7 +631,7 @@ fn box_pre_reduction_quality_matches_lanczos_all_the_way() {
 }
 
 /// Timing of the fast and full paths; run with
-/// `cargo test --release --lib imaging -- --ignored --nocapture`.
+/// `cargo test --release -p pixmill-imaging --lib -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn measure_shrink_on_load() {

@@ -8,18 +8,17 @@
 pub mod rayon;
 pub mod worker;
 
+use crate::input::read_input;
 use crate::item::{millis, Job, Record};
 use crate::report::StageLoad;
 use crate::signal::Stop;
 use crate::store::{Finished, Payload};
 use crossbeam_channel::{Receiver, Sender};
 use pixmill_base::error::{ErrorClass, ItemError};
-use pixmill_base::io_reason;
 use pixmill_imaging::{Converter, Format};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// What a CPU worker needs to do one item; small and serializable, so it
@@ -71,87 +70,6 @@ pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, Ite
         hash: spec.hash.map(|algo| algo.of_bytes(&data)),
         data: converted.data,
     })
-}
-
-/// Opens `path` for reading only if it is a regular file. Opened without
-/// blocking and checked on the open file, so a FIFO (or a file swapped for
-/// one) can never make a read wait forever.
-pub fn open_regular(path: &Path) -> Result<(File, fs::Metadata), ItemError> {
-    let read_err = |e: std::io::Error| {
-        ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)))
-    };
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    // A FIFO is refused from its metadata before it is opened at all.
-    if !fs::metadata(path).map_err(read_err)?.is_file() {
-        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
-    }
-    let file = options.open(path).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
-    if !meta.is_file() {
-        return Err(ItemError::new(ErrorClass::Read, "not a regular file"));
-    }
-    Ok((file, meta))
-}
-
-/// The image format of a regular file, from its first bytes.
-pub fn sniff_file(path: &Path) -> Result<Format, ItemError> {
-    let mut head = [0u8; pixmill_imaging::SNIFF_LEN];
-    // Only regular files: opening a FIFO (or reading a terminal) would wait forever.
-    let (mut file, _) = open_regular(path)?;
-    let n = file
-        .read(&mut head)
-        .map_err(|e| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e))))?;
-    match pixmill_imaging::sniff(&head[..n]) {
-        Some(pixmill_imaging::Sniffed::Image(format)) => Ok(format),
-        Some(other) => Err(ItemError::new(
-            ErrorClass::Decode,
-            other.unreadable_reason().unwrap_or_default(),
-        )),
-        None => Err(ItemError::new(
-            ErrorClass::Decode,
-            "not a recognised image format",
-        )),
-    }
-}
-
-/// Reads a regular file whole, refusing anything else (FIFOs, devices,
-/// folders) and anything over the size cap, so no input can hang or
-/// exhaust the run.
-pub fn read_input(path: &Path, max_size: u64) -> Result<Vec<u8>, ItemError> {
-    let read_err = |e: std::io::Error| {
-        ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e)))
-    };
-    let (file, meta) = open_regular(path)?;
-    if meta.len() > max_size {
-        return Err(ItemError::new(
-            ErrorClass::TooLarge,
-            format!(
-                "file is {} bytes, over --max-input-size {max_size}",
-                meta.len()
-            ),
-        ));
-    }
-    if meta.len() == 0 {
-        return Err(ItemError::new(ErrorClass::Decode, "empty file"));
-    }
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    // `take` guards against a file that grows while we read it.
-    file.take(max_size + 1)
-        .read_to_end(&mut data)
-        .map_err(read_err)?;
-    if data.len() as u64 > max_size {
-        return Err(ItemError::new(
-            ErrorClass::TooLarge,
-            format!("file grew over --max-input-size {max_size}"),
-        ));
-    }
-    Ok(data)
 }
 
 /// Everything a CPU backend shares with the rest of the run.

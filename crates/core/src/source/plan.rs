@@ -8,6 +8,7 @@ use crate::item::{Entry, Input, Job, Record, Row, RowRef, Status};
 use crate::naming::Settles;
 use crate::naming::{self, Names};
 use crate::output::OutDir;
+use crate::output_format;
 use crate::signal::Stop;
 use crate::store::dataset::Layout;
 use crate::store::stamp::{InputId, Provenance};
@@ -384,33 +385,24 @@ impl<'a> Planner<'a> {
             .is_ok_and(|claimed| claimed == entry.output)
     }
 
-    /// The output format for `convert`: `--format`, else the one the
-    /// output name or the input name says, else the input's content.
-    /// `None` for `fetch`, and for a download that names no format.
+    /// The output format for `convert` (see [`output_format`]). `None`
+    /// for `fetch`, and for a download that names no format.
     fn output_format(&self, raw: &Raw, rel: &Path, url: bool) -> Result<Option<Format>, ItemError> {
         let Mode::Convert(settings) = &self.config.mode else {
             return Ok(None);
         };
-        if let Some(f) = settings.format {
+        if let Some(f) = output_format::from_flag_or_name(settings.format, rel) {
             return Ok(Some(f));
         }
-        let named = |p: &Path| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .and_then(Format::from_extension)
-        };
-        // An input format pixmill reads but cannot write (HEIC, JPEG XL)
-        // becomes JPEG, as phones and photo apps export it.
-        if let Some(f) = named(rel) {
-            return Ok(Some(f.writable_or_jpeg()));
-        }
         if url {
+            // Decided by the body's content once it is in.
             return Ok(None);
         }
-        if let Some(f) = raw.sniffed {
-            return Ok(Some(f.writable_or_jpeg()));
-        }
-        crate::process::sniff_file(Path::new(&raw.input)).map(|f| Some(f.writable_or_jpeg()))
+        let sniffed = match raw.sniffed {
+            Some(f) => f,
+            None => crate::input::sniff_file(Path::new(&raw.input))?,
+        };
+        Ok(Some(output_format::from_content(sniffed)))
     }
 }
 

@@ -126,30 +126,14 @@ fn classify(path: &Path, stats: &mut SourceStats) -> Option<Option<Format>> {
     if is_image_name(path) {
         return Some(None);
     }
-    match sniff_regular(path) {
-        Ok(Some(format)) => Some(Some(format)),
-        Ok(None) => {
+    match crate::input::sniff_file(path) {
+        Ok(format) => Some(Some(format)),
+        Err(e) if e.class == ErrorClass::Decode => {
             stats.not_images += 1;
             None
         }
         Err(_) => Some(None),
     }
-}
-
-/// The image format of a file the walk already knows is regular: one open
-/// and one read (non-blocking, so a file swapped for a FIFO cannot hang).
-fn sniff_regular(path: &Path) -> std::io::Result<Option<Format>> {
-    use std::io::Read;
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let mut head = [0u8; pixmill_imaging::SNIFF_LEN];
-    let n = options.open(path)?.read(&mut head)?;
-    Ok(Format::sniff(&head[..n]))
 }
 
 fn walk_reason(e: &walkdir::Error) -> String {
