@@ -13,7 +13,6 @@ mod encoders;
 mod fetch;
 mod fetch_adaptive;
 mod formats;
-mod fuzz;
 mod metadata;
 mod packaging;
 mod resume;

@@ -6,31 +6,16 @@ pub mod server;
 pub mod tls;
 
 use assert_cmd::Command;
-use image::{DynamicImage, GenericImageView, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
+use image::{DynamicImage, GenericImageView, ImageFormat, Rgba, RgbaImage};
+pub use pixmill_testkit::{crc32, encode, fixtures, gradient};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The pixmill binary under test.
 pub fn pixmill() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixmill"));
     cmd.env_remove("RUST_LOG");
     cmd
-}
-
-/// The project's fixtures folder.
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// A `w`×`h` gradient image (smooth, so resizes are meaningful).
-pub fn gradient(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        Rgb([
-            (x * 255 / w.max(1)) as u8,
-            (y * 255 / h.max(1)) as u8,
-            ((x + y) * 127 / (w + h).max(1)) as u8,
-        ])
-    })
 }
 
 /// Writes a gradient image at `path` in the format its extension names.
@@ -122,18 +107,6 @@ pub fn assert_no_temp_files(dir: &Path) {
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }
 
-/// Encodes `img` in memory in `format`.
-pub fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
-    let img = match format {
-        ImageFormat::Gif | ImageFormat::WebP => DynamicImage::ImageRgba8(img.to_rgba8()),
-        _ => img.clone(),
-    };
-    let mut buf = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut buf, format)
-        .unwrap_or_else(|e| panic!("encoding {format:?}: {e}"));
-    buf.into_inner()
-}
-
 /// A run of the binary that finished (or was killed by the hang guard).
 #[derive(Debug)]
 pub struct Finished {
@@ -141,8 +114,11 @@ pub struct Finished {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
-    /// Peak resident memory of the child, in kilobytes.
-    pub max_rss_kb: u64,
+    /// Peak resident memory of the child, in kilobytes (read it with
+    /// [`Finished::peak_rss_kb`]).
+    max_rss_kb: u64,
+    /// This process's own peak when the child was started.
+    harness_peak_kb: u64,
 }
 
 /// Runs `cmd` to its end, measuring the child's own peak RSS (via `wait4`,
@@ -156,6 +132,7 @@ pub fn run_guarded(mut cmd: std::process::Command, limit: std::time::Duration) -
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let harness_peak_kb = own_peak_rss_kb();
     let mut child = cmd.spawn().expect("spawning pixmill");
     let pid = child.id() as libc::pid_t;
     let mut out = child.stdout.take().unwrap();
@@ -195,6 +172,7 @@ pub fn run_guarded(mut cmd: std::process::Command, limit: std::time::Duration) -
         stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
         stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
         max_rss_kb: usage.ru_maxrss as u64,
+        harness_peak_kb,
     };
     assert!(
         !hung,
@@ -202,6 +180,32 @@ pub fn run_guarded(mut cmd: std::process::Command, limit: std::time::Duration) -
         finished.stderr
     );
     finished
+}
+
+/// This test process's own peak RSS (`VmHWM`), in KiB.
+fn own_peak_rss_kb() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+impl Finished {
+    /// The child's peak RSS. Linux counts a child's peak from its parent's
+    /// memory at the fork, so the figure means something only while this
+    /// harness stays lean: tests that do heavy work in-process (the
+    /// converter's fuzzer) live in their crate's own test binary.
+    pub fn peak_rss_kb(&self) -> u64 {
+        assert!(
+            self.harness_peak_kb < 150 * 1024,
+            "the test process itself peaked at {} MB, so a child's peak RSS cannot be told \
+             apart from it: move the in-process heavy work out of tests/",
+            self.harness_peak_kb / 1024
+        );
+        self.max_rss_kb
+    }
 }
 
 /// The pixmill binary as a plain `std` command (for `run_guarded`).
@@ -229,22 +233,6 @@ pub fn record<'a>(report: &'a [serde_json::Value], input: &str) -> &'a serde_jso
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// CRC-32 (ISO-HDLC, as PNG chunks use).
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// `pixmill convert INPUT -o OUT`, for more arguments to follow.

@@ -5,7 +5,6 @@ use super::*;
 use crate::pixels::{Layout, Samples};
 use image::{DynamicImage, GenericImageView, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 use pixmill_base::error::{ErrorClass, ItemError};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn settings(resize: Option<(Option<u32>, Option<u32>)>, fit: Fit) -> Settings {
@@ -84,9 +83,7 @@ fn portrait() -> Vec<u8> {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/exif")
-        .join(name);
+    let path = pixmill_testkit::fixtures().join("exif").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -635,8 +632,7 @@ fn box_pre_reduction_quality_matches_lanczos_all_the_way() {
 #[test]
 #[ignore]
 fn measure_shrink_on_load() {
-    let mut files =
-        vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/exif/Landscape_1.jpg")];
+    let mut files = vec![pixmill_testkit::fixtures().join("exif/Landscape_1.jpg")];
     if let Ok(dir) = std::fs::read_dir("/work/corpus") {
         let mut corpus: Vec<_> = dir
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -898,10 +894,9 @@ fn a_linear_png_gamma_is_converted_to_srgb() {
 #[cfg(feature = "heif")]
 #[test]
 fn ten_bit_heif_is_decoded_at_sixteen_bits() {
-    let input = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/colours-bt2020-10bit.avif"),
-    )
-    .unwrap();
+    let input =
+        std::fs::read(pixmill_testkit::fixtures().join("formats/colours-bt2020-10bit.avif"))
+            .unwrap();
     let decoded = super::heif::decode(&input, Format::Avif, 1 << 20).unwrap();
     let Samples::Deep(DynamicImage::ImageRgb16(img)) = decoded.samples else {
         panic!("10-bit AVIF not decoded as 16-bit RGB");
