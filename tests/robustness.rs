@@ -433,11 +433,7 @@ fn decompression_bombs_are_refused_from_the_header_in_every_format() {
             reason.contains(side) || reason.contains("pixels"),
             "{name}: the reason should say why: {reason}"
         );
-        assert!(
-            run.peak_rss_kb() < BOMB_RSS_KB,
-            "{name}: peak RSS {} MB refusing a bomb",
-            run.peak_rss_kb() / 1024
-        );
+        run.assert_peak_rss_below(BOMB_RSS_KB, &format!("{name}: refusing a bomb"));
         assert!(!dir.path().join("out").join(name).exists());
     }
 }
@@ -533,11 +529,7 @@ fn an_animation_with_thousands_of_frames_is_refused_before_decoding() {
             "{format}: {}",
             run.stderr
         );
-        assert!(
-            run.peak_rss_kb() < BOMB_RSS_KB,
-            "{format}: peak RSS {} MB",
-            run.peak_rss_kb() / 1024
-        );
+        run.assert_peak_rss_below(BOMB_RSS_KB, format);
         assert!(files(&dir.path().join(&out)).is_empty());
     }
 }
@@ -559,11 +551,7 @@ fn an_animated_gif_with_thousands_of_frames_decodes_only_the_first() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.peak_rss_kb() < BOMB_RSS_KB,
-        "peak RSS {} MB",
-        run.peak_rss_kb() / 1024
-    );
+    run.assert_peak_rss_below(BOMB_RSS_KB, "thousands of frames");
     let img = open(&dir.path().join("out/anim.bmp")).to_rgba8();
     assert_eq!(img.dimensions(), (1000, 1000));
     assert_eq!(

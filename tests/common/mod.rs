@@ -193,18 +193,27 @@ fn own_peak_rss_kb() -> u64 {
 }
 
 impl Finished {
-    /// The child's peak RSS. Linux counts a child's peak from its parent's
-    /// memory at the fork, so the figure means something only while this
-    /// harness stays lean: tests that do heavy work in-process (the
-    /// converter's fuzzer) live in their crate's own test binary.
-    pub fn peak_rss_kb(&self) -> u64 {
+    /// Asserts the child's peak RSS stayed under `limit_kb`. Linux counts a
+    /// child's peak from its parent's memory at the fork, so the figure is
+    /// an upper bound: proof enough when it is under the limit, and a
+    /// failure is the child's only while this harness itself stayed under
+    /// it (tests that do heavy work in-process, such as the converter's
+    /// fuzzer, live in their crate's own test binary for that reason).
+    pub fn assert_peak_rss_below(&self, limit_kb: u64, what: &str) {
+        if self.max_rss_kb < limit_kb {
+            return;
+        }
         assert!(
-            self.harness_peak_kb < 150 * 1024,
-            "the test process itself peaked at {} MB, so a child's peak RSS cannot be told \
-             apart from it: move the in-process heavy work out of tests/",
+            self.harness_peak_kb < limit_kb,
+            "{what}: the test process itself peaked at {} MB, so the child's peak cannot be \
+             told apart from it: move in-process heavy work out of tests/",
             self.harness_peak_kb / 1024
         );
-        self.max_rss_kb
+        panic!(
+            "{what}: peak RSS {} MB, over {} MB",
+            self.max_rss_kb / 1024,
+            limit_kb / 1024
+        );
     }
 }
 
