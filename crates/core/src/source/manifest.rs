@@ -33,7 +33,7 @@ pub enum ManifestFormat {
 impl ManifestFormat {
     /// By extension (after a `.gz`): .csv → Csv, .tsv/.tab → Tsv, .jsonl/.ndjson → Jsonl,
     /// .parquet/.pq → Parquet, anything else → Lines (a file that starts with
-    /// the parquet magic is parquet whatever its name: see [`is_parquet`]). Extensions compare case-insensitively because
+    /// the parquet magic is parquet whatever its name: see `parquet::is_parquet`). Extensions compare case-insensitively because
     /// spreadsheet exports on Windows often come out as `.CSV`.
     pub fn from_path(path: &Path) -> ManifestFormat {
         // `list.csv.gz` is a CSV list, compressed.
