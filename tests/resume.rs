@@ -252,12 +252,7 @@ fn the_stamp_fallback_without_extended_attributes_works_the_same() {
             .args(args)
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
         statuses(&report(&d.join("r.jsonl")))
     };
     run(&["--resize", "30"]);
@@ -367,12 +362,7 @@ fn fetch_to(dir: &Path, url: &str) -> Vec<serde_json::Value> {
         .args(["fetch", url, "-o", "dl", "--report", "r.jsonl", "-q"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
     report(&dir.join("r.jsonl"))
 }
 
@@ -467,9 +457,9 @@ fn one_file_under_four_spellings_is_one_item() {
         .args(["-o", "out", "--report", "r.jsonl"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr_text();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "out/m/a.jpg\n");
+    assert_eq!(out.stdout_text(), "out/m/a.jpg\n");
     assert_eq!(files(&d.join("out")), ["m/a.jpg"]);
     let r = report(&d.join("r.jsonl"));
     assert_eq!(r.len(), 1, "{r:#?}");

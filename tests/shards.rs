@@ -3,98 +3,15 @@
 
 use crate::common;
 
+use common::server::Server;
 use common::*;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const BODY: usize = 64 * 1024;
 const ITEMS: usize = 12;
-
-/// A server whose `/hold/NAME` replies send half the body, then wait until
-/// the test releases them; `/f/NAME` replies are whole at once.
-#[derive(Clone, Default)]
-struct HoldServer {
-    state: Arc<(Mutex<Holds>, Condvar)>,
-}
-
-#[derive(Default)]
-struct Holds {
-    held: usize,
-    released: bool,
-}
-
-impl HoldServer {
-    fn start() -> (HoldServer, String) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = HoldServer::default();
-        let shared = server.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let server = shared.clone();
-                std::thread::spawn(move || server.handle(stream));
-            }
-        });
-        (server, base)
-    }
-
-    fn handle(&self, stream: TcpStream) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut request = String::new();
-        let _ = reader.read_line(&mut request);
-        loop {
-            let mut header = String::new();
-            match reader.read_line(&mut header) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if header.trim().is_empty() => break,
-                Ok(_) => {}
-            }
-        }
-        let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let name = path.rsplit('/').next().unwrap_or_default();
-        let body = body_of(name);
-        let mut out = stream;
-        let head =
-            format!("HTTP/1.1 200 OK\r\nContent-Length: {BODY}\r\nConnection: close\r\n\r\n");
-        let _ = out.write_all(head.as_bytes());
-        if path.starts_with("/hold/") {
-            let _ = out.write_all(&body[..BODY / 2]);
-            let _ = out.flush();
-            let (lock, cv) = &*self.state;
-            let mut holds = lock.lock().unwrap();
-            holds.held += 1;
-            cv.notify_all();
-            while !holds.released {
-                holds = cv.wait(holds).unwrap();
-            }
-            drop(holds);
-            let _ = out.write_all(&body[BODY / 2..]);
-        } else {
-            let _ = out.write_all(&body);
-        }
-        let _ = out.flush();
-    }
-
-    /// Blocks until `n` replies are held (or panics after `limit`).
-    fn wait_held(&self, n: usize, limit: Duration) {
-        let (lock, cv) = &*self.state;
-        let (holds, timeout) = cv
-            .wait_timeout_while(lock.lock().unwrap(), limit, |h| h.held < n)
-            .unwrap();
-        assert!(!timeout.timed_out(), "only {} of {n} held", holds.held);
-    }
-
-    fn release(&self) {
-        let (lock, cv) = &*self.state;
-        lock.lock().unwrap().released = true;
-        cv.notify_all();
-    }
-}
 
 /// Distinct, recognisable bytes per name.
 fn body_of(name: &str) -> Vec<u8> {
@@ -117,10 +34,9 @@ fn namespaces_unavailable() -> Option<String> {
         .output();
     match trial {
         Err(e) => Some(format!("no unshare: {e}")),
-        Ok(o) if !o.status.success() => Some(format!(
-            "unshare --pid fails: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
+        Ok(o) if !o.status.success() => {
+            Some(format!("unshare --pid fails: {}", o.stderr_text().trim()))
+        }
         Ok(_) => None,
     }
 }
@@ -188,7 +104,14 @@ fn a_shard_starting_in_another_pid_namespace_keeps_the_others_temps() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let out = d.join("out");
-    let (server, base) = HoldServer::start();
+    // A's replies send half their body, then wait for the test's release.
+    let server = Server::start();
+    for i in 0..ITEMS {
+        for name in [format!("a{i:02}.bin"), format!("b{i:02}.bin")] {
+            server.add(&name, body_of(&name));
+        }
+    }
+    let base = &server.base;
     let held: Vec<String> = (0..ITEMS)
         .map(|i| format!("{base}/hold/a{i:02}.bin"))
         .collect();
@@ -220,12 +143,7 @@ fn a_shard_starting_in_another_pid_namespace_keeps_the_others_temps() {
     let second = in_new_pid_namespace(d, 0, &fetch_args(&plain, "b.jsonl"))
         .output()
         .unwrap();
-    assert_eq!(
-        second.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    assert_eq!(second.status.code(), Some(0), "{}", second.stderr_text());
     let after = temps_in(&out);
     assert_eq!(
         after, before,
@@ -301,16 +219,8 @@ fn shard_auto_splits_a_list_like_explicit_shards() {
     fs::write(d.join("list.txt"), inputs.join("\n")).unwrap();
     let taken = |cmd: &mut assert_cmd::Command| -> Vec<String> {
         let out = cmd.current_dir(d).output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect();
+        assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
+        let mut lines: Vec<String> = out.stdout_text().lines().map(String::from).collect();
         lines.sort();
         lines
     };

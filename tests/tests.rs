@@ -1,22 +1,14 @@
 //! The one integration-test binary: every test runs the real `pixmill`
-//! binary (or, for the fuzz net, the library crates it is built from),
-//! with the shared harness in `common`.
+//! binary, with the shared harness in `common` (the loopback server, the
+//! run helpers, generated images). Tests are grouped by what a user sees.
 
 mod common;
 
-mod backends;
-mod colour;
-mod convert;
-mod dataset;
-mod edges;
-mod encoders;
-mod fetch;
-mod fetch_adaptive;
-mod formats;
-mod metadata;
-mod packaging;
+mod converting;
+mod datasets;
+mod downloads;
+mod formats_colour;
+mod output_safety;
 mod resume;
-mod robustness;
 mod shards;
-mod terminal;
-mod truncated;
+mod terminal_shell;

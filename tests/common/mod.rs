@@ -2,7 +2,7 @@
 //! images, and small file-system queries.
 #![allow(dead_code)]
 
-pub mod server;
+pub use pixmill_testkit::server;
 pub mod tls;
 
 use assert_cmd::Command;
@@ -313,4 +313,46 @@ pub fn three_frame_apng(delays_ms: [u16; 3], plays: u32) -> Vec<u8> {
         w.finish().unwrap();
     }
     out
+}
+
+/// What a finished run of the binary said: its exit code, its stdout and
+/// stderr as text, and the records it printed with `--json`.
+pub trait Said {
+    /// The raw output.
+    fn output_of(&self) -> &std::process::Output;
+
+    /// The exit code (`None` when a signal ended the run).
+    fn exit_code(&self) -> Option<i32> {
+        self.output_of().status.code()
+    }
+
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.output_of().stdout).into_owned()
+    }
+
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.output_of().stderr).into_owned()
+    }
+
+    /// The `--json` records on stdout, one per line.
+    fn records(&self) -> Vec<serde_json::Value> {
+        json_lines(&self.stdout_text())
+    }
+}
+
+impl Said for std::process::Output {
+    fn output_of(&self) -> &std::process::Output {
+        self
+    }
+}
+
+impl Said for assert_cmd::assert::Assert {
+    fn output_of(&self) -> &std::process::Output {
+        self.get_output()
+    }
+}
+
+/// Runs `cmd` to its end, whatever its exit code, for the [`Said`] queries.
+pub fn run(cmd: &mut Command) -> std::process::Output {
+    cmd.output().expect("running pixmill")
 }

@@ -10,8 +10,7 @@ use crate::naming::{self, Names};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
 use crate::store::stamp::InputId;
-use crate::store::Stale;
-use crate::store::{resume_rule, Finished, Landed, OutputStore, Payload, Route, UP_TO_DATE};
+use crate::store::{resume, Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_fetch::{FetchFailure, Fetched, Fetcher};
@@ -158,13 +157,14 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     };
     record.http_status = Some(fetched.http_status);
     record.attempts = Some(fetched.attempts);
-    if fetched.not_modified {
-        let _ = std::fs::remove_file(&temp);
-        record.reason = None;
-        return done(record.skip(UP_TO_DATE), &entry);
-    }
-    if entry.revalidate.is_some() {
-        record.reason = Some(Stale::InputChanged.reason().to_string());
+    match resume::answered(&entry, fetched.not_modified) {
+        Err(up_to_date) => {
+            let _ = std::fs::remove_file(&temp);
+            record.reason = None;
+            return done(record.skip(up_to_date), &entry);
+        }
+        Ok(Some(redo)) => record.reason = Some(redo.to_string()),
+        Ok(None) => {}
     }
     entry.provenance.input = InputId::Url(fetched.validators.clone());
     record.bytes_in = Some(fetched.bytes);
@@ -262,7 +262,7 @@ fn settle_name(
         Ok(output) => {
             entry.output = output;
             entry.settles = Settles::Nothing;
-            after_download(ctx, entry)
+            resume::after_download(ctx.store, entry, ctx.config.on_exists)
         }
         Err(e) => Some(Record::new(entry, Status::Failed).fail(e)),
     };
@@ -272,22 +272,6 @@ fn settle_name(
     record.output = Some(entry.output.display().to_string());
     record.reason = entry.redo.map(String::from).or(record.reason.take());
     refused.map(|r| r.finish(entry))
-}
-
-/// `--on-exists` for an output found only once its download is done: the
-/// same version (the validators the server just sent) is up to date.
-fn after_download(ctx: &IoContext, entry: &mut Entry) -> Option<Record> {
-    let refused = resume_rule(ctx.store, entry, ctx.config.on_exists);
-    match entry.revalidate.take() {
-        Some(known) if InputId::Url(known.clone()) == entry.provenance.input => {
-            Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE))
-        }
-        Some(_) => {
-            entry.redo = Some(Stale::InputChanged.reason());
-            None
-        }
-        None => refused,
-    }
 }
 
 fn is_html(content_type: Option<&str>) -> bool {

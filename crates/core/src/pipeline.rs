@@ -20,12 +20,13 @@ use crate::output::{self, OutDir};
 use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
-use crate::source::{self, Lists, Planner, SourceStats};
+use crate::source::{self, Lists, Outlets, PlanContext, Planner, SourceStats};
 use crate::store::dataset::{DatasetStore, RowTotal};
 use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
 use crossbeam_channel::bounded;
 use pixmill_base::error::Error;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How a run ended.
@@ -45,28 +46,10 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let started = Instant::now();
     let out = open_out_dir(config)?;
     let lists = Lists::open(&config.source)?;
-    let report_file = match &config.report {
-        Some(path) => Some(report::open_report(path).map_err(|e| {
-            Error::Setup(format!(
-                "cannot write report {}: {}",
-                path.display(),
-                pixmill_base::io_reason(&e)
-            ))
-        })?),
-        None => None,
-    };
-    let converting = matches!(config.mode, Mode::Convert(_));
-    // A download bar when downloads are possible: fetch, or a list that may hold URLs.
-    let may_download = !converting
-        || !config.source.manifests.is_empty()
-        || config
-            .source
-            .inputs
-            .iter()
-            .any(|i| i == "-" || source::is_url(i));
-    let progress = Progress::new(config.progress, may_download);
+    let report_file = open_report(config)?;
+    let progress = Progress::new(config.progress, may_download(config));
     let names = Names::default();
-    let duplicates = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let duplicates = Arc::new(AtomicU64::new(0));
     let row_total = RowTotal::default();
     let files;
     let dataset;
@@ -80,6 +63,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             &dataset
         }
     };
+    let converting = matches!(config.mode, Mode::Convert(_));
     let (per_worker, mut single) = match store.writers() {
         Writers::PerWorker(make) => (Some(make), None),
         Writers::Single(writer) => (None, Some(writer)),
@@ -102,10 +86,17 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         max_input_size: config.max_input_size,
         hash: config.hash,
     };
+    let plan_ctx = PlanContext {
+        config,
+        out: &out,
+        store,
+        names: &names,
+        stop,
+        discovered: progress.discovered.clone(),
+        duplicates: duplicates.clone(),
+    };
 
-    // The last part: why the output store could not complete its files.
-    type Ran = (report::SinkEnd, Vec<StageLoad>, SourceStats, Option<String>);
-    let (sink_end, loads, stats, unfinished) = std::thread::scope(|scope| -> Result<Ran, Error> {
+    let ran = std::thread::scope(|scope| -> Result<Ran, Error> {
         if !config.dry_run {
             // Leftovers of a killed run; harmless to run beside this one.
             scope.spawn(|| output::clean_stale_temps(out.canonical()));
@@ -136,46 +127,41 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
                 (Route::Queue(fin_tx), rec_tx, Some(handle))
             }
         };
-
-        let cpu = match &config.mode {
-            Mode::Convert(settings) => {
-                let to = process::StageOut {
-                    route: route.clone(),
-                    records: sink_tx.clone(),
-                };
-                let rx = cpu_rx;
-                let ctx = &cpu_ctx;
-                Some(scope.spawn(move || process::run_stage(config.backend, settings, ctx, rx, to)))
-            }
-            Mode::Fetch => {
-                drop(cpu_rx);
-                None
-            }
-        };
+        // Work that computes gets cores: the CPU stage (convert only).
+        let cpu =
+            match &config.mode {
+                Mode::Convert(settings) => {
+                    let to = process::StageOut {
+                        route: route.clone(),
+                        records: sink_tx.clone(),
+                    };
+                    let ctx = &cpu_ctx;
+                    Some(scope.spawn(move || {
+                        process::run_stage(config.backend, settings, ctx, cpu_rx, to)
+                    }))
+                }
+                Mode::Fetch => {
+                    drop(cpu_rx);
+                    None
+                }
+            };
+        // Work that waits gets threads: the I/O stage.
         let io = {
             let to_cpu = converting.then(|| cpu_tx.clone());
-            let (rx, tx) = (io_rx, sink_tx.clone());
+            let tx = sink_tx.clone();
             let ctx = &io_ctx;
-            scope.spawn(move || io_stage::run(ctx, rx, to_cpu, route, tx))
+            scope.spawn(move || io_stage::run(ctx, io_rx, to_cpu, route, tx))
         };
-        let discovered = progress.discovered.clone();
+        let outlets = Outlets {
+            to_io: Some(io_tx),
+            to_cpu: converting.then_some(cpu_tx),
+            to_sink: sink_tx,
+        };
         let listed = progress.listed.clone();
-        let (names, out) = (&names, &out);
-        let dups = duplicates.clone();
         let source = scope.spawn(move || {
-            let mut planner = Planner::new(
-                config,
-                out,
-                store,
-                names,
-                stop,
-                (discovered, dups),
-                Some(io_tx),
-                converting.then_some(cpu_tx),
-                sink_tx,
-            );
+            let mut planner = Planner::new(plan_ctx, outlets);
             let stats = source::produce(&config.source, lists, &mut planner);
-            listed.store(true, std::sync::atomic::Ordering::Relaxed);
+            listed.store(true, Ordering::Relaxed);
             // All rows planned: a dataset store now knows its last file's size.
             if !stop.requested() {
                 let _ = row_total.set(planner.rows_planned());
@@ -183,41 +169,75 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             stats
         });
 
-        let io_load = io
-            .join()
-            .map_err(|_| Error::Setup("the I/O stage panicked".into()))?;
-        let cpu_load = match cpu {
-            Some(handle) => Some(
-                handle
-                    .join()
-                    .map_err(|_| Error::Setup("the CPU stage panicked".into()))??,
-            ),
-            None => None,
-        };
+        let io_load = joined(io, "I/O stage")?;
+        let cpu_load = cpu
+            .map(|h| joined(h, "CPU stage"))
+            .transpose()?
+            .transpose()?;
         // Items were done by now: a data file that cannot be put in place
         // is work lost (exit 1 with the summary), not a setup error.
         let unfinished = match store_thread {
-            Some(handle) => handle
-                .join()
-                .map_err(|_| Error::Setup("the output store panicked".into()))?
+            Some(handle) => joined(handle, "output store")?
                 .err()
                 .map(|e| format!("cannot complete the output: {e}")),
             None => None,
         };
-        let sink_end = sink
-            .join()
-            .map_err(|_| Error::Setup("the output stage panicked".into()))?;
-        let stats = source
-            .join()
-            .map_err(|_| Error::Setup("the source stage panicked".into()))?;
-        let downloads_happened = io_load.busy.iter().any(|b| !b.is_zero());
+        let sink_end = joined(sink, "output stage")?;
+        let stats = joined(source, "source stage")?;
         let mut loads = Vec::new();
-        if downloads_happened {
+        if io_load.busy.iter().any(|b| !b.is_zero()) {
             loads.push(io_load);
         }
         loads.extend(cpu_load);
-        Ok((sink_end, loads, stats, unfinished))
+        Ok(Ran {
+            sink_end,
+            loads,
+            stats,
+            unfinished,
+        })
     })?;
+    let merged = duplicates.load(Ordering::Relaxed);
+    Ok(finish(
+        config,
+        stop,
+        &progress,
+        ran,
+        started.elapsed(),
+        merged,
+    ))
+}
+
+/// What the stages hand back when they are all done.
+struct Ran {
+    sink_end: report::SinkEnd,
+    loads: Vec<StageLoad>,
+    stats: SourceStats,
+    /// Why the output store could not complete its files.
+    unfinished: Option<String>,
+}
+
+/// A stage's result, or a setup error naming the stage that panicked.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>, stage: &str) -> Result<T, Error> {
+    handle
+        .join()
+        .map_err(|_| Error::Setup(format!("the {stage} panicked")))
+}
+
+/// Says how the run ended on stderr and makes the outcome.
+fn finish(
+    config: &Config,
+    stop: &Stop,
+    progress: &Progress,
+    ran: Ran,
+    wall: Duration,
+    merged: u64,
+) -> Outcome {
+    let Ran {
+        sink_end,
+        loads,
+        stats,
+        unfinished,
+    } = ran;
     let counts = sink_end.counts;
     if let Some(why) = &sink_end.broke {
         report::eprint_line(&format!(
@@ -227,8 +247,6 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     if let Some(why) = &unfinished {
         report::eprint_line(&format!("pixmill: {why}"));
     }
-
-    let wall = started.elapsed();
     let interrupted = stop.interrupted();
     let found_nothing = stats.entries == 0 && !interrupted;
     if found_nothing {
@@ -238,52 +256,54 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             .map_or_else(String::new, |p| format!(" ({p})"));
         report::eprint_line(&format!("pixmill: no input found: nothing to do{why}"));
     } else if !config.quiet {
-        let mut text = summarize(&counts, wall, &loads, interrupted);
-        if stop.stdout_closed() {
-            let untouched = progress
+        let untouched = stop.stdout_closed().then(|| {
+            progress
                 .discovered
-                .load(std::sync::atomic::Ordering::Relaxed)
-                .saturating_sub(counts.total());
-            text.push_str(&format!(
-                "\n  stopped early: stdout was closed; {untouched} {} left untouched \
-                 (rerun the same command to do them)",
-                if untouched == 1 { "entry" } else { "entries" }
-            ));
-        }
-        if let Some(passed) = stats.passed_over() {
-            text.push_str(&format!("\n  passed over: {passed}"));
-        }
-        let merged = duplicates.load(std::sync::atomic::Ordering::Relaxed);
-        if merged > 0 {
-            let entries = if merged == 1 { "entry" } else { "entries" };
-            text.push_str(&format!(
-                "\n  {merged} duplicate {entries} merged (the same input given again, under any spelling)"
-            ));
-        }
-        report::eprint_line(&text);
+                .load(Ordering::Relaxed)
+                .saturating_sub(counts.total())
+        });
+        let summary = report::Summary {
+            counts: &counts,
+            wall,
+            loads: &loads,
+            interrupted,
+            untouched,
+            passed_over: stats.passed_over(),
+            merged,
+        };
+        report::eprint_line(&summary.render());
     }
-    Ok(Outcome {
+    Outcome {
         counts,
         interrupted,
         found_nothing,
         broke: sink_end.broke.is_some() || unfinished.is_some(),
-    })
+    }
 }
 
-fn summarize(counts: &Counts, wall: Duration, loads: &[StageLoad], interrupted: bool) -> String {
-    let io = loads.iter().find(|l| l.name == "download");
-    let cpu = loads.iter().find(|l| l.name == "cpu");
-    // Loads and the verdict mean something only when work was done, and a
-    // verdict only when there was enough work to keep every worker busy.
-    let worked = counts.ok + counts.failed;
-    if worked == 0 {
-        return report::summary(counts, wall, &[], None, interrupted);
-    }
-    let workers = loads.iter().map(|l| l.busy.len() as u64).max().unwrap_or(1);
-    let verdict = (worked >= 2 * workers && wall >= report::MIN_JUDGED_RUN)
-        .then(|| report::verdict(io, cpu, wall))
-        .flatten();
-    report::summary(counts, wall, loads, verdict, interrupted)
+/// A download bar when downloads are possible: fetch, or a list that may
+/// hold URLs.
+fn may_download(config: &Config) -> bool {
+    !matches!(config.mode, Mode::Convert(_))
+        || !config.source.manifests.is_empty()
+        || config
+            .source
+            .inputs
+            .iter()
+            .any(|i| i == "-" || source::is_url(i))
+}
+
+fn open_report(config: &Config) -> Result<Option<std::fs::File>, Error> {
+    let Some(path) = &config.report else {
+        return Ok(None);
+    };
+    report::open_report(path).map(Some).map_err(|e| {
+        Error::Setup(format!(
+            "cannot write report {}: {}",
+            path.display(),
+            pixmill_base::io_reason(&e)
+        ))
+    })
 }
 
 fn open_out_dir(config: &Config) -> Result<OutDir, Error> {

@@ -324,7 +324,7 @@ impl StageLoad {
 
 /// Runs shorter than this are not judged: start-up and the last item's
 /// tail would decide the verdict, not the stages.
-pub const MIN_JUDGED_RUN: Duration = Duration::from_millis(500);
+const MIN_JUDGED_RUN: Duration = Duration::from_millis(500);
 
 /// Which stage or limit held the run back, from measured time, with one
 /// concrete suggestion.
@@ -411,42 +411,93 @@ fn held_by_limit(io: &StageLoad, wall: Duration) -> Option<String> {
     })
 }
 
-/// The end-of-run paragraph on stderr.
-pub fn summary(
-    counts: &Counts,
-    wall: Duration,
-    loads: &[StageLoad],
-    verdict: Option<String>,
-    interrupted: bool,
-) -> String {
-    let secs = wall.as_secs_f64();
-    let rate = if secs > 0.0 {
-        counts.ok as f64 / secs
-    } else {
-        0.0
-    };
-    let mut text = format!(
-        "pixmill: {} ok, {} skipped, {} failed",
-        counts.ok, counts.skipped, counts.failed
-    );
-    if counts.planned > 0 {
-        text.push_str(&format!(", {} planned (dry run)", counts.planned));
+/// Everything the end-of-run paragraph on stderr says, in one place.
+pub struct Summary<'a> {
+    pub counts: &'a Counts,
+    pub wall: Duration,
+    /// Each stage's busy time (stages that did no work are left out).
+    pub loads: &'a [StageLoad],
+    pub interrupted: bool,
+    /// Entries left untouched because stdout closed early.
+    pub untouched: Option<u64>,
+    /// What the source passed over (hidden files, non-images), if anything.
+    pub passed_over: Option<String>,
+    /// Entries merged into an earlier one (the same input again).
+    pub merged: u64,
+}
+
+impl Summary<'_> {
+    /// The paragraph: counts and rate, each stage's load, the verdict on
+    /// what held the run back, and why the run left entries alone.
+    pub fn render(&self) -> String {
+        let counts = self.counts;
+        let secs = self.wall.as_secs_f64();
+        let rate = if secs > 0.0 {
+            counts.ok as f64 / secs
+        } else {
+            0.0
+        };
+        let mut text = format!(
+            "pixmill: {} ok, {} skipped, {} failed",
+            counts.ok, counts.skipped, counts.failed
+        );
+        if counts.planned > 0 {
+            text.push_str(&format!(", {} planned (dry run)", counts.planned));
+        }
+        text.push_str(&format!(" in {secs:.2} s ({rate:.1} items/s"));
+        if counts.bytes_out > 0 {
+            text.push_str(&format!(", {} written", human_bytes(counts.bytes_out)));
+        }
+        text.push(')');
+        if self.interrupted {
+            text.push_str("; interrupted: rerun the same command to finish the rest");
+        }
+        // Loads and the verdict mean something only when work was done.
+        let worked = counts.ok + counts.failed;
+        if worked > 0 {
+            for load in self.loads.iter().filter(|l| !l.busy.is_empty()) {
+                text.push_str(&format!("\n  {}", load.describe(self.wall)));
+            }
+            if let Some(v) = self.verdict(worked) {
+                text.push_str(&format!("\n  {v}"));
+            }
+        }
+        if let Some(untouched) = self.untouched {
+            text.push_str(&format!(
+                "\n  stopped early: stdout was closed; {untouched} {} left untouched \
+                 (rerun the same command to do them)",
+                if untouched == 1 { "entry" } else { "entries" }
+            ));
+        }
+        if let Some(passed) = &self.passed_over {
+            text.push_str(&format!("\n  passed over: {passed}"));
+        }
+        if self.merged > 0 {
+            let entries = if self.merged == 1 { "entry" } else { "entries" };
+            text.push_str(&format!(
+                "\n  {} duplicate {entries} merged (the same input given again, under any spelling)",
+                self.merged
+            ));
+        }
+        text
     }
-    text.push_str(&format!(" in {secs:.2} s ({rate:.1} items/s"));
-    if counts.bytes_out > 0 {
-        text.push_str(&format!(", {} written", human_bytes(counts.bytes_out)));
+
+    /// A verdict only when there was enough work to keep every worker busy
+    /// for long enough to judge.
+    fn verdict(&self, worked: u64) -> Option<String> {
+        let workers = self
+            .loads
+            .iter()
+            .map(|l| l.busy.len() as u64)
+            .max()
+            .unwrap_or(1);
+        if worked < 2 * workers || self.wall < MIN_JUDGED_RUN {
+            return None;
+        }
+        let io = self.loads.iter().find(|l| l.name == "download");
+        let cpu = self.loads.iter().find(|l| l.name == "cpu");
+        verdict(io, cpu, self.wall)
     }
-    text.push(')');
-    if interrupted {
-        text.push_str("; interrupted: rerun the same command to finish the rest");
-    }
-    for load in loads.iter().filter(|l| !l.busy.is_empty()) {
-        text.push_str(&format!("\n  {}", load.describe(wall)));
-    }
-    if let Some(v) = verdict {
-        text.push_str(&format!("\n  {v}"));
-    }
-    text
 }
 
 /// `text` with its control characters escaped (`\n`, `\u{1b}`), so an
@@ -524,10 +575,22 @@ mod tests {
             planned: 0,
             bytes_out: 2048,
         };
-        let s = summary(&counts, Duration::from_secs(2), &[], None, true);
+        let s = Summary {
+            counts: &counts,
+            wall: Duration::from_secs(2),
+            loads: &[],
+            interrupted: true,
+            untouched: Some(1),
+            passed_over: Some("2 hidden".into()),
+            merged: 4,
+        }
+        .render();
         assert!(s.contains("3 ok, 1 skipped, 2 failed"), "{s}");
         assert!(s.contains("1.5 items/s"), "{s}");
         assert!(s.contains("2.0 KiB"), "{s}");
         assert!(s.contains("interrupted"), "{s}");
+        assert!(s.contains("1 entry left untouched"), "{s}");
+        assert!(s.contains("passed over: 2 hidden"), "{s}");
+        assert!(s.contains("4 duplicate entries merged"), "{s}");
     }
 }

@@ -1,88 +1,31 @@
-//! Fetcher tests against local servers only (tiny_http, or raw TCP where a
-//! response must break HTTP on purpose); nothing here touches the internet.
+//! Fetcher tests against the one loopback test server (pixmill-testkit's),
+//! whose replies can break HTTP on purpose; nothing here touches the
+//! internet.
 
 use super::*;
+use pixmill_testkit::server::{Reply, Server};
 use sha2::{Digest, Sha256};
-use std::io::{Cursor, Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
-use tiny_http::{Header, Response, Server, StatusCode};
 
-/// A tiny_http server answering each request on its own thread, so slow
-/// handlers overlap; `handler` gets the request and its 1-based number.
-struct TestServer {
-    base: String,
-    hits: Arc<AtomicUsize>,
-    server: Arc<Server>,
+/// The reply `status` with `body` and `headers`, for a handler.
+fn reply(status: u16, body: &[u8], headers: &[(&str, &str)]) -> Option<Reply> {
+    let reply = Reply::new(status, body.to_vec());
+    Some(
+        headers
+            .iter()
+            .fold(reply, |reply, (k, v)| reply.header(k, v)),
+    )
 }
 
-impl TestServer {
-    fn start(handler: impl Fn(tiny_http::Request, usize) + Send + Sync + 'static) -> Self {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind test server"));
-        let port = server.server_addr().to_ip().expect("ip listener").port();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let handler = Arc::new(handler);
-        let (srv, count) = (server.clone(), hits.clone());
-        thread::spawn(move || {
-            for request in srv.incoming_requests() {
-                let n = count.fetch_add(1, SeqCst) + 1;
-                let handler = handler.clone();
-                thread::spawn(move || handler(request, n));
-            }
-        });
-        TestServer {
-            base: format!("http://127.0.0.1:{port}"),
-            hits,
-            server,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(SeqCst)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.server.unblock();
-    }
-}
-
-fn reply(request: tiny_http::Request, status: u16, body: &[u8], headers: &[(&str, &str)]) {
-    let mut response = Response::from_data(body.to_vec()).with_status_code(StatusCode(status));
-    for (k, v) in headers {
-        response.add_header(Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("header"));
-    }
-    let _ = request.respond(response);
-}
-
-/// A raw TCP server that sends `head_and_body` verbatim to every connection,
-/// then holds the socket open for `hold` before closing it.
-fn raw_server(head_and_body: &'static [u8], hold: Duration) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw server");
-    let port = listener.local_addr().expect("addr").port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let count = hits.clone();
-    thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            count.fetch_add(1, SeqCst);
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                let _ = stream.write_all(head_and_body);
-                let _ = stream.flush();
-                thread::sleep(hold);
-            });
-        }
-    });
-    (format!("http://127.0.0.1:{port}/file"), hits)
+/// 200 with a 100-byte body that starts with `first` and stops there, then
+/// holds the connection for `hold`.
+fn cut_short(first: &[u8], hold: Duration) -> Option<Reply> {
+    let mut body = first.to_vec();
+    body.resize(100, b'.');
+    Some(Reply::ok(body).cut_at(first.len()).then_wait(hold))
 }
 
 fn quick() -> FetchSettings {
@@ -147,15 +90,11 @@ fn fetcher_is_send_and_sync() {
 
 #[test]
 fn downloads_body_with_user_agent_and_content_type() {
-    let server = TestServer::start(|req, _| {
-        let ua = req
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("User-Agent"))
-            .map(|h| h.value.to_string());
-        let ok = ua.as_deref() == Some(concat!("pixmill/", env!("CARGO_PKG_VERSION")));
+    let server = Server::with(|req| {
+        let ua = req.header("User-Agent");
+        let ok = ua == Some(concat!("pixmill/", env!("CARGO_PKG_VERSION")));
         let status = if ok { 200 } else { 400 };
-        reply(req, status, b"pixels", &[("Content-Type", "image/png")]);
+        reply(status, b"pixels", &[("Content-Type", "image/png")])
     });
     let d = dest();
     let done = get(&fetcher(quick()), &server.url("/a.png"), &d).expect("fetch");
@@ -166,22 +105,22 @@ fn downloads_body_with_user_agent_and_content_type() {
 
 #[test]
 fn flaky_503_twice_then_recovers() {
-    let server = TestServer::start(|req, n| match n {
-        1 | 2 => reply(req, 503, b"busy", &[]),
-        _ => reply(req, 200, b"finally", &[]),
+    let server = Server::with(|req| match req.number {
+        1 | 2 => reply(503, b"busy", &[]),
+        _ => reply(200, b"finally", &[]),
     });
     let d = dest();
     let done = get(&fetcher(quick()), &server.url("/f"), &d).expect("recovers");
     assert_eq!(done.attempts, 3);
-    assert_eq!(server.hits(), 3);
+    assert_eq!(server.requests(), 3);
     assert_eq!(std::fs::read(&d.path).unwrap(), b"finally");
 }
 
 #[test]
 fn retry_after_on_429_is_honoured() {
-    let server = TestServer::start(|req, n| match n {
-        1 => reply(req, 429, b"slow down", &[("Retry-After", "1")]),
-        _ => reply(req, 200, b"ok", &[]),
+    let server = Server::with(|req| match req.number {
+        1 => reply(429, b"slow down", &[("Retry-After", "1")]),
+        _ => reply(200, b"ok", &[]),
     });
     let settings = FetchSettings {
         max_backoff: Duration::from_secs(3),
@@ -200,7 +139,7 @@ fn retry_after_on_429_is_honoured() {
 
 #[test]
 fn not_found_is_not_retried() {
-    let server = TestServer::start(|req, _| reply(req, 404, b"nope", &[]));
+    let server = Server::with(|_| reply(404, b"nope", &[]));
     let d = dest();
     let failure = expect_failure(
         get(&fetcher(quick()), &server.url("/x"), &d),
@@ -208,13 +147,13 @@ fn not_found_is_not_retried() {
     );
     assert_eq!(failure.error.message, "HTTP 404 Not Found");
     assert_eq!((failure.attempts, failure.http_status), (1, Some(404)));
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.requests(), 1);
     assert!(!d.path.exists());
 }
 
 #[test]
 fn server_error_retried_then_fails() {
-    let server = TestServer::start(|req, _| reply(req, 500, b"boom", &[]));
+    let server = Server::with(|_| reply(500, b"boom", &[]));
     let settings = FetchSettings {
         retries: 3,
         ..quick()
@@ -226,16 +165,15 @@ fn server_error_retried_then_fails() {
     );
     assert_eq!(failure.error.message, "HTTP 500 Internal Server Error");
     assert_eq!((failure.attempts, failure.http_status), (4, Some(500)));
-    assert_eq!(server.hits(), 4);
+    assert_eq!(server.requests(), 4);
 }
 
 #[test]
 fn truncated_body_is_retried_then_fails_and_leaves_nothing() {
-    // tiny_http keeps connections alive, so a short body would look like a
-    // stall there; a raw socket can announce 100 bytes, send 40 and close.
-    let body =
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789012345678901234567890123456789";
-    let (url, hits) = raw_server(body, Duration::ZERO);
+    // Announces 100 bytes, sends 40 and closes.
+    let server =
+        Server::with(|_| cut_short(b"0123456789012345678901234567890123456789", Duration::ZERO));
+    let url = server.url("/file");
     let settings = FetchSettings {
         retries: 1,
         ..quick()
@@ -249,14 +187,14 @@ fn truncated_body_is_retried_then_fails_and_leaves_nothing() {
         failure.error.message
     );
     assert_eq!(failure.attempts, 2);
-    assert_eq!(hits.load(SeqCst), 2);
+    assert_eq!(server.requests(), 2);
     assert!(!d.path.exists());
 }
 
 #[test]
 fn stalled_body_times_out() {
-    let body = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst bytes";
-    let (url, _) = raw_server(body, Duration::from_secs(5));
+    let server = Server::with(|_| cut_short(b"first bytes", Duration::from_secs(5)));
+    let url = server.url("/file");
     let settings = FetchSettings {
         retries: 0,
         timeout: Duration::from_secs(1),
@@ -276,7 +214,8 @@ fn stalled_body_times_out() {
 
 #[test]
 fn silent_server_times_out_waiting_for_headers() {
-    let (url, _) = raw_server(b"", Duration::from_secs(5));
+    let server = Server::with(|_| Some(Reply::silent(Duration::from_secs(5))));
+    let url = server.url("/file");
     let settings = FetchSettings {
         retries: 0,
         timeout: Duration::from_secs(1),
@@ -293,8 +232,8 @@ fn silent_server_times_out_waiting_for_headers() {
 
 #[test]
 fn max_time_cuts_a_stalled_body_short() {
-    let body = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst bytes";
-    let (url, _) = raw_server(body, Duration::from_secs(5));
+    let server = Server::with(|_| cut_short(b"first bytes", Duration::from_secs(5)));
+    let url = server.url("/file");
     let settings = FetchSettings {
         timeout: Duration::from_secs(10),
         max_time: Some(Duration::from_millis(800)),
@@ -318,7 +257,7 @@ fn max_time_cuts_a_stalled_body_short() {
 
 #[test]
 fn max_time_caps_retries() {
-    let server = TestServer::start(|req, _| reply(req, 500, b"boom", &[]));
+    let server = Server::with(|_| reply(500, b"boom", &[]));
     let settings = FetchSettings {
         retries: 1000,
         max_time: Some(Duration::from_millis(700)),
@@ -356,25 +295,25 @@ fn max_time_caps_retries() {
 
 #[test]
 fn redirect_chain_is_followed() {
-    let server = TestServer::start(|req, _| {
-        let next = match req.url() {
+    let server = Server::with(|req| {
+        let next = match req.path.as_str() {
             "/r3" => "/r2",
             "/r2" => "/r1",
             "/r1" => "/file",
-            _ => return reply(req, 200, b"landed", &[]),
+            _ => return reply(200, b"landed", &[]),
         };
-        reply(req, 302, b"", &[("Location", next)]);
+        reply(302, b"", &[("Location", next)])
     });
     let d = dest();
     let done = get(&fetcher(quick()), &server.url("/r3"), &d).expect("fetch");
     assert_eq!(done.attempts, 1);
-    assert_eq!(server.hits(), 4);
+    assert_eq!(server.requests(), 4);
     assert_eq!(std::fs::read(&d.path).unwrap(), b"landed");
 }
 
 #[test]
 fn redirect_loop_fails_without_retry() {
-    let server = TestServer::start(|req, _| reply(req, 302, b"", &[("Location", "/loop")]));
+    let server = Server::with(|_| reply(302, b"", &[("Location", "/loop")]));
     let d = dest();
     let failure = expect_failure(
         get(&fetcher(quick()), &server.url("/loop"), &d),
@@ -386,17 +325,17 @@ fn redirect_loop_fails_without_retry() {
         failure.error.message
     );
     assert_eq!(failure.attempts, 1);
-    assert_eq!(server.hits(), MAX_REDIRECTS + 1);
+    assert_eq!(server.requests(), MAX_REDIRECTS + 1);
 }
 
 #[test]
 fn redirect_to_other_scheme_refused() {
-    let server = TestServer::start(|req, _| {
-        let target = match req.url() {
+    let server = Server::with(|req| {
+        let target = match req.path.as_str() {
             "/ftp" => "ftp://127.0.0.1/x",
             _ => "file:///etc/passwd",
         };
-        reply(req, 301, b"", &[("Location", target)]);
+        reply(301, b"", &[("Location", target)])
     });
     let f = fetcher(quick());
     let d = dest();
@@ -413,7 +352,7 @@ fn redirect_to_other_scheme_refused() {
         msg.contains("redirect to unsupported URL scheme \"file\""),
         "{msg}"
     );
-    assert_eq!(server.hits(), 2);
+    assert_eq!(server.requests(), 2);
 }
 
 #[test]
@@ -463,7 +402,7 @@ fn bad_urls_fail_before_any_request() {
 
 #[test]
 fn announced_oversize_body_rejected_at_once() {
-    let server = TestServer::start(|req, _| reply(req, 200, &[7u8; 1000], &[]));
+    let server = Server::with(|_| reply(200, &[7u8; 1000], &[]));
     let settings = FetchSettings {
         max_size: Some(100),
         ..quick()
@@ -480,11 +419,8 @@ fn announced_oversize_body_rejected_at_once() {
 
 #[test]
 fn unannounced_oversize_body_aborted_while_streaming() {
-    let server = TestServer::start(|req, _| {
-        // No length: tiny_http falls back to chunked encoding.
-        let body = Cursor::new(vec![7u8; 1000]);
-        let _ = req.respond(Response::new(StatusCode(200), vec![], body, None, None));
-    });
+    // No length announced: the body comes chunked.
+    let server = Server::with(|_| Some(Reply::ok(vec![7u8; 1000]).chunked()));
     let settings = FetchSettings {
         max_size: Some(100),
         ..quick()
@@ -500,7 +436,7 @@ fn unannounced_oversize_body_aborted_while_streaming() {
 
 #[test]
 fn body_at_exactly_max_size_is_fine() {
-    let server = TestServer::start(|req, _| reply(req, 200, &[1u8; 100], &[]));
+    let server = Server::with(|_| reply(200, &[1u8; 100], &[]));
     let settings = FetchSettings {
         max_size: Some(100),
         ..quick()
@@ -511,7 +447,7 @@ fn body_at_exactly_max_size_is_fine() {
 
 #[test]
 fn sha256_mismatch_fails_and_removes_dest() {
-    let server = TestServer::start(|req, _| reply(req, 200, b"actual", &[]));
+    let server = Server::with(|_| reply(200, b"actual", &[]));
     let d = dest();
     let wrong = sha_hex(b"expected");
     let result = fetcher(quick()).fetch(
@@ -532,7 +468,7 @@ fn sha256_mismatch_fails_and_removes_dest() {
 
 #[test]
 fn sha256_match_passes_case_insensitively() {
-    let server = TestServer::start(|req, _| reply(req, 200, b"actual", &[]));
+    let server = Server::with(|_| reply(200, b"actual", &[]));
     let d = dest();
     let want = sha_hex(b"actual").to_ascii_uppercase();
     let done = fetcher(quick())
@@ -562,36 +498,31 @@ fn malformed_expected_sha256_rejected_up_front() {
 
 #[test]
 fn unwritable_dest_is_a_write_error_not_retried() {
-    let server = TestServer::start(|req, _| reply(req, 200, b"data", &[]));
+    let server = Server::with(|_| reply(200, b"data", &[]));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing-dir").join("out.part");
     let result = fetcher(quick()).fetch(&server.url("/w"), &path, None, &AtomicBool::new(false));
     let failure = expect_failure(result, ErrorClass::Write);
     assert_eq!(failure.attempts, 1);
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.requests(), 1);
 }
 
 #[test]
 fn cancelled_before_start_makes_no_request() {
-    let server = TestServer::start(|req, _| reply(req, 200, b"data", &[]));
+    let server = Server::with(|_| reply(200, b"data", &[]));
     let d = dest();
     let result = fetcher(quick()).fetch(&server.url("/c"), &d.path, None, &AtomicBool::new(true));
     let failure = expect_failure(result, ErrorClass::Fetch);
     assert_eq!(failure.error.message, "cancelled");
-    assert_eq!((failure.attempts, server.hits()), (0, 0));
+    assert_eq!((failure.attempts, server.requests()), (0, 0));
 }
 
 #[test]
 fn per_host_cap_limits_concurrency() {
-    let current = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (cur, pk) = (current.clone(), peak.clone());
-    let server = TestServer::start(move |req, _| {
-        let now = cur.fetch_add(1, SeqCst) + 1;
-        pk.fetch_max(now, SeqCst);
+    // Each answer takes the server 150 ms, so requests overlap.
+    let server = Server::with(|_| {
         thread::sleep(Duration::from_millis(150));
-        cur.fetch_sub(1, SeqCst);
-        reply(req, 200, b"x", &[]);
+        reply(200, b"x", &[])
     });
     let f = Arc::new(fetcher(FetchSettings {
         per_host: Some(2),
@@ -609,15 +540,15 @@ fn per_host_cap_limits_concurrency() {
     for t in threads {
         assert_eq!(t.join().expect("thread").expect("fetch"), 1);
     }
-    assert_eq!(server.hits(), 6);
-    assert_eq!(peak.load(SeqCst), 2, "cap not reached or exceeded");
+    assert_eq!(server.requests(), 6);
+    assert_eq!(server.peak_in_flight(), 2, "cap not reached or exceeded");
 }
 
 #[test]
 fn huge_limits_do_not_overflow() {
-    let server = TestServer::start(|req, n| match n {
-        1 => reply(req, 503, b"", &[("Retry-After", "0")]),
-        _ => reply(req, 200, b"ok", &[]),
+    let server = Server::with(|req| match req.number {
+        1 => reply(503, b"", &[("Retry-After", "0")]),
+        _ => reply(200, b"ok", &[]),
     });
     let settings = FetchSettings {
         max_time: Some(Duration::MAX),

@@ -66,14 +66,16 @@ fn jpeg_decoder(data: &[u8], need: Option<usize>) {
 fn turbo(tj: &mut turbojpeg::Decompressor, data: &[u8], need: Option<usize>) {
     let header = tj.read_header(data).expect("libjpeg-turbo header");
     let m = need.map_or(8, |n| turbo_eighths(header.width.max(header.height), n));
-    let scale = turbojpeg::ScalingFactor::new(m, 8);
-    tj.set_scaling_factor(scale).expect("libjpeg-turbo scale");
-    let size = header.scaled(scale);
+    // Asked for the sides of scale m/8, libjpeg-turbo decodes at that scale.
+    let (width, height) = (
+        (header.width * m).div_ceil(8),
+        (header.height * m).div_ceil(8),
+    );
     let mut image = turbojpeg::Image {
-        pixels: vec![0u8; 3 * size.width * size.height],
-        width: size.width,
-        pitch: 3 * size.width,
-        height: size.height,
+        pixels: vec![0u8; 3 * width * height],
+        width,
+        pitch: 3 * width,
+        height,
         format: turbojpeg::PixelFormat::RGB,
     };
     tj.decompress(data, image.as_deref_mut())

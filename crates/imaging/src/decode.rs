@@ -132,15 +132,14 @@ pub(crate) fn turbo_header(
     input: &[u8],
 ) -> Result<TurboHeader, String> {
     use turbojpeg::{Colorspace, PixelFormat};
+    // libjpeg-turbo 2 reads no lossless (SOF3) JPEG header: it fails here,
+    // and the other decoders are tried.
     let info = tj.read_header(input).map_err(turbo_message)?;
     let (format, layout) = match info.colorspace {
         Colorspace::Gray => (PixelFormat::GRAY, Layout::L8),
         Colorspace::YCbCr | Colorspace::RGB => (PixelFormat::RGB, Layout::Rgb8),
         other => return Err(format!("{other:?} colour space")),
     };
-    if info.is_lossless {
-        return Err("lossless JPEG".into());
-    }
     let side = |v: usize| u32::try_from(v).map_err(|_| "size out of range".to_string());
     Ok(TurboHeader {
         width: side(info.width)?,
@@ -166,9 +165,9 @@ pub(crate) fn decode_jpeg_turbo(
     (orientation, icc): (Orientation, Option<Vec<u8>>),
 ) -> Result<Decoded, String> {
     let k = k.clamp(1, 8);
-    let scale = turbojpeg::ScalingFactor::new(k as usize, 8);
-    tj.set_scaling_factor(scale).map_err(turbo_message)?;
-    // libjpeg-turbo rounds scaled sides up, as jpeg-decoder does.
+    // libjpeg-turbo rounds scaled sides up, as jpeg-decoder does, and given
+    // the sides of scale k/8 it decodes at that scale (the largest of its
+    // factors that fits them).
     let (width, height) = (dct_side(header.width, k), dct_side(header.height, k));
     let pitch = width as usize * header.layout.channels();
     let mut data = vec![0; pitch * height as usize];

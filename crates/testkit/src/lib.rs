@@ -3,6 +3,7 @@
 //! dev-dependency only; nothing here ships.
 
 pub mod fuzz;
+pub mod server;
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use std::path::PathBuf;

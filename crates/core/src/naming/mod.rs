@@ -28,7 +28,11 @@
 //!    and machines, and no input ever fails because another one did. Two
 //!    inputs given the same explicit `output` name are a clash: the later
 //!    one fails, since the user asked for exactly that name.
+//! 5. **Datasets.** A row of a WebDataset or parquet output is named by its
+//!    position, not its input: its data file and sample key come from
+//!    [`dataset::Layout`] (`00002.tar:000025.jpg`).
 
+pub mod dataset;
 pub mod url;
 
 use pixmill_base::error::{ErrorClass, ItemError};

@@ -6,7 +6,7 @@ pub mod manifest;
 mod plan;
 mod walk;
 
-pub use plan::{is_url, Planner};
+pub use plan::{is_url, Outlets, PlanContext, Planner};
 
 use crate::config::SourceConfig;
 use crate::item::{Extra, Record};

@@ -5,14 +5,15 @@
 use super::{Origin, Raw};
 use crate::config::{Config, Mode, OutputFormat};
 use crate::item::{Entry, Input, Job, Record, Row, RowRef, Status};
+use crate::naming::dataset::Layout;
 use crate::naming::Settles;
 use crate::naming::{self, Names};
 use crate::output::OutDir;
 use crate::output_format;
 use crate::signal::Stop;
-use crate::store::dataset::Layout;
+use crate::store::dataset;
 use crate::store::stamp::{InputId, Provenance};
-use crate::store::{resume_rule, OutputStore};
+use crate::store::{resume, OutputStore};
 use crossbeam_channel::Sender;
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_fetch::Validators;
@@ -54,20 +55,44 @@ pub struct Planner<'a> {
     dataset: Option<Layout>,
 }
 
+/// What every entry is planned against: the run's settings and the state
+/// the stages share.
+pub struct PlanContext<'a> {
+    pub config: &'a Config,
+    pub out: &'a OutDir,
+    pub store: &'a dyn OutputStore,
+    pub names: &'a Names,
+    pub stop: &'a Stop,
+    /// Entries found so far (the progress bar reads it).
+    pub discovered: Arc<AtomicU64>,
+    /// Entries merged into an earlier one (the summary reports it).
+    pub duplicates: Arc<AtomicU64>,
+}
+
+/// Where planned entries go next: URLs to the I/O stage, local files to
+/// the CPU stage (none in `fetch`), decided records to the sink.
+pub struct Outlets {
+    pub to_io: Option<Sender<Entry>>,
+    pub to_cpu: Option<Sender<Job>>,
+    pub to_sink: Sender<Record>,
+}
+
 impl<'a> Planner<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        config: &'a Config,
-        out: &'a OutDir,
-        store: &'a dyn OutputStore,
-        names: &'a Names,
-        stop: &'a Stop,
-        counters: (Arc<AtomicU64>, Arc<AtomicU64>),
-        to_io: Option<Sender<Entry>>,
-        to_cpu: Option<Sender<Job>>,
-        to_sink: Sender<Record>,
-    ) -> Planner<'a> {
-        let (discovered, duplicates) = counters;
+    pub fn new(context: PlanContext<'a>, outlets: Outlets) -> Planner<'a> {
+        let PlanContext {
+            config,
+            out,
+            store,
+            names,
+            stop,
+            discovered,
+            duplicates,
+        } = context;
+        let Outlets {
+            to_io,
+            to_cpu,
+            to_sink,
+        } = outlets;
         Planner {
             config,
             out,
@@ -81,7 +106,7 @@ impl<'a> Planner<'a> {
             to_cpu,
             to_sink,
             rows: 0,
-            dataset: (config.output_format != OutputFormat::Files).then(|| Layout::new(config)),
+            dataset: (config.output_format != OutputFormat::Files).then(|| dataset::layout(config)),
         }
     }
 
@@ -280,7 +305,9 @@ impl<'a> Planner<'a> {
         }
         // A missing input has nothing to compare: it fails when read.
         if identity.is_some() {
-            if let Some(done) = self.resume(&mut entry) {
+            if let Some(done) =
+                resume::before(self.store, self.names, &mut entry, self.config.on_exists)
+            {
                 return Planned::Done(done);
             }
         }
@@ -347,42 +374,6 @@ impl<'a> Planner<'a> {
                 Settles::Nothing,
             ),
         })
-    }
-
-    /// Applies `--on-exists` to what the store holds. A download whose
-    /// extension the server will settle is looked for under each name it
-    /// may have settled to on an earlier run.
-    fn resume(&self, entry: &mut Entry) -> Option<Record> {
-        if entry.settles == Settles::Nothing {
-            return resume_rule(self.store, entry, self.config.on_exists);
-        }
-        if entry.settles == Settles::Name {
-            if let Some(named) = self.store.recall_name(entry) {
-                let stem = std::mem::replace(&mut entry.output, named);
-                if self.store.exists(entry) && self.claim_recalled(entry) {
-                    // Up to date, or a conditional request with its validators.
-                    return resume_rule(self.store, entry, self.config.on_exists);
-                }
-                entry.output = stem;
-            }
-        }
-        let stem = entry.output.clone();
-        for candidate in naming::settled_candidates(&stem) {
-            entry.output = candidate;
-            if self.store.exists(entry) {
-                return resume_rule(self.store, entry, self.config.on_exists);
-            }
-        }
-        entry.output = stem;
-        None
-    }
-
-    /// Claims a recalled name for `entry`'s key, as an earlier run did; false
-    /// when another input of this run holds it.
-    fn claim_recalled(&self, entry: &Entry) -> bool {
-        self.names
-            .claim(&entry.output, &entry.key, false)
-            .is_ok_and(|claimed| claimed == entry.output)
     }
 
     /// The output format for `convert` (see [`output_format`]). `None`

@@ -21,6 +21,7 @@ mod columns;
 use super::{Freshness, OutputStore, Payload, Placed, StoreWriter, Writers};
 use crate::config::{Config, OnExists, OutputFormat};
 use crate::item::{Entry, Record, Status};
+use crate::naming::dataset::Layout;
 use crate::output::{self, OutDir};
 use columns::{MetaRow, TableWriter};
 use pixmill_base::error::{ErrorClass, ItemError};
@@ -30,52 +31,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-/// Where each input row goes: its data file and its key.
-#[derive(Debug, Clone, Copy)]
-pub struct Layout {
-    per_file: u64,
-    shard: Option<(u64, u64)>,
-    kind: OutputFormat,
-}
-
-impl Layout {
-    pub fn new(config: &Config) -> Layout {
-        Layout {
-            per_file: config.samples_per_file.max(1),
-            shard: config.source.shard,
-            kind: config.output_format,
-        }
-    }
-
-    pub fn file_of(&self, position: u64) -> u64 {
-        position / self.per_file
-    }
-
-    /// The name of data file `file` without extension: `00012`, or
-    /// `3of8-00012` in a `--shard 3/8` run, so shard runs sharing a folder
-    /// never collide.
-    pub fn stem(&self, file: u64) -> String {
-        match self.shard {
-            Some((index, count)) => format!("{index}of{count}-{file:05}"),
-            None => format!("{file:05}"),
-        }
-    }
-
-    /// The sample key of the row at `position`: the file's stem and the
-    /// row's place in it, as img2dataset's `{shard:05}{index:04}`.
-    pub fn key(&self, position: u64) -> String {
-        let digits = (self.per_file - 1).max(1).ilog10() as usize + 1;
-        let within = position % self.per_file;
-        format!("{}{within:0digits$}", self.stem(self.file_of(position)))
-    }
-
-    fn data_name(&self, file: u64) -> String {
-        let ext = match self.kind {
-            OutputFormat::Parquet => "parquet",
-            _ => "tar",
-        };
-        format!("{}.{ext}", self.stem(file))
-    }
+/// How `config` lays its rows out in data files (see [`crate::naming::dataset`]).
+pub fn layout(config: &Config) -> Layout {
+    let data_ext = match config.output_format {
+        OutputFormat::Parquet => "parquet",
+        _ => "tar",
+    };
+    Layout::new(config.samples_per_file, config.source.shard, data_ext)
 }
 
 /// The total number of rows the source planned, once it has planned all of
@@ -86,6 +48,8 @@ pub type RowTotal = Arc<OnceLock<u64>>;
 pub struct DatasetStore<'a> {
     out: &'a OutDir,
     layout: Layout,
+    /// Tar or parquet data files.
+    kind: OutputFormat,
     fsync: bool,
     on_exists: OnExists,
     total: RowTotal,
@@ -95,7 +59,8 @@ impl<'a> DatasetStore<'a> {
     pub fn new(out: &'a OutDir, config: &Config, total: RowTotal) -> DatasetStore<'a> {
         DatasetStore {
             out,
-            layout: Layout::new(config),
+            layout: layout(config),
+            kind: config.output_format,
             fsync: config.fsync,
             on_exists: config.on_exists,
             total,
@@ -131,19 +96,16 @@ impl OutputStore for DatasetStore<'_> {
         let ext = entry
             .output
             .extension()
-            .map(|e| format!(".{}", e.to_string_lossy().to_ascii_lowercase()))
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
-        Some(format!(
-            "{}:{}{ext}",
-            self.layout.data_name(self.layout.file_of(position)),
-            self.layout.key(position)
-        ))
+        Some(self.layout.member_name(position, &ext))
     }
 
     fn writers(&self) -> Writers<'_> {
         Writers::Single(Box::new(DatasetWriter {
             root: self.out.root().to_path_buf(),
             layout: self.layout,
+            kind: self.kind,
             fsync: self.fsync,
             overwrite: self.on_exists == OnExists::Overwrite,
             total: self.total.clone(),
@@ -159,6 +121,7 @@ impl OutputStore for DatasetStore<'_> {
 struct DatasetWriter {
     root: PathBuf,
     layout: Layout,
+    kind: OutputFormat,
     fsync: bool,
     overwrite: bool,
     total: RowTotal,
@@ -221,10 +184,8 @@ impl StoreWriter for DatasetWriter {
             .and_then(|e| e.to_str())
             .unwrap_or("bin")
             .to_ascii_lowercase();
-        let file = self.layout.file_of(row.position);
-        let key = self.layout.key(row.position);
         let placed = Placed {
-            output: format!("{}:{key}.{ext}", self.layout.data_name(file)),
+            output: self.layout.member_name(row.position, &ext),
             bytes: bytes.len() as u64,
         };
         self.pending = Some(Pending {
@@ -308,7 +269,7 @@ impl DatasetWriter {
     /// How many rows data file `number` holds: full, or the rest of the
     /// input for the last one (known once the source has planned it all).
     fn expected(&self, number: u64) -> Option<u64> {
-        let per_file = self.layout.per_file;
+        let per_file = self.layout.per_file();
         match self.total.get() {
             Some(&total) if total <= (number + 1) * per_file => {
                 Some(total.saturating_sub(number * per_file))
@@ -321,7 +282,7 @@ impl DatasetWriter {
         let final_path = self.root.join(self.layout.data_name(number));
         let temp = output::temp_path(&final_path);
         let file = BufWriter::with_capacity(1 << 20, File::create(&temp)?);
-        let data = match self.layout.kind {
+        let data = match self.kind {
             OutputFormat::Parquet => Data::Parquet(Box::new(TableWriter::new(file, true))),
             _ => Data::Tar(tar::Builder::new(file)),
         };

@@ -11,12 +11,12 @@
 
 pub mod dataset;
 pub mod files;
+pub mod resume;
 pub mod stamp;
 
-use crate::config::OnExists;
 use crate::item::{Entry, Record, Status};
 use crossbeam_channel::Sender;
-use pixmill_base::error::{ErrorClass, ItemError};
+use pixmill_base::error::ItemError;
 use pixmill_fetch::Validators;
 use std::path::PathBuf;
 
@@ -139,48 +139,6 @@ pub trait StoreWriter: Send {
         Ok(())
     }
 }
-
-/// The `--on-exists` rule, applied to what the store holds for `entry`:
-/// a record when the entry is not to be done; otherwise `entry` learns why
-/// it is redone, or what to ask the server.
-pub fn resume_rule(
-    store: &dyn OutputStore,
-    entry: &mut Entry,
-    on_exists: OnExists,
-) -> Option<Record> {
-    match on_exists {
-        OnExists::Overwrite => return None,
-        OnExists::Skip | OnExists::Fail if !store.exists(entry) => return None,
-        OnExists::Fail => {
-            return Some(Record::new(entry, Status::Failed).fail(ItemError::new(
-                ErrorClass::Exists,
-                format!(
-                    "output {} exists (--on-exists fail)",
-                    entry.output.display()
-                ),
-            )))
-        }
-        OnExists::Skip => {
-            return Some(Record::new(entry, Status::Skipped).skip("output exists"));
-        }
-        OnExists::Update => {}
-    }
-    match store.check(entry) {
-        Freshness::Missing => None,
-        Freshness::UpToDate => Some(Record::new(entry, Status::Skipped).skip(UP_TO_DATE)),
-        Freshness::Revalidate(validators) => {
-            entry.revalidate = Some(validators);
-            None
-        }
-        Freshness::Stale(stale) => {
-            entry.redo = Some(stale.reason());
-            None
-        }
-    }
-}
-
-/// The reason of a skip by the up-to-date rule.
-pub const UP_TO_DATE: &str = "up to date";
 
 /// An item the CPU stage (or, for `fetch`, the I/O stage) finished: its
 /// record so far and its bytes, on their way to the store.

@@ -2,7 +2,7 @@
 //! completions and the man page (every option of every subcommand, and the
 //! copies under packaging/ kept current), `--version` and `pixmill formats`.
 
-use crate::common::pixmill;
+use crate::common::{pixmill, Said};
 use pixmill_imaging::Format;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -135,7 +135,7 @@ fn bash_completes_an_option_prefix() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "--resize");
+    assert_eq!(out.stdout_text().trim(), "--resize");
 }
 
 /// The files the wheel installs into the venv's `share/`.
@@ -160,7 +160,7 @@ fn installed_files() -> Vec<(PathBuf, Vec<&'static str>)> {
 
 /// The wheel ships generated copies (`pip install .` runs no build step of
 /// ours); this keeps them equal to what the binary prints.
-/// `PIXMILL_UPDATE_PACKAGING=1 cargo test --test tests packaging` rewrites them.
+/// `PIXMILL_UPDATE_PACKAGING=1 cargo test --release --test tests packaging` rewrites them.
 #[test]
 fn packaged_completions_and_man_page_match_the_cli() {
     let update = std::env::var_os("PIXMILL_UPDATE_PACKAGING").is_some();
@@ -176,7 +176,7 @@ fn packaged_completions_and_man_page_match_the_cli() {
     }
     assert!(
         update || stale.is_empty(),
-        "out of date with the CLI: {stale:?}; run `PIXMILL_UPDATE_PACKAGING=1 cargo test --test tests packaging` and commit them"
+        "out of date with the CLI: {stale:?}; run `PIXMILL_UPDATE_PACKAGING=1 cargo test --release --test tests packaging` and commit them"
     );
 }
 
@@ -257,9 +257,5 @@ fn generated_text_to_a_closed_pipe_is_a_quiet_success() {
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr_text());
 }

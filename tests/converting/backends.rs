@@ -203,7 +203,7 @@ fn an_image_over_the_worker_memory_cap_fails_alone() {
         .arg(dir.path().join("r.jsonl"))
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     let line = stderr
         .lines()
         .find(|l| l.contains("huge.png"))
@@ -323,7 +323,7 @@ fn the_summary_shows_the_cpu_load_for_either_backend() {
             ])
             .assert()
             .success();
-        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        let stderr = assert.stderr_text();
         let line = stderr
             .lines()
             .find(|l| l.contains("cpu stage"))

@@ -19,13 +19,8 @@ fn convert_json(input: &Path, out: &Path, args: &[&str]) -> serde_json::Value {
         .args(["--json", "-q"])
         .output()
         .unwrap();
-    let records = json_lines(&String::from_utf8_lossy(&output.stdout));
-    assert_eq!(
-        records.len(),
-        1,
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let records = json_lines(&output.stdout_text());
+    assert_eq!(records.len(), 1, "{}", output.stderr_text());
     records.into_iter().next().unwrap()
 }
 
@@ -298,7 +293,7 @@ fn a_downloaded_heic_without_an_extension_is_recognised_and_becomes_jpeg() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let records = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let records = json_lines(&out.stdout_text());
     let by_url = |part: &str| {
         records
             .iter()
@@ -371,7 +366,7 @@ fn an_input_pixmill_cannot_read_fails_naming_its_format() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{name}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = out.stderr_text();
         assert!(stderr.contains(reason), "{name}: {stderr}");
         assert!(!stderr.contains("unknown"), "{name}: {stderr}");
     }
@@ -386,7 +381,7 @@ fn without_libheif_a_heic_input_fails_saying_so() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = out.stderr_text();
     assert!(
         stderr.contains("HEIC/HEIF image: this build has no HEIF support"),
         "{stderr}"
@@ -522,12 +517,12 @@ fn an_animation_to_a_still_format_keeps_the_first_frame_and_says_so() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    let record = &json_lines(&String::from_utf8_lossy(&output.stdout))[0];
+    let record = &json_lines(&output.stdout_text())[0];
     assert_eq!(record["status"], "ok");
     let w = warnings(record);
     assert_eq!(w.len(), 1, "{record}");
     assert!(w[0].contains("first of 3 frames"), "{w:?}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("warning: animation"));
+    assert!(output.stderr_text().contains("warning: animation"));
     let img = open(&out.join("anim.jpg")).to_rgb8();
     let p = img.get_pixel(32, 24).0;
     assert!(

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{fixtures, gradient, json_lines, pixmill, three_frame_apng, three_frame_gif};
+use common::{fixtures, gradient, json_lines, pixmill, three_frame_apng, three_frame_gif, Said};
 use std::fs;
 use std::path::Path;
 
@@ -44,7 +44,7 @@ fn run(dir: &Path, extra: &[&str]) -> (Option<i32>, Vec<serde_json::Value>, Stri
         .output()
         .unwrap();
     let records = json_lines(&fs::read_to_string(&report).unwrap());
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stderr = output.stderr_text();
     (output.status.code(), records, stderr)
 }
 

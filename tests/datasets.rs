@@ -204,7 +204,7 @@ fn planned(dir: &Path, list: &str, shard: &str) -> Vec<String> {
         .args(["--output-format", "webdataset", "--shard", shard])
         .assert()
         .code(0);
-    json_lines(&String::from_utf8_lossy(&dry.get_output().stdout))
+    dry.records()
         .iter()
         .map(|r| r["input"].as_str().unwrap().to_string())
         .collect()
@@ -297,7 +297,7 @@ fn a_shard_assigned_no_rows_succeeds_and_writes_no_files() {
             .assert()
             .code(0);
         if index == empty {
-            let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+            let stderr = run.stderr_text();
             assert!(stderr.contains("0 ok, 0 skipped, 0 failed"), "{stderr}");
             assert!(report(&dir.path().join(format!("r{index}.jsonl"))).is_empty());
             assert_eq!(server.hits("/f/img0.png"), 0);
@@ -337,7 +337,7 @@ fn gzip_manifest_with_named_columns_passes_other_columns_to_records() {
         .args(["--url-col", "link", "--caption-col", "TEXT"])
         .assert()
         .code(0);
-    let records = json_lines(&String::from_utf8_lossy(&assert.get_output().stdout));
+    let records = assert.records();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["status"], "ok");
     assert_eq!(records[0]["caption"], "hello world");
@@ -467,7 +467,7 @@ fn hash_digests_the_downloaded_bytes_into_records_and_samples() {
         .args(["--hash", "md5"])
         .assert()
         .code(0);
-    let records = json_lines(&String::from_utf8_lossy(&fetched.get_output().stdout));
+    let records = fetched.records();
     assert_eq!(records[0]["hash"], "900150983cd24fb0d6963f7d28e17f72");
 
     pixmill()
@@ -710,7 +710,7 @@ fn parquet_manifest_feeds_fetch_and_bad_rows_are_failed_records() {
         .args(["fetch", "-m", "list.parquet", "-o", "dl", "--json"])
         .assert()
         .code(1);
-    let records = json_lines(&String::from_utf8_lossy(&fetched.get_output().stdout));
+    let records = fetched.records();
     assert_eq!(records.len(), 3, "{records:#?}");
     let ok = records.iter().find(|r| r["status"] == "ok").unwrap();
     assert_eq!(ok["columns"]["id"], 1);
@@ -762,7 +762,7 @@ fn unusable_parquet_manifests_are_setup_errors_before_any_work() {
             .write_stdin("")
             .assert()
             .code(2);
-        let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+        let stderr = run.stderr_text();
         assert!(stderr.contains(want), "{list}: {stderr}");
         assert!(!dir.path().join("dl/a.png").exists());
     }
@@ -784,7 +784,7 @@ fn fetch_one_into_a_blocked_dataset(out: &Path, blocker: &str) -> (String, Strin
         .arg(server.url("/f/a.png"))
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    let stderr = run.stderr_text();
     let reason = stderr
         .lines()
         .find(|l| l.contains("cannot complete the output"))
@@ -845,7 +845,7 @@ fn a_caption_column_the_list_lacks_is_a_setup_error() {
             .args(["fetch", "-m", list, "-o", "dl", "--caption-col", "TXT"])
             .assert()
             .code(2);
-        let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+        let stderr = run.stderr_text();
         assert!(stderr.contains("no TXT column"), "{list}: {stderr}");
         assert!(!dir.path().join("dl/a.png").exists());
     }
@@ -875,7 +875,7 @@ fn tsv_captions_with_quotes_are_literal_and_lose_no_rows() {
         .args(["fetch", "-m", "list.tsv", "-o", "dl", "--dry-run", "--json"])
         .assert()
         .success();
-    let records = json_lines(&String::from_utf8_lossy(&run.get_output().stdout));
+    let records = run.records();
     let mut seen: Vec<(String, String)> = records
         .iter()
         .map(|r| {
@@ -916,14 +916,14 @@ fn dry_run_names_the_data_file_and_key_a_real_run_records() {
             .args(extra)
             .assert()
             .code(0);
-        let mut named: Vec<(String, String)> =
-            json_lines(&String::from_utf8_lossy(&out.get_output().stdout))
-                .iter()
-                .map(|r| {
-                    let input = r["input"].as_str().unwrap().to_string();
-                    (input, r["output"].as_str().unwrap().to_string())
-                })
-                .collect();
+        let mut named: Vec<(String, String)> = out
+            .records()
+            .iter()
+            .map(|r| {
+                let input = r["input"].as_str().unwrap().to_string();
+                (input, r["output"].as_str().unwrap().to_string())
+            })
+            .collect();
         named.sort();
         named
     };
@@ -956,7 +956,7 @@ fn a_malformed_parquet_row_group_is_a_clear_error_not_a_panic_report() {
         .arg(dir.path().join("dl"))
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    let stderr = run.stderr_text();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
         stderr.contains("malformed-row-group.parquet:1: read error: malformed row group ("),

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{gradient, pixmill};
+use common::{gradient, pixmill, Said};
 use exif::{Field, In, Rational, Tag, Value};
 use image::ImageDecoder;
 use std::fs;
@@ -250,7 +250,7 @@ fn a_tiff_output_says_which_exif_directories_it_left_behind() {
             .args(["-f", format, "--resize", "60x60", "--keep-metadata"])
             .assert()
             .success();
-        String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+        out.stderr_text()
     };
     let tiff = run("tiff");
     let warning = tiff

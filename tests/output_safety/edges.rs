@@ -8,7 +8,7 @@ use common::*;
 use std::fs;
 
 fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+    assert.stderr_text()
 }
 
 #[cfg(unix)]
@@ -69,7 +69,7 @@ fn walks_are_in_file_name_order() {
         .arg("--dry-run")
         .assert()
         .success();
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let stdout = assert.stdout_text();
     let inputs: Vec<&str> = stdout
         .lines()
         .map(|l| l.split(" -> ").next().unwrap())
@@ -178,7 +178,7 @@ fn names_that_are_not_utf8_reach_stdout_and_json_losslessly() {
         .arg(&report_path)
         .assert()
         .success();
-    let from_stdout = json_lines(&String::from_utf8_lossy(&assert.get_output().stdout));
+    let from_stdout = assert.records();
     for record in [&from_stdout[0], &report(&report_path)[0]] {
         let raw = record["input_raw"].as_str().expect("input_raw");
         assert!(raw.ends_with("caf%E9 100%25.png"), "{record}");
@@ -196,7 +196,7 @@ fn names_that_are_not_utf8_reach_stdout_and_json_losslessly() {
         .args(["-q", "--json"])
         .assert()
         .success();
-    let record = &json_lines(&String::from_utf8_lossy(&assert.get_output().stdout))[0];
+    let record = &assert.records()[0];
     assert!(record.get("input_raw").is_none(), "{record}");
     assert!(record.get("output_raw").is_none(), "{record}");
 }
@@ -276,7 +276,7 @@ fn a_closed_stdout_stops_early_and_says_how_much_was_left() {
     }
     drop(stdin);
     let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = output.stderr_text();
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let untouched: u64 = stderr
         .split("stdout was closed; ")

@@ -438,7 +438,7 @@ fn manifest_output_names_cannot_escape() {
         .args(["convert", "-m", "m.csv", "-o", "out"])
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     assert!(
         stderr.contains("unsafe output name '../evil.png'"),
         "{stderr}"
@@ -467,7 +467,7 @@ fn json_and_report_records_describe_each_item() {
         ])
         .assert()
         .code(1);
-    let stdout_records = json_lines(&String::from_utf8_lossy(&assert.get_output().stdout));
+    let stdout_records = assert.records();
     let report = json_lines(&fs::read_to_string(dir.path().join("r.jsonl")).unwrap());
     assert_eq!(stdout_records.len(), 2);
     assert_eq!(report.len(), 2);
@@ -540,7 +540,7 @@ fn two_inputs_mapping_to_one_name_both_convert_the_later_under_a_stable_suffix()
             .assert()
             .success()
     };
-    let first = String::from_utf8_lossy(&run().get_output().stdout).to_string();
+    let first = run().stdout_text();
     let names = files(&dir.path().join("out"));
     assert_eq!(names.len(), 2, "{names:?}");
     // The first input keeps the plain name; the later one is told apart.
@@ -553,7 +553,7 @@ fn two_inputs_mapping_to_one_name_both_convert_the_later_under_a_stable_suffix()
     assert_eq!(dims(&dir.path().join("out").join(other)), (60, 60));
     assert_eq!(first.lines().count(), 2);
     // The same names on a rerun: everything is up to date.
-    assert_eq!(String::from_utf8_lossy(&run().get_output().stdout), "");
+    assert_eq!(run().stdout_text(), "");
     assert_eq!(files(&dir.path().join("out")), names);
 }
 
@@ -572,7 +572,7 @@ fn two_inputs_given_the_same_explicit_name_clash_instead_of_overwriting() {
         .args(["convert", "-m", "m.csv", "-o", "out"])
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     assert!(
         stderr.contains("b.png") && stderr.contains("already produced"),
         "{stderr}"
@@ -599,7 +599,7 @@ fn bad_inputs_fail_alone_and_leave_no_partial_outputs() {
     let out = dir.path().join("out");
 
     let assert = convert_cmd(&src, &out).assert().code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     for bad in ["empty.png", "text.jpg", "corrupt.png"] {
         let line = stderr
             .lines()
@@ -665,7 +665,7 @@ fn quiet_silences_the_summary_and_no_bar_is_drawn_off_a_terminal() {
         .args(["convert", "a.png", "-o", "out"])
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     assert!(stderr.contains("1 ok, 0 skipped, 0 failed"), "{stderr}");
     assert!(
         !stderr.contains('\u{1b}'),

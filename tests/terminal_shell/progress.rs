@@ -30,7 +30,7 @@ fn on_terminal(dir: &Path, shell: &str) -> String {
         .env_remove("RUST_LOG")
         .output()
         .expect("util-linux `script` runs (apt-get install bsdutils)");
-    let seen = String::from_utf8_lossy(&out.stdout).into_owned();
+    let seen = out.stdout_text();
     assert!(out.status.success(), "{shell}: {:?}\n{seen}", out.status);
     seen
 }

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{decode_frames, mean_abs_diff, open, pixmill};
+use common::{decode_frames, mean_abs_diff, open, pixmill, Said};
 use image::{DynamicImage, ImageEncoder, RgbImage};
 use moxcms::{ColorProfile, Layout, TransformOptions};
 use std::fs;
@@ -90,7 +90,7 @@ fn convert(dir: &Path, name: &str, input: &[u8], args: &[&str]) -> (DynamicImage
         .args(args)
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let stderr = assert.stderr_text();
     let stem = Path::new(name).file_stem().unwrap().to_string_lossy();
     (open(&out.join(format!("{stem}.png"))), stderr)
 }
@@ -412,7 +412,7 @@ fn greyscale_pngs_with_gamma_follow_the_png_formula() {
             .args(*args)
             .assert()
             .success();
-        let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+        let stderr = assert.stderr_text();
         assert!(!stderr.contains("warning"), "{args:?}: {stderr}");
         for (name, g) in cases {
             let input = open(&suite.join(format!("{name}.png"))).to_luma_alpha16();
@@ -532,7 +532,7 @@ fn animation_frames_are_colour_managed() {
             .args(args)
             .assert()
             .success();
-        let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+        let stderr = assert.stderr_text();
         assert!(!stderr.contains("warning"), "{format}: {stderr}");
         let data = fs::read(out.join(format!("p3-anim.{format}"))).unwrap();
         let kind = match format {

@@ -55,10 +55,7 @@ fn downloads_a_list_saving_bytes_unchanged() {
         .map(|(n, _)| server.url(&format!("/f/{n}")))
         .collect();
     let assert = fetch(dir.path(), &urls, &["--io-threads", "4"]).success();
-    let mut printed: Vec<String> = String::from_utf8_lossy(&assert.get_output().stdout)
-        .lines()
-        .map(String::from)
-        .collect();
+    let mut printed: Vec<String> = assert.stdout_text().lines().map(String::from).collect();
     printed.sort();
     assert_eq!(printed.len(), 12);
     for (name, data) in &files_in {
@@ -136,7 +133,7 @@ fn not_found_is_not_retried_but_server_errors_are() {
         server.url("/f/ok.bin"),
     ];
     let assert = fetch(dir.path(), &urls, &["--retries", "2"]).code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     assert!(stderr.contains("404"), "{stderr}");
     assert_eq!(server.hits("/status/404/a.bin"), 1);
     assert_eq!(server.hits("/status/500/b.bin"), 3);
@@ -242,7 +239,7 @@ fn garbage_manifest_lines_and_local_paths_fail_alone() {
         server.url("/f/ok.bin"),
     ];
     let assert = fetch(dir.path(), &urls, &[]).code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     assert!(stderr.contains("this is not a url"), "{stderr}");
     assert!(stderr.contains("ftp://"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -308,7 +305,7 @@ fn same_names_from_different_urls_do_not_collide_and_reruns_find_them() {
         server.url("/f/cat.jpg"),
     ];
     let first = fetch(dir.path(), &urls, &[]).success();
-    let stderr = String::from_utf8_lossy(&first.get_output().stderr).to_string();
+    let stderr = first.stderr_text();
     assert!(stderr.contains("1 duplicate entry merged"), "{stderr}");
     let names = files(&dir.path().join("dl"));
     assert_eq!(names.len(), 3, "{names:?}");
@@ -441,8 +438,7 @@ fn the_summary_names_the_bottleneck() {
         // Each answer takes 100 ms, so the run is long enough to judge.
         urls.push(server.url(&format!("/slow/100/a{i}.bin")));
     }
-    let stderr_of =
-        |a: assert_cmd::assert::Assert| String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr_of = |a: assert_cmd::assert::Assert| a.stderr_text();
     // One host, one slot, four threads: three of them always wait.
     let out = dir.path().join("capped");
     fs::create_dir_all(&out).unwrap();
@@ -516,7 +512,7 @@ fn tls_failures_read_like_curl_are_not_retried_and_cacert_or_insecure_fix_them()
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let assert = fetch(&work, &[server.url("/a.bin")], &args).code(1);
-        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        let stderr = assert.stderr_text();
         assert!(stderr.contains(said), "{cert}: {stderr}");
         let records = report(&work);
         assert_eq!(
@@ -561,7 +557,7 @@ fn an_expired_certificate_is_named_with_its_date_and_not_retried() {
         .to_string();
     let server = common::tls::TlsServer::start("expired", body.clone());
     let assert = fetch(dir.path(), &[server.url("/a.bin")], &["--cacert", &ca]).code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     let said = "SSL certificate problem: certificate has expired: it was valid until \
                 Fri, 01 Jan 2021 00:00:00 GMT (--insecure skips the check)";
     assert!(stderr.contains(said), "{stderr}");
@@ -583,7 +579,7 @@ fn a_redirect_to_a_file_url_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let url = server.url("/redirect-to?file:///etc/passwd");
     let assert = fetch(dir.path(), &[url], &[]).code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     assert!(
         stderr.contains("redirect to unsupported URL scheme \"file\""),
         "{stderr}"
@@ -605,7 +601,7 @@ fn html_where_an_image_was_expected_is_named() {
         .args(["convert", &url, "-o", "out"])
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let stderr = assert.stderr_text();
     assert!(
         stderr.contains("server sent text/html, not an image"),
         "{stderr}"
