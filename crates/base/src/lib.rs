@@ -2,6 +2,8 @@
 //! errors, digests and stable hashes, panics caught on purpose, and words
 //! for numbers. It depends on no other pixmill crate.
 
+#![warn(unreachable_pub)]
+
 pub mod error;
 pub mod hashing;
 pub mod panics;

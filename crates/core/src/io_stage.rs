@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// What the download threads share.
-pub struct IoContext<'a> {
+pub(crate) struct IoContext<'a> {
     pub config: &'a Config,
     pub store: &'a dyn OutputStore,
     pub names: &'a Names,
@@ -31,7 +31,7 @@ pub struct IoContext<'a> {
 
 /// Runs the download threads until `entries` is drained. `fetch` lands
 /// each download through `route` to the store.
-pub fn run(
+pub(crate) fn run(
     ctx: &IoContext,
     entries: Receiver<Entry>,
     to_cpu: Option<Sender<Job>>,

@@ -31,7 +31,7 @@ impl Extra {
 /// from 0 in input order, and what its row said: a dataset's keys and data
 /// files are decided from the position, so the same list gives the same keys.
 #[derive(Debug, Clone, Serialize)]
-pub struct Row {
+pub(crate) struct Row {
     #[serde(skip)]
     pub position: u64,
     #[serde(flatten)]
@@ -41,7 +41,7 @@ pub struct Row {
 /// A shared [`Row`] in a record (serde's own `Arc` support would need its
 /// `rc` feature, and a rebuild of everything that uses serde).
 #[derive(Debug, Clone)]
-pub struct RowRef(pub Arc<Row>);
+pub(crate) struct RowRef(pub Arc<Row>);
 
 impl Serialize for RowRef {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -58,14 +58,14 @@ impl std::ops::Deref for RowRef {
 
 /// Where an item's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     Path(PathBuf),
     Url(String),
 }
 
 /// An entry the source has planned: its input and where its output goes.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub input: Input,
     /// The input as the user wrote it, for messages and reports.
     pub label: String,
@@ -94,7 +94,7 @@ pub struct Entry {
 
 /// A job for the CPU stage: a local file to read and the output to write.
 #[derive(Debug)]
-pub struct Job {
+pub(crate) struct Job {
     pub entry: Entry,
     /// The file to read: the input itself, or a download staged beside the
     /// output, which the CPU stage removes once read.
@@ -107,7 +107,7 @@ pub struct Job {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Skipped,
     Failed,
@@ -117,7 +117,7 @@ pub enum Status {
 
 /// The per-item record: one JSON line in `--report`, one `--json` line.
 #[derive(Debug, Clone, Serialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub input: String,
     pub output: Option<String>,
     pub status: Status,
@@ -174,7 +174,7 @@ const RAW_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add
 /// control characters and every non-ASCII byte percent-escaped (Python:
 /// `urllib.parse.unquote_to_bytes`). `None` for UTF-8 paths, which JSON
 /// holds exactly as they are.
-pub fn raw_form(path: &std::ffi::OsStr) -> Option<String> {
+pub(crate) fn raw_form(path: &std::ffi::OsStr) -> Option<String> {
     if path.to_str().is_some() {
         return None;
     }
@@ -183,13 +183,13 @@ pub fn raw_form(path: &std::ffi::OsStr) -> Option<String> {
 }
 
 /// The bytes a [`raw_form`] stands for.
-pub fn raw_bytes(raw: &str) -> Vec<u8> {
+pub(crate) fn raw_bytes(raw: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(raw).collect()
 }
 
 impl Record {
     /// A record for `entry` with nothing measured yet.
-    pub fn new(entry: &Entry, status: Status) -> Record {
+    pub(crate) fn new(entry: &Entry, status: Status) -> Record {
         Record {
             output: Some(entry.output.display().to_string()),
             output_raw: raw_form(entry.output.as_os_str()),
@@ -208,7 +208,7 @@ impl Record {
     }
 
     /// A failure before an output was decided (bad manifest line, missing file).
-    pub fn failed_input(label: String, error: ItemError) -> Record {
+    pub(crate) fn failed_input(label: String, error: ItemError) -> Record {
         Record::blank(label, Status::Ok).fail(error)
     }
 
@@ -241,26 +241,26 @@ impl Record {
         }
     }
 
-    pub fn fail(mut self, error: ItemError) -> Record {
+    pub(crate) fn fail(mut self, error: ItemError) -> Record {
         self.status = Status::Failed;
         self.error_class = Some(error.class);
         self.error = Some(error.message);
         self
     }
 
-    pub fn skip(mut self, why: &str) -> Record {
+    pub(crate) fn skip(mut self, why: &str) -> Record {
         self.status = Status::Skipped;
         self.reason = Some(why.to_string());
         self
     }
 
     /// Stamps the total time since the entry was planned.
-    pub fn finish(mut self, entry: &Entry) -> Record {
+    pub(crate) fn finish(mut self, entry: &Entry) -> Record {
         self.ms = millis(entry.started.elapsed());
         self
     }
 }
 
-pub fn millis(d: std::time::Duration) -> u64 {
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }

@@ -8,6 +8,8 @@
 //! [`Stop`], an [`Outcome`] out; [`serve_worker`] is the other end of the
 //! process backend.
 
+#![warn(unreachable_pub)]
+
 pub mod config;
 mod input;
 mod io_stage;

@@ -19,12 +19,12 @@ const TEMP_MARK: &str = ".pixmill-";
 const TEMP_SUFFIX: &str = ".tmp";
 /// The folder (inside the output folder) where each running process keeps
 /// the record of the folders it makes temps in, named by its owner token.
-pub const OWNERS_DIR: &str = ".pixmill-owners";
+pub(crate) const OWNERS_DIR: &str = ".pixmill-owners";
 
 /// The output folder, created and resolved once, with the rules for what
 /// may be written below it.
 #[derive(Debug, Clone)]
-pub struct OutDir {
+pub(crate) struct OutDir {
     root: PathBuf,
     canonical: PathBuf,
     /// Where this run notes the folders it makes temps in (none for `--dry-run`).
@@ -33,7 +33,7 @@ pub struct OutDir {
 
 impl OutDir {
     /// Creates the folder if needed; fails (a setup error) if it cannot.
-    pub fn create(root: &Path) -> io::Result<OutDir> {
+    pub(crate) fn create(root: &Path) -> io::Result<OutDir> {
         fs::create_dir_all(root)?;
         let canonical = root.canonicalize()?;
         if !canonical.is_dir() {
@@ -52,7 +52,7 @@ impl OutDir {
     }
 
     /// The folder without creating it (for `--dry-run`).
-    pub fn resolve(root: &Path) -> io::Result<OutDir> {
+    pub(crate) fn resolve(root: &Path) -> io::Result<OutDir> {
         let canonical = match root.canonicalize() {
             Ok(c) => c,
             Err(_) => std::path::absolute(root)?,
@@ -65,12 +65,12 @@ impl OutDir {
     }
 
     /// The folder as given on the command line (for printed paths).
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// The resolved folder (symlinks followed), for containment checks.
-    pub fn canonical(&self) -> &Path {
+    pub(crate) fn canonical(&self) -> &Path {
         &self.canonical
     }
 
@@ -78,7 +78,7 @@ impl OutDir {
     /// checks they really lie inside the output folder, so a symlink planted
     /// inside it cannot carry a write outside. Each level is checked before
     /// the next is created, so not even an empty folder is made outside.
-    pub fn prepare_parent(&self, path: &Path) -> Result<(), ItemError> {
+    pub(crate) fn prepare_parent(&self, path: &Path) -> Result<(), ItemError> {
         let parent = path.parent().unwrap_or(Path::new("."));
         let rel = parent.strip_prefix(&self.root).map_err(|_| {
             ItemError::new(
@@ -153,7 +153,7 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A temp name beside `final_path`: `.NAME.pixmill-OWNER-N.tmp`, where
 /// OWNER says which process on which machine writes it (see [`Owner`]), so a
 /// later run anywhere can tell a dead run's leftovers from work in progress.
-pub fn temp_path(final_path: &Path) -> PathBuf {
+pub(crate) fn temp_path(final_path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let prefix = temp_prefix(final_path, &Owner::me());
     final_path.with_file_name(format!("{prefix}{n}{TEMP_SUFFIX}"))
@@ -172,7 +172,7 @@ fn temp_prefix(final_path: &Path, owner: &Owner) -> String {
     format!(".{short}{TEMP_MARK}{}-", owner.token())
 }
 
-pub fn write_error(path: &Path, e: &io::Error) -> ItemError {
+pub(crate) fn write_error(path: &Path, e: &io::Error) -> ItemError {
     ItemError::new(
         ErrorClass::Write,
         format!("cannot write {}: {}", path.display(), io_reason(e)),
@@ -181,7 +181,7 @@ pub fn write_error(path: &Path, e: &io::Error) -> ItemError {
 
 /// Is this file name one of our temp files, left by a process that is
 /// provably gone?
-pub fn is_stale_temp(name: &OsStr) -> bool {
+pub(crate) fn is_stale_temp(name: &OsStr) -> bool {
     temp_owner(name).is_some_and(|owner| owner.is_provably_dead())
 }
 
@@ -202,7 +202,7 @@ fn temp_owner(name: &OsStr) -> Option<Owner> {
 /// temps into ([`OWNERS_DIR`]), so only the records of provably dead runs
 /// are read, and only the folders they name. Returns how many temps were
 /// removed. Safe beside other live runs on this or any other machine.
-pub fn clean_stale_temps(root: &Path) -> usize {
+pub(crate) fn clean_stale_temps(root: &Path) -> usize {
     let Ok(records) = fs::read_dir(root.join(OWNERS_DIR)) else {
         return 0;
     };

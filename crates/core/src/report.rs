@@ -42,7 +42,7 @@ impl Counts {
 
 /// The progress bars; hidden ones when stderr is not a terminal or `-q`.
 #[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     multi: MultiProgress,
     pub fetched: ProgressBar,
     pub done: ProgressBar,
@@ -55,7 +55,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(visible: bool, downloads: bool) -> Progress {
+    pub(crate) fn new(visible: bool, downloads: bool) -> Progress {
         let target = if visible {
             ProgressDrawTarget::stderr_with_hz(8)
         } else {
@@ -127,7 +127,7 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.fetched.finish_and_clear();
         self.done.finish_and_clear();
     }
@@ -140,7 +140,7 @@ fn style(template: &str) -> ProgressStyle {
 pub(crate) use pixmill_base::eprint_line;
 
 /// How records are shown and kept.
-pub struct SinkOptions {
+pub(crate) struct SinkOptions {
     pub json: bool,
     /// End each stdout record with NUL instead of a newline (`--print0`).
     pub print0: bool,
@@ -149,7 +149,7 @@ pub struct SinkOptions {
 
 /// What the sink ends with: the counts, and why it stopped the run when it
 /// could not keep its records (a report or stdout that failed mid-run).
-pub struct SinkEnd {
+pub(crate) struct SinkEnd {
     pub counts: Counts,
     pub broke: Option<String>,
 }
@@ -158,7 +158,7 @@ pub struct SinkEnd {
 /// mid-run stops the run (the records would be lost) but still drains and
 /// counts what is in flight; that is a failure of the run, not a setup
 /// error, since work was done.
-pub fn run_sink(
+pub(crate) fn run_sink(
     records: Receiver<Record>,
     mut options: SinkOptions,
     progress: &Progress,
@@ -257,14 +257,14 @@ fn path_bytes(shown: &Option<String>, raw: &Option<String>) -> Option<Vec<u8>> {
 }
 
 /// Opens the report file (truncating it), a setup step that fails the run.
-pub fn open_report(path: &Path) -> io::Result<File> {
+pub(crate) fn open_report(path: &Path) -> io::Result<File> {
     File::create(path)
 }
 
 /// Measured load of one stage: how long each of its workers was busy, and
 /// how much of that was spent waiting on a limit rather than working.
 #[derive(Debug, Clone)]
-pub struct StageLoad {
+pub(crate) struct StageLoad {
     pub name: &'static str,
     /// Per worker, waiting for a limit included.
     pub busy: Vec<Duration>,
@@ -276,7 +276,7 @@ pub struct StageLoad {
 }
 
 impl StageLoad {
-    pub fn new(name: &'static str, busy: Vec<Duration>) -> StageLoad {
+    pub(crate) fn new(name: &'static str, busy: Vec<Duration>) -> StageLoad {
         StageLoad {
             name,
             busy,
@@ -287,13 +287,13 @@ impl StageLoad {
 
     /// Share of the stage's capacity over `wall` spent working (waiting on
     /// a limit excluded), 0–1.
-    pub fn utilization(&self, wall: Duration) -> f64 {
+    pub(crate) fn utilization(&self, wall: Duration) -> f64 {
         let busy: Duration = self.busy.iter().sum();
         self.share(busy.saturating_sub(self.waiting), wall)
     }
 
     /// Share of the stage's capacity over `wall` spent waiting on its limit.
-    pub fn waiting_share(&self, wall: Duration) -> f64 {
+    pub(crate) fn waiting_share(&self, wall: Duration) -> f64 {
         self.share(self.waiting, wall)
     }
 
@@ -328,7 +328,11 @@ const MIN_JUDGED_RUN: Duration = Duration::from_millis(500);
 
 /// Which stage or limit held the run back, from measured time, with one
 /// concrete suggestion.
-pub fn verdict(io: Option<&StageLoad>, cpu: Option<&StageLoad>, wall: Duration) -> Option<String> {
+pub(crate) fn verdict(
+    io: Option<&StageLoad>,
+    cpu: Option<&StageLoad>,
+    wall: Duration,
+) -> Option<String> {
     let pc = |u: f64| (u * 100.0).round();
     if let Some(held) = io.and_then(|io| held_by_limit(io, wall)) {
         return Some(held);
@@ -412,7 +416,7 @@ fn held_by_limit(io: &StageLoad, wall: Duration) -> Option<String> {
 }
 
 /// Everything the end-of-run paragraph on stderr says, in one place.
-pub struct Summary<'a> {
+pub(crate) struct Summary<'a> {
     pub counts: &'a Counts,
     pub wall: Duration,
     /// Each stage's busy time (stages that did no work are left out).
@@ -429,7 +433,7 @@ pub struct Summary<'a> {
 impl Summary<'_> {
     /// The paragraph: counts and rate, each stage's load, the verdict on
     /// what held the run back, and why the run left entries alone.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let counts = self.counts;
         let secs = self.wall.as_secs_f64();
         let rate = if secs > 0.0 {

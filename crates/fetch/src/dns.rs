@@ -19,20 +19,20 @@ use std::time::{Duration, Instant};
 
 /// How long a successful lookup is reused (the system resolver gives no
 /// TTL; five minutes follows host moves soon enough).
-pub const POSITIVE_TTL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const POSITIVE_TTL: Duration = Duration::from_secs(5 * 60);
 /// How long a failed lookup is reused: briefly, so a burst of URLs on a
 /// dead host fails fast but a passing failure heals.
-pub const NEGATIVE_TTL: Duration = Duration::from_secs(10);
+pub(crate) const NEGATIVE_TTL: Duration = Duration::from_secs(10);
 /// Hosts remembered at most; beyond, the entries nearest expiry go first.
-pub const CAPACITY: usize = 10_000;
+pub(crate) const CAPACITY: usize = 10_000;
 
 /// Turns a host name into addresses (blocking).
-pub trait Lookup: Send + Sync + 'static {
+pub(crate) trait Lookup: Send + Sync + 'static {
     fn lookup(&self, host: &str) -> io::Result<Vec<IpAddr>>;
 }
 
 /// The system resolver.
-pub struct SystemLookup;
+pub(crate) struct SystemLookup;
 
 impl Lookup for SystemLookup {
     fn lookup(&self, host: &str) -> io::Result<Vec<IpAddr>> {
@@ -47,11 +47,11 @@ impl Lookup for SystemLookup {
 }
 
 /// Where "now" comes from (a test drives it by hand).
-pub trait Clock: Send + Sync + 'static {
+pub(crate) trait Clock: Send + Sync + 'static {
     fn now(&self) -> Instant;
 }
 
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
@@ -63,7 +63,7 @@ impl Clock for SystemClock {
 type Outcome = Result<Arc<[IpAddr]>, Arc<str>>;
 
 /// The caching resolver; cheap to share (`Arc`).
-pub struct CachingResolver {
+pub(crate) struct CachingResolver {
     shared: Arc<Shared>,
 }
 
@@ -92,11 +92,15 @@ struct FlightState {
 }
 
 impl CachingResolver {
-    pub fn system() -> CachingResolver {
+    pub(crate) fn system() -> CachingResolver {
         CachingResolver::new(Box::new(SystemLookup), Box::new(SystemClock), CAPACITY)
     }
 
-    pub fn new(lookup: Box<dyn Lookup>, clock: Box<dyn Clock>, capacity: usize) -> CachingResolver {
+    pub(crate) fn new(
+        lookup: Box<dyn Lookup>,
+        clock: Box<dyn Clock>,
+        capacity: usize,
+    ) -> CachingResolver {
         CachingResolver {
             shared: Arc::new(Shared {
                 lookup,
@@ -109,7 +113,7 @@ impl CachingResolver {
 
     /// The addresses of `host`: from the cache, from a lookup already under
     /// way, or from a new lookup on its own thread.
-    pub fn addresses(&self, host: &str) -> Addresses {
+    pub(crate) fn addresses(&self, host: &str) -> Addresses {
         let now = self.shared.clock.now();
         let mut hosts = self.shared.lock();
         match hosts.get(host) {
@@ -202,7 +206,7 @@ impl Shared {
 }
 
 /// The future of one resolution.
-pub struct Addresses(Answer);
+pub(crate) struct Addresses(Answer);
 
 enum Answer {
     Ready(Option<Outcome>),

@@ -2,6 +2,8 @@
 //! streams to a temp file the caller names, with retries, timeouts, limits
 //! and checksum verification.
 
+#![warn(unreachable_pub)]
+
 mod adaptive;
 mod attempt;
 mod dns;

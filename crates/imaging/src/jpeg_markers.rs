@@ -18,7 +18,7 @@ pub(crate) enum Problem {
 }
 
 impl Problem {
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Problem::Truncated(where_) => format!("truncated JPEG: {where_}"),
             Problem::Unsupported(what) => format!("{what} is not supported"),

@@ -3,6 +3,8 @@
 //! Pure computation on bytes in memory: the CPU stage calls
 //! [`Converter::convert`]; nothing here touches the file system or prints.
 
+#![warn(unreachable_pub)]
+
 pub use colour::ColourMode;
 
 mod anim;

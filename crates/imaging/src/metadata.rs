@@ -26,7 +26,7 @@ pub(crate) struct Embedded {
 }
 
 impl Embedded {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.icc.is_none() && self.exif.is_none() && self.xmp.is_none() && self.dpi.is_none()
     }
 }

@@ -21,7 +21,7 @@ pub(crate) enum Layout {
 }
 
 impl Layout {
-    pub fn channels(self) -> usize {
+    pub(crate) fn channels(self) -> usize {
         match self {
             Layout::L8 => 1,
             Layout::La8 => 2,
@@ -30,7 +30,7 @@ impl Layout {
         }
     }
 
-    pub fn has_alpha(self) -> bool {
+    pub(crate) fn has_alpha(self) -> bool {
         matches!(self, Layout::La8 | Layout::Rgba8)
     }
 
@@ -56,7 +56,7 @@ pub(crate) struct Pixels {
 impl Pixels {
     /// Takes the decoder's buffer as is when it is already 8-bit; 16-bit
     /// and float images are reduced to 8-bit here (pixmill writes 8-bit).
-    pub fn from_dynamic(img: DynamicImage) -> Pixels {
+    pub(crate) fn from_dynamic(img: DynamicImage) -> Pixels {
         let (width, height) = (img.width(), img.height());
         let (layout, data) = match img {
             DynamicImage::ImageLuma8(b) => (Layout::L8, b.into_raw()),
@@ -80,7 +80,7 @@ impl Pixels {
 
     /// Wraps the buffer for the image crate's encoders and transforms; the
     /// length always matches because every constructor here keeps it so.
-    pub fn into_dynamic(self) -> Option<DynamicImage> {
+    pub(crate) fn into_dynamic(self) -> Option<DynamicImage> {
         let (w, h) = (self.width, self.height);
         Some(match self.layout {
             Layout::L8 => DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, self.data)?),
@@ -126,7 +126,7 @@ impl From<DynamicImage> for Samples {
 }
 
 impl Samples {
-    pub fn dimensions(&self) -> (u32, u32) {
+    pub(crate) fn dimensions(&self) -> (u32, u32) {
         match self {
             Samples::Eight(px) => (px.width, px.height),
             Samples::Deep(img) => (img.width(), img.height()),
@@ -165,7 +165,7 @@ pub(crate) struct Cicp {
 impl Cicp {
     /// sRGB or BT.709 primaries with an sRGB-like transfer (or unspecified
     /// ones), which the sRGB pipeline already treats right.
-    pub fn is_srgb_like(&self) -> bool {
+    pub(crate) fn is_srgb_like(&self) -> bool {
         matches!(self.primaries, 1 | 2) && matches!(self.transfer, 1 | 2 | 6 | 13 | 14 | 15)
     }
 }

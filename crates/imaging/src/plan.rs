@@ -20,7 +20,7 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// The same plan for the image stored transposed (EXIF 5–8).
-    pub fn transposed(self) -> Plan {
+    pub(crate) fn transposed(self) -> Plan {
         Plan {
             crop: self.crop.map(|(w, h)| (h, w)),
             width: self.height,
@@ -31,7 +31,7 @@ impl Plan {
 
     /// The scale from source pixels to output pixels, per axis; what a
     /// shrink-on-load decoder must not undercut.
-    pub fn scale(self, src_w: u32, src_h: u32) -> (f64, f64) {
+    pub(crate) fn scale(self, src_w: u32, src_h: u32) -> (f64, f64) {
         let (cw, ch) = self.crop.unwrap_or((f64::from(src_w), f64::from(src_h)));
         (f64::from(self.width) / cw, f64::from(self.height) / ch)
     }

@@ -26,7 +26,7 @@ pub(crate) struct BoxShrink {
 impl BoxShrink {
     /// A reducer of `width`-pixel rows of `channels` samples (the last one
     /// alpha when `alpha`) by `factor` on each axis.
-    pub fn new(width: u32, factor: u32, channels: usize, alpha: bool) -> BoxShrink {
+    pub(crate) fn new(width: u32, factor: u32, channels: usize, alpha: bool) -> BoxShrink {
         let factor = factor.max(1) as usize;
         let width = width as usize;
         let out_width = width.div_ceil(factor);
@@ -45,12 +45,12 @@ impl BoxShrink {
     }
 
     /// Adds one row of 8-bit samples.
-    pub fn push_row_u8(&mut self, row: &[u8]) {
+    pub(crate) fn push_row_u8(&mut self, row: &[u8]) {
         self.push_row(row, |r, i| u64::from(r[i]), 255);
     }
 
     /// Adds one row of 16-bit big-endian samples (as PNG stores them).
-    pub fn push_row_u16_be(&mut self, row: &[u8]) {
+    pub(crate) fn push_row_u16_be(&mut self, row: &[u8]) {
         self.push_row(
             row,
             |r, i| u64::from(u16::from_be_bytes([r[2 * i], r[2 * i + 1]])),
@@ -118,7 +118,7 @@ impl BoxShrink {
 
     /// The reduced image (width, height, samples); a last band shorter
     /// than `factor` rows is averaged over the rows it has.
-    pub fn finish(mut self, max: u64) -> (u32, u32, Vec<u16>) {
+    pub(crate) fn finish(mut self, max: u64) -> (u32, u32, Vec<u16>) {
         if self.rows_in_band > 0 {
             self.emit_band(max);
         }

@@ -2,6 +2,8 @@
 //! images, and the engine of the deterministic mutation fuzzer. A
 //! dev-dependency only; nothing here ships.
 
+#![warn(unreachable_pub)]
+
 pub mod fuzz;
 pub mod server;
 

@@ -5,7 +5,7 @@
 
 /// Where each input row goes: its data file and its key.
 #[derive(Debug, Clone, Copy)]
-pub struct Layout {
+pub(crate) struct Layout {
     per_file: u64,
     shard: Option<(u64, u64)>,
     /// The data files' extension: `tar` or `parquet`.
@@ -15,7 +15,7 @@ pub struct Layout {
 impl Layout {
     /// `per_file` rows to a data file (at least one), in a `--shard
     /// index/count` run or not, with data files named `*.{data_ext}`.
-    pub fn new(per_file: u64, shard: Option<(u64, u64)>, data_ext: &'static str) -> Layout {
+    pub(crate) fn new(per_file: u64, shard: Option<(u64, u64)>, data_ext: &'static str) -> Layout {
         Layout {
             per_file: per_file.max(1),
             shard,
@@ -24,19 +24,19 @@ impl Layout {
     }
 
     /// How many rows a data file holds (the last one may hold fewer).
-    pub fn per_file(&self) -> u64 {
+    pub(crate) fn per_file(&self) -> u64 {
         self.per_file
     }
 
     /// The number of the data file that holds the row at `position`.
-    pub fn file_of(&self, position: u64) -> u64 {
+    pub(crate) fn file_of(&self, position: u64) -> u64 {
         position / self.per_file
     }
 
     /// The name of data file `file` without extension: `00012`, or
     /// `3of8-00012` in a `--shard 3/8` run, so shard runs sharing a folder
     /// never collide.
-    pub fn stem(&self, file: u64) -> String {
+    pub(crate) fn stem(&self, file: u64) -> String {
         match self.shard {
             Some((index, count)) => format!("{index}of{count}-{file:05}"),
             None => format!("{file:05}"),
@@ -45,21 +45,21 @@ impl Layout {
 
     /// The sample key of the row at `position`: the file's stem and the
     /// row's place in it, as img2dataset's `{shard:05}{index:04}`.
-    pub fn key(&self, position: u64) -> String {
+    pub(crate) fn key(&self, position: u64) -> String {
         let digits = (self.per_file - 1).max(1).ilog10() as usize + 1;
         let within = position % self.per_file;
         format!("{}{within:0digits$}", self.stem(self.file_of(position)))
     }
 
     /// Data file `file`'s name: `00012.tar`.
-    pub fn data_name(&self, file: u64) -> String {
+    pub(crate) fn data_name(&self, file: u64) -> String {
         format!("{}.{}", self.stem(file), self.data_ext)
     }
 
     /// What records call the sample of the row at `position`, a member of
     /// its data file: `00002.tar:000025.jpg` (`ext` without its dot; empty
     /// while a download's format is not known yet).
-    pub fn member_name(&self, position: u64, ext: &str) -> String {
+    pub(crate) fn member_name(&self, position: u64, ext: &str) -> String {
         let dot = if ext.is_empty() { "" } else { "." };
         format!(
             "{}:{}{dot}{ext}",

@@ -32,8 +32,8 @@
 //!    position, not its input: its data file and sample key come from
 //!    [`dataset::Layout`] (`00002.tar:000025.jpg`).
 
-pub mod dataset;
-pub mod url;
+pub(crate) mod dataset;
+pub(crate) mod url;
 
 use pixmill_base::error::{ErrorClass, ItemError};
 use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
@@ -42,14 +42,14 @@ use std::hash::{Hash, Hasher};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
-pub use url::{
+pub(crate) use url::{
     extension_for_content_type, file_name_from_content_disposition, file_name_from_url,
     worth_keeping,
 };
 
 /// What of a download's output name is left open until its headers arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settles {
+pub(crate) enum Settles {
     /// The name is final.
     Nothing,
     /// The extension: from the Content-Type (`fetch`) or the content's format (`convert`).
@@ -60,7 +60,7 @@ pub enum Settles {
 }
 
 /// Checks an `output` value from a manifest: relative, no `..`, not empty.
-pub fn relative_name(name: &str) -> Result<PathBuf, ItemError> {
+pub(crate) fn relative_name(name: &str) -> Result<PathBuf, ItemError> {
     let bad = |why: &str| {
         ItemError::new(
             ErrorClass::Name,
@@ -92,7 +92,7 @@ pub fn relative_name(name: &str) -> Result<PathBuf, ItemError> {
 /// separators, `..` folded), relative to `cwd` when it lies below it,
 /// absolute otherwise. No system call: keys must be cheap for lists of
 /// millions, and stable across machines that share a relative layout.
-pub fn local_key(input: &Path, cwd: Option<&Path>) -> PathBuf {
+pub(crate) fn local_key(input: &Path, cwd: Option<&Path>) -> PathBuf {
     let absolute = match cwd {
         Some(cwd) if input.is_relative() => cwd.join(input),
         _ => input.to_path_buf(),
@@ -120,7 +120,7 @@ pub fn local_key(input: &Path, cwd: Option<&Path>) -> PathBuf {
 /// The part of a listed local input mirrored under the output folder: the
 /// path as given when it is relative and stays below the current folder
 /// (`./m//a.jpg` → `m/a.jpg`), otherwise just its file name.
-pub fn mirrored_name(input: &Path) -> PathBuf {
+pub(crate) fn mirrored_name(input: &Path) -> PathBuf {
     let mut clean = PathBuf::new();
     for component in input.components() {
         match component {
@@ -142,18 +142,18 @@ pub fn mirrored_name(input: &Path) -> PathBuf {
 }
 
 /// Replaces (or adds) the extension: `a/b.png` → `a/b.jpg`.
-pub fn with_extension(rel: &Path, ext: &str) -> PathBuf {
+pub(crate) fn with_extension(rel: &Path, ext: &str) -> PathBuf {
     rel.with_extension(ext)
 }
 
 /// A hash of `key` that is the same on every run and machine (for
 /// `--shard` and name disambiguation; std's hasher promises neither).
-pub fn stable_hash64(key: &str) -> u64 {
+pub(crate) fn stable_hash64(key: &str) -> u64 {
     pixmill_base::hashing::stable_hash(key.as_bytes())
 }
 
 /// `dir/name.ext` → `dir/name-<10 hex of hash(key)>.ext`.
-pub fn disambiguate(path: &Path, key: &str) -> PathBuf {
+pub(crate) fn disambiguate(path: &Path, key: &str) -> PathBuf {
     let tag = format!("{:016x}", stable_hash64(key));
     let stem = path
         .file_stem()
@@ -170,7 +170,7 @@ pub fn disambiguate(path: &Path, key: &str) -> PathBuf {
 /// 100-million-entry list costs about 3 GB here at worst, a small run
 /// nothing to speak of.
 #[derive(Default)]
-pub struct Names {
+pub(crate) struct Names {
     /// output name → the key that claimed it.
     claims: Mutex<HashMap<u64, u64>>,
     /// Inputs already planned (by file identity or URL).
@@ -180,7 +180,7 @@ pub struct Names {
 impl Names {
     /// True the first time `identity` is met; false for a repeat (the
     /// same file under another spelling, the same URL again).
-    pub fn first_sight(&self, identity: u64) -> bool {
+    pub(crate) fn first_sight(&self, identity: u64) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.insert(identity)
     }
@@ -188,7 +188,12 @@ impl Names {
     /// Claims `output` for the input `key`, by rule 4: the name itself when
     /// free (or already this input's), else, for a derived name, its
     /// disambiguated form. `Err` only for a clash of explicit names.
-    pub fn claim(&self, output: &Path, key: &str, explicit: bool) -> Result<PathBuf, ItemError> {
+    pub(crate) fn claim(
+        &self,
+        output: &Path,
+        key: &str,
+        explicit: bool,
+    ) -> Result<PathBuf, ItemError> {
         if self.try_claim(output, key) {
             return Ok(output.to_path_buf());
         }
@@ -228,7 +233,7 @@ pub(crate) fn hash64<T: Hash + ?Sized>(value: &T) -> u64 {
 
 /// The name a download settles to once its headers are in, by rule 3;
 /// `None` when `output` stays as planned.
-pub fn settle_download(
+pub(crate) fn settle_download(
     output: &Path,
     settles: Settles,
     fetched: &pixmill_fetch::Fetched,
@@ -264,7 +269,7 @@ pub fn settle_download(
 /// The names a download whose extension is still open may end up with, in
 /// the order a rerun looks for them: each extension a Content-Type or a
 /// sniffed format can give, then none.
-pub fn settled_candidates(stem: &Path) -> impl Iterator<Item = PathBuf> + '_ {
+pub(crate) fn settled_candidates(stem: &Path) -> impl Iterator<Item = PathBuf> + '_ {
     url::KNOWN_EXTENSIONS
         .iter()
         .map(move |ext| with_extension(stem, ext))

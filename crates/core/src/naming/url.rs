@@ -14,7 +14,7 @@ const MAX_EXT_BYTES: usize = 16;
 
 /// The last non-empty path segment of `url`, percent-decoded and sanitized
 /// into a single safe file name; `None` when nothing usable remains.
-pub fn file_name_from_url(url: &str) -> Option<String> {
+pub(crate) fn file_name_from_url(url: &str) -> Option<String> {
     let segment = last_path_segment(url)?;
     let decoded = percent_decode_str(&segment).decode_utf8_lossy();
     let name = sanitize(&decoded);
@@ -25,7 +25,7 @@ pub fn file_name_from_url(url: &str) -> Option<String> {
 /// Is a URL's own file name worth keeping as the output name? Not when it
 /// names the server's script rather than what it serves
 /// (`download.php?id=1`, `get.aspx`, `fetch.cgi`).
-pub fn worth_keeping(name: &str) -> bool {
+pub(crate) fn worth_keeping(name: &str) -> bool {
     const SCRIPTS: [&str; 10] = [
         "php", "asp", "aspx", "jsp", "cgi", "pl", "py", "do", "action", "ashx",
     ];
@@ -36,7 +36,7 @@ pub fn worth_keeping(name: &str) -> bool {
 /// The file name a `Content-Disposition` header offers, sanitized like a
 /// URL's: `filename*=UTF-8''…` (RFC 6266/5987) preferred over `filename=`;
 /// any folder part dropped. `None` when it offers nothing usable.
-pub fn file_name_from_content_disposition(header: &str) -> Option<String> {
+pub(crate) fn file_name_from_content_disposition(header: &str) -> Option<String> {
     let mut plain = None;
     let mut extended = None;
     for param in split_params(header).skip(1) {
@@ -152,13 +152,13 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
 /// Every extension [`extension_for_content_type`] can give, and the image
 /// formats' own (so a rerun knows where to look for an output whose
 /// extension came from the server).
-pub const KNOWN_EXTENSIONS: [&str; 11] = [
+pub(crate) const KNOWN_EXTENSIONS: [&str; 11] = [
     "jpg", "png", "webp", "gif", "bmp", "tif", "html", "txt", "json", "pdf", "zip",
 ];
 
 /// File extension (without dot) for a `Content-Type` value; parameters and
 /// case are ignored.
-pub fn extension_for_content_type(ct: &str) -> Option<&'static str> {
+pub(crate) fn extension_for_content_type(ct: &str) -> Option<&'static str> {
     let essence = ct.split(';').next()?.trim().to_ascii_lowercase();
     let ext = match essence.as_str() {
         "image/jpeg" | "image/jpg" | "image/pjpeg" => "jpg",

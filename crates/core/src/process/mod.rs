@@ -5,8 +5,8 @@
 //! shared memory) or worker processes (dearer to start and talk to, but a
 //! crash takes down only its own item).
 
-pub mod rayon;
-pub mod worker;
+pub(crate) mod rayon;
+pub(crate) mod worker;
 
 use crate::input::read_input;
 use crate::item::{millis, Job, Record};
@@ -24,7 +24,7 @@ use std::time::Instant;
 /// What a CPU worker needs to do one item; small and serializable, so it
 /// crosses a pipe to a worker process while the input bytes do not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobSpec {
+pub(crate) struct JobSpec {
     pub read_from: PathBuf,
     pub format: Format,
     pub max_input_size: u64,
@@ -35,7 +35,7 @@ pub struct JobSpec {
 
 /// What a finished job measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobDone {
+pub(crate) struct JobDone {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub width_in: u32,
@@ -56,7 +56,7 @@ pub struct JobDone {
 
 /// Runs one job: read the input and convert it. Pure: the bytes are
 /// returned, and the output store decides where they land.
-pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, ItemError> {
+pub(crate) fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, ItemError> {
     let data = read_input(&spec.read_from, spec.max_input_size)?;
     let converted = converter.convert_to(&data, spec.format)?;
     Ok(JobDone {
@@ -73,7 +73,7 @@ pub fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, Ite
 }
 
 /// Everything a CPU backend shares with the rest of the run.
-pub struct CpuContext<'a> {
+pub(crate) struct CpuContext<'a> {
     pub jobs: usize,
     pub stop: &'a Stop,
     pub max_input_size: u64,
@@ -81,7 +81,7 @@ pub struct CpuContext<'a> {
 }
 
 /// What one job came to: bytes for the store, or a failure for the sink.
-pub enum Outcome {
+pub(crate) enum Outcome {
     Finished(Box<Finished>),
     Failed(Box<Record>),
 }
@@ -89,7 +89,7 @@ pub enum Outcome {
 /// One job through a runner (a thread's converter, or a worker process),
 /// its result turned into a finished item or a failed record. A staged
 /// download is removed afterwards whatever happened.
-pub fn execute(
+pub(crate) fn execute(
     job: Job,
     ctx: &CpuContext,
     worker: usize,
@@ -139,14 +139,14 @@ pub fn execute(
 }
 
 /// Drops a job the run will not do (it is stopping), cleaning its staged file.
-pub fn abandon(job: Job) {
+pub(crate) fn abandon(job: Job) {
     if job.staged {
         let _ = fs::remove_file(&job.read_from);
     }
 }
 
 /// Runs the CPU stage on the chosen backend until `jobs` is drained.
-pub fn run_stage(
+pub(crate) fn run_stage(
     backend: crate::config::Backend,
     settings: &pixmill_imaging::Settings,
     ctx: &CpuContext,
@@ -163,14 +163,14 @@ pub fn run_stage(
 
 /// Where a CPU worker sends what it finished: the store (its own writer, or
 /// the store thread) and the sink.
-pub struct StageOut<'s, 'a> {
+pub(crate) struct StageOut<'s, 'a> {
     pub route: crate::store::Route<'s, 'a>,
     pub records: Sender<Record>,
 }
 
 impl<'a> StageOut<'_, 'a> {
     /// One worker's outlet.
-    pub fn outlet(&self) -> Outlet<'a> {
+    pub(crate) fn outlet(&self) -> Outlet<'a> {
         Outlet {
             landing: self.route.landing(),
             records: self.records.clone(),
@@ -179,14 +179,14 @@ impl<'a> StageOut<'_, 'a> {
 }
 
 /// One worker's outlet: lands finished items, sends records on.
-pub struct Outlet<'a> {
+pub(crate) struct Outlet<'a> {
     landing: crate::store::Landing<'a>,
     records: Sender<Record>,
 }
 
 impl Outlet<'_> {
     /// Sends an outcome on; false when the run is ending (nobody listens).
-    pub fn send(&mut self, outcome: Outcome) -> bool {
+    pub(crate) fn send(&mut self, outcome: Outcome) -> bool {
         let record = match outcome {
             Outcome::Failed(record) => *record,
             Outcome::Finished(finished) => match self.landing.land(*finished) {

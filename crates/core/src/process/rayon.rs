@@ -9,7 +9,7 @@ use pixmill_base::error::Error;
 use pixmill_imaging::{Converter, Settings};
 use std::time::{Duration, Instant};
 
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     ctx: &CpuContext,
     jobs: Receiver<Job>,

@@ -19,12 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub(crate) const PROTOCOL_VERSION: u32 = 2;
 
 /// Coordinator → worker.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Request {
+pub(crate) enum Request {
     Hello { version: u32, settings: Settings },
     Job { id: u64, spec: JobSpec },
 }
@@ -32,7 +32,7 @@ pub enum Request {
 /// Worker → coordinator.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Reply {
+pub(crate) enum Reply {
     Ready {
         version: u32,
     },
@@ -44,7 +44,7 @@ pub enum Reply {
 }
 
 /// Runs the CPU stage on worker processes until `jobs` is drained.
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     ctx: &CpuContext,
     memory_mb: Option<u64>,
@@ -316,7 +316,7 @@ fn keep_tail(mut stderr: impl Read, tail: &Mutex<String>) {
 }
 
 /// The hidden `__worker` command: answers jobs on stdin until it closes.
-pub fn serve(memory_mb: Option<u64>) -> Result<(), Error> {
+pub(crate) fn serve(memory_mb: Option<u64>) -> Result<(), Error> {
     guard_process(memory_mb)?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();

@@ -8,7 +8,7 @@
 mod parquet;
 
 use crate::item::Extra;
-pub use parquet::is_parquet;
+pub(crate) use parquet::is_parquet;
 use parquet::ParquetRows;
 use std::ffi::OsString;
 use std::fs::File;
@@ -144,7 +144,7 @@ pub fn read_manifest(
 }
 
 /// [`read_manifest`] with chosen input and caption columns.
-pub fn read_manifest_with(
+pub(crate) fn read_manifest_with(
     reader: Box<dyn BufRead + Send>,
     format: ManifestFormat,
     nul: bool,
@@ -164,7 +164,7 @@ pub fn read_manifest_with(
 /// Reads the rows of a parquet manifest lazily, a row group at a time.
 /// Fails (with a message for the user) when `file` is not parquet or has no
 /// input column.
-pub fn read_parquet_manifest(file: File, names: ColumnNames) -> Result<Entries, String> {
+pub(crate) fn read_parquet_manifest(file: File, names: ColumnNames) -> Result<Entries, String> {
     let rows = ParquetRows::open(file, &names)?;
     Ok(Entries {
         source: Source::Parquet(Box::new(rows)),

@@ -2,11 +2,11 @@
 //! into planned entries, one at a time (nothing is collected, so a list of
 //! any length streams), deciding each entry's output name on the way.
 
-pub mod manifest;
+pub(crate) mod manifest;
 mod plan;
 mod walk;
 
-pub use plan::{is_url, Outlets, PlanContext, Planner};
+pub(crate) use plan::{is_url, Outlets, PlanContext, Planner};
 
 use crate::config::SourceConfig;
 use crate::item::{Extra, Record};
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Where a raw entry came from; decides how its output is named.
 #[derive(Debug, Clone)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Found by walking a folder; the path relative to that folder.
     Walk(PathBuf),
     /// Named directly on the command line, on stdin or in a manifest.
@@ -28,7 +28,7 @@ pub enum Origin {
 
 /// An entry before planning: what the user gave.
 #[derive(Debug, Clone)]
-pub struct Raw {
+pub(crate) struct Raw {
     pub input: OsString,
     pub output: Option<String>,
     pub sha256: Option<String>,
@@ -43,7 +43,7 @@ pub struct Raw {
 /// What the source found and what it passed over, for the summary: nothing
 /// is left out without a word.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SourceStats {
+pub(crate) struct SourceStats {
     /// Entries handed on (before `--shard`): listed ones, images found by
     /// walking, and walk errors.
     pub entries: u64,
@@ -61,7 +61,7 @@ pub struct SourceStats {
 
 impl SourceStats {
     /// One line for the summary, or `None` when nothing was passed over.
-    pub fn passed_over(&self) -> Option<String> {
+    pub(crate) fn passed_over(&self) -> Option<String> {
         let mut parts = Vec::new();
         let mut say = |n: u64, one: &str, many: &str, how: &str| {
             if n > 0 {
@@ -105,12 +105,12 @@ impl SourceStats {
 
 /// A list of entries to read: the manifests and stdin, opened up front so a
 /// missing manifest is a usage error before any work starts.
-pub struct Lists {
+pub(crate) struct Lists {
     lists: Vec<(String, manifest::Entries)>,
 }
 
 impl Lists {
-    pub fn open(config: &SourceConfig) -> Result<Lists, Error> {
+    pub(crate) fn open(config: &SourceConfig) -> Result<Lists, Error> {
         let mut lists = Vec::new();
         let stdin = || {
             let format = config.manifest_format.unwrap_or(ManifestFormat::Lines);
@@ -202,7 +202,7 @@ fn stdin_reader() -> Box<dyn BufRead + Send> {
 /// Feeds every raw entry to `planner`, in order: arguments first (folders
 /// walked as met), then stdin and manifests. Stops when `planner` says so
 /// (the run is stopping or the next stage is gone).
-pub fn produce(config: &SourceConfig, lists: Lists, planner: &mut Planner) -> SourceStats {
+pub(crate) fn produce(config: &SourceConfig, lists: Lists, planner: &mut Planner) -> SourceStats {
     let mut stats = SourceStats::default();
     feed_all(config, lists, planner, &mut stats);
     stats

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// What the planner hands on.
-pub enum Planned {
+pub(super) enum Planned {
     /// A URL for the I/O stage.
     Download(Entry),
     /// A local file for the CPU stage.
@@ -35,7 +35,7 @@ pub enum Planned {
 }
 
 /// Plans entries and sends each to the stage that takes it next.
-pub struct Planner<'a> {
+pub(crate) struct Planner<'a> {
     config: &'a Config,
     out: &'a OutDir,
     store: &'a dyn OutputStore,
@@ -57,7 +57,7 @@ pub struct Planner<'a> {
 
 /// What every entry is planned against: the run's settings and the state
 /// the stages share.
-pub struct PlanContext<'a> {
+pub(crate) struct PlanContext<'a> {
     pub config: &'a Config,
     pub out: &'a OutDir,
     pub store: &'a dyn OutputStore,
@@ -71,14 +71,14 @@ pub struct PlanContext<'a> {
 
 /// Where planned entries go next: URLs to the I/O stage, local files to
 /// the CPU stage (none in `fetch`), decided records to the sink.
-pub struct Outlets {
+pub(crate) struct Outlets {
     pub to_io: Option<Sender<Entry>>,
     pub to_cpu: Option<Sender<Job>>,
     pub to_sink: Sender<Record>,
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(context: PlanContext<'a>, outlets: Outlets) -> Planner<'a> {
+    pub(crate) fn new(context: PlanContext<'a>, outlets: Outlets) -> Planner<'a> {
         let PlanContext {
             config,
             out,
@@ -111,17 +111,17 @@ impl<'a> Planner<'a> {
     }
 
     /// How many entries were planned (within the shard).
-    pub fn rows_planned(&self) -> u64 {
+    pub(crate) fn rows_planned(&self) -> u64 {
         self.rows
     }
 
-    pub fn out_dir_canonical(&self) -> &Path {
+    pub(crate) fn out_dir_canonical(&self) -> &Path {
         self.out.canonical()
     }
 
     /// Plans one raw entry and passes it on; false when the run is
     /// stopping or the next stage is gone.
-    pub fn plan(&mut self, mut raw: Raw) -> bool {
+    pub(crate) fn plan(&mut self, mut raw: Raw) -> bool {
         if self.stop.requested() {
             let key = self.key_of(&raw.input, is_url(&raw.input));
             return self.count_untouched(self.in_shard(&key));
@@ -169,7 +169,7 @@ impl<'a> Planner<'a> {
     }
 
     /// Sends a record decided outside planning (walk or manifest errors).
-    pub fn emit_record(&mut self, record: Record) -> bool {
+    pub(crate) fn emit_record(&mut self, record: Record) -> bool {
         if self.stop.requested() {
             return self.count_untouched(true);
         }
@@ -434,7 +434,7 @@ fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
 }
 
 /// `http://` or `https://`, any case.
-pub fn is_url(input: &OsStr) -> bool {
+pub(crate) fn is_url(input: &OsStr) -> bool {
     let Some(s) = input.to_str() else {
         return false;
     };

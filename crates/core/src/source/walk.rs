@@ -16,7 +16,7 @@ use walkdir::{DirEntry, WalkDir};
 
 /// Walks `root`, feeding image files to `planner`; false when the planner
 /// wants no more.
-pub fn walk(
+pub(super) fn walk(
     config: &SourceConfig,
     root: &Path,
     planner: &mut Planner,
@@ -147,7 +147,7 @@ fn walk_reason(e: &walkdir::Error) -> String {
 }
 
 /// Does the name carry an image extension (case-insensitive)?
-pub fn is_image_name(path: &Path) -> bool {
+pub(super) fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| Format::from_extension(e).is_some())

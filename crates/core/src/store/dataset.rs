@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 /// How `config` lays its rows out in data files (see [`crate::naming::dataset`]).
-pub fn layout(config: &Config) -> Layout {
+pub(crate) fn layout(config: &Config) -> Layout {
     let data_ext = match config.output_format {
         OutputFormat::Parquet => "parquet",
         _ => "tar",
@@ -42,10 +42,10 @@ pub fn layout(config: &Config) -> Layout {
 
 /// The total number of rows the source planned, once it has planned all of
 /// them (not when it stopped early): the last file's size.
-pub type RowTotal = Arc<OnceLock<u64>>;
+pub(crate) type RowTotal = Arc<OnceLock<u64>>;
 
 /// Tar or parquet shards below the output folder.
-pub struct DatasetStore<'a> {
+pub(crate) struct DatasetStore<'a> {
     out: &'a OutDir,
     layout: Layout,
     /// Tar or parquet data files.
@@ -56,7 +56,7 @@ pub struct DatasetStore<'a> {
 }
 
 impl<'a> DatasetStore<'a> {
-    pub fn new(out: &'a OutDir, config: &Config, total: RowTotal) -> DatasetStore<'a> {
+    pub(crate) fn new(out: &'a OutDir, config: &Config, total: RowTotal) -> DatasetStore<'a> {
         DatasetStore {
             out,
             layout: layout(config),

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::path::PathBuf;
 
 /// Loose files below the output folder.
-pub struct FilesStore<'a> {
+pub(crate) struct FilesStore<'a> {
     out: &'a OutDir,
     mode: StampMode,
     fsync: bool,
@@ -23,7 +23,7 @@ pub struct FilesStore<'a> {
 impl<'a> FilesStore<'a> {
     /// `fsync`: make each output and its folder entry durable before `put`
     /// returns.
-    pub fn new(out: &'a OutDir, fsync: bool) -> FilesStore<'a> {
+    pub(crate) fn new(out: &'a OutDir, fsync: bool) -> FilesStore<'a> {
         FilesStore {
             out,
             mode: StampMode::probe(out.canonical()),

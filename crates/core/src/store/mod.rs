@@ -9,10 +9,10 @@
 //! output, then a rename), and a store with one writer owned by one thread
 //! ([`Writers::Single`], as the sink owns stdout: tar or parquet shards).
 
-pub mod dataset;
-pub mod files;
-pub mod resume;
-pub mod stamp;
+pub(crate) mod dataset;
+pub(crate) mod files;
+pub(crate) mod resume;
+pub(crate) mod stamp;
 
 use crate::item::{Entry, Record, Status};
 use crossbeam_channel::Sender;
@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 /// The bytes of one finished item.
 #[derive(Debug)]
-pub enum Payload {
+pub(crate) enum Payload {
     /// Converted bytes in memory (the CPU stage's result).
     Bytes(Vec<u8>),
     /// A download streamed to the store's [`OutputStore::staging_path`];
@@ -32,7 +32,7 @@ pub enum Payload {
 
 /// Where `put` landed an item, for its record.
 #[derive(Debug, Clone)]
-pub struct Placed {
+pub(crate) struct Placed {
     /// What the record calls the output (a path, or `shard.tar:key`).
     pub output: String,
     pub bytes: u64,
@@ -40,7 +40,7 @@ pub struct Placed {
 
 /// What the store holds for an item's output (asked before the work).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     /// Nothing there: do the work.
     Missing,
     /// Complete, made from the same input with the same settings: skip.
@@ -54,7 +54,7 @@ pub enum Freshness {
 
 /// Why an existing output is redone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stale {
+pub(crate) enum Stale {
     SettingsChanged,
     InputChanged,
     /// Empty, cut short or changed since it was written.
@@ -64,7 +64,7 @@ pub enum Stale {
 }
 
 impl Stale {
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Stale::SettingsChanged => "settings changed",
             Stale::InputChanged => "input changed",
@@ -76,7 +76,7 @@ impl Stale {
 
 /// The shared side of a store: resume questions and staging, asked by the
 /// planner and the I/O threads at once.
-pub trait OutputStore: Sync {
+pub(crate) trait OutputStore: Sync {
     /// What a rerun finds for `entry`'s output: resume asks the store, never
     /// the file system directly.
     fn check(&self, entry: &Entry) -> Freshness;
@@ -114,7 +114,7 @@ pub trait OutputStore: Sync {
 }
 
 /// How a store's writers are run.
-pub enum Writers<'a> {
+pub(crate) enum Writers<'a> {
     /// A fresh writer for each worker (CPU worker or download thread); they
     /// put at once, each from its own thread.
     PerWorker(Box<PerWorkerFn<'a>>),
@@ -124,7 +124,7 @@ pub enum Writers<'a> {
 }
 
 /// The landing side of a store.
-pub trait StoreWriter: Send {
+pub(crate) trait StoreWriter: Send {
     /// Lands one finished item's bytes under `entry.output`; on `Ok` the
     /// output is complete (and durable, with `--fsync`).
     fn put(&mut self, entry: &Entry, payload: Payload) -> Result<Placed, ItemError>;
@@ -143,14 +143,14 @@ pub trait StoreWriter: Send {
 /// An item the CPU stage (or, for `fetch`, the I/O stage) finished: its
 /// record so far and its bytes, on their way to the store.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub entry: Entry,
     pub record: Record,
     pub payload: Payload,
 }
 
 /// A worker's way to the store: its own writer, or the store thread's queue.
-pub enum Landing<'a> {
+pub(crate) enum Landing<'a> {
     Direct(Box<dyn StoreWriter + 'a>),
     Queue(Sender<Finished>),
 }
@@ -158,17 +158,17 @@ pub enum Landing<'a> {
 /// How each worker reaches the store, once the pipeline has started the
 /// store thread (for a single-writer store).
 #[derive(Clone)]
-pub enum Route<'s, 'a> {
+pub(crate) enum Route<'s, 'a> {
     Direct(&'s PerWorkerFn<'a>),
     Queue(Sender<Finished>),
 }
 
 /// Makes one writer for one worker.
-pub type PerWorkerFn<'a> = dyn Fn() -> Box<dyn StoreWriter + 'a> + Sync + 'a;
+pub(crate) type PerWorkerFn<'a> = dyn Fn() -> Box<dyn StoreWriter + 'a> + Sync + 'a;
 
 impl<'a> Route<'_, 'a> {
     /// A landing for one worker.
-    pub fn landing(&self) -> Landing<'a> {
+    pub(crate) fn landing(&self) -> Landing<'a> {
         match self {
             Route::Direct(make) => Landing::Direct(make()),
             Route::Queue(tx) => Landing::Queue(tx.clone()),
@@ -178,7 +178,7 @@ impl<'a> Route<'_, 'a> {
 
 impl Landing<'_> {
     /// Lands `finished`.
-    pub fn land(&mut self, finished: Finished) -> Landed {
+    pub(crate) fn land(&mut self, finished: Finished) -> Landed {
         match self {
             Landing::Direct(writer) => Landed::Record(Box::new(put_one(writer.as_mut(), finished))),
             Landing::Queue(tx) => match tx.send(finished) {
@@ -190,7 +190,7 @@ impl Landing<'_> {
 }
 
 /// What landing an item came to.
-pub enum Landed {
+pub(crate) enum Landed {
     /// Put; its record goes on to the sink.
     Record(Box<Record>),
     /// Taken by the store thread, which sends the record on itself.
@@ -200,7 +200,7 @@ pub enum Landed {
 }
 
 /// Puts one item and completes its record.
-pub fn put_one(writer: &mut dyn StoreWriter, finished: Finished) -> Record {
+pub(crate) fn put_one(writer: &mut dyn StoreWriter, finished: Finished) -> Record {
     let Finished {
         entry,
         mut record,
@@ -220,7 +220,7 @@ pub fn put_one(writer: &mut dyn StoreWriter, finished: Finished) -> Record {
 
 /// Runs a single-writer store: puts every finished item, shows the writer
 /// every record, and passes the records on to the sink.
-pub fn run_store_thread(
+pub(crate) fn run_store_thread(
     mut writer: Box<dyn StoreWriter + '_>,
     finished: crossbeam_channel::Receiver<Finished>,
     records: crossbeam_channel::Receiver<Record>,

@@ -12,12 +12,16 @@ use crate::store::stamp::InputId;
 use pixmill_base::error::{ErrorClass, ItemError};
 
 /// The reason of a skip by the up-to-date rule.
-pub const UP_TO_DATE: &str = "up to date";
+pub(crate) const UP_TO_DATE: &str = "up to date";
 
 /// The rule, applied to what the store holds for `entry`: a record when the
 /// entry is not to be done; otherwise `entry` learns why it is redone, or
 /// what to ask the server.
-pub fn rule(store: &dyn OutputStore, entry: &mut Entry, on_exists: OnExists) -> Option<Record> {
+pub(crate) fn rule(
+    store: &dyn OutputStore,
+    entry: &mut Entry,
+    on_exists: OnExists,
+) -> Option<Record> {
     match on_exists {
         OnExists::Overwrite => return None,
         OnExists::Skip | OnExists::Fail if !store.exists(entry) => return None,
@@ -52,7 +56,7 @@ pub fn rule(store: &dyn OutputStore, entry: &mut Entry, on_exists: OnExists) -> 
 /// The rule at planning time. A download whose extension the server will
 /// settle is looked for under each name it may have settled to on an
 /// earlier run (the name that run recorded first).
-pub fn before(
+pub(crate) fn before(
     store: &dyn OutputStore,
     names: &Names,
     entry: &mut Entry,
@@ -94,7 +98,10 @@ fn claim_recalled(names: &Names, entry: &Entry) -> bool {
 /// the skip reason when it said 304 Not Modified (the output is up to
 /// date); otherwise `Ok`, with why the output is redone when it was asked
 /// to revalidate (the input changed).
-pub fn answered(entry: &Entry, not_modified: bool) -> Result<Option<&'static str>, &'static str> {
+pub(crate) fn answered(
+    entry: &Entry,
+    not_modified: bool,
+) -> Result<Option<&'static str>, &'static str> {
     if not_modified {
         return Err(UP_TO_DATE);
     }
@@ -106,7 +113,7 @@ pub fn answered(entry: &Entry, not_modified: bool) -> Result<Option<&'static str
 
 /// The rule for an output found only once its download is done: the same
 /// version (the validators the server just sent) is up to date.
-pub fn after_download(
+pub(crate) fn after_download(
     store: &dyn OutputStore,
     entry: &mut Entry,
     on_exists: OnExists,

@@ -50,13 +50,13 @@ const MAX_STAMP: usize = 2048;
 
 /// What an input was when it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InputId {
+pub(crate) enum InputId {
     File { size: u64, mtime_ns: i128, ino: u64 },
     Url(Validators),
 }
 
 impl InputId {
-    pub fn of_file(meta: &std::fs::Metadata) -> InputId {
+    pub(crate) fn of_file(meta: &std::fs::Metadata) -> InputId {
         #[cfg(unix)]
         let ino = std::os::unix::fs::MetadataExt::ino(meta);
         #[cfg(not(unix))]
@@ -88,7 +88,7 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
 /// What the run knows about an item before doing it: the stamp it will
 /// write, minus the output's own length and tail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provenance {
+pub(crate) struct Provenance {
     /// Stable hash of the input key (normalized path or URL).
     pub key: u64,
     /// Stable hash of the settings that shape the output bytes.
@@ -110,7 +110,7 @@ struct Stamp {
 /// What a finished output is, as its stamp records it: its length, the CRC
 /// of its tail and its seal (see the module's notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sealed {
+pub(crate) struct Sealed {
     pub len: u64,
     pub tail: u32,
     pub seal: u32,
@@ -120,7 +120,7 @@ impl Sealed {
     /// Describes the finished output `file`, whose bytes are all written.
     /// `durable`: they are made durable (`--fsync`) before the output gets
     /// its final name.
-    pub fn of_file(file: &File, durable: bool) -> io::Result<Sealed> {
+    pub(crate) fn of_file(file: &File, durable: bool) -> io::Result<Sealed> {
         let stat = stat_file(file)?;
         Ok(Sealed {
             len: stat.len,
@@ -258,7 +258,7 @@ impl Reader<'_> {
 
 /// Where stamps are kept in this output folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StampMode {
+pub(crate) enum StampMode {
     /// In an extended attribute of each output.
     Xattr,
     /// In a hidden sidecar file beside each output (no user xattrs here).
@@ -270,7 +270,7 @@ impl StampMode {
     /// anything (a dry run must not). A file system that has none answers
     /// "not supported" to a read as well. `PIXMILL_STAMPS=sidecar` forces
     /// the fallback (to test it anywhere).
-    pub fn probe(dir: &Path) -> StampMode {
+    pub(crate) fn probe(dir: &Path) -> StampMode {
         if std::env::var_os("PIXMILL_STAMPS").is_some_and(|v| v == "sidecar") {
             return StampMode::Sidecar;
         }
@@ -284,7 +284,7 @@ impl StampMode {
 /// What the output at `path` holds, judged against `p`. An up-to-date
 /// output costs two system calls (its stamp by path, then its `stat`); its
 /// tail is read only when the seal no longer vouches for its bytes.
-pub fn check(path: &Path, p: &Provenance, mode: StampMode) -> Freshness {
+pub(crate) fn check(path: &Path, p: &Provenance, mode: StampMode) -> Freshness {
     let stamp = match read_stamp(path, mode) {
         Found::Stamp(stamp) => Some(stamp),
         Found::Nothing => None,
@@ -315,7 +315,7 @@ pub fn check(path: &Path, p: &Provenance, mode: StampMode) -> Freshness {
 /// Stamps `file` (the finished output, still under its temp name): in its
 /// xattr, or, when it has none, returns the sidecar text to write after
 /// the rename.
-pub fn stamp_file(
+pub(crate) fn stamp_file(
     file: &File,
     sealed: Sealed,
     p: &Provenance,
@@ -494,7 +494,7 @@ fn c_path(path: &Path) -> io::Result<std::ffi::CString> {
 }
 
 /// `.NAME.pixmill.stamp` beside `output`: hidden, so walks pass it over.
-pub fn sidecar_path(output: &Path) -> PathBuf {
+pub(crate) fn sidecar_path(output: &Path) -> PathBuf {
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -504,13 +504,13 @@ pub fn sidecar_path(output: &Path) -> PathBuf {
 
 /// CRC-32 of the last 4 KiB of `data`: enough to tell a zero-filled or
 /// foreign tail (nobody forges it), and cheap on a rerun of many items.
-pub fn tail_hash(data: &[u8]) -> u32 {
+pub(crate) fn tail_hash(data: &[u8]) -> u32 {
     let start = data.len().saturating_sub(TAIL as usize);
     crc32fast::hash(&data[start..])
 }
 
 /// CRC-32 of the last 4 KiB of an open file `len` bytes long.
-pub fn tail_hash_of_file(file: &File, len: u64) -> io::Result<u32> {
+pub(crate) fn tail_hash_of_file(file: &File, len: u64) -> io::Result<u32> {
     let start = len.saturating_sub(TAIL);
     let mut buf = vec![0u8; (len - start) as usize];
     read_exact_at(file, &mut buf, start)?;

@@ -16,7 +16,7 @@ const MAGIC: &[u8; 4] = b"PAR1";
 
 /// Whether `file` starts with the parquet magic; leaves it at its start.
 /// Only a regular file is looked at: peeking at a pipe would eat its bytes.
-pub fn is_parquet(file: &mut File) -> io::Result<bool> {
+pub(crate) fn is_parquet(file: &mut File) -> io::Result<bool> {
     if !file.metadata()?.is_file() {
         return Ok(false);
     }
@@ -31,7 +31,7 @@ pub fn is_parquet(file: &mut File) -> io::Result<bool> {
 }
 
 /// The rows of one parquet manifest.
-pub struct ParquetRows {
+pub(super) struct ParquetRows {
     rows: RowIter<'static>,
     columns: Columns,
     /// Rows read so far: the 1-based number of the last one.
@@ -52,7 +52,7 @@ struct Columns {
 impl ParquetRows {
     /// Reads the footer and checks the schema has an input column, so a
     /// wrong file is a setup error before any work starts.
-    pub fn open(file: File, names: &ColumnNames) -> Result<ParquetRows, String> {
+    pub(super) fn open(file: File, names: &ColumnNames) -> Result<ParquetRows, String> {
         let reader = SerializedFileReader::new(file)
             .map_err(|e| format!("not a readable parquet file: {e}"))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();

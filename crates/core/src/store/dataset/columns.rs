@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// What the metadata says about one input row.
 #[derive(Debug)]
-pub struct MetaRow {
+pub(super) struct MetaRow {
     pub key: String,
     pub url: Option<String>,
     pub caption: Option<String>,
@@ -40,7 +40,7 @@ pub struct MetaRow {
 }
 
 impl MetaRow {
-    pub fn new(key: String, record: &Record, ext: Option<&str>) -> MetaRow {
+    pub(super) fn new(key: String, record: &Record, ext: Option<&str>) -> MetaRow {
         let (caption, columns) = match &record.row {
             Some(row) => (row.extra.caption.clone(), row.extra.columns.clone()),
             None => (None, Map::new()),
@@ -69,7 +69,7 @@ impl MetaRow {
 
     /// `KEY.json` in a WebDataset sample, with img2dataset's field names
     /// so training code written for it reads these unchanged.
-    pub fn sample_json(&self) -> Value {
+    pub(super) fn sample_json(&self) -> Value {
         let mut json = Map::new();
         json.insert("key".into(), self.key.clone().into());
         json.insert("url".into(), self.url.clone().into());
@@ -102,7 +102,7 @@ fn status_name(status: Status) -> &'static str {
 
 /// `STEM_stats.json`: counts by status, by error and by skip reason.
 #[derive(Debug, Default, Serialize)]
-pub struct Stats {
+pub(super) struct Stats {
     pub count: u64,
     pub ok: u64,
     pub failed: u64,
@@ -112,7 +112,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn add(&mut self, row: &MetaRow) {
+    pub(super) fn add(&mut self, row: &MetaRow) {
         self.count += 1;
         match row.status {
             "ok" => self.ok += 1,
@@ -156,7 +156,7 @@ const INT_COLUMNS: [&str; 5] = [
 /// name is one of ours); their set is taken from the first row group.
 ///
 /// [`extend`]: TableWriter::extend
-pub struct TableWriter<W: Write + Send> {
+pub(super) struct TableWriter<W: Write + Send> {
     out: Option<W>,
     writer: Option<SerializedFileWriter<W>>,
     with_image: bool,
@@ -164,7 +164,7 @@ pub struct TableWriter<W: Write + Send> {
 }
 
 impl<W: Write + Send> TableWriter<W> {
-    pub fn new(out: W, with_image: bool) -> TableWriter<W> {
+    pub(super) fn new(out: W, with_image: bool) -> TableWriter<W> {
         TableWriter {
             out: Some(out),
             writer: None,
@@ -174,7 +174,7 @@ impl<W: Write + Send> TableWriter<W> {
     }
 
     /// Writes `rows` as one row group.
-    pub fn extend(&mut self, rows: Vec<MetaRow>) -> io::Result<()> {
+    pub(super) fn extend(&mut self, rows: Vec<MetaRow>) -> io::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -199,7 +199,7 @@ impl<W: Write + Send> TableWriter<W> {
     }
 
     /// Writes the footer and gives back the writer.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(super) fn finish(mut self) -> io::Result<W> {
         if self.writer.is_none() {
             self.start()?;
         }
