@@ -47,6 +47,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// The class's name in records (`decode`, `http`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Read => "read",
@@ -80,11 +81,14 @@ impl fmt::Display for ErrorClass {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct ItemError {
+    /// What kind of failure, for machines and exit codes.
     pub class: ErrorClass,
+    /// One line for people.
     pub message: String,
 }
 
 impl ItemError {
+    /// An error of `class`; line breaks in `message` become spaces.
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         // Reports and stderr promise one line per failure.
         let message = message.into().replace(['\n', '\r'], " ");
@@ -96,8 +100,10 @@ impl ItemError {
 /// exits with status 2.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The command line asks for something impossible.
     #[error("{0}")]
     Usage(String),
+    /// The run cannot start (an unreadable manifest, an output folder that cannot be made).
     #[error("{0}")]
     Setup(String),
 }

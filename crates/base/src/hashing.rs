@@ -8,10 +8,13 @@ use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 use std::path::Path;
 
+/// A digest the user can ask for (`--hash`) or a manifest can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HashAlgo {
+    /// SHA-256.
     Sha256,
+    /// MD5 (as LAION-style lists carry it).
     Md5,
 }
 

@@ -3,6 +3,7 @@
 //! for numbers. It depends on no other pixmill crate.
 
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod hashing;

@@ -24,28 +24,44 @@ pub enum OnExists {
     Update,
     /// Keep it, whatever made it.
     Skip,
+    /// Redo it, whatever its stamp says.
     Overwrite,
+    /// Fail the item and keep the existing output.
     Fail,
 }
 
 /// Where the CPU stage runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// One rayon thread per core, in this process.
     Rayon,
-    Process { worker_memory_mb: Option<u64> },
+    /// One worker process per core; a crash fails only its item.
+    Process {
+        /// Caps each worker's address space, in MB (`--worker-memory`).
+        worker_memory_mb: Option<u64>,
+    },
 }
 
 /// Where entries come from and which are taken.
 #[derive(Debug, Clone, Default)]
 pub struct SourceConfig {
+    /// Files, folders and URLs given as arguments (`-` is stdin).
     pub inputs: Vec<OsString>,
+    /// Manifest files (`-m`), read as streams.
     pub manifests: Vec<PathBuf>,
+    /// The manifests' format when their names do not say it.
     pub manifest_format: Option<ManifestFormat>,
+    /// Stdin and text manifests are NUL-separated (`-0`).
     pub null: bool,
+    /// Only walked files matching these globs (`--include`).
     pub include: Option<GlobSet>,
+    /// No walked file matching these globs (`--exclude`).
     pub exclude: Option<GlobSet>,
+    /// How deep folder walks go (`--max-depth`).
     pub max_depth: Option<usize>,
+    /// Walks follow symbolic links (`--follow`).
     pub follow: bool,
+    /// Walks take hidden files and folders (`--hidden`).
     pub hidden: bool,
     /// `(index, count)`: keep entries whose stable key hashes to `index`.
     pub shard: Option<(u64, u64)>,
@@ -64,31 +80,45 @@ pub enum OutputFormat {
     Parquet,
 }
 
+/// Everything one run needs, settled from the command line.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `convert` or `fetch`.
     pub mode: Mode,
+    /// Where the work comes from.
     pub source: SourceConfig,
+    /// The output folder (`-o`).
     pub out_dir: PathBuf,
+    /// Loose files or dataset shards.
     pub output_format: OutputFormat,
     /// Input rows per data file of a dataset output.
     pub samples_per_file: u64,
+    /// What to do with outputs that exist (`--on-exists`).
     pub on_exists: OnExists,
     /// Make each output durable before its record says ok.
     pub fsync: bool,
     /// Stable hash of the run's settings that shape output bytes; see
     /// [`Config::settings_hash`].
     pub settings_base: u64,
+    /// Records on stdout as JSON lines (`--json`).
     pub json: bool,
     /// NUL-terminated stdout records (`--print0`).
     pub print0: bool,
+    /// Also write every record as a JSON line to this file (`--report`).
     pub report: Option<PathBuf>,
+    /// No summary and no progress on stderr (`--quiet`).
     pub quiet: bool,
+    /// Plan and print, write nothing (`--dry-run`).
     pub dry_run: bool,
     /// Progress bars on stderr (a terminal, and not quiet).
     pub progress: bool,
+    /// CPU workers (`-j`), one per core by default.
     pub jobs: usize,
+    /// Where the CPU stage runs (`--backend`).
     pub backend: Backend,
+    /// Threads that read and download (`--io-threads`).
     pub io_threads: usize,
+    /// Network settings for URL inputs.
     pub fetch: FetchSettings,
     /// `--hash`: digest each item's input bytes into its record.
     pub hash: Option<pixmill_base::hashing::HashAlgo>,

@@ -9,6 +9,7 @@
 //! process backend.
 
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 pub mod config;
 mod input;

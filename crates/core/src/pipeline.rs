@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 /// How a run ended.
 pub struct Outcome {
+    /// Items by status.
     pub counts: Counts,
+    /// Ctrl-C (or SIGTERM) stopped the run early.
     pub interrupted: bool,
     /// The inputs held nothing to do: no entry at all was found.
     pub found_nothing: bool,

@@ -17,14 +17,20 @@ use std::time::Duration;
 /// Counts by status, folded into the exit status.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counts {
+    /// Items done.
     pub ok: u64,
+    /// Items left as they were (up to date, filtered, `--on-exists skip`).
     pub skipped: u64,
+    /// Items that failed.
     pub failed: u64,
+    /// Items a dry run would do.
     pub planned: u64,
+    /// Bytes written by the items done.
     pub bytes_out: u64,
 }
 
 impl Counts {
+    /// Items seen, whatever their status.
     pub fn total(&self) -> u64 {
         self.ok + self.skipped + self.failed + self.planned
     }

@@ -3,6 +3,7 @@
 //! and checksum verification.
 
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 mod adaptive;
 mod attempt;
@@ -26,13 +27,16 @@ use std::time::{Duration, Instant};
 /// rerun can ask "changed since?" (If-None-Match / If-Modified-Since).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Validators {
+    /// The `ETag` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The `Last-Modified` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
 }
 
 impl Validators {
+    /// The server gave neither.
     pub fn is_empty(&self) -> bool {
         self.etag.is_none() && self.last_modified.is_none()
     }
@@ -46,6 +50,7 @@ pub const MAX_REDIRECTS: usize = 10;
 pub struct FetchSettings {
     /// Retries after the first attempt, for retryable failures.
     pub retries: u32,
+    /// Longest wait for a connection.
     pub connect_timeout: Duration,
     /// No bytes for this long = stalled.
     pub timeout: Duration,
@@ -109,10 +114,15 @@ impl Default for FetchSettings {
 /// A finished download.
 #[derive(Debug, Clone)]
 pub struct Fetched {
+    /// Body bytes written.
     pub bytes: u64,
+    /// The final answer's status.
     pub http_status: u16,
+    /// Attempts made, the first included.
     pub attempts: u32,
+    /// The `Content-Type` header.
     pub content_type: Option<String>,
+    /// The `Content-Disposition` header.
     pub content_disposition: Option<String>,
     /// ETag and Last-Modified, for the output's stamp.
     pub validators: Validators,
@@ -123,8 +133,11 @@ pub struct Fetched {
 /// A failed download, with what the report needs.
 #[derive(Debug, Clone)]
 pub struct FetchFailure {
+    /// Why it failed.
     pub error: ItemError,
+    /// The last answer's status, if one came.
     pub http_status: Option<u16>,
+    /// Attempts made, the first included.
     pub attempts: u32,
 }
 
@@ -185,6 +198,7 @@ impl Fetcher {
         })
     }
 
+    /// The settings it was made with.
     pub fn settings(&self) -> &FetchSettings {
         &self.settings
     }

@@ -13,11 +13,17 @@ use pixmill_base::error::{ErrorClass, ItemError};
 /// An encoded output and what the report says about it.
 #[derive(Debug, Clone)]
 pub struct Converted {
+    /// The encoded output.
     pub data: Vec<u8>,
+    /// The output's format.
     pub format: Format,
+    /// The input's width, as displayed (after orientation).
     pub width_in: u32,
+    /// The input's height, as displayed (after orientation).
     pub height_in: u32,
+    /// The output's width.
     pub width_out: u32,
+    /// The output's height.
     pub height_out: u32,
     /// What the output lost or changed against the input that the user must
     /// be told (dropped frames, an unusable colour profile, ...): an item is
@@ -42,6 +48,7 @@ pub struct Converter {
 }
 
 impl Converter {
+    /// A converter for `settings`.
     pub fn new(settings: Settings) -> Self {
         Converter {
             settings,
@@ -60,6 +67,7 @@ impl Converter {
         self
     }
 
+    /// The settings it converts with.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

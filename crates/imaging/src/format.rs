@@ -12,19 +12,28 @@ pub const SNIFF_LEN: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// JPEG (JFIF, Exif).
     Jpeg,
+    /// PNG.
     Png,
+    /// WebP, lossy or lossless.
     Webp,
+    /// GIF.
     Gif,
+    /// Windows bitmap.
     Bmp,
+    /// TIFF.
     Tiff,
     /// HEIF stills, HEVC-coded (HEIC) in practice.
     Heif,
+    /// AVIF (AV1 in HEIF).
     Avif,
+    /// JPEG XL (read only).
     Jxl,
 }
 
 impl Format {
+    /// Every format pixmill knows.
     pub const ALL: [Format; 9] = [
         Format::Jpeg,
         Format::Png,

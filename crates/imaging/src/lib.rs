@@ -4,6 +4,7 @@
 //! [`Converter::convert`]; nothing here touches the file system or prints.
 
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 pub use colour::ColourMode;
 

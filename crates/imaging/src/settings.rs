@@ -27,13 +27,21 @@ pub enum Fit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Filter {
+    /// Nearest neighbour.
     Nearest,
+    /// Box (area average).
     Box,
+    /// Bilinear.
     Bilinear,
+    /// Hamming.
     Hamming,
+    /// Catmull-Rom bicubic.
     Catmullrom,
+    /// Mitchell-Netravali bicubic.
     Mitchell,
+    /// Gaussian.
     Gaussian,
+    /// Lanczos with three lobes (the default, as libvips and sharp use).
     #[default]
     Lanczos3,
 }
@@ -42,7 +50,9 @@ pub enum Filter {
 /// Or a percentage of the image's own size (`50%`), which has no box.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ResizeSpec {
+    /// The box's width, if bounded.
     pub width: Option<u32>,
+    /// The box's height, if bounded.
     pub height: Option<u32>,
     /// Scale both sides by this percentage (then `width` and `height` are
     /// `None`); asking for more than 100% is asking to enlarge.
@@ -94,9 +104,13 @@ impl ResizeSpec {
 /// Serializable, so the process backend can hand it to its workers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
+    /// `--resize`; `None` keeps the size.
     pub resize: Option<ResizeSpec>,
+    /// How the image fits the box (`--fit`).
     pub fit: Fit,
+    /// Images smaller than the box are enlarged (`--enlarge`).
     pub enlarge: bool,
+    /// The resampling filter (`--filter`).
     pub filter: Filter,
     /// Output format; `None` keeps the input's format.
     pub format: Option<Format>,

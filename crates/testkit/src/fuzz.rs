@@ -9,6 +9,7 @@ use std::path::PathBuf;
 /// Iterations per image test unless `PIXMILL_FUZZ_ITERS` says otherwise.
 pub const DEFAULT_ITERS: u64 = 2000;
 
+/// `PIXMILL_FUZZ_ITERS`, else `default`.
 pub fn iterations(default: u64) -> u64 {
     std::env::var("PIXMILL_FUZZ_ITERS")
         .ok()
@@ -16,6 +17,7 @@ pub fn iterations(default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// `PIXMILL_FUZZ_SEED`, else a fixed seed, so a failure reproduces.
 pub fn base_seed() -> u64 {
     std::env::var("PIXMILL_FUZZ_SEED")
         .ok()
@@ -27,6 +29,7 @@ pub fn base_seed() -> u64 {
 pub struct Rng(u64);
 
 impl Rng {
+    /// The generator for one iteration of a run seeded with `seed`.
     pub fn new(seed: u64, iteration: u64) -> Rng {
         // splitmix64 of the pair, so neighbouring iterations differ fully.
         let mut z = seed ^ iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -35,6 +38,7 @@ impl Rng {
         Rng((z ^ (z >> 31)) | 1)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -47,6 +51,7 @@ impl Rng {
         (self.next_u64() % n as u64) as usize
     }
 
+    /// True about once in `one_in` calls.
     pub fn chance(&mut self, one_in: usize) -> bool {
         self.below(one_in) == 0
     }
@@ -180,6 +185,7 @@ pub fn crash_dir() -> PathBuf {
     dir
 }
 
+/// Keeps an input that broke a test under `target/fuzz-crashes/NAME` and returns its path.
 pub fn save(name: &str, data: &[u8]) -> PathBuf {
     let path = crash_dir().join(name);
     fs::write(&path, data).unwrap();

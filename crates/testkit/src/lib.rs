@@ -3,6 +3,7 @@
 //! dev-dependency only; nothing here ships.
 
 #![warn(unreachable_pub)]
+#![warn(missing_docs)]
 
 pub mod fuzz;
 pub mod server;

@@ -44,11 +44,13 @@ use std::time::{Duration, Instant};
 /// One request as the server read it.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// `GET`, `HEAD`, ...
     pub method: String,
     /// The path, without the query.
     pub path: String,
     /// The query, without the `?` (empty when there is none).
     pub query: String,
+    /// The headers as sent, in order.
     pub headers: Vec<(String, String)>,
     /// This request's number on the server, from 1.
     pub number: usize,
