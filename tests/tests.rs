@@ -8,6 +8,7 @@ mod converting;
 mod datasets;
 mod downloads;
 mod formats_colour;
+mod layout;
 mod output_safety;
 mod resume;
 mod shards;

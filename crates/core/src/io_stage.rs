@@ -4,12 +4,12 @@
 //! `convert` to the CPU stage as soon as it arrives.
 
 use crate::config::{Config, Mode};
+use crate::item::InputId;
 use crate::item::{millis, Entry, Input, Job, Record, Status};
 use crate::naming::Settles;
 use crate::naming::{self, Names};
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
-use crate::store::stamp::InputId;
 use crate::store::{resume, Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use pixmill_base::error::{ErrorClass, ItemError};

@@ -2,7 +2,6 @@
 //! the `Record` it ends as. Every item ends as exactly one record.
 
 use crate::naming::Settles;
-use crate::store::stamp::Provenance;
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_fetch::Validators;
 use pixmill_imaging::Format;
@@ -263,4 +262,52 @@ impl Record {
 
 pub(crate) fn millis(d: std::time::Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
+}
+
+/// What an input was when it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InputId {
+    File { size: u64, mtime_ns: i128, ino: u64 },
+    Url(Validators),
+}
+
+impl InputId {
+    pub(crate) fn of_file(meta: &std::fs::Metadata) -> InputId {
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let ino = 0;
+        InputId::File {
+            size: meta.len(),
+            mtime_ns: mtime_ns(meta),
+            ino,
+        }
+    }
+}
+
+/// A file's modification time in nanoseconds since the epoch.
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
+    }
+    #[cfg(not(unix))]
+    {
+        meta.modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128)
+    }
+}
+
+/// What the run knows about an item before doing it: the stamp it will
+/// write, minus the output's own length and tail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Provenance {
+    /// Stable hash of the input key (normalized path or URL).
+    pub key: u64,
+    /// Stable hash of the settings that shape the output bytes.
+    pub settings: u64,
+    pub input: InputId,
 }

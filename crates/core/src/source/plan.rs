@@ -5,6 +5,7 @@
 use super::{Origin, Raw};
 use crate::config::{Config, Mode, OutputFormat};
 use crate::item::{Entry, Input, Job, Record, Row, RowRef, Status};
+use crate::item::{InputId, Provenance};
 use crate::naming::dataset::Layout;
 use crate::naming::Settles;
 use crate::naming::{self, Names};
@@ -12,7 +13,6 @@ use crate::output::OutDir;
 use crate::output_format;
 use crate::signal::Stop;
 use crate::store::dataset;
-use crate::store::stamp::{InputId, Provenance};
 use crate::store::{resume, OutputStore};
 use crossbeam_channel::Sender;
 use pixmill_base::error::{ErrorClass, ItemError};

@@ -250,8 +250,8 @@ pub(crate) fn run_store_thread(
 mod tests {
     use super::*;
     use crate::item::Input;
+    use crate::item::{InputId, Provenance};
     use crate::naming::Settles;
-    use crate::store::stamp::{InputId, Provenance};
     use std::sync::{Arc, Mutex};
     use std::time::Instant;
 

@@ -6,9 +6,9 @@
 
 use super::{Freshness, OutputStore, Stale};
 use crate::config::OnExists;
+use crate::item::InputId;
 use crate::item::{Entry, Record, Status};
 use crate::naming::{self, Names, Settles};
-use crate::store::stamp::InputId;
 use pixmill_base::error::{ErrorClass, ItemError};
 
 /// The reason of a skip by the up-to-date rule.

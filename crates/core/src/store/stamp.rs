@@ -31,6 +31,7 @@
 //! attributes), on NFS too.
 
 use super::{Freshness, Stale};
+use crate::item::{mtime_ns, InputId, Provenance};
 use pixmill_base::hashing::stable_hash;
 use pixmill_fetch::Validators;
 use std::fs::File;
@@ -47,54 +48,6 @@ const VERSION: u8 = 0xB2;
 const TAIL: u64 = 4096;
 /// A stamp larger than this is not ours (and fits any file system's limit).
 const MAX_STAMP: usize = 2048;
-
-/// What an input was when it was read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum InputId {
-    File { size: u64, mtime_ns: i128, ino: u64 },
-    Url(Validators),
-}
-
-impl InputId {
-    pub(crate) fn of_file(meta: &std::fs::Metadata) -> InputId {
-        #[cfg(unix)]
-        let ino = std::os::unix::fs::MetadataExt::ino(meta);
-        #[cfg(not(unix))]
-        let ino = 0;
-        InputId::File {
-            size: meta.len(),
-            mtime_ns: mtime_ns(meta),
-            ino,
-        }
-    }
-}
-
-/// A file's modification time in nanoseconds since the epoch.
-fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
-    }
-    #[cfg(not(unix))]
-    {
-        meta.modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i128)
-    }
-}
-
-/// What the run knows about an item before doing it: the stamp it will
-/// write, minus the output's own length and tail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Provenance {
-    /// Stable hash of the input key (normalized path or URL).
-    pub key: u64,
-    /// Stable hash of the settings that shape the output bytes.
-    pub settings: u64,
-    pub input: InputId,
-}
 
 /// The stamp, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
