@@ -31,7 +31,9 @@
 //! attributes), on NFS too.
 
 use super::{Freshness, Stale};
-use crate::item::{mtime_ns, InputId, Provenance};
+use crate::item::{InputId, Provenance};
+#[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+use crate::item::mtime_ns;
 use pixmill_base::hashing::stable_hash;
 use pixmill_fetch::Validators;
 use std::fs::File;
