@@ -59,25 +59,46 @@ pub(crate) fn resize(
     } else {
         (src, crop)
     };
-    let pt = src.layout.pixel_type();
-    let src_img = fr::images::ImageRef::new(src.width, src.height, &src.data, pt)
-        .map_err(|e| internal(&e.to_string()))?;
-    let mut dst = fr::images::Image::new(width, height, pt);
     let mut options = fr::ResizeOptions::new().resize_alg(algorithm(filter));
     if let Some((cw, ch)) = crop {
         let (sw, sh) = (f64::from(src.width), f64::from(src.height));
         let (cw, ch) = (cw.clamp(1.0, sw), ch.clamp(1.0, sh));
         options = options.crop((sw - cw) / 2.0, (sh - ch) / 2.0, cw, ch);
     }
-    resizer
-        .resize(&src_img, &mut dst, &options)
-        .map_err(|e| internal(&e.to_string()))?;
+    use fr::pixels::{U8x2, U8x3, U8x4, U8};
+    let data = match src.layout {
+        Layout::L8 => resize_typed::<U8>(resizer, &src, (width, height), &options),
+        Layout::La8 => resize_typed::<U8x2>(resizer, &src, (width, height), &options),
+        Layout::Rgb8 => resize_typed::<U8x3>(resizer, &src, (width, height), &options),
+        Layout::Rgba8 => resize_typed::<U8x4>(resizer, &src, (width, height), &options),
+    }?;
     Ok(Pixels {
         width,
         height,
         layout: src.layout,
-        data: dst.into_vec(),
+        data,
     })
+}
+
+/// One layout's resample. Typed, so only the four 8-bit pixel types
+/// pixmill uses are compiled: `Resizer::resize` dispatches at run time over
+/// all thirteen of fast_image_resize's, and compiling those was most of
+/// this crate's build (bench/results-build.md).
+fn resize_typed<P: fr::PixelTrait>(
+    resizer: &mut fr::Resizer,
+    src: &Pixels,
+    (width, height): (u32, u32),
+    options: &fr::ResizeOptions,
+) -> Result<Vec<u8>, ItemError> {
+    let src_img = fr::images::TypedImageRef::<P>::from_buffer(src.width, src.height, &src.data)
+        .map_err(|e| internal(&e.to_string()))?;
+    let mut data = vec![0u8; width as usize * height as usize * src.layout.channels()];
+    let mut dst = fr::images::TypedImage::<P>::from_buffer(width, height, &mut data)
+        .map_err(|e| internal(&e.to_string()))?;
+    resizer
+        .resize_typed(&src_img, &mut dst, options)
+        .map_err(|e| internal(&e.to_string()))?;
+    Ok(data)
 }
 
 /// The box pre-reduction of [`resize`]: `src` averaged down by the largest

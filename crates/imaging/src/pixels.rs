@@ -6,7 +6,6 @@
 //! definitions.
 
 use crate::Format;
-use fast_image_resize as fr;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer};
 use pixmill_base::error::{ErrorClass, ItemError};
@@ -32,15 +31,6 @@ impl Layout {
 
     pub(crate) fn has_alpha(self) -> bool {
         matches!(self, Layout::La8 | Layout::Rgba8)
-    }
-
-    pub(crate) fn pixel_type(self) -> fr::PixelType {
-        match self {
-            Layout::L8 => fr::PixelType::U8,
-            Layout::La8 => fr::PixelType::U8x2,
-            Layout::Rgb8 => fr::PixelType::U8x3,
-            Layout::Rgba8 => fr::PixelType::U8x4,
-        }
     }
 }
 

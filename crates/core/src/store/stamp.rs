@@ -31,9 +31,9 @@
 //! attributes), on NFS too.
 
 use super::{Freshness, Stale};
-use crate::item::{InputId, Provenance};
 #[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
 use crate::item::mtime_ns;
+use crate::item::{InputId, Provenance};
 use pixmill_base::hashing::stable_hash;
 use pixmill_fetch::Validators;
 use std::fs::File;
