@@ -68,6 +68,15 @@ fn common(
             "no inputs: give files, folders or URLs, `-` for stdin, or --manifest FILE",
         ));
     }
+    // Object stores are not supported yet: a URL given where a path is
+    // expected is refused, never made into a folder named `s3:`.
+    refuse_url("-o/--output", &output.out_dir)?;
+    for manifest in &source.manifests {
+        refuse_url("-m/--manifest", manifest)?;
+    }
+    if let Some(report) = &output.report {
+        refuse_url("--report", report)?;
+    }
     let stdin_uses = source.inputs.iter().filter(|i| *i == "-").count()
         + source
             .manifests
@@ -157,6 +166,27 @@ fn common(
         fetch,
         max_input_size: 1 << 30,
     })
+}
+
+/// A usage error when `path` is URL-shaped (`s3://bucket/x`, `http://...`).
+/// The message names the scheme only: the rest of a URL may hold
+/// credentials.
+fn refuse_url(flag: &str, path: &std::path::Path) -> Result<(), Error> {
+    let Some((scheme, _)) = path.to_str().and_then(|p| p.split_once("://")) else {
+        return Ok(());
+    };
+    let url_like = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !url_like {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "{flag} takes a local path, not a URL ({scheme}://): object stores and \
+         remote lists are not supported yet"
+    )))
 }
 
 fn usage(message: impl Into<String>) -> Error {

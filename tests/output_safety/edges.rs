@@ -429,3 +429,55 @@ fn an_error_line_stays_one_line_whatever_the_file_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_url_where_a_path_belongs_is_refused_and_makes_no_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 8, 8);
+    fs::write(dir.path().join("list.txt"), "a.png\n").unwrap();
+    for args in [
+        &["convert", "a.png", "-o", "s3://bucket/thumbs"][..],
+        &[
+            "convert",
+            "-m",
+            "s3://alice:secret@bucket/list.txt",
+            "-o",
+            "out",
+        ][..],
+        &[
+            "convert",
+            "a.png",
+            "-o",
+            "out",
+            "--report",
+            "gs://bucket/r.jsonl",
+        ][..],
+        &[
+            "fetch",
+            "-m",
+            "https://example.invalid/list.txt",
+            "-o",
+            "out",
+        ][..],
+    ] {
+        let assert = pixmill()
+            .current_dir(dir.path())
+            .args(args)
+            .assert()
+            .code(2);
+        let stderr = stderr_of(&assert);
+        assert!(stderr.contains("not supported yet"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("secret"),
+            "{args:?} printed a credential: {stderr}"
+        );
+    }
+    // Nothing was made: no `s3:` folder, no output folder, no report.
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(left, ["a.png", "list.txt"]);
+}
