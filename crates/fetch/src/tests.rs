@@ -560,3 +560,19 @@ fn huge_limits_do_not_overflow() {
     let done = get(&fetcher(settings), &server.url("/h"), &dest()).expect("fetch");
     assert_eq!(done.attempts, 2);
 }
+
+#[test]
+fn internationalized_hosts_are_requested_and_counted_in_punycode() {
+    // A URL list written by people holds hosts like bücher.example; the
+    // request goes to its ASCII form, and the per-host cap counts the two
+    // spellings as one host.
+    let idn = parse_url("https://bücher.example/ä.jpg").expect("an IDN host parses");
+    assert_eq!(idn.host_str(), Some("xn--bcher-kva.example"));
+    let ascii = parse_url("https://xn--bcher-kva.example/b.jpg").unwrap();
+    assert_eq!(host_key(&idn), host_key(&ascii));
+    // Mapping folds case and full-width forms as UTS 46 says.
+    let folded = parse_url("https://BÜCHER.example/").unwrap();
+    assert_eq!(folded.host_str(), Some("xn--bcher-kva.example"));
+    let wide = parse_url("https://\u{FF42}ücher.example/").unwrap();
+    assert_eq!(wide.host_str(), Some("xn--bcher-kva.example"));
+}
