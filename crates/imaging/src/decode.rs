@@ -71,6 +71,9 @@ fn decode_with_image(input: &[u8], format: Format, max_pixels: u64) -> Result<De
     if icc.is_none() && format == Format::Png {
         icc = colour::png_profile(input);
     }
+    if icc.is_none() && format == Format::Tiff {
+        icc = tiff_profile(input);
+    }
     let img = DynamicImage::from_decoder(decoder).map_err(|e| image_error(fmt, e))?;
     let samples = Samples::from(img);
     if samples.dimensions() != (w, h) {
@@ -284,4 +287,20 @@ pub(crate) fn decode_jpeg_scaled(mut header: JpegHeader<'_>, k: u32) -> Option<D
         icc,
         cicp: None,
     })
+}
+
+/// A TIFF's ICC profile, read with the tiff crate: the image crate's TIFF
+/// decoder stops finding it once decoding limits are set (image 0.25.10),
+/// and a Display P3 or Adobe RGB TIFF would then pass as sRGB.
+fn tiff_profile(input: &[u8]) -> Option<Vec<u8>> {
+    let mut limits = tiff::decoder::Limits::default();
+    // Real profiles are kilobytes; LUT-based ones a few hundred.
+    limits.ifd_value_size = 4 << 20;
+    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(input))
+        .ok()?
+        .with_limits(limits);
+    decoder
+        .get_tag_u8_vec(tiff::tags::Tag::IccProfile)
+        .ok()
+        .filter(|p| !p.is_empty())
 }
