@@ -201,6 +201,14 @@ pub struct ImageArgs {
     #[arg(long, value_enum, default_value_t = FitArg::Inside)]
     pub fit: FitArg,
 
+    /// Which part `--fit cover` keeps: centre, entropy (the busiest region) or attention (skin tones, saturated colour and edges), chosen on the shrunk image; the record gives the window kept.
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with = "gravity")]
+    pub crop: Option<CropArg>,
+
+    /// A fixed place for the `--fit cover` window: north, south, east, west, northeast, northwest, southeast, southwest or centre.
+    #[arg(long, value_enum, value_name = "PLACE")]
+    pub gravity: Option<GravityArg>,
+
     /// Allow images smaller than the box to be enlarged.
     #[arg(long)]
     pub enlarge: bool,
@@ -245,9 +253,13 @@ pub struct ImageArgs {
     #[arg(long)]
     pub no_auto_orient: bool,
 
-    /// Colour profile handling: srgb converts through the input's embedded profile to sRGB; keep leaves the numbers and embeds the input's profile in the output.
+    /// Colour profile handling: srgb converts through the input's embedded profile to sRGB; p3 converts to Display P3 and embeds its profile; keep leaves the numbers and embeds the input's profile in the output.
     #[arg(long, value_enum, default_value_t = ColourArg::Srgb, value_name = "MODE")]
     pub colour: ColourArg,
+
+    /// Convert colours to this RGB ICC profile, and embed it, instead of sRGB (JPEG, PNG, WebP, AVIF and TIFF; other outputs get sRGB and say so).
+    #[arg(long, value_name = "FILE.icc")]
+    pub export_profile: Option<PathBuf>,
 
     /// Convert JPEGs that end early (e.g. an interrupted download) instead of failing them; the missing part comes out grey and the record says so.
     #[arg(long)]
@@ -382,6 +394,29 @@ pub enum OnExistsArg {
 pub enum ColourArg {
     Srgb,
     Keep,
+    P3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CropArg {
+    #[value(alias = "center")]
+    Centre,
+    Entropy,
+    Attention,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GravityArg {
+    North,
+    South,
+    East,
+    West,
+    Northeast,
+    Northwest,
+    Southeast,
+    Southwest,
+    #[value(alias = "center")]
+    Centre,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

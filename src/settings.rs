@@ -11,7 +11,7 @@ use pixmill_core::config::{
 use pixmill_core::manifest::{ColumnNames, ManifestFormat};
 use pixmill_fetch::FetchSettings;
 use pixmill_imaging::{
-    ColourMode, EncodeOptions, Filter, Fit, Format, ResizeSpec, Settings, Subsampling,
+    ColourMode, Crop, EncodeOptions, Filter, Fit, Format, ResizeSpec, Settings, Subsampling,
 };
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -351,6 +351,26 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             }
         }
     }
+    let crop = crop_setting(args.crop, args.gravity);
+    if fit != Fit::Cover && (args.crop.is_some() || args.gravity.is_some()) {
+        let flag = if args.crop.is_some() {
+            "--crop"
+        } else {
+            "--gravity"
+        };
+        return Err(usage(format!(
+            "{flag} places the window --fit cover keeps: add --fit cover"
+        )));
+    }
+    let export_profile = match &args.export_profile {
+        Some(_) if args.colour != ColourArg::Srgb => {
+            return Err(usage(
+                "--export-profile converts colours to that profile: it cannot go with --colour keep or p3",
+            ))
+        }
+        Some(path) => Some(read_export_profile(path)?),
+        None => None,
+    };
     if args.max_pixels == 0 {
         return Err(usage("--max-pixels must be at least 1"));
     }
@@ -389,6 +409,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
     Ok(Settings {
         resize,
         fit,
+        crop,
         enlarge: args.enlarge,
         filter: match args.filter {
             FilterArg::Nearest => Filter::Nearest,
@@ -420,7 +441,9 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
         colour: match args.colour {
             ColourArg::Srgb => ColourMode::Srgb,
             ColourArg::Keep => ColourMode::Keep,
+            ColourArg::P3 => ColourMode::P3,
         },
+        export_profile,
         accept_truncated: args.accept_truncated,
         keep_metadata: args.keep_metadata,
         min_size: args.min_size,
@@ -431,6 +454,51 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             r => r,
         },
     })
+}
+
+/// `--crop` or `--gravity` (clap lets only one through) as one setting.
+fn crop_setting(crop: Option<cli::CropArg>, gravity: Option<cli::GravityArg>) -> Crop {
+    use cli::{CropArg as C, GravityArg as G};
+    match (crop, gravity) {
+        (Some(C::Entropy), _) => Crop::Entropy,
+        (Some(C::Attention), _) => Crop::Attention,
+        (Some(C::Centre), _) | (None, None | Some(G::Centre)) => Crop::Centre,
+        (None, Some(g)) => match g {
+            G::North => Crop::North,
+            G::South => Crop::South,
+            G::East => Crop::East,
+            G::West => Crop::West,
+            G::Northeast => Crop::Northeast,
+            G::Northwest => Crop::Northwest,
+            G::Southeast => Crop::Southeast,
+            G::Southwest => Crop::Southwest,
+            G::Centre => Crop::Centre,
+        },
+    }
+}
+
+/// The largest `--export-profile` read: real profiles are kilobytes (LUT
+/// based ones a few hundred).
+const MAX_EXPORT_PROFILE: u64 = 4 << 20;
+
+/// Reads and checks `--export-profile` before any work starts.
+fn read_export_profile(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let shown = path.display();
+    let file =
+        std::fs::File::open(path).map_err(|e| usage(format!("--export-profile {shown}: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_EXPORT_PROFILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| usage(format!("--export-profile {shown}: {e}")))?;
+    if bytes.len() as u64 > MAX_EXPORT_PROFILE {
+        return Err(usage(format!(
+            "--export-profile {shown}: over 4 MiB, not an ICC profile"
+        )));
+    }
+    pixmill_imaging::check_export_profile(&bytes)
+        .map_err(|e| usage(format!("--export-profile {shown}: {e}")))?;
+    Ok(bytes)
 }
 
 /// Parses `white`, `black`, `#rrggbb`, `rrggbb` or `r,g,b`.

@@ -4,3 +4,4 @@
 mod backends;
 mod encoders;
 mod local;
+mod thumbnails;

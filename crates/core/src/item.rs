@@ -137,6 +137,10 @@ pub(crate) struct Record {
     pub height_in: Option<u32>,
     pub width_out: Option<u32>,
     pub height_out: Option<u32>,
+    /// The part of the input `--fit cover` kept (x, y, width, height in
+    /// the input's pixels as displayed), when it cut some off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crop: Option<pixmill_imaging::CropWindow>,
     /// Time spent downloading (all attempts).
     pub fetch_ms: Option<u64>,
     /// Time spent in the CPU stage (read, decode, transform, encode, write).
@@ -228,6 +232,7 @@ impl Record {
             height_in: None,
             width_out: None,
             height_out: None,
+            crop: None,
             fetch_ms: None,
             cpu_ms: None,
             ms: 0,

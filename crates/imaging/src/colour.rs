@@ -1,6 +1,7 @@
 //! Colour management: turns decoded samples into the pipeline's 8-bit
-//! pixels, through the input's embedded profile, into sRGB (the default) or
-//! keeping the source profile's numbers (`--colour keep`).
+//! pixels, through the input's embedded profile, into sRGB (the default),
+//! Display P3 (`--colour p3`) or an `--export-profile`, or keeping the
+//! source profile's numbers (`--colour keep`).
 //!
 //! Every decoder hands its samples and raw ICC profile here, once, right
 //! after decoding, so a new decoder gets colour management by filling
@@ -30,6 +31,83 @@ pub enum ColourMode {
     /// Keep the source profile's numbers and embed the profile in outputs
     /// that can carry one.
     Keep,
+    /// Convert to Display P3 through the input's profile and embed Display
+    /// P3's profile (outputs that cannot carry one get sRGB, and say so).
+    P3,
+}
+
+/// An RGB colour space outputs are converted to and carry, in place of
+/// sRGB: Display P3 (`--colour p3`) or an `--export-profile`.
+#[derive(Clone)]
+pub(crate) struct Destination {
+    /// The profile outputs embed: the user's file as given, or Display
+    /// P3's as moxcms writes it.
+    pub icc: Arc<Vec<u8>>,
+    profile: Arc<ColorProfile>,
+    /// What messages call it.
+    pub name: String,
+}
+
+impl Destination {
+    /// Where `mode` and an export profile send colours; `None` for sRGB.
+    pub(crate) fn of(
+        mode: ColourMode,
+        export_profile: Option<&[u8]>,
+    ) -> Result<Option<Destination>, String> {
+        if let Some(bytes) = export_profile {
+            let profile = parse_export_profile(bytes)?;
+            let name = profile_name(&profile).unwrap_or_else(|| "the export profile".into());
+            return Ok(Some(Destination {
+                icc: Arc::new(bytes.to_vec()),
+                profile: Arc::new(profile),
+                name,
+            }));
+        }
+        if mode != ColourMode::P3 {
+            return Ok(None);
+        }
+        let profile = ColorProfile::new_display_p3();
+        let icc = encode_stable(profile.clone())
+            .map_err(|e| format!("cannot write the Display P3 profile: {e}"))?;
+        Ok(Some(Destination {
+            icc: Arc::new(icc),
+            profile: Arc::new(profile),
+            name: "Display P3".into(),
+        }))
+    }
+}
+
+/// Checks that `bytes` are an ICC profile colours can be converted to: an
+/// RGB profile a transform can be built to (matrix/TRC or LUT based). The
+/// error says why not, for a usage message.
+pub fn check_export_profile(bytes: &[u8]) -> Result<(), String> {
+    parse_export_profile(bytes).map(drop)
+}
+
+fn parse_export_profile(bytes: &[u8]) -> Result<ColorProfile, String> {
+    let profile = ColorProfile::new_from_slice(bytes)
+        .map_err(|e| format!("not a usable ICC profile: {e}"))?;
+    if profile.color_space != DataColorSpace::Rgb {
+        return Err(format!(
+            "it is a {} profile; outputs need an RGB one",
+            space_name(profile.color_space)
+        ));
+    }
+    ColorProfile::new_srgb()
+        .create_transform_8bit(CmsLayout::Rgb, &profile, CmsLayout::Rgb, options())
+        .map_err(|e| format!("colours cannot be converted to it: {e}"))?;
+    Ok(profile)
+}
+
+/// A profile's description, when it has one in English (or any language).
+fn profile_name(profile: &ColorProfile) -> Option<String> {
+    let text = match profile.description.as_ref()? {
+        moxcms::ProfileText::PlainString(s) => s.clone(),
+        moxcms::ProfileText::Localizable(list) => list.first()?.value.clone(),
+        moxcms::ProfileText::Description(d) => d.ascii_string.clone(),
+    };
+    let text = text.trim_matches(char::from(0)).trim().to_string();
+    (!text.is_empty() && text.len() <= 80 && !text.chars().any(char::is_control)).then_some(text)
 }
 
 /// Pixels ready for the pipeline, and what the colour step has to say.
@@ -46,8 +124,23 @@ pub(crate) struct Coloured {
 /// had a profile.
 pub(crate) fn srgb_profile() -> Option<Vec<u8>> {
     static SRGB: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
-    SRGB.get_or_init(|| ColorProfile::new_srgb().encode().ok())
+    SRGB.get_or_init(|| encode_stable(ColorProfile::new_srgb()).ok())
         .clone()
+}
+
+/// A built-in profile's bytes, the same in every run: moxcms stamps the
+/// header with the time of encoding, which would make outputs (and their
+/// digests) differ from one run to the next, so the date is set to a fixed
+/// one (the header has no checksum: its profile ID is left zero).
+fn encode_stable(profile: ColorProfile) -> Result<Vec<u8>, CmsError> {
+    let mut icc = profile.encode()?;
+    if let Some(date) = icc.get_mut(24..36) {
+        let fixed: [u16; 6] = [2024, 1, 1, 0, 0, 0];
+        for (slot, v) in date.chunks_exact_mut(2).zip(fixed) {
+            slot.copy_from_slice(&v.to_be_bytes());
+        }
+    }
+    Ok(icc)
 }
 
 /// What to do with one profile for one kind of samples.
@@ -110,69 +203,98 @@ const CACHE_SIZE: usize = 8;
 /// thumbnail, and a folder of iPhone photos shares one profile.
 #[derive(Default)]
 pub(crate) struct ColourCache {
-    entries: Vec<(Vec<u8>, Kind, bool, Plan)>,
+    /// Source profile bytes (empty: sRGB implied), kind, depth, whether
+    /// the destination is the converter's [`Destination`] (or sRGB).
+    entries: Vec<(Vec<u8>, Kind, bool, bool, Plan)>,
 }
 
 impl ColourCache {
-    fn plan(&mut self, icc: &[u8], kind: Kind, deep: bool) -> Plan {
+    fn plan(&mut self, icc: &[u8], kind: Kind, deep: bool, dest: Option<&Destination>) -> Plan {
+        let wide = dest.is_some();
         let hit = self
             .entries
             .iter()
-            .position(|(p, k, d, _)| *k == kind && *d == deep && p == icc);
+            .position(|(p, k, d, w, _)| *k == kind && *d == deep && *w == wide && p == icc);
         if let Some(i) = hit {
             let entry = self.entries.remove(i);
-            let plan = entry.3.clone();
+            let plan = entry.4.clone();
             self.entries.push(entry);
             return plan;
         }
-        let plan = build_plan(icc, kind, deep);
+        let plan = build_plan(icc, kind, deep, dest.map(|d| &*d.profile));
         if self.entries.len() == CACHE_SIZE {
             self.entries.remove(0);
         }
-        self.entries.push((icc.to_vec(), kind, deep, plan.clone()));
+        self.entries
+            .push((icc.to_vec(), kind, deep, wide, plan.clone()));
         plan
     }
 }
 
-/// Brings `samples` to 8-bit pixels in the colour space `mode` asks for.
+/// Brings `samples` to 8-bit pixels in the colour space `mode` asks for:
+/// sRGB, the input's own (`keep`), or `dest` when there is one. Greyscale
+/// stays greyscale in sRGB's curve whatever `dest` is (its grey numbers
+/// are the same in Display P3, and an RGB profile cannot describe it).
 pub(crate) fn apply(
     samples: Samples,
     icc: Option<&[u8]>,
     mode: ColourMode,
+    dest: Option<&Destination>,
     cache: &mut ColourCache,
 ) -> Coloured {
-    let Some(icc) = icc else {
-        return plain(samples, None);
-    };
-    // Outputs are never CMYK, so CMYK is converted to sRGB in either mode.
-    let keep = mode == ColourMode::Keep && !matches!(samples, Samples::Cmyk { .. });
-    if keep {
-        return plain(samples, Some(icc.to_vec()));
-    }
     let (kind, deep) = kind_of(&samples);
-    match cache.plan(icc, kind, deep) {
-        Plan::Identity => plain(samples, None),
-        Plan::Unusable(reason) => {
-            let mut out = plain(samples, None);
-            out.warning = Some(format!(
-                "colour profile not applied ({reason}); colours taken as sRGB"
-            ));
-            out
+    // Outputs are never CMYK, so CMYK is converted in either mode.
+    if mode == ColourMode::Keep && kind != Kind::Cmyk {
+        return plain(samples, icc.map(<[u8]>::to_vec));
+    }
+    let dest = dest.filter(|_| !matches!(kind, Kind::Gray | Kind::GrayAlpha));
+    // An empty source stands for sRGB, implied by an input without a
+    // profile: only worth a transform when the destination is not sRGB.
+    let source = icc.unwrap_or_default();
+    if source.is_empty() && dest.is_none() {
+        return plain(samples, None);
+    }
+    let profile = dest.map(|d| d.icc.to_vec());
+    let unusable = |samples: Samples, reason: &dyn std::fmt::Display, cache: &mut ColourCache| {
+        let mut out = plain(samples, None);
+        if let Some(dest) = dest {
+            out = to_destination(out.pixels, dest, cache);
         }
+        out.warning = Some(format!(
+            "colour profile not applied ({reason}); colours taken as sRGB"
+        ));
+        out
+    };
+    match cache.plan(source, kind, deep, dest) {
+        Plan::Identity => plain(samples, profile),
+        Plan::Unusable(reason) => unusable(samples, &reason, cache),
         plan => match transform(samples, &plan) {
             Ok(pixels) => Coloured {
                 pixels,
-                profile: None,
+                profile,
                 warning: None,
             },
-            Err((samples, e)) => {
-                let mut out = plain(samples, None);
-                out.warning = Some(format!(
-                    "colour profile not applied ({e}); colours taken as sRGB"
-                ));
-                out
-            }
+            Err((samples, e)) => unusable(samples, &e, cache),
         },
+    }
+}
+
+/// 8-bit sRGB pixels converted to `dest`, carrying its profile (left as
+/// they are, without one, if even that transform fails).
+fn to_destination(px: Pixels, dest: &Destination, cache: &mut ColourCache) -> Coloured {
+    let kind = Kind::of_layout(px.layout);
+    let plan = cache.plan(&[], kind, false, Some(dest));
+    let result = match plan {
+        Plan::Identity => Ok(px),
+        plan => transform(Samples::Eight(px), &plan),
+    };
+    match result {
+        Ok(pixels) => Coloured {
+            pixels,
+            profile: Some(dest.icc.to_vec()),
+            warning: None,
+        },
+        Err((samples, _)) => plain(samples, None),
     }
 }
 
@@ -308,7 +430,7 @@ fn options() -> TransformOptions {
 }
 
 /// The sRGB destination for `kind`: gray stays gray, with the sRGB curve.
-fn destination(kind: Kind) -> ColorProfile {
+fn srgb_destination(kind: Kind) -> ColorProfile {
     let mut srgb = ColorProfile::new_srgb();
     if matches!(kind, Kind::Gray | Kind::GrayAlpha) {
         srgb.color_space = DataColorSpace::Gray;
@@ -317,10 +439,16 @@ fn destination(kind: Kind) -> ColorProfile {
     srgb
 }
 
-fn build_plan(icc: &[u8], kind: Kind, deep: bool) -> Plan {
-    let source = match ColorProfile::new_from_slice(icc) {
-        Ok(p) => p,
-        Err(e) => return Plan::Unusable(format!("unreadable ICC profile: {e}")),
+/// The transform from `icc` (empty: sRGB) to `dest` (`None`: sRGB) for
+/// samples of `kind`.
+fn build_plan(icc: &[u8], kind: Kind, deep: bool, dest: Option<&ColorProfile>) -> Plan {
+    let source = if icc.is_empty() {
+        ColorProfile::new_srgb()
+    } else {
+        match ColorProfile::new_from_slice(icc) {
+            Ok(p) => p,
+            Err(e) => return Plan::Unusable(format!("unreadable ICC profile: {e}")),
+        }
     };
     if source.color_space != kind.colour_space() {
         return Plan::Unusable(format!(
@@ -329,7 +457,7 @@ fn build_plan(icc: &[u8], kind: Kind, deep: bool) -> Plan {
             space_name(kind.colour_space())
         ));
     }
-    let dest = destination(kind);
+    let dest = dest.cloned().unwrap_or_else(|| srgb_destination(kind));
     let (from, to) = kind.cms_layouts();
     let built = if deep {
         source
@@ -341,7 +469,7 @@ fn build_plan(icc: &[u8], kind: Kind, deep: bool) -> Plan {
             .map(Plan::Eight)
     };
     match built {
-        Ok(plan) if kind != Kind::Cmyk && is_identity(&source, kind) => {
+        Ok(plan) if kind != Kind::Cmyk && is_identity(&source, kind, &dest) => {
             drop(plan);
             Plan::Identity
         }
@@ -360,15 +488,16 @@ fn space_name(space: DataColorSpace) -> String {
 }
 
 /// Whether the profile maps a grid of colours to within one level of
-/// themselves in sRGB: sRGB by another name (v2, v4, vendor copies).
-fn is_identity(source: &ColorProfile, kind: Kind) -> bool {
+/// themselves in `dest`: the same space by another name (sRGB v2, v4,
+/// vendor copies; Display P3 from Apple or from moxcms).
+fn is_identity(source: &ColorProfile, kind: Kind, dest: &ColorProfile) -> bool {
     let gray = matches!(kind, Kind::Gray | Kind::GrayAlpha);
     let (from, to) = if gray {
         (CmsLayout::Gray, CmsLayout::Gray)
     } else {
         (CmsLayout::Rgb, CmsLayout::Rgb)
     };
-    let Ok(t) = source.create_transform_8bit(from, &destination(kind), to, options()) else {
+    let Ok(t) = source.create_transform_8bit(from, dest, to, options()) else {
         return false;
     };
     let steps: Vec<u8> = (0..=255u8).step_by(15).collect();

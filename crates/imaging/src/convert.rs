@@ -6,6 +6,7 @@
 use crate::pixels::{
     check_pixels, decode_error, Decoded, Frame, Layout, Pixels, Plays, Samples, SHRINK_MARGIN,
 };
+use crate::smartcrop::{self, CropWindow};
 use crate::*;
 use image::metadata::Orientation;
 use pixmill_base::error::{ErrorClass, ItemError};
@@ -25,6 +26,8 @@ pub struct Converted {
     pub width_out: u32,
     /// The output's height.
     pub height_out: u32,
+    /// The part of the input a `cover` fit kept, when it cut some off.
+    pub crop: Option<CropWindow>,
     /// What the output lost or changed against the input that the user must
     /// be told (dropped frames, an unusable colour profile, ...): an item is
     /// never a silent partial success. Empty when the output is faithful.
@@ -42,6 +45,9 @@ pub struct Converter {
     shrink_on_load: bool,
     /// Colour transforms built for earlier items.
     colours: colour::ColourCache,
+    /// Where colours go when not to sRGB (`--colour p3`,
+    /// `--export-profile`); an unusable export profile fails every item.
+    destination: Result<Option<colour::Destination>, String>,
     /// libjpeg-turbo's decompressor (`None` if it could not be made:
     /// jpeg-decoder and zune-jpeg then decode).
     turbo: Option<turbojpeg::Decompressor>,
@@ -50,7 +56,10 @@ pub struct Converter {
 impl Converter {
     /// A converter for `settings`.
     pub fn new(settings: Settings) -> Self {
+        let destination =
+            colour::Destination::of(settings.colour, settings.export_profile.as_deref());
         Converter {
+            destination,
             settings,
             resizer: fast_image_resize::Resizer::new(),
             shrink_on_load: true,
@@ -153,10 +162,12 @@ impl Converter {
         self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
         let had_profile = decoded.icc.is_some();
+        let dest = self.destination_for(out_format, "", &mut warnings)?;
         let coloured = colour::apply(
             decoded.samples,
             decoded.icc.as_deref(),
             self.settings.colour,
+            dest.as_ref(),
             &mut self.colours,
         );
         warnings.extend(coloured.warning);
@@ -201,13 +212,19 @@ impl Converter {
                 out_format.name().to_uppercase()
             ));
         }
+        let geometry = Geometry {
+            full: decoded.full,
+            orientation,
+            plan,
+            stored,
+        };
+        let mut placed = None;
         let px = self.transform(
             coloured.pixels,
-            decoded.full,
-            orientation,
-            (plan, stored),
+            geometry,
             out_format,
             &mut warnings,
+            &mut placed,
         )?;
         // With an explicit --format this is a usage error; here the format
         // came from the input, so only this item is affected.
@@ -231,21 +248,29 @@ impl Converter {
             height_in,
             width_out,
             height_out,
+            crop: kept_window(plan, placed, (width_in, height_in)),
             warnings,
         })
     }
 
-    /// Resize (with the crop), orient and pad one image as `plan` says.
+    /// Resize (with a centred crop), orient, cut the window another crop
+    /// places, and pad, as `plan` says. `placed` is where the window went:
+    /// found on the first call and kept, so an animation's frames all keep
+    /// the same window.
     fn transform(
         &mut self,
         px: Pixels,
-        full: (u32, u32),
-        orientation: Orientation,
-        (plan, stored): (plan::Plan, plan::Plan),
+        geometry: Geometry,
         out_format: Format,
         warnings: &mut Vec<String>,
+        placed: &mut Option<(u32, u32)>,
     ) -> Result<Pixels, ItemError> {
-        let (full_w, full_h) = full;
+        let Geometry {
+            full: (full_w, full_h),
+            orientation,
+            plan,
+            stored,
+        } = geometry;
         // The plan is in full-size pixels; shrink-on-load may have decoded
         // fewer, so the crop box scales with it.
         let crop = stored.crop.map(|(cw, ch)| {
@@ -263,6 +288,14 @@ impl Converter {
             self.shrink_on_load,
         )?;
         let px = ops::orient(px, orientation)?;
+        let px = match plan.window {
+            Some(size) => {
+                let crop = self.settings.crop;
+                let at = *placed.get_or_insert_with(|| smartcrop::place(&px, size, crop));
+                ops::extract(px, at, size)
+            }
+            None => px,
+        };
         Ok(match plan.canvas {
             Some((w, h)) => self.pad(px, w, h, out_format, warnings),
             None => px,
@@ -313,30 +346,43 @@ impl Converter {
         let mut out = Vec::new();
         let mut warnings = Vec::new();
         let icc = anim::icc(input, in_format);
-        let mode = self.settings.colour;
+        // Animations are written without a profile: a destination other
+        // than sRGB is left for sRGB, with a warning.
+        let _ = self.destination_for(out_format, "animated ", &mut warnings)?;
+        let mode = match self.settings.colour {
+            ColourMode::P3 => ColourMode::Srgb,
+            mode => mode,
+        };
         if icc.is_some() && mode == ColourMode::Keep {
             warnings.push(format!(
                 "animated {} cannot carry the colour profile: not kept",
                 out_format.name().to_uppercase()
             ));
         }
+        let mut placed = None;
         anim::for_each_frame(input, in_format, |frame| {
             let coloured = colour::apply(
                 Samples::Eight(frame.pixels),
                 icc.as_deref(),
                 mode,
+                None,
                 &mut self.colours,
             );
             if let Some(w) = coloured.warning.filter(|w| !warnings.contains(w)) {
                 warnings.push(w);
             }
+            let geometry = Geometry {
+                full: (w, h),
+                orientation,
+                plan,
+                stored: plan,
+            };
             let px = self.transform(
                 coloured.pixels,
-                (w, h),
-                orientation,
-                (plan, plan),
+                geometry,
                 out_format,
                 &mut warnings,
+                &mut placed,
             )?;
             // Contain pads with an opaque background; frames stay RGBA.
             let px = ops::convert(px, Layout::Rgba8, self.settings.background);
@@ -364,6 +410,7 @@ impl Converter {
             height_in: h,
             width_out,
             height_out,
+            crop: kept_window(plan, placed, (w, h)),
             warnings,
         })
     }
@@ -582,19 +629,57 @@ impl Converter {
         (need(w, sx), need(h, sy))
     }
 
+    /// The colour space outputs in `format` are converted to, when it is
+    /// not sRGB: `None`, with a warning, where the output cannot carry its
+    /// profile (GIF, BMP; `what` is "animated " for animations, which are
+    /// written without one).
+    fn destination_for(
+        &self,
+        format: Format,
+        what: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<colour::Destination>, ItemError> {
+        let dest = match &self.destination {
+            Ok(dest) => dest.clone(),
+            Err(e) => {
+                let msg = format!("--export-profile: {e}");
+                return Err(ItemError::new(ErrorClass::Encode, msg));
+            }
+        };
+        match dest {
+            Some(d) if !what.is_empty() || !format.carries_metadata() => {
+                warnings.push(format!(
+                    "{what}{} cannot carry a colour profile: converted to sRGB instead of {}",
+                    format.name().to_uppercase(),
+                    d.name
+                ));
+                Ok(None)
+            }
+            dest => Ok(dest),
+        }
+    }
+
     /// `--resize` with `--enlarge` or a `contain` canvas can ask for more
     /// pixels than any input had; the same budget applies to the output.
+    /// A window placed by `--crop` or `--gravity` is cut from the whole
+    /// image resampled first, which must fit the budget too.
     fn check_output_size(&self, plan: plan::Plan) -> Result<(), ItemError> {
-        let (w, h) = plan.canvas.unwrap_or((plan.width, plan.height));
-        let n = u64::from(w) * u64::from(h);
         let max = self.settings.max_pixels;
-        if n > max {
-            return Err(ItemError::new(
-                ErrorClass::TooLarge,
-                format!("output would be {w}x{h} ({n} pixels), over --max-pixels {max}"),
-            ));
+        let over = |what: &str, (w, h): (u32, u32)| {
+            let n = u64::from(w) * u64::from(h);
+            (n > max).then(|| {
+                ItemError::new(
+                    ErrorClass::TooLarge,
+                    format!("{what} would be {w}x{h} ({n} pixels), over --max-pixels {max}"),
+                )
+            })
+        };
+        let resampled = (plan.width, plan.height);
+        let output = plan.canvas.or(plan.window).unwrap_or(resampled);
+        match over("output", output).or_else(|| over("resampled image", resampled)) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn orientation(&self, o: Orientation) -> Orientation {
@@ -613,6 +698,52 @@ impl Converter {
         let display = plan::plan(dw, dh, &self.settings);
         (o, display, stored_plan(display, o))
     }
+}
+
+/// Where one image's pixels go: its full decoded size, the orientation to
+/// apply, and its plan as displayed and as stored.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    full: (u32, u32),
+    orientation: Orientation,
+    plan: plan::Plan,
+    stored: plan::Plan,
+}
+
+/// The window a cover crop kept, in the input's displayed pixels: the
+/// centred crop's region, or the placed window scaled back from the
+/// resampled image. `None` when nothing was cut off.
+fn kept_window(
+    plan: plan::Plan,
+    placed: Option<(u32, u32)>,
+    (w, h): (u32, u32),
+) -> Option<CropWindow> {
+    let (wf, hf) = (f64::from(w), f64::from(h));
+    let (x, y, cw, ch) = if let Some((cw, ch)) = plan.crop {
+        if cw >= wf - 0.5 && ch >= hf - 0.5 {
+            return None;
+        }
+        ((wf - cw) / 2.0, (hf - ch) / 2.0, cw, ch)
+    } else {
+        let (ww, wh) = plan.window?;
+        let (x, y) = placed?;
+        let sx = wf / f64::from(plan.width.max(1));
+        let sy = hf / f64::from(plan.height.max(1));
+        (
+            f64::from(x) * sx,
+            f64::from(y) * sy,
+            f64::from(ww) * sx,
+            f64::from(wh) * sy,
+        )
+    };
+    let round = |v: f64, limit: u32| (v.round().max(0.0) as u32).min(limit);
+    let (x, y) = (round(x, w), round(y, h));
+    Some(CropWindow {
+        x,
+        y,
+        width: round(cw, w - x).max(1),
+        height: round(ch, h - y).max(1),
+    })
 }
 
 /// The smallest box factor for which a PNG is streamed: below it the full

@@ -6,7 +6,7 @@
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
-pub use colour::ColourMode;
+pub use colour::{check_export_profile, ColourMode};
 
 mod anim;
 mod colour;
@@ -27,6 +27,7 @@ mod plan;
 mod png_stream;
 mod settings;
 mod shrink;
+mod smartcrop;
 #[cfg(test)]
 mod tests;
 mod webp_anim;
@@ -36,3 +37,4 @@ pub use convert::{Converted, Converter};
 pub use encode::{EncodeOptions, Subsampling};
 pub use format::{sniff, Format, Sniffed, SNIFF_LEN};
 pub use settings::{Filter, Fit, ResizeSpec, Settings};
+pub use smartcrop::{Crop, CropWindow};

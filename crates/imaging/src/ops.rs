@@ -132,6 +132,29 @@ fn box_reduce(
     Ok((mid, crop))
 }
 
+/// The `w`x`h` region of `px` whose top left corner is `(x, y)` (clamped
+/// to fit inside it).
+pub(crate) fn extract(px: Pixels, (x, y): (u32, u32), (w, h): (u32, u32)) -> Pixels {
+    let (w, h) = (w.min(px.width), h.min(px.height));
+    if (w, h) == (px.width, px.height) {
+        return px;
+    }
+    let (x, y) = (x.min(px.width - w) as usize, y.min(px.height - h) as usize);
+    let c = px.layout.channels();
+    let (row, stride) = (w as usize * c, px.width as usize * c);
+    let mut data = Vec::with_capacity(row * h as usize);
+    for r in y..y + h as usize {
+        let start = r * stride + x * c;
+        data.extend_from_slice(&px.data[start..start + row]);
+    }
+    Pixels {
+        width: w,
+        height: h,
+        layout: px.layout,
+        data,
+    }
+}
+
 /// Whether an EXIF orientation turns the image a quarter (swaps its sides).
 pub(crate) fn swaps_sides(o: Orientation) -> bool {
     matches!(

@@ -5,8 +5,10 @@ use super::{Fit, Settings};
 
 /// What to do to an image of known size, in one orientation.
 ///
-/// The crop is always centred, so it stays centred under every EXIF
-/// rotation/flip; that is why its size alone is enough.
+/// A centred crop stays centred under every EXIF rotation/flip, so its size
+/// alone is enough and the resampler cuts it on the way. Any other `--crop`
+/// resamples the whole image to cover the box and cuts a `window` from the
+/// result once it is upright, where [`crate::smartcrop`] places it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Plan {
     /// The source region to use, in source pixels (`Cover` only).
@@ -16,6 +18,9 @@ pub(crate) struct Plan {
     pub height: u32,
     /// `Contain` pads the resampled image centred onto a canvas this size.
     pub canvas: Option<(u32, u32)>,
+    /// `Cover` with a crop other than the centre: the size of the window
+    /// cut from the resampled, oriented image (as displayed).
+    pub window: Option<(u32, u32)>,
 }
 
 impl Plan {
@@ -26,6 +31,7 @@ impl Plan {
             width: self.height,
             height: self.width,
             canvas: self.canvas.map(|(w, h)| (h, w)),
+            window: self.window.map(|(w, h)| (h, w)),
         }
     }
 
@@ -44,6 +50,7 @@ pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
         width: w,
         height: h,
         canvas: None,
+        window: None,
     };
     let Some(spec) = settings.resize else {
         return keep;
@@ -95,13 +102,21 @@ pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
             let s = cap((f64::from(bw) / wf).max(f64::from(bh) / hf));
             let (sw, sh) = scaled(w, h, s);
             let (ow, oh) = (bw.min(sw), bh.min(sh));
+            if !settings.crop.is_centre() {
+                return Plan {
+                    width: sw,
+                    height: sh,
+                    window: ((ow, oh) != (sw, sh)).then_some((ow, oh)),
+                    ..keep
+                };
+            }
             // The source region that maps onto the output at scale `s`.
             let crop = ((f64::from(ow) / s).min(wf), (f64::from(oh) / s).min(hf));
             Plan {
                 crop: Some(crop),
                 width: ow,
                 height: oh,
-                canvas: None,
+                ..keep
             }
         }
         Fit::Contain => {
@@ -109,10 +124,10 @@ pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
             let s = cap((f64::from(bw) / wf).min(f64::from(bh) / hf));
             let (ow, oh) = scaled(w, h, s);
             Plan {
-                crop: None,
                 width: ow.min(bw),
                 height: oh.min(bh),
                 canvas: Some((bw, bh)),
+                ..keep
             }
         }
     }

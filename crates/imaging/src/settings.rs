@@ -2,7 +2,7 @@
 //! the output format and encoder options, colour and metadata, and the
 //! limits that refuse an input. Plain data, checked by the caller.
 
-use crate::{ColourMode, EncodeOptions, Format};
+use crate::{ColourMode, Crop, EncodeOptions, Format};
 use serde::{Deserialize, Serialize};
 
 /// How the image is fitted to the `--resize` box.
@@ -12,7 +12,8 @@ pub enum Fit {
     /// Fit inside the box, keeping the aspect ratio.
     #[default]
     Inside,
-    /// Fill the box, keeping the aspect ratio, cropping the overflow (centred).
+    /// Fill the box, keeping the aspect ratio, cropping the overflow (where
+    /// [`Settings::crop`] says).
     Cover,
     /// Stretch to exactly the box.
     Fill,
@@ -108,6 +109,11 @@ pub struct Settings {
     pub resize: Option<ResizeSpec>,
     /// How the image fits the box (`--fit`).
     pub fit: Fit,
+    /// Which part `--fit cover` keeps (`--crop`, `--gravity`). Left out of
+    /// the serialized form at its default, so the settings hash of runs
+    /// made before it existed stays the same.
+    #[serde(default, skip_serializing_if = "Crop::is_centre")]
+    pub crop: Crop,
     /// Images smaller than the box are enlarged (`--enlarge`).
     pub enlarge: bool,
     /// The resampling filter (`--filter`).
@@ -136,6 +142,11 @@ pub struct Settings {
     /// Convert to sRGB through the input's profile, or keep its numbers.
     #[serde(default)]
     pub colour: ColourMode,
+    /// `--export-profile`: the ICC profile (RGB, usable as a destination,
+    /// checked by the caller) outputs are converted to and carry, in place
+    /// of sRGB. Only with [`ColourMode::Srgb`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_profile: Option<Vec<u8>>,
     /// Convert truncated JPEGs anyway (the missing part comes out grey),
     /// with a warning, instead of failing them.
     #[serde(default)]
@@ -156,6 +167,7 @@ impl Default for Settings {
         Settings {
             resize: None,
             fit: Fit::Inside,
+            crop: Crop::Centre,
             enlarge: false,
             filter: Filter::Lanczos3,
             format: None,
@@ -167,6 +179,7 @@ impl Default for Settings {
             auto_orient: true,
             max_pixels: 100_000_000,
             colour: ColourMode::Srgb,
+            export_profile: None,
             accept_truncated: false,
             keep_metadata: false,
             min_size: None,

@@ -42,6 +42,9 @@ pub(crate) struct JobDone {
     pub height_in: u32,
     pub width_out: u32,
     pub height_out: u32,
+    /// See [`pixmill_imaging::Converted::crop`].
+    #[serde(default)]
+    pub crop: Option<pixmill_imaging::CropWindow>,
     /// See [`pixmill_imaging::Converted::warnings`].
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -66,6 +69,7 @@ pub(crate) fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDo
         height_in: converted.height_in,
         width_out: converted.width_out,
         height_out: converted.height_out,
+        crop: converted.crop,
         warnings: converted.warnings,
         hash: spec.hash.map(|algo| algo.of_bytes(&data)),
         data: converted.data,
@@ -122,6 +126,7 @@ pub(crate) fn execute(
             record.height_in = Some(done.height_in);
             record.width_out = Some(done.width_out);
             record.height_out = Some(done.height_out);
+            record.crop = done.crop;
             record.warnings = done.warnings;
             record.hash = done.hash;
             Outcome::Finished(Box::new(Finished {

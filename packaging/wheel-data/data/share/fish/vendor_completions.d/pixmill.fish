@@ -64,6 +64,18 @@ cover\t''
 fill\t''
 contain\t''
 outside\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l crop -d 'Which part `--fit cover` keeps: centre, entropy (the busiest region) or attention (skin tones, saturated colour and edges), chosen on the shrunk image; the record gives the window kept' -r -f -a "centre\t''
+entropy\t''
+attention\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l gravity -d 'A fixed place for the `--fit cover` window: north, south, east, west, northeast, northwest, southeast, southwest or centre' -r -f -a "north\t''
+south\t''
+east\t''
+west\t''
+northeast\t''
+northwest\t''
+southeast\t''
+southwest\t''
+centre\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l filter -d 'Resampling filter' -r -f -a "nearest\t''
 box\t''
 bilinear\t''
@@ -86,8 +98,10 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l subsampling 
 422\t''
 420\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l background -d 'Colour for flattening transparency and for `--fit contain` borders: a name (white, black), `#rrggbb`, `r,g,b`, or `transparent` (contain borders stay transparent where the format has alpha)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l colour -d 'Colour profile handling: srgb converts through the input\'s embedded profile to sRGB; keep leaves the numbers and embeds the input\'s profile in the output' -r -f -a "srgb\t''
-keep\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l colour -d 'Colour profile handling: srgb converts through the input\'s embedded profile to sRGB; p3 converts to Display P3 and embeds its profile; keep leaves the numbers and embeds the input\'s profile in the output' -r -f -a "srgb\t''
+keep\t''
+p3\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l export-profile -d 'Convert colours to this RGB ICC profile, and embed it, instead of sRGB (JPEG, PNG, WebP, AVIF and TIFF; other outputs get sRGB and say so)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-size -d 'Skip images whose shorter side is below N pixels (checked from the header, before decoding)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-aspect -d 'Skip images whose longer side is more than R times their shorter (e.g. 3)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
