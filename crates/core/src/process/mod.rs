@@ -122,7 +122,8 @@ pub(crate) fn execute(
             record.height_in = Some(done.height_in);
             record.width_out = Some(done.width_out);
             record.height_out = Some(done.height_out);
-            record.warnings = done.warnings;
+            // A download's warnings came first.
+            record.warnings.extend(done.warnings);
             record.hash = done.hash;
             Outcome::Finished(Box::new(Finished {
                 entry,

@@ -36,6 +36,8 @@ pub(super) struct ParquetRows {
     columns: Columns,
     /// Rows read so far: the 1-based number of the last one.
     number: u64,
+    /// The most text a row may carry (`--max-manifest-line`).
+    max: usize,
 }
 
 /// Where the interesting columns sit among a row's top-level fields.
@@ -52,7 +54,7 @@ struct Columns {
 impl ParquetRows {
     /// Reads the footer and checks the schema has an input column, so a
     /// wrong file is a setup error before any work starts.
-    pub(super) fn open(file: File, names: &ColumnNames) -> Result<ParquetRows, String> {
+    pub(super) fn open(file: File, names: &ColumnNames, max: usize) -> Result<ParquetRows, String> {
         let reader = SerializedFileReader::new(file)
             .map_err(|e| format!("not a readable parquet file: {e}"))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
@@ -79,6 +81,7 @@ impl ParquetRows {
             rows: RowIter::from_file_into(Box::new(reader)),
             columns,
             number: 0,
+            max,
         })
     }
 
@@ -96,6 +99,10 @@ impl ParquetRows {
             }
         };
         self.number += 1;
+        let bytes: usize = row.get_column_iter().map(|(_, f)| text_size(f)).sum();
+        if bytes > self.max {
+            return Step::Error(super::too_long(self.number, bytes as u64, self.max));
+        }
         match self.columns.entry(self.number, row.into_columns()) {
             Ok(entry) => Step::Entry(entry),
             Err(message) => Step::Error(ManifestError::new(self.number, message)),
@@ -198,6 +205,22 @@ fn text(name: &str, field: Field) -> Result<Option<String>, String> {
         _ => return Err(format!("\"{name}\" must be a string")),
     };
     Ok(value.filter(|s| !s.is_empty()))
+}
+
+/// The bytes of text a cell holds, nested cells included.
+fn text_size(field: &Field) -> usize {
+    match field {
+        Field::Str(s) => s.len(),
+        Field::Bytes(b) => b.len(),
+        Field::Group(row) => row.get_column_iter().map(|(_, f)| text_size(f)).sum(),
+        Field::ListInternal(list) => list.elements().iter().map(text_size).sum(),
+        Field::MapInternal(map) => map
+            .entries()
+            .iter()
+            .map(|(k, v)| text_size(k) + text_size(v))
+            .sum(),
+        _ => 0,
+    }
 }
 
 /// A caption of any type: text as it is, anything else as its JSON.
