@@ -996,6 +996,7 @@ mod tests {
                 extra: Extra {
                     caption: None,
                     columns: serde_json::from_str(r#"{"extra": 1}"#).unwrap(),
+                    ..Extra::default()
                 },
             })
         );

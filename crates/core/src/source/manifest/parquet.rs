@@ -172,6 +172,11 @@ impl Columns {
                 Role::Sha256 => sha256 = text(&name, field)?,
                 Role::Caption => extra.caption = caption(field),
                 Role::Other => {
+                    if let Some(value) = non_finite(&field) {
+                        extra.warnings.push(format!(
+                            "column \"{name}\": {value} passed through as null (JSON has no NaN or infinity)"
+                        ));
+                    }
                     extra.columns.insert(name, field.to_json_value());
                 }
             }
@@ -220,6 +225,29 @@ fn text_size(field: &Field) -> usize {
             .map(|(k, v)| text_size(k) + text_size(v))
             .sum(),
         _ => 0,
+    }
+}
+
+/// The first float a cell holds (nested cells included) that JSON cannot:
+/// `NaN`, `inf` or `-inf`.
+fn non_finite(field: &Field) -> Option<&'static str> {
+    let name = |v: f64| match v {
+        v if v.is_nan() => Some("NaN"),
+        v if v == f64::INFINITY => Some("inf"),
+        v if v == f64::NEG_INFINITY => Some("-inf"),
+        _ => None,
+    };
+    match field {
+        Field::Float16(v) => name(f64::from(*v)),
+        Field::Float(v) => name(f64::from(*v)),
+        Field::Double(v) => name(*v),
+        Field::Group(row) => row.get_column_iter().find_map(|(_, f)| non_finite(f)),
+        Field::ListInternal(list) => list.elements().iter().find_map(non_finite),
+        Field::MapInternal(map) => map
+            .entries()
+            .iter()
+            .find_map(|(k, v)| non_finite(k).or_else(|| non_finite(v))),
+        _ => None,
     }
 }
 
