@@ -134,7 +134,8 @@ impl Attempt<'_> {
         let content_type = text(CONTENT_TYPE);
         let content_disposition = text(CONTENT_DISPOSITION);
         let expected = response.content_length();
-        let encoding = Encoding::of(headers);
+        let encoding =
+            Encoding::of(headers).unless_the_file_is_gzip(self.url, content_type.as_deref());
         let bytes = self
             .check_announced_size(expected, &encoding)
             .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some()))

@@ -45,6 +45,38 @@ impl Encoding {
         }
     }
 
+    /// Gzip that is the file itself, not a wrapping for the trip: a `.gz`
+    /// or `.tgz` URL, or a gzip `Content-Type` (servers configured with
+    /// Apache's `AddEncoding x-gzip .gz` label such files so). It is saved
+    /// as sent, as browsers do.
+    pub(crate) fn unless_the_file_is_gzip(
+        self,
+        url: &url::Url,
+        content_type: Option<&str>,
+    ) -> Encoding {
+        if self != Encoding::Gzip {
+            return self;
+        }
+        let path = url.path().to_ascii_lowercase();
+        let gz_name = [".gz", ".tgz", ".gzip"]
+            .iter()
+            .any(|ext| path.ends_with(ext));
+        let gz_type = content_type.is_some_and(|ct| {
+            let ct = ct
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            matches!(ct.as_str(), "application/gzip" | "application/x-gzip")
+        });
+        if gz_name || gz_type {
+            Encoding::Identity
+        } else {
+            self
+        }
+    }
+
     /// What the record says about a body saved in this encoding.
     pub(crate) fn warning(&self) -> Option<String> {
         match self {
@@ -146,5 +178,28 @@ mod tests {
         assert_eq!(of(&["gzip, gzip"]), Encoding::Other("gzip, gzip".into()));
         assert!(of(&["br"]).warning().unwrap().contains("br is not decoded"));
         assert_eq!(of(&["gzip"]).warning(), None);
+    }
+
+    #[test]
+    fn a_gzip_file_is_saved_as_the_file_it_is() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let gz = || Encoding::Gzip;
+        let image = url("https://e.com/a.png");
+        assert_eq!(
+            gz().unless_the_file_is_gzip(&image, Some("image/png")),
+            Encoding::Gzip
+        );
+        let tarball = url("https://e.com/data.tar.GZ");
+        assert_eq!(
+            gz().unless_the_file_is_gzip(&tarball, None),
+            Encoding::Identity
+        );
+        let typed = Some("application/x-gzip; charset=binary");
+        assert_eq!(
+            gz().unless_the_file_is_gzip(&image, typed),
+            Encoding::Identity
+        );
+        let br = Encoding::Other("br".into());
+        assert_eq!(br.clone().unless_the_file_is_gzip(&tarball, None), br);
     }
 }
