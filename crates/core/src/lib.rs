@@ -12,6 +12,9 @@
 #![warn(missing_docs)]
 
 pub mod config;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod input;
 mod io_stage;
 mod item;

@@ -9,6 +9,9 @@ mod adaptive;
 mod attempt;
 mod body;
 mod dns;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hostlimit;
 mod retry;
 #[cfg(test)]
