@@ -780,6 +780,35 @@ fn non_finite_parquet_values_are_named_in_the_record() {
     assert!(fine.get("warnings").is_none(), "{fine}");
 }
 
+/// Footers found by the `manifest` fuzz target: each used to crash pixmill
+/// (a panic in the parquet crate, or an abort allocating the billions of
+/// items a few bytes declared); each is now a setup error naming the file.
+#[test]
+fn hostile_parquet_footers_are_setup_errors_not_crashes() {
+    let dir = fixtures().join("manifests/fuzz");
+    let mut names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    for name in names {
+        let out = tempfile::tempdir().unwrap();
+        let run = pixmill()
+            .current_dir(&dir)
+            .args(["fetch", "-m", &name, "-o"])
+            .arg(out.path())
+            .assert()
+            .code(2);
+        let stderr = run.stderr_text();
+        assert!(
+            stderr.contains(&format!("manifest {name}: not a readable parquet file")),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
+
 #[test]
 fn unusable_parquet_manifests_are_setup_errors_before_any_work() {
     let dir = tempfile::tempdir().unwrap();

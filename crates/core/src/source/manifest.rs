@@ -8,6 +8,7 @@
 //! records: it is read on to its end without being kept, so memory stays
 //! flat however long a line is.
 
+mod footer;
 mod parquet;
 mod rows;
 

@@ -54,9 +54,23 @@ struct Columns {
 impl ParquetRows {
     /// Reads the footer and checks the schema has an input column, so a
     /// wrong file is a setup error before any work starts.
-    pub(super) fn open(file: File, names: &ColumnNames, max: usize) -> Result<ParquetRows, String> {
-        let reader = SerializedFileReader::new(file)
-            .map_err(|e| format!("not a readable parquet file: {e}"))?;
+    pub(super) fn open(
+        mut file: File,
+        names: &ColumnNames,
+        max: usize,
+    ) -> Result<ParquetRows, String> {
+        let unreadable = |why: String| format!("not a readable parquet file: {why}");
+        super::footer::check_file(&mut file).map_err(unreadable)?;
+        // The footer decoder panics on some malformed footers (found by
+        // the `manifest` fuzz target): a setup error, never a crash.
+        let reader = match pixmill_base::panics::catch(|| SerializedFileReader::new(file)) {
+            Ok(Ok(reader)) => reader,
+            Ok(Err(e)) => return Err(unreadable(e.to_string())),
+            Err(panic) => {
+                let why = pixmill_base::panics::message(&*panic);
+                return Err(unreadable(format!("malformed footer ({why})")));
+            }
+        };
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let fields: Vec<&str> = schema
             .root_schema()
