@@ -791,7 +791,7 @@ fn hostile_parquet_footers_are_setup_errors_not_crashes() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
     for name in names {
         let out = tempfile::tempdir().unwrap();
         let run = pixmill()

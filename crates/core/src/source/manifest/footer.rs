@@ -6,6 +6,13 @@
 //! string byte takes at least one byte of the footer, so a count larger
 //! than the bytes left is a lie: such a footer is refused here, without
 //! allocating anything.
+//!
+//! The walk reads the footer by its wire types, while the parquet crate
+//! reads each field as its schema says (a field sent as a number but
+//! declared a list is read as a list), so a footer can still lie in a way
+//! only the decoder sees. On Unix the footer is therefore decoded once in
+//! a forked child first: a child that dies (an abort on allocation) is a
+//! refused footer, and the parent never decodes it.
 
 /// Nesting deeper than this is refused (the real schema is a few levels).
 const MAX_DEPTH: usize = 64;
@@ -30,7 +37,63 @@ pub(super) fn check_file(file: &mut std::fs::File) -> Result<(), String> {
     file.seek(SeekFrom::End(-(len as i64) - 8)).map_err(io)?;
     file.read_exact(&mut footer).map_err(io)?;
     file.seek(SeekFrom::Start(0)).map_err(io)?;
-    check(&footer)
+    check(&footer)?;
+    decodes_in_a_child(&footer[..footer.len() - 8])
+}
+
+/// Decodes `metadata` in a forked child; `Err` when the child dies doing
+/// so. A child that could not be made, or a clean decoding error, leaves
+/// the decision to the parquet crate in this process.
+#[cfg(unix)]
+fn decodes_in_a_child(metadata: &[u8]) -> Result<(), String> {
+    use parquet::file::metadata::ParquetMetaDataReader;
+    // SAFETY: the child only decodes bytes already in memory (allocating
+    // through glibc's malloc, which is safe after fork) and leaves by
+    // `_exit`, never returning into the parent's code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Ok(());
+    }
+    if pid == 0 {
+        // What the child's death prints (Rust's allocation-failure
+        // message) is not the run's to show: the parent says it.
+        // SAFETY: plain calls on a path we own; dup2 replaces only fd 2.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            if null >= 0 {
+                libc::dup2(null, 2);
+            }
+        }
+        let _ = pixmill_base::panics::catch(|| {
+            let _ = ParquetMetaDataReader::decode_metadata(metadata);
+        });
+        // SAFETY: ends the child at once, running nothing of the parent's.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child, writing only `status`.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return Ok(());
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        return Err(format!(
+            "malformed footer: decoding it kills the process (signal {signal}), \
+             as when it declares more items than memory holds"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn decodes_in_a_child(_metadata: &[u8]) -> Result<(), String> {
+    Ok(())
 }
 
 /// `Err` with the reason when the footer at the end of `file` (the thrift
