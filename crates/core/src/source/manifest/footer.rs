@@ -57,12 +57,16 @@ fn decodes_in_a_child(metadata: &[u8]) -> Result<(), String> {
     if pid == 0 {
         // What the child's death prints (Rust's allocation-failure
         // message) is not the run's to show: the parent says it.
-        // SAFETY: plain calls on a path we own; dup2 replaces only fd 2.
+        // An abort must end the child plainly: a handler inherited from
+        // the parent (a fuzzer's crash handler) would report it as its own.
+        // SAFETY: plain calls on a path we own; dup2 replaces only fd 2,
+        // signal resets one handler in this child.
         unsafe {
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
             if null >= 0 {
                 libc::dup2(null, 2);
             }
+            libc::signal(libc::SIGABRT, libc::SIG_DFL);
         }
         let _ = pixmill_base::panics::catch(|| {
             let _ = ParquetMetaDataReader::decode_metadata(metadata);
