@@ -23,7 +23,8 @@
 # safe Rust, and the C decoders are fuzzed upstream).
 #
 # usage: bench/fuzz.sh MINUTES [TARGET...]   (default: all four)
-# env:   NICE (10), OUT (Markdown; default bench/results-fuzz-DATE.md)
+# env:   NICE (10), OUT (Markdown; default bench/results-fuzz-DATE.md;
+#        bench/results-fuzz.md is the one kept, with notes)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
