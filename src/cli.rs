@@ -140,6 +140,10 @@ pub struct InputArgs {
     /// The column holding each image's caption (default: caption, when present).
     #[arg(long, value_name = "NAME")]
     pub caption_col: Option<String>,
+
+    /// Longest manifest line, CSV/TSV row or parquet row's text (e.g. 4M); a longer one fails alone, with its line number, and is never held in memory.
+    #[arg(long, default_value = "1M", value_name = "SIZE")]
+    pub max_manifest_line: String,
 }
 
 #[derive(Debug, Args)]
@@ -280,7 +284,7 @@ pub struct ImageArgs {
     #[arg(long, default_value_t = 100_000_000, value_name = "N")]
     pub max_pixels: u64,
 
-    /// Refuse input files larger than this (e.g. 500M).
+    /// Refuse inputs larger than this (e.g. 500M): files, and downloads, which stop as their body passes it.
     #[arg(long, default_value = "1G", value_name = "SIZE")]
     pub max_input_size: String,
 }
@@ -355,7 +359,7 @@ pub struct NetArgs {
     )]
     pub disallowed_header_directives: String,
 
-    /// Abort downloads larger than this (e.g. 50M).
+    /// Stop downloads as their body passes this size (e.g. 50M; `convert` stops them at --max-input-size unless this is lower).
     #[arg(long, value_name = "SIZE")]
     pub max_size: Option<String>,
 }

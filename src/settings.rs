@@ -49,6 +49,12 @@ fn convert(args: cli::ConvertArgs) -> Result<Config, Error> {
     config.jobs = jobs;
     config.backend = backend;
     config.max_input_size = max_input_size;
+    // A download is an input too: it stops as it passes --max-input-size
+    // (1 GiB by default), unless --max-size is the lower limit.
+    if !matches!(config.fetch.max_size, Some(max) if max <= max_input_size) {
+        config.fetch.max_size = Some(max_input_size);
+        config.fetch.max_size_flag = "--max-input-size".to_string();
+    }
     Ok(config)
 }
 
@@ -215,6 +221,10 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
         columns: ColumnNames {
             url: input.url_col,
             caption: input.caption_col,
+        },
+        max_line: match parse_size(&input.max_manifest_line, "--max-manifest-line")? {
+            0 => return Err(usage("--max-manifest-line must be at least 1 byte")),
+            n => usize::try_from(n).unwrap_or(usize::MAX),
         },
     })
 }

@@ -729,6 +729,86 @@ fn parquet_manifest_feeds_fetch_and_bad_rows_are_failed_records() {
     }
 }
 
+/// NaN and ±inf in a pass-through column cannot be JSON numbers: they
+/// pass through as null, and each record names what became null.
+#[test]
+fn non_finite_parquet_values_are_named_in_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let img = image::DynamicImage::ImageRgb8(gradient(20, 20));
+    let mut rows = Vec::new();
+    for (i, similarity) in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5]
+        .into_iter()
+        .enumerate()
+    {
+        server.add(&format!("{i}.png"), encode(&img, image::ImageFormat::Png));
+        rows.push(ListRow {
+            url: Some(server.url(&format!("/f/{i}.png"))),
+            text: None,
+            id: i as i64,
+            similarity: Some(similarity),
+            nsfw: None,
+        });
+    }
+    write_parquet_list(&dir.path().join("list.parquet"), &rows, &[4]);
+    let fetched = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "list.parquet", "-o", "dl", "--json"])
+        .assert()
+        .success();
+    let records = fetched.records();
+    let by_id = |id: i64| {
+        records
+            .iter()
+            .find(|r| r["columns"]["id"] == id)
+            .unwrap_or_else(|| panic!("no record {id}: {records:#?}"))
+    };
+    for (id, name) in [(0, "NaN"), (1, "inf"), (2, "-inf")] {
+        let r = by_id(id);
+        assert_eq!(r["status"], "ok", "{r}");
+        assert!(r["columns"]["similarity"].is_null(), "{r}");
+        assert_eq!(
+            r["warnings"][0],
+            format!(
+                "column \"similarity\": {name} passed through as null (JSON has no NaN or infinity)"
+            ),
+            "{r}"
+        );
+    }
+    let fine = by_id(3);
+    assert_eq!(fine["columns"]["similarity"], 0.5);
+    assert!(fine.get("warnings").is_none(), "{fine}");
+}
+
+/// Footers found by the `manifest` fuzz target: each used to crash pixmill
+/// (a panic in the parquet crate, or an abort allocating the billions of
+/// items a few bytes declared); each is now a setup error naming the file.
+#[test]
+fn hostile_parquet_footers_are_setup_errors_not_crashes() {
+    let dir = fixtures().join("manifests/fuzz");
+    let mut names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for name in names {
+        let out = tempfile::tempdir().unwrap();
+        let run = pixmill()
+            .current_dir(&dir)
+            .args(["fetch", "-m", &name, "-o"])
+            .arg(out.path())
+            .assert()
+            .code(2);
+        let stderr = run.stderr_text();
+        assert!(
+            stderr.contains(&format!("manifest {name}: not a readable parquet file")),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
+
 #[test]
 fn unusable_parquet_manifests_are_setup_errors_before_any_work() {
     let dir = tempfile::tempdir().unwrap();

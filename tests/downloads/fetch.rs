@@ -662,3 +662,108 @@ fn host_names_resolve_through_the_caching_resolver() {
         assert_eq!(got, payload(100 + i, i as u8));
     }
 }
+
+/// An endless body from a server: each command's size limit stops the
+/// download as the body passes it (it was checked only once the body had
+/// ended, so an endless one filled the disk).
+#[test]
+fn an_endless_body_is_stopped_at_the_size_limit() {
+    use common::server::Reply;
+    for (command, flag) in [("fetch", "--max-size"), ("convert", "--max-input-size")] {
+        let server = Server::with(|r| (r.path == "/endless.png").then(|| Reply::stream(u64::MAX)));
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = pixmill_std();
+        cmd.current_dir(dir.path())
+            .args([command, &server.url("/endless.png"), "-o", "out"])
+            .args(["--report", "r.jsonl", flag, "1M"]);
+        let run = run_guarded(cmd, Duration::from_secs(120));
+        assert_eq!(run.code, Some(1), "{command}: {}", run.stderr);
+        let records = report(dir.path());
+        let r = &records[0];
+        assert_eq!(r["error_class"], "too_large", "{command}: {r}");
+        let error = r["error"].as_str().unwrap();
+        assert!(error.contains(flag) && error.contains("stopped"), "{error}");
+        // What the server got out: the limit, plus what the sockets held.
+        let streamed = server.streamed();
+        assert!(streamed < 32 << 20, "{command}: {streamed} bytes sent");
+        assert!(files(&dir.path().join("out")).is_empty());
+    }
+}
+
+/// `convert` caps URL inputs by default (1 GiB, `--max-input-size`): a
+/// body announced larger is refused before a byte of it is read.
+#[test]
+fn convert_caps_url_inputs_by_default() {
+    use common::server::Reply;
+    let server =
+        Server::with(|r| (r.path == "/huge.png").then(|| Reply::ok("tiny").announce(2 << 30)));
+    let dir = tempfile::tempdir().unwrap();
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", &server.url("/huge.png"), "-o", "out"])
+        .args(["--report", "r.jsonl"])
+        .args(QUICK)
+        .assert()
+        .code(1);
+    let records = report(dir.path());
+    let error = records[0]["error"].as_str().unwrap();
+    assert_eq!(records[0]["error_class"], "too_large");
+    assert!(
+        error.contains("2147483648 bytes (Content-Length)")
+            && error.contains("--max-input-size 1073741824 bytes (1.0 GiB)"),
+        "{error}"
+    );
+}
+
+/// A body sent with `Content-Encoding: gzip` is saved decoded, the image
+/// itself; one in an encoding pixmill does not undo is saved as sent, and
+/// its record says so.
+#[test]
+fn content_encoding_gzip_is_decoded_and_others_are_named() {
+    use common::server::Reply;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("photo.png"), 40, 30);
+    let png = fs::read(dir.path().join("photo.png")).unwrap();
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&png).unwrap();
+    let gz = gz.finish().unwrap();
+    let server = Server::with(move |r| match r.path.as_str() {
+        "/gz/photo.png" => Some(Reply::ok(gz.clone()).header("Content-Encoding", "gzip")),
+        "/br/photo.png" => {
+            Some(Reply::ok(b"\x1b\x00brotli".to_vec()).header("Content-Encoding", "br"))
+        }
+        _ => None,
+    });
+    let urls = [server.url("/gz/photo.png"), server.url("/br/photo.png")];
+    fs::write(dir.path().join("urls.txt"), urls.join("\n") + "\n").unwrap();
+    pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "urls.txt", "-o", "dl", "--report", "r.jsonl"])
+        .args(QUICK)
+        .assert()
+        .success();
+    let records = report(dir.path());
+    let gz_record = record(&records, "/gz/");
+    let saved = fs::read(dir.path().join(gz_record["output"].as_str().unwrap())).unwrap();
+    assert_eq!(saved, png, "the gzip-encoded body is saved decoded");
+    assert_eq!(gz_record["bytes_in"], png.len());
+    assert!(gz_record.get("warnings").is_none(), "{gz_record}");
+    let br = record(&records, "/br/");
+    assert!(
+        br["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("Content-Encoding br is not decoded"),
+        "{br}"
+    );
+    // convert reads the decoded image straight from the URL.
+    pixmill()
+        .current_dir(dir.path())
+        .args(["convert", &urls[0], "-o", "thumbs", "--format", "jpeg"])
+        .args(QUICK)
+        .assert()
+        .success();
+    assert_eq!(files(&dir.path().join("thumbs")).len(), 1);
+}

@@ -5,7 +5,9 @@
 
 use crate::common;
 
-use common::{decode_frames, mean_abs_diff, open, pixmill, Said};
+use common::{
+    decode_frames, mean_abs_diff, open, pixmill, pixmill_std, record, report, run_guarded, Said,
+};
 use image::{DynamicImage, ImageEncoder, RgbImage};
 use moxcms::{ColorProfile, Layout, TransformOptions};
 use std::fs;
@@ -547,4 +549,72 @@ fn animation_frames_are_colour_managed() {
             assert!(err <= 2.0, "{format} frame {i}: {err:.2} levels off");
         }
     }
+}
+
+/// A 1×1 PNG whose `iCCP` chunk inflates to `profile_len` zero bytes.
+fn png_with_profile_bomb(profile_len: usize) -> Vec<u8> {
+    use flate2::write::ZlibEncoder;
+    use std::io::Write;
+    let mut z = ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..profile_len / block.len() {
+        z.write_all(&block).unwrap();
+    }
+    let compressed = z.finish().unwrap();
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        let mut crc = flate2::Crc::new();
+        crc.update(&c[4..]);
+        c.extend_from_slice(&crc.sum().to_be_bytes());
+        c
+    };
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]));
+    let mut iccp = b"bomb\0\0".to_vec();
+    iccp.extend_from_slice(&compressed);
+    png.extend(chunk(b"iCCP", &iccp));
+    let mut idat = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    idat.write_all(&[0, 200, 30, 30]).unwrap();
+    png.extend(chunk(b"IDAT", &idat.finish().unwrap()));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+/// A colour profile that inflates to 1 GiB (a 1 MB file) is dropped after
+/// 4 MiB, and the record says so; the picture itself converts. (It used to
+/// inflate to 862 MB, then vanish without a word.)
+#[test]
+fn a_colour_profile_bomb_is_dropped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("bomb.png"), png_with_profile_bomb(1 << 30)).unwrap();
+    let mut cmd = pixmill_std();
+    cmd.current_dir(d)
+        .args(["convert", "bomb.png", "-o", "out", "--format", "png"])
+        .args(["--report", "r.jsonl"]);
+    let run = run_guarded(cmd, std::time::Duration::from_secs(120));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let records = report(&d.join("r.jsonl"));
+    let r = record(&records, "bomb.png");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(
+        r["warnings"][0],
+        "colour profile dropped (it inflates past 4.0 MiB, where real ones are kilobytes); \
+         colours taken as sRGB",
+        "{r}"
+    );
+    assert!(
+        run.stderr.contains("warning: colour profile dropped"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        open(&d.join("out/bomb.png")).to_rgb8().get_pixel(0, 0).0,
+        [200, 30, 30]
+    );
+    // 300 MB: the bound of the other bombs (a child's peak counts this
+    // test process's memory at the fork); it took 862 MB.
+    run.assert_peak_rss_below(300 * 1024, "a colour profile bomb");
 }

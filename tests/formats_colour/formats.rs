@@ -554,6 +554,51 @@ fn a_multi_page_tiff_keeps_the_first_page_and_says_so() {
     assert_eq!(img.get_pixel(5, 5).0, [200, 0, 0]);
 }
 
+/// A TIFF whose three IFDs form a cycle (the last points back to the
+/// first) has three pages, counted once each: not "2", where the decoder's
+/// cycle check used to stop the count, and no endless walk.
+#[test]
+fn a_tiff_whose_pages_form_a_cycle_counts_each_page_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("cycle.tif");
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut tiff = tiff::encoder::TiffEncoder::new(&mut bytes).unwrap();
+        for c in [[200u8, 0, 0], [0, 200, 0], [0, 0, 200]] {
+            let data: Vec<u8> = c.iter().copied().cycle().take(8 * 4 * 3).collect();
+            tiff.write_image::<tiff::encoder::colortype::RGB8>(8, 4, &data)
+                .unwrap();
+        }
+    }
+    let mut bytes = bytes.into_inner();
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let first = u32_at(&bytes, 4);
+    let mut ifd = first as usize;
+    let mut count = 0;
+    loop {
+        let entries = u16::from_le_bytes([bytes[ifd], bytes[ifd + 1]]) as usize;
+        let next_at = ifd + 2 + entries * 12;
+        count += 1;
+        match u32_at(&bytes, next_at) {
+            0 => {
+                bytes[next_at..next_at + 4].copy_from_slice(&first.to_le_bytes());
+                break;
+            }
+            next => ifd = next as usize,
+        }
+    }
+    assert_eq!(count, 3);
+    fs::write(&src, &bytes).unwrap();
+    let record = convert_json(&src, &dir.path().join("out"), &["-f", "png"]);
+    assert_eq!(record["status"], "ok", "{record}");
+    assert_eq!(
+        warnings(&record),
+        ["multi-page TIFF: kept the first of 3 pages"]
+    );
+    let img = open(&dir.path().join("out/cycle.png")).to_rgb8();
+    assert_eq!(img.get_pixel(1, 1).0, [200, 0, 0]);
+}
+
 #[test]
 #[cfg(all(feature = "heif", feature = "jxl"))]
 fn size_filters_read_heic_avif_and_jpeg_xl_headers() {

@@ -2,5 +2,6 @@
 //! to escape, and the edges of a run that must still tell the truth.
 
 mod edges;
+mod hostile;
 mod robustness;
 mod truncated;

@@ -67,6 +67,9 @@ pub struct SourceConfig {
     pub shard: Option<(u64, u64)>,
     /// Which manifest columns hold the input and the caption.
     pub columns: crate::source::manifest::ColumnNames,
+    /// The longest manifest record kept (`--max-manifest-line`); a longer
+    /// one fails alone.
+    pub max_line: usize,
 }
 
 /// How outputs are stored (`--output-format`).

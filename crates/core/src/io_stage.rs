@@ -168,6 +168,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     }
     entry.provenance.input = InputId::Url(fetched.validators.clone());
     record.bytes_in = Some(fetched.bytes);
+    record.warnings.extend(fetched.warnings.iter().cloned());
     ctx.progress.fetched.inc(fetched.bytes);
     match &ctx.config.mode {
         Mode::Fetch => finish_fetch(ctx, entry, record, temp, &fetched),

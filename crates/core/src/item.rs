@@ -18,6 +18,10 @@ pub struct Extra {
     pub caption: Option<String>,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub columns: serde_json::Map<String, serde_json::Value>,
+    /// What reading the row changed (a value JSON cannot hold), for the
+    /// record's warnings.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Extra {
@@ -205,6 +209,10 @@ impl Record {
                 Input::Path(_) => None,
             },
             reason: entry.redo.map(String::from),
+            warnings: entry
+                .row
+                .as_ref()
+                .map_or_else(Vec::new, |row| row.extra.warnings.clone()),
             row: entry.row.clone().map(RowRef),
             ..Record::blank(entry.label.clone(), status)
         }

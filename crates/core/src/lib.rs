@@ -12,6 +12,9 @@
 #![warn(missing_docs)]
 
 pub mod config;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod input;
 mod io_stage;
 mod item;
@@ -33,7 +36,9 @@ pub use signal::Stop;
 /// Manifest formats and column names, as `--manifest-format`,
 /// `--url-col` and `--caption-col` choose them.
 pub mod manifest {
-    pub use crate::source::manifest::{read_manifest, ColumnNames, ManifestFormat};
+    pub use crate::source::manifest::{
+        read_manifest, ColumnNames, ManifestFormat, DEFAULT_MAX_LINE,
+    };
 }
 
 /// Serves jobs as a worker process of `--backend process`: reads jobs on

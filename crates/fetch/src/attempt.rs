@@ -1,6 +1,7 @@
 //! One HTTP request for one item: send it, judge the status, and stream the
 //! body into the destination file, classifying every way that can fail.
 
+use super::body::{Body, Encoding};
 use super::retry::parse_retry_after;
 use super::FetchSettings;
 use crate::Validators;
@@ -62,6 +63,8 @@ pub(crate) struct Success {
     pub content_disposition: Option<String>,
     /// What the server said identifies this version of the body.
     pub validators: Validators,
+    /// What the record must say about the saved body (an encoding kept).
+    pub warnings: Vec<String>,
 }
 
 /// Everything one attempt needs; borrowed from the fetch loop.
@@ -113,6 +116,7 @@ impl Attempt<'_> {
                 content_disposition: None,
                 validators,
                 latency,
+                warnings: Vec::new(),
             });
         }
         if !response.status().is_success() {
@@ -130,9 +134,11 @@ impl Attempt<'_> {
         let content_type = text(CONTENT_TYPE);
         let content_disposition = text(CONTENT_DISPOSITION);
         let expected = response.content_length();
+        let encoding =
+            Encoding::of(headers).unless_the_file_is_gzip(self.url, content_type.as_deref());
         let bytes = self
-            .check_announced_size(expected)
-            .and_then(|()| self.stream(response, expected, timeout.is_some()))
+            .check_announced_size(expected, &encoding)
+            .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some()))
             .map_err(|f| f.with_status(status))?;
         Ok(Success {
             latency,
@@ -141,6 +147,7 @@ impl Attempt<'_> {
             content_type,
             content_disposition,
             validators,
+            warnings: encoding.warning().into_iter().collect(),
         })
     }
 
@@ -194,19 +201,31 @@ impl Attempt<'_> {
         Failure::new(ErrorClass::Fetch, format!("{what}: {detail}"), Retry::Yes)
     }
 
-    fn check_announced_size(&self, expected: Option<u64>) -> Result<(), Failure> {
+    /// Refuses a body whose `Content-Length` is over the limit before a
+    /// byte of it is read (an encoded body's length is what was sent, which
+    /// says nothing of its decoded size).
+    fn check_announced_size(
+        &self,
+        expected: Option<u64>,
+        encoding: &Encoding,
+    ) -> Result<(), Failure> {
+        if *encoding != Encoding::Identity {
+            return Ok(());
+        }
         match (self.settings.max_size, expected) {
-            (Some(max), Some(len)) if len > max => Err(too_large(max)),
+            (Some(max), Some(len)) if len > max => Err(too_large(self.settings, max, Some(len))),
             _ => Ok(()),
         }
     }
 
-    /// Copies the body to `dest` through one fixed buffer, hashing and
-    /// counting as it goes; returns the byte count.
+    /// Copies the body to `dest` through one fixed buffer, decoding,
+    /// hashing and counting as it goes, and stops as soon as the saved
+    /// bytes pass the size limit; returns the count of bytes saved.
     fn stream(
         &self,
-        mut body: Response,
+        response: Response,
         expected: Option<u64>,
+        encoding: &Encoding,
         deadline_bound: bool,
     ) -> Result<u64, Failure> {
         let file = File::create(self.dest).map_err(|e| self.write_failure(&e))?;
@@ -215,18 +234,26 @@ impl Attempt<'_> {
         let mut hasher = self.sha256.map(|_| Sha256::new());
         let mut total: u64 = 0;
         let mut speed = SpeedWindow::new(self.settings);
+        let mut body = Body::new(response, encoding);
         loop {
             self.check_cancel_and_deadline()?;
-            speed.check(total)?;
+            speed.check(body.wire().received)?;
             let n = match body.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.read_failure(&e, total, expected, deadline_bound)),
+                Err(e) => {
+                    let received = body.wire().received;
+                    return Err(if body.wire().failed {
+                        self.read_failure(&e, received, expected, deadline_bound)
+                    } else {
+                        undecodable(encoding, &e, received, expected)
+                    });
+                }
             };
             total += n as u64;
             if let Some(max) = self.settings.max_size.filter(|&max| total > max) {
-                return Err(too_large(max));
+                return Err(too_large(self.settings, max, None));
             }
             if let Some(h) = hasher.as_mut() {
                 h.update(&buf[..n]);
@@ -234,8 +261,9 @@ impl Attempt<'_> {
             out.write_all(&buf[..n])
                 .map_err(|e| self.write_failure(&e))?;
         }
-        if let Some(len) = expected.filter(|&len| total < len) {
-            return Err(truncated(total, Some(len), None));
+        let received = body.wire().received;
+        if let Some(len) = expected.filter(|&len| received < len) {
+            return Err(truncated(received, Some(len), None));
         }
         out.flush().map_err(|e| self.write_failure(&e))?;
         self.verify(hasher)?;
@@ -447,9 +475,36 @@ pub(crate) fn cancelled() -> Failure {
     Failure::new(ErrorClass::Fetch, "cancelled", Retry::No)
 }
 
-fn too_large(max: u64) -> Failure {
-    let msg = format!("body exceeds --max-size {max} bytes");
+/// A body over the size limit: `announced` when its `Content-Length` said
+/// so, else it was stopped as it passed the limit.
+fn too_large(settings: &FetchSettings, max: u64, announced: Option<u64>) -> Failure {
+    let flag = &settings.max_size_flag;
+    let limit = format!("{flag} {max} bytes ({})", pixmill_base::human_bytes(max));
+    let msg = match announced {
+        Some(len) => format!("body of {len} bytes (Content-Length) exceeds {limit}"),
+        None => format!("body exceeds {limit}: download stopped there"),
+    };
     Failure::new(ErrorClass::TooLarge, msg, Retry::No)
+}
+
+/// A body whose encoding does not decode: cut short (worth a retry), or
+/// corrupt (not).
+fn undecodable(
+    encoding: &Encoding,
+    e: &io::Error,
+    received: u64,
+    expected: Option<u64>,
+) -> Failure {
+    let name = match encoding {
+        Encoding::Deflate => "deflate",
+        _ => "gzip",
+    };
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        let cause = format!("{name} stream cut short");
+        return truncated(received, expected, Some(&cause));
+    }
+    let msg = format!("body does not decode as Content-Encoding {name}: {e}");
+    Failure::new(ErrorClass::Fetch, msg, Retry::No)
 }
 
 fn truncated(total: u64, expected: Option<u64>, cause: Option<&str>) -> Failure {

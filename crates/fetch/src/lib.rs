@@ -7,7 +7,11 @@
 
 mod adaptive;
 mod attempt;
+mod body;
 mod dns;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hostlimit;
 mod retry;
 #[cfg(test)]
@@ -56,8 +60,11 @@ pub struct FetchSettings {
     pub timeout: Duration,
     /// Whole item, all attempts included.
     pub max_time: Option<Duration>,
-    /// Bodies larger than this are aborted.
+    /// Bodies larger than this (once decoded) are stopped as they pass it.
     pub max_size: Option<u64>,
+    /// The option that set `max_size`, as messages name it (`--max-size`,
+    /// or `--max-input-size` for `convert`).
+    pub max_size_flag: String,
     /// Connections to one host at once: fixed, or `None` to learn each
     /// host's level (see `adaptive`), up to `per_host_max`.
     pub per_host: Option<usize>,
@@ -98,6 +105,7 @@ impl Default for FetchSettings {
             timeout: Duration::from_secs(30),
             max_time: None,
             max_size: None,
+            max_size_flag: "--max-size".to_string(),
             per_host: None,
             per_host_max: 16,
             keep_alive: true,
@@ -128,6 +136,9 @@ pub struct Fetched {
     pub validators: Validators,
     /// A conditional request was answered 304: nothing was written.
     pub not_modified: bool,
+    /// What the record must say about the saved body (an encoding that was
+    /// not undone).
+    pub warnings: Vec<String>,
 }
 
 /// A failed download, with what the report needs.
@@ -363,6 +374,7 @@ fn fetched(done: attempt::Success, attempts: u32) -> Fetched {
         content_type: done.content_type,
         content_disposition: done.content_disposition,
         validators: done.validators,
+        warnings: done.warnings,
     }
 }
 

@@ -412,7 +412,10 @@ fn announced_oversize_body_rejected_at_once() {
         get(&fetcher(settings), &server.url("/big"), &d),
         ErrorClass::TooLarge,
     );
-    assert_eq!(failure.error.message, "body exceeds --max-size 100 bytes");
+    assert_eq!(
+        failure.error.message,
+        "body of 1000 bytes (Content-Length) exceeds --max-size 100 bytes (100 B)"
+    );
     assert_eq!((failure.attempts, failure.http_status), (1, Some(200)));
     assert!(!d.path.exists());
 }
@@ -432,6 +435,58 @@ fn unannounced_oversize_body_aborted_while_streaming() {
     );
     assert_eq!(failure.attempts, 1);
     assert!(!d.path.exists());
+}
+
+/// A gzip-encoded body is decoded as it arrives, and the size limit holds
+/// for the decoded bytes: a small body that inflates far (a gzip bomb) is
+/// stopped at the limit, not at its end. A corrupt one fails, not retried.
+#[test]
+fn gzip_bodies_are_decoded_and_the_limit_counts_decoded_bytes() {
+    use std::io::Write;
+    let gzip = |data: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    };
+    let small = gzip(b"the image itself");
+    let bomb = gzip(&vec![0u8; 8 << 20]);
+    assert!(bomb.len() < 64 * 1024);
+    let server = Server::with(move |r| {
+        let body = match r.path.as_str() {
+            "/small" => small.clone(),
+            "/bomb" => bomb.clone(),
+            _ => b"\x1f\x8b\x08\0not gzip at all".to_vec(),
+        };
+        Some(Reply::ok(body).header("Content-Encoding", "gzip"))
+    });
+    let settings = FetchSettings {
+        max_size: Some(1 << 20),
+        ..quick()
+    };
+    let fetcher = fetcher(settings);
+    let d = dest();
+    let done = get(&fetcher, &server.url("/small"), &d).unwrap();
+    assert_eq!(std::fs::read(&d.path).unwrap(), b"the image itself");
+    assert_eq!(done.bytes, 16);
+    let failure = expect_failure(
+        get(&fetcher, &server.url("/bomb"), &d),
+        ErrorClass::TooLarge,
+    );
+    assert!(
+        failure.error.message.contains("stopped there"),
+        "{:?}",
+        failure.error
+    );
+    let failure = expect_failure(get(&fetcher, &server.url("/junk"), &d), ErrorClass::Fetch);
+    assert!(
+        failure
+            .error
+            .message
+            .contains("does not decode as Content-Encoding gzip"),
+        "{:?}",
+        failure.error
+    );
+    assert_eq!(failure.attempts, 1);
 }
 
 #[test]

@@ -182,19 +182,45 @@ fn plays_from(n: u32) -> Plays {
     }
 }
 
-/// Counts a TIFF's images (IFDs) by walking their headers; stops counting
-/// at a bound, as a hostile chain of IFDs could be long.
+/// Counts a TIFF's images (IFDs) by walking the chain of IFD offsets; each
+/// IFD is counted once, so a chain that loops back (a cycle of any length)
+/// ends where it would repeat, and a hostile long chain stops at a bound.
 fn tiff_pages(input: &[u8]) -> Option<u64> {
     const MAX_COUNTED: u64 = 100_000;
-    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(input)).ok()?;
-    let mut pages = 1;
-    while decoder.more_images() && pages < MAX_COUNTED {
-        if decoder.next_image().is_err() {
-            break;
+    let (big, le) = match input.get(..4)? {
+        b"II*\0" => (false, true),
+        b"MM\0*" => (false, false),
+        b"II+\0" => (true, true),
+        b"MM\0+" => (true, false),
+        _ => return None,
+    };
+    let read = |at: u64, len: usize| -> Option<u64> {
+        let at = usize::try_from(at).ok()?;
+        let bytes = input.get(at..at.checked_add(len)?)?;
+        let mut v = 0u64;
+        for i in 0..len {
+            let b = u64::from(bytes[if le { len - 1 - i } else { i }]);
+            v = (v << 8) | b;
         }
+        Some(v)
+    };
+    // Classic TIFF: 2-byte entry count, 12-byte entries, 4-byte offsets;
+    // BigTIFF: 8, 20 and 8.
+    let (count_len, entry_len, offset_len) = if big { (8, 20, 8) } else { (2, 12, 4) };
+    let mut next = read(if big { 8 } else { 4 }, offset_len)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut pages = 0;
+    while next != 0 && pages < MAX_COUNTED && seen.insert(next) {
+        let Some(entries) = read(next, count_len) else {
+            break;
+        };
         pages += 1;
+        let after = entries
+            .checked_mul(entry_len)
+            .and_then(|n| n.checked_add(next + count_len as u64));
+        next = after.and_then(|at| read(at, offset_len)).unwrap_or(0);
     }
-    Some(pages)
+    (pages > 0).then_some(pages)
 }
 
 /// Refuses an animation whose frames together exceed the pixel budget,

@@ -92,7 +92,14 @@ impl Converter {
     /// Third-party decoders and encoders may panic on hostile input; that is
     /// caught here and reported as this item's failure, never the worker's.
     pub fn convert(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
-        self.guarded(|me| me.run(input))
+        // A PNG profile that would inflate past a few MB is cut out first.
+        let dropped = crate::profile_guard::guard_png(input);
+        let input = dropped.as_ref().map_or(input, |d| d.input.as_slice());
+        let mut converted = self.guarded(|me| me.run(input))?;
+        if let Some(d) = dropped {
+            converted.warnings.insert(0, d.warning);
+        }
+        Ok(converted)
     }
 
     /// Runs `work`, turning a panic into an item error of its own class

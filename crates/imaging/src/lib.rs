@@ -25,6 +25,7 @@ mod ops;
 mod pixels;
 mod plan;
 mod png_stream;
+mod profile_guard;
 mod settings;
 mod shrink;
 mod smartcrop;

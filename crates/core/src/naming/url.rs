@@ -112,10 +112,11 @@ fn sanitize(decoded: &str) -> String {
         .collect();
     // Leading dots would make `.`/`..` or a hidden file; trailing dots and
     // spaces are silently dropped by Windows, so the name would not round-trip.
+    // Dots and spaces are trimmed together: `. .png` must not become
+    // `.png` (found by the `naming` fuzz target).
     replaced
         .trim()
-        .trim_start_matches('.')
-        .trim_start()
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
         .trim_end_matches(['.', ' '])
         .to_owned()
 }
@@ -228,6 +229,22 @@ mod tests {
         assert_eq!(n, "_.._etc_passwd");
         let n = name("http://h/..%5C..%5Cwin.ini").unwrap();
         assert_eq!(n, "_.._win.ini");
+    }
+
+    /// Found by the `naming` fuzz target: leading dots and spaces in turn
+    /// (`. .png`) left a hidden file name once trimmed one after the other.
+    #[test]
+    fn dots_and_spaces_mixed_at_the_start_never_leave_a_hidden_name() {
+        assert_eq!(
+            name("https://e.com/%00.%00%00%00%20.%FF"),
+            Some("\u{FFFD}".into())
+        );
+        assert_eq!(name("https://e.com/.%20.png"), Some("png".into()));
+        assert_eq!(name("https://e.com/%20.%20.%20a.jpg"), Some("a.jpg".into()));
+        assert_eq!(
+            file_name_from_content_disposition("attachment; filename=\". . .hidden\""),
+            Some("hidden".into())
+        );
     }
 
     #[test]

@@ -127,7 +127,8 @@ pub(crate) fn execute(
             record.width_out = Some(done.width_out);
             record.height_out = Some(done.height_out);
             record.crop = done.crop;
-            record.warnings = done.warnings;
+            // A download's warnings came first.
+            record.warnings.extend(done.warnings);
             record.hash = done.hash;
             Outcome::Finished(Box::new(Finished {
                 entry,

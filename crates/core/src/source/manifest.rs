@@ -4,12 +4,18 @@
 //! the input: each format keeps one reused buffer and yields entries lazily.
 //! Bad records become per-record errors and parsing continues; only a failing
 //! reader (or a CSV header without an input column) ends the iteration.
+//! A record over the size limit (`--max-manifest-line`) is one of those bad
+//! records: it is read on to its end without being kept, so memory stays
+//! flat however long a line is.
 
+mod footer;
 mod parquet;
+mod rows;
 
 use crate::item::Extra;
 pub(crate) use parquet::is_parquet;
 use parquet::ParquetRows;
+use rows::{Row, Rows};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead};
@@ -131,7 +137,13 @@ const INPUT_KEYS: [&str; 4] = ["url", "path", "input", "file"];
 /// or make the first JSON line unparsable.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Reads the entries of one manifest lazily.
+/// The longest manifest record (a line, a CSV or TSV row, a JSON line, a
+/// parquet row's text) read by default: 1 MiB, a thousand times a long URL
+/// with its caption, and little enough to hold per reader.
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+
+/// Reads the entries of one manifest lazily, records up to
+/// [`DEFAULT_MAX_LINE`] bytes.
 ///
 /// `nul` selects `\0`-separated records (as from `find -print0`) and only
 /// applies to [`ManifestFormat::Lines`].
@@ -140,22 +152,37 @@ pub fn read_manifest(
     format: ManifestFormat,
     nul: bool,
 ) -> Entries {
-    read_manifest_with(reader, format, nul, ColumnNames::default())
+    read_manifest_with(
+        reader,
+        format,
+        nul,
+        ColumnNames::default(),
+        DEFAULT_MAX_LINE,
+    )
 }
 
-/// [`read_manifest`] with chosen input and caption columns.
+/// [`read_manifest`] with chosen input and caption columns, and records up
+/// to `max_line` bytes (a longer one fails alone).
 pub(crate) fn read_manifest_with(
     reader: Box<dyn BufRead + Send>,
     format: ManifestFormat,
     nul: bool,
     names: ColumnNames,
+    max_line: usize,
 ) -> Entries {
     let source = match format {
-        ManifestFormat::Lines if nul => Source::Nul(RecordReader::new(reader, b'\0')),
-        ManifestFormat::Lines => Source::Lines(RecordReader::new(reader, b'\n')),
-        ManifestFormat::Jsonl => Source::Jsonl(RecordReader::new(reader, b'\n')),
-        ManifestFormat::Csv => Source::Csv(Box::new(CsvSource::new(reader, b',', names.clone()))),
-        ManifestFormat::Tsv => Source::Csv(Box::new(CsvSource::new(reader, b'\t', names.clone()))),
+        ManifestFormat::Lines if nul => Source::Nul(RecordReader::new(reader, b'\0', max_line)),
+        ManifestFormat::Lines => Source::Lines(RecordReader::new(reader, b'\n', max_line)),
+        ManifestFormat::Jsonl => Source::Jsonl(RecordReader::new(reader, b'\n', max_line)),
+        ManifestFormat::Csv | ManifestFormat::Tsv => {
+            let delimiter = if format == ManifestFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            let rows = Rows::new(reader, delimiter, max_line);
+            Source::Csv(Box::new(CsvSource::new(rows, names.clone())))
+        }
         ManifestFormat::Parquet => Source::Stream,
     };
     Entries { source, names }
@@ -164,8 +191,12 @@ pub(crate) fn read_manifest_with(
 /// Reads the rows of a parquet manifest lazily, a row group at a time.
 /// Fails (with a message for the user) when `file` is not parquet or has no
 /// input column.
-pub(crate) fn read_parquet_manifest(file: File, names: ColumnNames) -> Result<Entries, String> {
-    let rows = ParquetRows::open(file, &names)?;
+pub(crate) fn read_parquet_manifest(
+    file: File,
+    names: ColumnNames,
+    max_line: usize,
+) -> Result<Entries, String> {
+    let rows = ParquetRows::open(file, &names, max_line)?;
     Ok(Entries {
         source: Source::Parquet(Box::new(rows)),
         names,
@@ -252,38 +283,77 @@ impl std::iter::FusedIterator for Entries {}
 /// next read, so a single outlier does not pin memory for the whole run.
 const MAX_IDLE_BUF: usize = 1 << 20;
 
-/// Separator-delimited records from a reader, through one reused buffer.
+/// Separator-delimited records from a reader, through one reused buffer
+/// that never grows past the limit.
 struct RecordReader {
     reader: Box<dyn BufRead + Send>,
     buf: Vec<u8>,
     sep: u8,
     number: u64,
+    /// The longest record kept whole.
+    max: usize,
+}
+
+/// One record: its number, its bytes (only the first of them when it is
+/// over the limit) and, then, the error that fails it.
+struct Rec<'a> {
+    line: u64,
+    bytes: &'a [u8],
+    too_long: Option<ManifestError>,
 }
 
 impl RecordReader {
-    fn new(reader: Box<dyn BufRead + Send>, sep: u8) -> RecordReader {
+    fn new(reader: Box<dyn BufRead + Send>, sep: u8, max: usize) -> RecordReader {
         RecordReader {
             reader,
             buf: Vec::with_capacity(256),
             sep,
             number: 0,
+            max,
         }
     }
 
     /// The next record without its separator, or `None` at end of input.
-    fn next_record(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+    /// A record over the limit is read to its end, but only its first
+    /// `max` bytes are kept.
+    fn next_record(&mut self) -> io::Result<Option<Rec<'_>>> {
         self.buf.clear();
         if self.buf.capacity() > MAX_IDLE_BUF {
             self.buf.shrink_to(256);
         }
-        if self.reader.read_until(self.sep, &mut self.buf)? == 0 {
+        let mut len = 0u64;
+        let mut any = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            any = true;
+            let end = available.iter().position(|&b| b == self.sep);
+            let chunk = &available[..end.unwrap_or(available.len())];
+            let room = self.max.saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            len += chunk.len() as u64;
+            let used = chunk.len() + usize::from(end.is_some());
+            self.reader.consume(used);
+            if end.is_some() {
+                break;
+            }
+        }
+        if !any {
             return Ok(None);
         }
         self.number += 1;
-        if self.buf.last() == Some(&self.sep) {
-            self.buf.pop();
-        }
-        Ok(Some((self.number, &self.buf)))
+        let too_long = (len > self.max as u64).then(|| too_long(self.number, len, self.max));
+        Ok(Some(Rec {
+            line: self.number,
+            bytes: &self.buf,
+            too_long,
+        }))
     }
 
     fn io_error(&self, err: &io::Error) -> Step {
@@ -296,16 +366,24 @@ impl RecordReader {
 
 fn next_plain(r: &mut RecordReader) -> Step {
     loop {
-        let (line, record) = match r.next_record() {
+        let Rec {
+            line,
+            bytes,
+            too_long,
+        } = match r.next_record() {
             Ok(Some(rec)) => rec,
             Ok(None) => return Step::End,
             Err(err) => return r.io_error(&err),
         };
-        let record = if line == 1 { strip_bom(record) } else { record };
-        // trim_ascii also takes the `\r` of CRLF endings.
+        let record = if line == 1 { strip_bom(bytes) } else { bytes };
+        // trim_ascii also takes the `\r` of CRLF endings. A comment is
+        // known by its start, however long it runs.
         let text = record.trim_ascii();
         if text.is_empty() || text.starts_with(b"#") {
             continue;
+        }
+        if let Some(err) = too_long {
+            return Step::Error(err);
         }
         return path_entry(line, text);
     }
@@ -316,8 +394,12 @@ fn next_plain(r: &mut RecordReader) -> Step {
 fn next_nul(r: &mut RecordReader) -> Step {
     loop {
         match r.next_record() {
-            Ok(Some((_, []))) => continue,
-            Ok(Some((line, record))) => return path_entry(line, record),
+            Ok(Some(Rec { bytes: [], .. })) => continue,
+            Ok(Some(Rec {
+                too_long: Some(err),
+                ..
+            })) => return Step::Error(err),
+            Ok(Some(Rec { line, bytes, .. })) => return path_entry(line, bytes),
             Ok(None) => return Step::End,
             Err(err) => return r.io_error(&err),
         }
@@ -357,14 +439,21 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 
 fn next_json(r: &mut RecordReader, names: &ColumnNames) -> Step {
     loop {
-        let (line, record) = match r.next_record() {
+        let Rec {
+            line,
+            bytes,
+            too_long,
+        } = match r.next_record() {
             Ok(Some(rec)) => rec,
             Ok(None) => return Step::End,
             Err(err) => return r.io_error(&err),
         };
-        let record = if line == 1 { strip_bom(record) } else { record };
+        let record = if line == 1 { strip_bom(bytes) } else { bytes };
         if record.trim_ascii().is_empty() {
             continue;
+        }
+        if let Some(err) = too_long {
+            return Step::Error(err);
         }
         return match json_entry(line, record, names) {
             Ok(entry) => Step::Entry(entry),
@@ -429,6 +518,18 @@ fn json_string(
     }
 }
 
+/// A record over the limit: it fails alone, and reading goes on.
+fn too_long(line: u64, len: u64, max: usize) -> ManifestError {
+    ManifestError::new(
+        line,
+        format!(
+            "{len} bytes ({}), over the {} limit of --max-manifest-line: skipped",
+            pixmill_base::human_bytes(len),
+            pixmill_base::human_bytes(max as u64)
+        ),
+    )
+}
+
 /// Longest header excerpt quoted in the "no input column" error; a list of
 /// plain paths misread as CSV would otherwise dump a whole record.
 const MAX_HEADER_ECHO: usize = 200;
@@ -436,8 +537,7 @@ const MAX_HEADER_ECHO: usize = 200;
 /// CSV/TSV rows through one reused record; the header is read lazily so that
 /// its errors arrive through the iterator like any other.
 struct CsvSource {
-    reader: csv::Reader<Box<dyn BufRead + Send>>,
-    record: csv::ByteRecord,
+    rows: Rows,
     columns: Option<Columns>,
     names: ColumnNames,
 }
@@ -495,24 +595,9 @@ impl Columns {
 }
 
 impl CsvSource {
-    fn new(reader: Box<dyn BufRead + Send>, delimiter: u8, names: ColumnNames) -> CsvSource {
-        let reader = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            // TSV has no quoting: a caption that opens with `"` is text, not
-            // a field that would run on over every later row.
-            .quoting(delimiter != b'\t')
-            .has_headers(false)
-            // Row width is checked here so a bad row is an error for that row
-            // rather than something the reader decides about.
-            .flexible(true)
-            // With the CRLF terminator csv reports row line numbers one short
-            // (BurntSushi/rust-csv#395); splitting on `\n` keeps them right,
-            // and the `\r` left on the last cell is trimmed with the rest.
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(reader);
+    fn new(rows: Rows, names: ColumnNames) -> CsvSource {
         CsvSource {
-            reader,
-            record: csv::ByteRecord::new(),
+            rows,
             columns: None,
             names,
         }
@@ -529,32 +614,46 @@ impl CsvSource {
             return Step::End;
         };
         loop {
-            return match self.reader.read_byte_record(&mut self.record) {
-                Ok(false) => Step::End,
-                Ok(true) if is_blank_line(&self.record) => continue,
-                Ok(true) => match row_entry(columns, &self.record) {
+            return match self.rows.read() {
+                Ok(Row::End) => Step::End,
+                Ok(Row::Overlong { line, bytes }) => {
+                    Step::Error(too_long(line, bytes, self.rows.max()))
+                }
+                Ok(Row::Read) if is_blank_line(&self.rows.record) => continue,
+                Ok(Row::Read) => match row_entry(columns, &self.rows.record) {
                     Ok(entry) => Step::Entry(entry),
                     Err(err) => Step::Error(err),
                 },
-                Err(err) if err.is_io_error() => Step::Fatal(csv_error(&err)),
-                Err(err) => Step::Error(csv_error(&err)),
+                Err(err) => Step::Fatal(self.read_error(&err)),
             };
         }
     }
 
+    fn read_error(&self, err: &io::Error) -> ManifestError {
+        ManifestError::new(self.rows.line(), format!("read error: {err}"))
+    }
+
     fn read_header(&mut self) -> Result<Columns, ManifestError> {
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(true) => {}
-            Ok(false) => return Err(ManifestError::new(1, "missing header row")),
-            Err(err) => return Err(csv_error(&err)),
+        match self.rows.read() {
+            Ok(Row::Read) => {}
+            Ok(Row::End) => return Err(ManifestError::new(1, "missing header row")),
+            Ok(Row::Overlong { line, bytes }) => {
+                let err = too_long(line, bytes, self.rows.max());
+                return Err(ManifestError::new(
+                    line,
+                    format!("header row: {}", err.message),
+                ));
+            }
+            Err(err) => return Err(self.read_error(&err)),
         }
+        let record = &self.rows.record;
         let missing = |wanted: String| {
             ManifestError::new(
-                record_line(&self.record),
-                format!("{wanted} in header: {}", header_echo(&self.record)),
+                record_line(record),
+                format!("{wanted} in header: {}", header_echo(record)),
             )
         };
-        let columns = Columns::from_header(&self.record, &self.names).ok_or_else(|| {
+        let columns = Columns::from_header(record, &self.names).ok_or_else(|| {
             missing(match &self.names.url {
                 Some(name) => format!("no {name} column"),
                 None => "no url or path column".to_string(),
@@ -621,15 +720,6 @@ fn is_blank_line(record: &csv::ByteRecord) -> bool {
 
 fn record_line(record: &csv::ByteRecord) -> u64 {
     record.position().map_or(1, |p| p.line())
-}
-
-fn csv_error(err: &csv::Error) -> ManifestError {
-    let line = err.position().map_or(1, |p| p.line());
-    let message = match err.kind() {
-        csv::ErrorKind::Io(io) => format!("read error: {io}"),
-        _ => err.to_string(),
-    };
-    ManifestError::new(line, message)
 }
 
 fn header_echo(header: &csv::ByteRecord) -> String {
@@ -907,6 +997,7 @@ mod tests {
                 extra: Extra {
                     caption: None,
                     columns: serde_json::from_str(r#"{"extra": 1}"#).unwrap(),
+                    ..Extra::default()
                 },
             })
         );
@@ -1067,13 +1158,85 @@ mod tests {
     }
 
     #[test]
-    fn huge_line_then_normal_lines() {
+    fn huge_line_fails_alone_then_normal_lines() {
         let mut input = vec![b'x'; 3 << 20];
         input.extend_from_slice(b"\nsmall.jpg\n");
         let results = outcomes(&input, ManifestFormat::Lines, false);
-        assert_eq!(results.len(), 2);
-        assert_eq!(results[0].as_ref().unwrap().len(), 3 << 20);
-        assert_eq!(results[1], ok("small.jpg"));
+        assert_eq!(
+            results,
+            [
+                Err(
+                    "line 1: 3145728 bytes (3.0 MiB), over the 1.0 MiB limit of \
+                     --max-manifest-line: skipped"
+                        .to_string()
+                ),
+                ok("small.jpg")
+            ]
+        );
+    }
+
+    /// Records up to the limit, in every text format.
+    fn limited(input: &[u8], format: ManifestFormat, nul: bool) -> Vec<Result<String, String>> {
+        let reader = Box::new(Cursor::new(input.to_vec()));
+        read_manifest_with(reader, format, nul, ColumnNames::default(), 10)
+            .map(|r| {
+                r.map(|e| e.input.to_string_lossy().into_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_limit_holds_in_every_format_and_reading_goes_on() {
+        let over = |line: u64, bytes: u64| {
+            Err(format!(
+                "line {line}: {bytes} bytes ({bytes} B), over the 10 B limit of \
+                 --max-manifest-line: skipped"
+            ))
+        };
+        // Exactly at the limit fits; one byte more does not.
+        let lines = b"0123456789\n0123456789a\n# a comment longer than ten\nb\n";
+        assert_eq!(
+            limited(lines, ManifestFormat::Lines, false),
+            [ok("0123456789"), over(2, 11), ok("b")]
+        );
+        assert_eq!(
+            limited(b"0123456789a\0b\0", ManifestFormat::Lines, true),
+            [over(1, 11), ok("b")]
+        );
+        assert_eq!(
+            limited(
+                b"\"a\"\n\"0123456789a\"\n\"b\"\n",
+                ManifestFormat::Jsonl,
+                false
+            ),
+            [ok("a"), over(2, 13), ok("b")]
+        );
+        // A CSV field's quoted newlines are part of its row: the row is
+        // skipped whole, and the row after it keeps its line number.
+        let csv = b"path\na\n\"01234\n56789a\"\nb\n";
+        let rows: Vec<_> = read_manifest_with(
+            Box::new(Cursor::new(csv.to_vec())),
+            ManifestFormat::Csv,
+            false,
+            ColumnNames::default(),
+            10,
+        )
+        .map(|r| r.map(|e| (e.line, e.input)).map_err(|e| e.line))
+        .collect();
+        assert_eq!(rows, [Ok((2, "a".into())), Err(3), Ok((5, "b".into()))]);
+        assert_eq!(
+            limited(
+                b"path\ta\nx\t0123456789a\ny\tb\n",
+                ManifestFormat::Tsv,
+                false
+            ),
+            [over(2, 13), ok("y")]
+        );
+        // A header over the limit ends the list: nothing can be read without it.
+        let long_header = limited(b"path,0123456789\na\n", ManifestFormat::Csv, false);
+        assert_eq!(long_header.len(), 1);
+        assert!(long_header[0].as_ref().unwrap_err().contains("header row"));
     }
 
     #[test]

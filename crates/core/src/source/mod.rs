@@ -114,8 +114,13 @@ impl Lists {
         let mut lists = Vec::new();
         let stdin = || {
             let format = config.manifest_format.unwrap_or(ManifestFormat::Lines);
-            let entries =
-                read_manifest_with(stdin_reader(), format, config.null, config.columns.clone());
+            let entries = read_manifest_with(
+                stdin_reader(),
+                format,
+                config.null,
+                config.columns.clone(),
+                config.max_line,
+            );
             checked("stdin".to_string(), entries)
         };
         if config.inputs.iter().any(|i| i == "-") {
@@ -172,7 +177,13 @@ fn open_manifest(path: &Path, config: &SourceConfig) -> Result<(String, manifest
     };
     checked(
         name,
-        read_manifest_with(reader, format, config.null, config.columns.clone()),
+        read_manifest_with(
+            reader,
+            format,
+            config.null,
+            config.columns.clone(),
+            config.max_line,
+        ),
     )
 }
 
@@ -186,7 +197,7 @@ fn parquet_list(
     if is_gzip(path) {
         return Err("a parquet manifest cannot be gzip-compressed (unpack it first)".to_string());
     }
-    manifest::read_parquet_manifest(file, config.columns.clone())
+    manifest::read_parquet_manifest(file, config.columns.clone(), config.max_line)
 }
 
 /// `.gz`, any case: decompressed as it is read.

@@ -36,6 +36,8 @@ pub(super) struct ParquetRows {
     columns: Columns,
     /// Rows read so far: the 1-based number of the last one.
     number: u64,
+    /// The most text a row may carry (`--max-manifest-line`).
+    max: usize,
 }
 
 /// Where the interesting columns sit among a row's top-level fields.
@@ -52,9 +54,23 @@ struct Columns {
 impl ParquetRows {
     /// Reads the footer and checks the schema has an input column, so a
     /// wrong file is a setup error before any work starts.
-    pub(super) fn open(file: File, names: &ColumnNames) -> Result<ParquetRows, String> {
-        let reader = SerializedFileReader::new(file)
-            .map_err(|e| format!("not a readable parquet file: {e}"))?;
+    pub(super) fn open(
+        mut file: File,
+        names: &ColumnNames,
+        max: usize,
+    ) -> Result<ParquetRows, String> {
+        let unreadable = |why: String| format!("not a readable parquet file: {why}");
+        super::footer::check_file(&mut file).map_err(unreadable)?;
+        // The footer decoder panics on some malformed footers (found by
+        // the `manifest` fuzz target): a setup error, never a crash.
+        let reader = match pixmill_base::panics::catch(|| SerializedFileReader::new(file)) {
+            Ok(Ok(reader)) => reader,
+            Ok(Err(e)) => return Err(unreadable(e.to_string())),
+            Err(panic) => {
+                let why = pixmill_base::panics::message(&*panic);
+                return Err(unreadable(format!("malformed footer ({why})")));
+            }
+        };
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let fields: Vec<&str> = schema
             .root_schema()
@@ -79,6 +95,7 @@ impl ParquetRows {
             rows: RowIter::from_file_into(Box::new(reader)),
             columns,
             number: 0,
+            max,
         })
     }
 
@@ -96,6 +113,10 @@ impl ParquetRows {
             }
         };
         self.number += 1;
+        let bytes: usize = row.get_column_iter().map(|(_, f)| text_size(f)).sum();
+        if bytes > self.max {
+            return Step::Error(super::too_long(self.number, bytes as u64, self.max));
+        }
         match self.columns.entry(self.number, row.into_columns()) {
             Ok(entry) => Step::Entry(entry),
             Err(message) => Step::Error(ManifestError::new(self.number, message)),
@@ -165,6 +186,11 @@ impl Columns {
                 Role::Sha256 => sha256 = text(&name, field)?,
                 Role::Caption => extra.caption = caption(field),
                 Role::Other => {
+                    if let Some(value) = non_finite(&field) {
+                        extra.warnings.push(format!(
+                            "column \"{name}\": {value} passed through as null (JSON has no NaN or infinity)"
+                        ));
+                    }
                     extra.columns.insert(name, field.to_json_value());
                 }
             }
@@ -198,6 +224,45 @@ fn text(name: &str, field: Field) -> Result<Option<String>, String> {
         _ => return Err(format!("\"{name}\" must be a string")),
     };
     Ok(value.filter(|s| !s.is_empty()))
+}
+
+/// The bytes of text a cell holds, nested cells included.
+fn text_size(field: &Field) -> usize {
+    match field {
+        Field::Str(s) => s.len(),
+        Field::Bytes(b) => b.len(),
+        Field::Group(row) => row.get_column_iter().map(|(_, f)| text_size(f)).sum(),
+        Field::ListInternal(list) => list.elements().iter().map(text_size).sum(),
+        Field::MapInternal(map) => map
+            .entries()
+            .iter()
+            .map(|(k, v)| text_size(k) + text_size(v))
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// The first float a cell holds (nested cells included) that JSON cannot:
+/// `NaN`, `inf` or `-inf`.
+fn non_finite(field: &Field) -> Option<&'static str> {
+    let name = |v: f64| match v {
+        v if v.is_nan() => Some("NaN"),
+        v if v == f64::INFINITY => Some("inf"),
+        v if v == f64::NEG_INFINITY => Some("-inf"),
+        _ => None,
+    };
+    match field {
+        Field::Float16(v) => name(f64::from(*v)),
+        Field::Float(v) => name(f64::from(*v)),
+        Field::Double(v) => name(*v),
+        Field::Group(row) => row.get_column_iter().find_map(|(_, f)| non_finite(f)),
+        Field::ListInternal(list) => list.elements().iter().find_map(non_finite),
+        Field::MapInternal(map) => map
+            .entries()
+            .iter()
+            .find_map(|(k, v)| non_finite(k).or_else(|| non_finite(v))),
+        _ => None,
+    }
 }
 
 /// A caption of any type: text as it is, anything else as its JSON.

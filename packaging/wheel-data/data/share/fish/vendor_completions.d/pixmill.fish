@@ -46,6 +46,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see docs/clusters.md)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-manifest-line -d 'Longest manifest line, CSV/TSV row or parquet row\'s text (e.g. 4M); a longer one fails alone, with its line number, and is never held in memory' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
 skip\t''
@@ -105,7 +106,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l export-profi
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-size -d 'Skip images whose shorter side is below N pixels (checked from the header, before decoding)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-aspect -d 'Skip images whose longer side is more than R times their shorter (e.g. 3)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-input-size -d 'Refuse input files larger than this (e.g. 500M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-input-size -d 'Refuse inputs larger than this (e.g. 500M): files, and downloads, which stop as their body passes it' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l backend -d 'Where the CPU stage runs: threads of one rayon pool, or isolated worker processes' -r -f -a "rayon\t''
 process\t''"
@@ -120,7 +121,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-speed -d
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 'Stop downloads as their body passes this size (e.g. 50M; `convert` stops them at --max-input-size unless this is lower)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
@@ -152,6 +153,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see docs/clusters.md)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-manifest-line -d 'Longest manifest line, CSV/TSV row or parquet row\'s text (e.g. 4M); a longer one fails alone, with its line number, and is never held in memory' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
 skip\t''
@@ -174,7 +176,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l min-speed -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'Abort downloads larger than this (e.g. 50M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'Stop downloads as their body passes this size (e.g. 50M; `convert` stops them at --max-input-size unless this is lower)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
