@@ -77,6 +77,28 @@ pub fn files(dir: &Path) -> Vec<String> {
     out
 }
 
+/// A TIFF tag's bytes, read with the tiff crate: the image crate's TIFF
+/// reader applies memory limits (sized to the pixels) that trip on the tags
+/// of small files.
+pub fn tiff_tag(data: &[u8], tag: tiff::tags::Tag) -> Option<Option<Vec<u8>>> {
+    if !(data.starts_with(b"II*\0") || data.starts_with(b"MM\0*")) {
+        return None;
+    }
+    let mut tiff = tiff::decoder::Decoder::new(std::io::Cursor::new(data)).unwrap();
+    Some(tiff.get_tag_u8_vec(tag).ok())
+}
+
+/// The ICC profile an encoded image carries (JPEG, PNG, WebP, TIFF).
+pub fn icc_of(data: &[u8]) -> Option<Vec<u8>> {
+    if let Some(icc) = tiff_tag(data, tiff::tags::Tag::IccProfile) {
+        return icc;
+    }
+    let reader = image::ImageReader::new(std::io::Cursor::new(data))
+        .with_guessed_format()
+        .unwrap();
+    image::ImageDecoder::icc_profile(&mut reader.into_decoder().unwrap()).unwrap()
+}
+
 /// Parses JSON Lines.
 pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{gradient, pixmill, Said};
+use common::{gradient, icc_of, pixmill, tiff_tag, Said};
 use exif::{Field, In, Rational, Tag, Value};
 use image::ImageDecoder;
 use std::fs;
@@ -98,27 +98,6 @@ fn text(exif: &exif::Exif, tag: Tag) -> Option<String> {
 
 fn number(exif: &exif::Exif, tag: Tag) -> Option<u32> {
     exif.get_field(tag, In::PRIMARY)?.value.get_uint(0)
-}
-
-/// A TIFF tag's bytes, read with the tiff crate: the image crate's TIFF
-/// reader applies memory limits (sized to the pixels) that trip on the tags
-/// of small files.
-fn tiff_tag(data: &[u8], tag: tiff::tags::Tag) -> Option<Option<Vec<u8>>> {
-    if !(data.starts_with(b"II*\0") || data.starts_with(b"MM\0*")) {
-        return None;
-    }
-    let mut tiff = tiff::decoder::Decoder::new(Cursor::new(data)).unwrap();
-    Some(tiff.get_tag_u8_vec(tag).ok())
-}
-
-fn icc_of(data: &[u8]) -> Option<Vec<u8>> {
-    if let Some(icc) = tiff_tag(data, tiff::tags::Tag::IccProfile) {
-        return icc;
-    }
-    let reader = image::ImageReader::new(Cursor::new(data))
-        .with_guessed_format()
-        .unwrap();
-    reader.into_decoder().unwrap().icc_profile().unwrap()
 }
 
 fn xmp_of(data: &[u8]) -> Option<Vec<u8>> {
