@@ -246,7 +246,10 @@ fn attention(img: &Analysed, (w, h): (u32, u32)) -> (u32, u32) {
         GRID as f64 / img.width as f64,
         GRID as f64 / img.height as f64,
     );
-    let sigma = ((f64::from(w) * sx).hypot(f64::from(h) * sy) / 10.0).max(1.0);
+    // Not f64::hypot: glibc versions hypot at 2.35, above the wheel's
+    // manylinux_2_34 floor, and these values are far from overflow.
+    let (dx, dy) = (f64::from(w) * sx, f64::from(h) * sy);
+    let sigma = ((dx * dx + dy * dy).sqrt() / 10.0).max(1.0);
     let blurred = blur(&score, sigma);
     let (mut best, mut at_best) = (f64::NEG_INFINITY, (0usize, 0usize));
     for (i, &v) in blurred.iter().enumerate() {
