@@ -165,6 +165,14 @@ pub struct OutputArgs {
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub samples_per_file: u64,
 
+    /// With webdataset or parquet output: a rerun also retries the rows that failed for good (404, not an image), not only those that failed for a reason worth retrying (timeouts, resets, 5xx, 429).
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// With webdataset or parquet output: add this list to the dataset in the folder, in data files numbered after the ones there; rerunning the same append resumes it and adds nothing twice.
+    #[arg(long)]
+    pub append: bool,
+
     /// Digest each item's input bytes (as downloaded or read) into its record and the dataset metadata.
     #[arg(long, value_enum, value_name = "ALGO")]
     pub hash: Option<HashArg>,

@@ -138,6 +138,17 @@ fn common(
     if output.samples_per_file == 0 {
         return Err(usage("--samples-per-file must be at least 1"));
     }
+    let dataset = !matches!(output.output_format, cli::OutputFormatArg::Files);
+    for (flag, given) in [
+        ("--retry-failed", output.retry_failed),
+        ("--append", output.append),
+    ] {
+        if given && !dataset {
+            return Err(usage(format!(
+                "{flag} applies to dataset outputs (--output-format webdataset or parquet)"
+            )));
+        }
+    }
     Ok(Config {
         mode,
         source,
@@ -148,6 +159,8 @@ fn common(
             cli::OutputFormatArg::Parquet => OutputFormat::Parquet,
         },
         samples_per_file: output.samples_per_file,
+        retry_failed: output.retry_failed,
+        append: output.append,
         hash: output.hash.map(|h| match h {
             cli::HashArg::Sha256 => pixmill_base::hashing::HashAlgo::Sha256,
             cli::HashArg::Md5 => pixmill_base::hashing::HashAlgo::Md5,

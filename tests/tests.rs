@@ -5,6 +5,7 @@
 mod common;
 
 mod converting;
+mod dataset_resume;
 mod datasets;
 mod downloads;
 mod formats_colour;

@@ -96,6 +96,12 @@ pub struct Config {
     pub output_format: OutputFormat,
     /// Input rows per data file of a dataset output.
     pub samples_per_file: u64,
+    /// A dataset rerun also retries rows that failed for good (404, not an
+    /// image), not only transient failures (`--retry-failed`).
+    pub retry_failed: bool,
+    /// Add this list to the dataset in the output folder, in data files
+    /// numbered after what is there (`--append`).
+    pub append: bool,
     /// What to do with outputs that exist (`--on-exists`).
     pub on_exists: OnExists,
     /// Make each output durable before its record says ok.

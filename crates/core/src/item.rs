@@ -223,7 +223,8 @@ impl Record {
         Record::blank(label, Status::Ok).fail(error)
     }
 
-    fn blank(input: String, status: Status) -> Record {
+    /// A record of `input` with nothing known but its status.
+    pub(crate) fn blank(input: String, status: Status) -> Record {
         Record {
             input,
             output: None,

@@ -21,7 +21,7 @@ use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
 use crate::source::{self, Lists, Outlets, PlanContext, Planner, SourceStats};
-use crate::store::dataset::{DatasetStore, RowTotal};
+use crate::store::dataset::DatasetStore;
 use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
 use crossbeam_channel::bounded;
 use pixmill_base::error::Error;
@@ -52,7 +52,6 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let progress = Progress::new(config.progress, may_download(config));
     let names = Names::default();
     let duplicates = Arc::new(AtomicU64::new(0));
-    let row_total = RowTotal::default();
     let files;
     let dataset;
     let store: &dyn OutputStore = match config.output_format {
@@ -61,7 +60,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             &files
         }
         OutputFormat::Webdataset | OutputFormat::Parquet => {
-            dataset = DatasetStore::new(&out, config, row_total.clone());
+            dataset = DatasetStore::new(&out, config).map_err(Error::Setup)?;
             &dataset
         }
     };
@@ -164,10 +163,8 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             let mut planner = Planner::new(plan_ctx, outlets);
             let stats = source::produce(&config.source, lists, &mut planner);
             listed.store(true, Ordering::Relaxed);
-            // All rows planned: a dataset store now knows its last file's size.
-            if !stop.requested() {
-                let _ = row_total.set(planner.rows_planned());
-            }
+            // A dataset's last data file is planned once the list has ended.
+            planner.finish();
             stats
         });
 

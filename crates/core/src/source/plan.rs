@@ -12,7 +12,7 @@ use crate::naming::{self, Names};
 use crate::output::OutDir;
 use crate::output_format;
 use crate::signal::Stop;
-use crate::store::dataset;
+use crate::store::dataset::{self, Verdict};
 use crate::store::{resume, OutputStore};
 use crossbeam_channel::Sender;
 use pixmill_base::error::{ErrorClass, ItemError};
@@ -53,6 +53,21 @@ pub(crate) struct Planner<'a> {
     rows: u64,
     /// Dataset outputs name each entry by its key.
     dataset: Option<Layout>,
+    /// A dataset's rows of the data file being gathered: the store judges
+    /// a data file once it knows all its rows.
+    batch: Vec<Waiting>,
+    /// `--append`: whether the first data file's number is settled yet.
+    appending: bool,
+}
+
+/// A dataset row waiting for the rest of its data file's rows.
+struct Waiting {
+    raw: Raw,
+    key: String,
+    url: bool,
+    meta: Option<std::fs::Metadata>,
+    /// Its fingerprint: what a data file's seal remembers of each row.
+    id: u64,
 }
 
 /// What every entry is planned against: the run's settings and the state
@@ -107,12 +122,21 @@ impl<'a> Planner<'a> {
             to_sink,
             rows: 0,
             dataset: (config.output_format != OutputFormat::Files).then(|| dataset::layout(config)),
+            batch: Vec::new(),
+            appending: config.append,
         }
     }
 
-    /// How many entries were planned (within the shard).
-    pub(crate) fn rows_planned(&self) -> u64 {
-        self.rows
+    /// After the source's last entry: plans a dataset's last data file.
+    /// Not after an interrupt: a file cut short is made by the next run.
+    pub(crate) fn finish(&mut self) {
+        if self.stop.requested() {
+            return;
+        }
+        if !self.batch.is_empty() && !self.flush() {
+            return;
+        }
+        self.store.source_done();
     }
 
     pub(crate) fn out_dir_canonical(&self) -> &Path {
@@ -132,6 +156,20 @@ impl<'a> Planner<'a> {
             return true;
         }
         let meta = (!url).then(|| std::fs::metadata(&raw.input).ok()).flatten();
+        if let Some(layout) = self.dataset {
+            let id = row_id(&key, &raw.extra, meta.as_ref());
+            self.batch.push(Waiting {
+                raw,
+                key,
+                url,
+                meta,
+                id,
+            });
+            return match self.batch.len() as u64 >= layout.per_file() {
+                true => self.flush(),
+                false => true,
+            };
+        }
         // In a dataset every row is its own sample (the same URL may come
         // with another caption), under a key no other row has.
         if self.dataset.is_none()
@@ -148,14 +186,109 @@ impl<'a> Planner<'a> {
             extra: std::mem::take(&mut raw.extra),
         });
         self.rows += 1;
-        let mut planned = self.decide(raw, key, url, meta, &row);
-        // Every record of a planned entry carries its row, failures too: a
-        // dataset's metadata has a line for each input row.
+        let planned = self.decide(raw, key, url, meta, &row, None);
+        self.send_row(planned, input_raw, row)
+    }
+
+    /// Sends a planned row; every record of a planned entry carries its
+    /// row, failures too: a dataset's metadata has a line for each row.
+    fn send_row(&mut self, mut planned: Planned, input_raw: Option<String>, row: Arc<Row>) -> bool {
         if let Planned::Done(record) = &mut planned {
             record.input_raw = record.input_raw.take().or(input_raw);
             record.row.get_or_insert(RowRef(row));
         }
         self.send(planned)
+    }
+
+    /// Plans a dataset's gathered rows: one data file's, judged together
+    /// by the store (kept, made, repaired or refused).
+    fn flush(&mut self) -> bool {
+        let batch = std::mem::take(&mut self.batch);
+        let Some(layout) = self.dataset else {
+            return true;
+        };
+        let ids: Vec<u64> = batch.iter().map(|w| w.id).collect();
+        if std::mem::take(&mut self.appending) {
+            match self.store.append_at(&ids) {
+                Some(Ok(file)) => self.rows = file * layout.per_file(),
+                Some(Err(why)) => {
+                    let e = ItemError::new(ErrorClass::Exists, why);
+                    for w in batch {
+                        let label = w.raw.input.to_string_lossy().into_owned();
+                        self.send(Planned::Done(Record::failed_input(label, e.clone())));
+                    }
+                    return false;
+                }
+                None => {}
+            }
+        }
+        let start = self.rows;
+        self.rows += batch.len() as u64;
+        let file = layout.file_of(start);
+        let verdict = self
+            .store
+            .judge_file(file, &ids)
+            .unwrap_or(Verdict::Make(None));
+        for (i, w) in batch.into_iter().enumerate() {
+            let Waiting {
+                mut raw,
+                key,
+                url,
+                meta,
+                ..
+            } = w;
+            let position = start + i as u64;
+            let input_raw = crate::item::raw_form(&raw.input);
+            let row = Arc::new(Row {
+                position,
+                extra: std::mem::take(&mut raw.extra),
+            });
+            let label = raw.input.to_string_lossy().into_owned();
+            let planned = match &verdict {
+                Verdict::Make(redo) => self.decide(raw, key, url, meta, &row, *redo),
+                Verdict::Repair(retried, _) if retried.get(i) == Some(&true) => {
+                    self.decide(raw, key, url, meta, &row, Some(RETRYING))
+                }
+                Verdict::Repair(_, exts) => {
+                    let ext = exts.get(i).cloned().flatten();
+                    Planned::Done(self.kept(label, url, position, ext, resume::UP_TO_DATE))
+                }
+                Verdict::Keep(reason, exts) => {
+                    let ext = exts.get(i).cloned().flatten();
+                    Planned::Done(self.kept(label, url, position, ext, reason))
+                }
+                Verdict::Refuse => {
+                    let e = ItemError::new(
+                        ErrorClass::Exists,
+                        format!(
+                            "output {} exists (--on-exists fail)",
+                            layout.data_name(file)
+                        ),
+                    );
+                    Planned::Done(Record::failed_input(label, e))
+                }
+            };
+            if !self.send_row(planned, input_raw, row) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The record of a row of a data file kept as it is: skipped, naming
+    /// its sample in the file when it has one.
+    fn kept(
+        &self,
+        label: String,
+        url: bool,
+        position: u64,
+        ext: Option<String>,
+        why: &str,
+    ) -> Record {
+        let mut record = Record::blank(label.clone(), Status::Skipped);
+        record.url = url.then_some(label);
+        record.output = ext.and_then(|ext| self.store.member_name(position, &ext));
+        record.skip(why)
     }
 
     /// The entry's key (see [`crate::naming`]): the URL, or the normalized path.
@@ -218,6 +351,7 @@ impl<'a> Planner<'a> {
         url: bool,
         meta: Option<std::fs::Metadata>,
         row: &Arc<Row>,
+        redo: Option<&'static str>,
     ) -> Planned {
         let label = raw.input.to_string_lossy().into_owned();
         if !url && looks_like_other_url(&label) {
@@ -272,7 +406,7 @@ impl<'a> Planner<'a> {
             sha256: raw.sha256,
             provenance,
             revalidate: None,
-            redo: None,
+            redo,
             settles: match (&self.config.mode, settles) {
                 (Mode::Fetch, settles) => settles,
                 (Mode::Convert(_), _) if url && format.is_none() => Settles::Extension,
@@ -395,6 +529,18 @@ impl<'a> Planner<'a> {
         };
         Ok(Some(output_format::from_content(sniffed)))
     }
+}
+
+/// Why a row of a complete data file is done again.
+const RETRYING: &str = "retrying a failed row";
+
+/// A dataset row's fingerprint: its key (URL or path), what its manifest
+/// row says (caption and columns) and, for a file, which file it is now.
+/// A data file is up to date only for the same fingerprints in order.
+fn row_id(key: &str, extra: &crate::item::Extra, meta: Option<&std::fs::Metadata>) -> u64 {
+    let columns = serde_json::to_string(extra).unwrap_or_default();
+    let file = meta.map(|m| format!("{:?}", InputId::of_file(m)));
+    naming::stable_hash64(&format!("{key}\0{columns}\0{}", file.unwrap_or_default()))
 }
 
 /// What makes two entries the same item: the same file (device and inode,

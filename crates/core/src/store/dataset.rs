@@ -8,28 +8,39 @@
 //! order, so several files may be open at once; each is written under a
 //! temp name in finish order and renamed once every row assigned to it has
 //! its record. Memory stays bounded: a file holds only its metadata rows
-//! (and, for parquet, one row group of images) in memory.
+//! and records (and, for parquet, one row group of images) in memory.
 //!
 //! Beside each data file: `STEM.parquet` with one row per input row
 //! (including failed and skipped ones; for parquet output the data file is
-//! that file) and `STEM_stats.json`. The data file is renamed last, so a
-//! data file under its final name means the whole file is complete; resume
-//! asks exactly that.
+//! that file), `STEM_stats.json`, and the hidden seal (see [`seal`]),
+//! written last. The planner asks [`DatasetStore::judge`] about each data
+//! file once all its rows are known: a file is kept only when its seal says
+//! it was made from the same rows with the same settings and it is intact;
+//! otherwise it is made again, or repaired (its failed rows retried, its
+//! good ones copied). A row's record says `ok` only once its data file is
+//! complete: the writer holds a file's records until then.
+//!
+//! One run at a time writes a folder's data files (per `--shard`): a lock
+//! the kernel drops when its process dies, however it dies.
 
 mod columns;
+pub(crate) mod seal;
 
-use super::{Freshness, OutputStore, Payload, Placed, StoreWriter, Writers};
-use crate::config::{Config, OnExists, OutputFormat};
+use super::{OutputStore, Payload, Placed, Stale, StoreWriter, Writers};
+use crate::config::{Config, Mode, OnExists, OutputFormat};
 use crate::item::{Entry, Record, Status};
 use crate::naming::dataset::Layout;
 use crate::output::{self, OutDir};
+use crate::store::resume::UP_TO_DATE;
 use columns::{MetaRow, TableWriter};
 use pixmill_base::error::{ErrorClass, ItemError};
-use std::collections::{BTreeMap, HashSet};
+use seal::{Outcome, Seal, SealedRow};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How `config` lays its rows out in data files (see [`crate::naming::dataset`]).
 pub(crate) fn layout(config: &Config) -> Layout {
@@ -40,9 +51,32 @@ pub(crate) fn layout(config: &Config) -> Layout {
     Layout::new(config.samples_per_file, config.source.shard, data_ext)
 }
 
-/// The total number of rows the source planned, once it has planned all of
-/// them (not when it stopped early): the last file's size.
-pub(crate) type RowTotal = Arc<OnceLock<u64>>;
+/// What the planner decided about one data file, once it knew all its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Make the file (again): every row is done; why an existing one is
+    /// redone, if one was there.
+    Make(Option<&'static str>),
+    /// Leave the file as it is: every row is skipped with this reason;
+    /// each row's sample extension, where it has a sample.
+    Keep(&'static str, Vec<Option<String>>),
+    /// `--on-exists fail` and the file exists: every row fails.
+    Refuse,
+    /// A complete file with failed rows to retry (`true`); the others are
+    /// up to date, with their sample extensions.
+    Repair(Vec<bool>, Vec<Option<String>>),
+}
+
+/// What the writer needs to know about a data file the planner decided to
+/// write: its rows' fingerprints (for its seal) and, for a repair, the old
+/// file's rows kept as they were.
+struct FilePlan {
+    ids: Vec<u64>,
+    /// `Some` for a repair: each row's old outcome, `None` where retried.
+    kept: Option<Vec<Option<Outcome>>>,
+}
+
+type Plans = Arc<Mutex<HashMap<u64, FilePlan>>>;
 
 /// Tar or parquet shards below the output folder.
 pub(crate) struct DatasetStore<'a> {
@@ -52,36 +86,350 @@ pub(crate) struct DatasetStore<'a> {
     kind: OutputFormat,
     fsync: bool,
     on_exists: OnExists,
-    total: RowTotal,
+    retry_failed: bool,
+    dry_run: bool,
+    quiet: bool,
+    /// The settings and layout every data file is sealed with.
+    settings: u64,
+    plans: Plans,
+    /// The `--append` in progress, for the ledger (see [`Appends`]).
+    appends: Arc<Appends>,
+    /// Held for the run (see [`lock`]).
+    _lock: Option<File>,
+}
+
+/// The ledger of `--append` runs into a folder (`.pixmill.appends`, one per
+/// `--shard`): a JSON line when an append starts (its list, by the
+/// fingerprint of its first data file's rows, and the number of its first
+/// data file) and one when it has put every file in place. A rerun of the
+/// same append finds where it went; another append waits until it is done.
+struct Appends {
+    path: PathBuf,
+    fsync: bool,
+    /// This run's list, once it is settled.
+    list: Mutex<Option<String>>,
+    /// The source planned every row (the run was not cut short).
+    planned_all: AtomicBool,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AppendLine {
+    list: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_file: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    done: bool,
+}
+
+impl Appends {
+    fn read(&self) -> Vec<AppendLine> {
+        let text = fs::read_to_string(&self.path).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    fn write(&self, line: &AppendLine) -> io::Result<()> {
+        let mut text = serde_json::to_vec(line)?;
+        text.push(b'\n');
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        file.write_all(&text)?;
+        if self.fsync {
+            file.sync_all()?;
+        }
+        Ok(())
+    }
 }
 
 impl<'a> DatasetStore<'a> {
-    pub(crate) fn new(out: &'a OutDir, config: &Config, total: RowTotal) -> DatasetStore<'a> {
-        DatasetStore {
+    /// The store, once this run holds the folder's dataset lock (a dry
+    /// run writes nothing and takes none).
+    pub(crate) fn new(out: &'a OutDir, config: &Config) -> Result<DatasetStore<'a>, String> {
+        let layout = layout(config);
+        let lock = match config.dry_run {
+            true => None,
+            false => Some(lock(out.root(), config.source.shard)?),
+        };
+        let ledger = match config.source.shard {
+            Some((index, count)) => format!(".pixmill.{index}of{count}.appends"),
+            None => ".pixmill.appends".to_string(),
+        };
+        let format_flag = match &config.mode {
+            Mode::Convert(settings) => settings.format,
+            Mode::Fetch => None,
+        };
+        let settings = pixmill_base::hashing::stable_hash(
+            format!(
+                "dataset/{:016x}/{}/{}",
+                config.settings_hash(format_flag),
+                layout.per_file(),
+                layout.data_name(0)
+            )
+            .as_bytes(),
+        );
+        Ok(DatasetStore {
             out,
-            layout: layout(config),
+            layout,
             kind: config.output_format,
             fsync: config.fsync,
             on_exists: config.on_exists,
-            total,
+            retry_failed: config.retry_failed,
+            dry_run: config.dry_run,
+            quiet: config.quiet,
+            settings,
+            plans: Plans::default(),
+            appends: Arc::new(Appends {
+                path: out.root().join(ledger),
+                fsync: config.fsync,
+                list: Mutex::new(None),
+                planned_all: AtomicBool::new(false),
+            }),
+            _lock: lock,
+        })
+    }
+
+    /// See [`OutputStore::append_at`].
+    fn start_append(&self, first: &[u64]) -> Result<u64, String> {
+        let text: String = first.iter().map(|id| format!("{id:016x}")).collect();
+        let list = format!(
+            "{:016x}",
+            pixmill_base::hashing::stable_hash(text.as_bytes())
+        );
+        let ledger = self.appends.read();
+        let known = ledger
+            .iter()
+            .find(|line| line.list == list && line.first_file.is_some());
+        let first_file = match known {
+            Some(line) => line.first_file.unwrap_or_default(),
+            None => {
+                let unfinished = ledger.iter().find(|start| {
+                    start.first_file.is_some()
+                        && !ledger.iter().any(|end| end.done && end.list == start.list)
+                });
+                if let Some(start) = unfinished {
+                    return Err(format!(
+                        "an earlier --append into this folder (from data file {}) did not \
+                         finish: rerun it with its own list first",
+                        self.layout.data_name(start.first_file.unwrap_or_default())
+                    ));
+                }
+                let next = self.next_free_file(&ledger);
+                if !self.dry_run {
+                    let line = AppendLine {
+                        list: list.clone(),
+                        first_file: Some(next),
+                        done: false,
+                    };
+                    self.appends.write(&line).map_err(|e| {
+                        format!(
+                            "cannot record the append in {}: {}",
+                            self.appends.path.display(),
+                            pixmill_base::io_reason(&e)
+                        )
+                    })?;
+                }
+                next
+            }
+        };
+        if let Ok(mut mine) = self.appends.list.lock() {
+            *mine = Some(list);
         }
+        Ok(first_file)
+    }
+
+    /// The number after every data file (or seal) of this layout in the
+    /// folder, and after every earlier append's first file.
+    fn next_free_file(&self, ledger: &[AppendLine]) -> u64 {
+        let mut next = ledger
+            .iter()
+            .filter_map(|line| line.first_file.map(|f| f + 1))
+            .max()
+            .unwrap_or(0);
+        let prefix = self.layout.stem(0);
+        let prefix = &prefix[..prefix.len() - 5];
+        let suffix = format!(
+            ".{}",
+            self.layout.data_name(0).rsplit('.').next().unwrap_or("")
+        );
+        for entry in fs::read_dir(self.out.root())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = name.strip_prefix('.').unwrap_or(&name);
+            let name = name.strip_suffix(".pixmill.seal").unwrap_or(name);
+            let number = name
+                .strip_suffix(suffix.as_str())
+                .and_then(|n| n.strip_prefix(prefix))
+                .filter(|n| n.len() >= 5 && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(number) = number {
+                next = next.max(number + 1);
+            }
+        }
+        next
     }
 
     fn data_path(&self, file: u64) -> PathBuf {
         self.out.root().join(self.layout.data_name(file))
     }
+
+    /// Whether the files beside data file `file` are there.
+    fn beside_present(&self, file: u64) -> bool {
+        let stem = self.layout.stem(file);
+        let root = self.out.root();
+        let meta = match self.kind {
+            OutputFormat::Parquet => true,
+            _ => root.join(format!("{stem}.parquet")).is_file(),
+        };
+        meta && root.join(format!("{stem}_stats.json")).is_file()
+    }
+
+    /// The rule for data file `file`, whose rows (in order) have the
+    /// fingerprints `ids`: `--on-exists`, then the seal. A file to be
+    /// written is remembered for the writer.
+    pub(crate) fn judge(&self, file: u64, ids: &[u64]) -> Verdict {
+        let data = self.data_path(file);
+        let exists = fs::symlink_metadata(&data).is_ok();
+        let verdict = match (self.on_exists, exists) {
+            (OnExists::Overwrite, _) | (OnExists::Skip | OnExists::Fail, false) => {
+                Verdict::Make(None)
+            }
+            (OnExists::Skip, true) => {
+                let exts = Seal::read(&data).map(|s| exts(&s)).unwrap_or_default();
+                Verdict::Keep("output exists", exts)
+            }
+            (OnExists::Fail, true) => Verdict::Refuse,
+            (OnExists::Update, _) => self.by_seal(file, &data, exists, ids),
+        };
+        if let (Verdict::Make(Some(why)), false) = (&verdict, self.quiet) {
+            // A different list into a used folder: say which files go.
+            eprintln!(
+                "pixmill: {} {} ({why})",
+                if self.dry_run {
+                    "would replace"
+                } else {
+                    "replacing"
+                },
+                self.layout.data_name(file)
+            );
+        }
+        if self.dry_run {
+            return verdict;
+        }
+        let kept = match &verdict {
+            Verdict::Make(_) => None,
+            Verdict::Repair(retried, _) => {
+                let seal = Seal::read(&data);
+                let rows = seal.map(|s| s.rows).unwrap_or_default();
+                Some(
+                    retried
+                        .iter()
+                        .zip(rows)
+                        .map(|(retry, row)| (!retry).then_some(row.outcome))
+                        .collect(),
+                )
+            }
+            Verdict::Keep(..) | Verdict::Refuse => return verdict,
+        };
+        let plan = FilePlan {
+            ids: ids.to_vec(),
+            kept,
+        };
+        if let Ok(mut plans) = self.plans.lock() {
+            plans.insert(file, plan);
+        }
+        verdict
+    }
+
+    /// The up-to-date rule for a data file, as for a loose file's stamp.
+    fn by_seal(&self, file: u64, data: &Path, exists: bool, ids: &[u64]) -> Verdict {
+        let seal = Seal::read(data);
+        let stale = match (exists, &seal) {
+            (false, None) => return Verdict::Make(None),
+            (false, Some(_)) => Stale::Incomplete,
+            (true, None) => Stale::Unknown,
+            (true, Some(seal)) if !seal.holds(data) || !self.beside_present(file) => {
+                Stale::Incomplete
+            }
+            (true, Some(seal)) if seal.settings != self.settings => Stale::SettingsChanged,
+            (true, Some(seal)) if !seal.rows.iter().map(|r| r.id).eq(ids.iter().copied()) => {
+                Stale::InputChanged
+            }
+            (true, Some(seal)) => {
+                let retried: Vec<bool> = seal
+                    .rows
+                    .iter()
+                    .map(|r| r.outcome.retried(self.retry_failed))
+                    .collect();
+                return match retried.contains(&true) {
+                    true => Verdict::Repair(retried, exts(seal)),
+                    false => Verdict::Keep(UP_TO_DATE, exts(seal)),
+                };
+            }
+        };
+        Verdict::Make(Some(stale.reason()))
+    }
+}
+
+/// Each sealed row's sample extension, where it has a sample.
+fn exts(seal: &Seal) -> Vec<Option<String>> {
+    seal.rows
+        .iter()
+        .map(|r| match &r.outcome {
+            Outcome::Ok(ext) => Some(ext.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Takes the folder's dataset lock (one per `--shard`, whose runs write
+/// files of their own names): an advisory lock on a file in the folder,
+/// which the kernel releases when the process ends, even by SIGKILL, so a
+/// killed run never leaves a lock to clear by hand. A second run into the
+/// folder is refused at once rather than made to wait behind a long run.
+fn lock(root: &Path, shard: Option<(u64, u64)>) -> Result<File, String> {
+    let name = match shard {
+        Some((index, count)) => format!(".pixmill.{index}of{count}.lock"),
+        None => ".pixmill.lock".to_string(),
+    };
+    let path = root.join(name);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            format!(
+                "cannot open {}: {}",
+                path.display(),
+                pixmill_base::io_reason(&e)
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(format!(
+            "another pixmill run is writing a dataset into {} (it holds {}); \
+             wait for it to end, or write to another folder (--shard runs may share one)",
+            root.display(),
+            path.display()
+        )),
+        Err(fs::TryLockError::Error(e)) => Err(format!(
+            "cannot lock {}: {}",
+            path.display(),
+            pixmill_base::io_reason(&e)
+        )),
+    }
 }
 
 impl OutputStore for DatasetStore<'_> {
-    fn check(&self, entry: &Entry) -> Freshness {
-        let Some(row) = &entry.row else {
-            return Freshness::Missing;
-        };
-        // A data file is renamed into place only when all its rows are in.
-        match self.data_path(self.layout.file_of(row.position)).is_file() {
-            true => Freshness::UpToDate,
-            false => Freshness::Missing,
-        }
+    fn check(&self, _entry: &Entry) -> super::Freshness {
+        // Judged a whole data file at a time, by the planner (see `judge`).
+        super::Freshness::Missing
     }
 
     fn staging_path(&self, entry: &Entry) -> Result<PathBuf, ItemError> {
@@ -101,16 +449,34 @@ impl OutputStore for DatasetStore<'_> {
         Some(self.layout.member_name(position, &ext))
     }
 
+    fn judge_file(&self, file: u64, ids: &[u64]) -> Option<Verdict> {
+        Some(self.judge(file, ids))
+    }
+
+    fn member_name(&self, position: u64, ext: &str) -> Option<String> {
+        Some(self.layout.member_name(position, ext))
+    }
+
+    fn append_at(&self, first: &[u64]) -> Option<Result<u64, String>> {
+        Some(self.start_append(first))
+    }
+
+    fn source_done(&self) {
+        self.appends.planned_all.store(true, Ordering::Relaxed);
+    }
+
     fn writers(&self) -> Writers<'_> {
         Writers::Single(Box::new(DatasetWriter {
             root: self.out.root().to_path_buf(),
             layout: self.layout,
             kind: self.kind,
             fsync: self.fsync,
-            overwrite: self.on_exists == OnExists::Overwrite,
-            total: self.total.clone(),
+            settings: self.settings,
+            plans: self.plans.clone(),
+            appends: self.appends.clone(),
+            cut_short: false,
             open: BTreeMap::new(),
-            kept: HashSet::new(),
+            lost: HashMap::new(),
             pending: None,
             broken: Vec::new(),
         }))
@@ -123,11 +489,14 @@ struct DatasetWriter {
     layout: Layout,
     kind: OutputFormat,
     fsync: bool,
-    overwrite: bool,
-    total: RowTotal,
+    settings: u64,
+    plans: Plans,
+    appends: Arc<Appends>,
+    /// Some file was left unfinished (the run stopped).
+    cut_short: bool,
     open: BTreeMap<u64, OpenFile>,
-    /// Files complete before this run started: their rows were skipped.
-    kept: HashSet<u64>,
+    /// Files that could not be written, and why: their rows fail.
+    lost: HashMap<u64, String>,
     /// The sample `put` received, waiting for its record (which follows at
     /// once, on this same thread) to write its JSON.
     pending: Option<Pending>,
@@ -143,13 +512,20 @@ struct Pending {
 
 /// A data file being written.
 struct OpenFile {
-    number: u64,
     stem: String,
     stats: columns::Stats,
     temp: PathBuf,
     data: Data,
     meta: Vec<MetaRow>,
     seen: u64,
+    /// The rows' fingerprints, and how each ended so far.
+    ids: Vec<u64>,
+    outcomes: Vec<Option<Outcome>>,
+    /// For a repair: which rows were copied from the old file.
+    copied: Vec<bool>,
+    /// The records of the rows written so far, sent on once the file is
+    /// complete (ok) or lost (failed).
+    held: Vec<Record>,
 }
 
 enum Data {
@@ -196,66 +572,92 @@ impl StoreWriter for DatasetWriter {
         Ok(placed)
     }
 
-    fn record(&mut self, record: &Record) {
-        let Some(row) = record.row.as_ref().map(|r| r.0.clone()) else {
-            return;
+    fn record(&mut self, record: Record) -> Vec<Record> {
+        let Some(position) = record.row.as_ref().map(|r| r.position) else {
+            return vec![record];
         };
-        let pending = self.pending.take_if(|p| p.position == row.position);
+        let pending = self.pending.take_if(|p| p.position == position);
         if record.status == Status::Planned {
-            return;
+            return vec![record];
         }
-        let number = self.layout.file_of(row.position);
-        if self.kept.contains(&number) {
-            return;
+        let number = self.layout.file_of(position);
+        if let Some(why) = self.lost.get(&number) {
+            return vec![lost(record, why)];
         }
         if !self.open.contains_key(&number) {
-            let final_path = self.root.join(self.layout.data_name(number));
-            if !self.overwrite && final_path.is_file() {
-                self.kept.insert(number);
-                return;
-            }
-            match self.open_file(number) {
+            let plan = self.plans.lock().ok().and_then(|mut p| p.remove(&number));
+            // A file the planner kept: its rows' records pass.
+            let Some(plan) = plan else {
+                return vec![record];
+            };
+            match self.open_file(number, plan) {
                 Ok(file) => {
                     self.open.insert(number, file);
                 }
                 Err(e) => {
-                    self.broken.push(format!(
-                        "{}: {}",
-                        final_path.display(),
-                        pixmill_base::io_reason(&e)
-                    ));
-                    self.kept.insert(number);
-                    return;
+                    let why = self.lose(number, &e);
+                    return vec![lost(record, &why)];
                 }
             }
         }
-        let key = self.layout.key(row.position);
-        let meta = MetaRow::new(key, record, pending.as_ref().map(|p| p.ext.as_str()));
+        let index = (position % self.layout.per_file()) as usize;
+        let key = self.layout.key(position);
         let Some(file) = self.open.get_mut(&number) else {
-            return;
+            return vec![record];
         };
-        let written = file.add(meta, pending, record);
+        if file.copied.get(index).copied().unwrap_or(false) {
+            // Up to date in the old file and copied from it.
+            return vec![record];
+        }
+        let ext = pending.as_ref().map(|p| p.ext.clone());
+        let meta = MetaRow::new(key, &record, ext.as_deref());
+        if let Some(slot) = file.outcomes.get_mut(index) {
+            *slot = Some(Outcome::of(&record, ext.as_deref()));
+        }
+        let written = file.add(meta, pending, &record);
+        file.held.push(record);
         if let Err(e) = written {
-            self.abandon(number, &e);
-            return;
+            return self.abandon(number, &e);
         }
-        if Some(file.seen) == self.expected(number) {
-            self.close(number);
+        if file.seen >= file.ids.len() as u64 {
+            return self.close(number);
         }
+        Vec::new()
+    }
+
+    fn drain(&mut self) -> Vec<Record> {
+        // Files still open were cut short (the run stopped): removed, their
+        // rows failed, and a rerun makes them.
+        let mut records = Vec::new();
+        for (number, file) in std::mem::take(&mut self.open) {
+            let _ = fs::remove_file(&file.temp);
+            let why = format!(
+                "data file {} not completed: the run stopped before all its rows were done",
+                self.layout.data_name(number)
+            );
+            records.extend(file.held.into_iter().map(|r| lost(r, &why)));
+            self.cut_short = true;
+        }
+        records
     }
 
     fn finish(&mut self) -> Result<(), ItemError> {
-        let numbers: Vec<u64> = self.open.keys().copied().collect();
-        for number in numbers {
-            let complete = self
-                .open
-                .get(&number)
-                .is_some_and(|f| Some(f.seen) == self.expected(number));
-            if complete {
-                self.close(number);
-            } else if let Some(file) = self.open.remove(&number) {
-                // Cut short (interrupted): left for a rerun to redo.
-                let _ = fs::remove_file(&file.temp);
+        let whole = self.appends.planned_all.load(Ordering::Relaxed)
+            && !self.cut_short
+            && self.broken.is_empty();
+        let list = self.appends.list.lock().ok().and_then(|l| l.clone());
+        if let (true, Some(list)) = (whole, list) {
+            let line = AppendLine {
+                list,
+                first_file: None,
+                done: true,
+            };
+            if let Err(e) = self.appends.write(&line) {
+                self.broken.push(format!(
+                    "cannot record the append's end in {}: {}",
+                    self.appends.path.display(),
+                    pixmill_base::io_reason(&e)
+                ));
             }
         }
         match self.broken.is_empty() {
@@ -265,20 +667,19 @@ impl StoreWriter for DatasetWriter {
     }
 }
 
-impl DatasetWriter {
-    /// How many rows data file `number` holds: full, or the rest of the
-    /// input for the last one (known once the source has planned it all).
-    fn expected(&self, number: u64) -> Option<u64> {
-        let per_file = self.layout.per_file();
-        match self.total.get() {
-            Some(&total) if total <= (number + 1) * per_file => {
-                Some(total.saturating_sub(number * per_file))
-            }
-            _ => Some(per_file),
-        }
+/// `record` of a row whose data file could not be completed: a sample
+/// that is in no file is not `ok`.
+fn lost(mut record: Record, why: &str) -> Record {
+    if record.status != Status::Ok {
+        return record;
     }
+    record.output = None;
+    record.bytes_out = None;
+    record.fail(ItemError::new(ErrorClass::Write, why))
+}
 
-    fn open_file(&self, number: u64) -> io::Result<OpenFile> {
+impl DatasetWriter {
+    fn open_file(&self, number: u64, plan: FilePlan) -> io::Result<OpenFile> {
         let final_path = self.root.join(self.layout.data_name(number));
         let temp = output::temp_path(&final_path);
         let file = BufWriter::with_capacity(1 << 20, File::create(&temp)?);
@@ -286,93 +687,218 @@ impl DatasetWriter {
             OutputFormat::Parquet => Data::Parquet(Box::new(TableWriter::new(file, true))),
             _ => Data::Tar(tar::Builder::new(file)),
         };
-        Ok(OpenFile {
-            number,
+        let rows = plan.ids.len();
+        let mut open = OpenFile {
             stem: self.layout.stem(number),
             stats: columns::Stats::default(),
             temp,
             data,
             meta: Vec::new(),
             seen: 0,
-        })
-    }
-
-    fn abandon(&mut self, number: u64, e: &io::Error) {
-        if let Some(file) = self.open.remove(&number) {
-            let _ = fs::remove_file(&file.temp);
-            self.broken
-                .push(format!("{}: {}", file.stem, pixmill_base::io_reason(e)));
-        }
-        // Its remaining rows are not written; a rerun redoes the file.
-        self.kept.insert(number);
-    }
-
-    /// Completes a data file: metadata and stats first, the data file's
-    /// rename last, so the data file's presence means all three are there.
-    fn close(&mut self, number: u64) {
-        let Some(file) = self.open.remove(&number) else {
-            return;
+            ids: plan.ids,
+            outcomes: vec![None; rows],
+            copied: vec![false; rows],
+            held: Vec::new(),
         };
+        if let Some(kept) = plan.kept {
+            if let Err(e) = self.copy_kept(&mut open, &final_path, kept) {
+                let _ = fs::remove_file(&open.temp);
+                return Err(e);
+            }
+        }
+        Ok(open)
+    }
+
+    /// A repair: copies the rows of the old data file that are not retried
+    /// (their samples and metadata) into its replacement.
+    fn copy_kept(
+        &self,
+        open: &mut OpenFile,
+        old: &Path,
+        kept: Vec<Option<Outcome>>,
+    ) -> io::Result<()> {
+        let stem = open.stem.clone();
+        let index_of = |key: &str| -> Option<usize> {
+            let within = key.strip_prefix(stem.as_str())?.parse::<usize>().ok()?;
+            kept.get(within)?.as_ref().map(|_| within)
+        };
+        let meta_path = match self.kind {
+            OutputFormat::Parquet => old.to_path_buf(),
+            _ => self.root.join(format!("{}.parquet", open.stem)),
+        };
+        if let Data::Tar(tar) = &mut open.data {
+            let mut archive = tar::Archive::new(io::BufReader::new(File::open(old)?));
+            for member in archive.entries()? {
+                let mut member = member?;
+                let name = member.path()?.to_string_lossy().into_owned();
+                let key = name.split('.').next().unwrap_or_default();
+                if index_of(key).is_none() {
+                    continue;
+                }
+                let mut bytes = Vec::with_capacity(member.size() as usize);
+                io::Read::read_to_end(&mut member, &mut bytes)?;
+                append(tar, &name, &bytes)?;
+            }
+        }
+        for row in columns::read_rows(&meta_path)? {
+            let row = row?;
+            let Some(index) = index_of(&row.key) else {
+                continue;
+            };
+            open.outcomes[index] = kept[index].clone();
+            open.copied[index] = true;
+            open.push(row)?;
+        }
+        let missing = kept
+            .iter()
+            .zip(&open.copied)
+            .any(|(kept, copied)| kept.is_some() && !copied);
+        match missing {
+            true => Err(io::Error::other(
+                "the file to repair lacks rows its seal lists",
+            )),
+            false => Ok(()),
+        }
+    }
+
+    /// Why data file `number` is lost, kept for its remaining rows and for
+    /// the end-of-run error.
+    fn lose(&mut self, number: u64, e: &io::Error) -> String {
+        let why = format!(
+            "data file {} could not be written: {}",
+            self.layout.data_name(number),
+            pixmill_base::io_reason(e)
+        );
+        self.broken.push(why.clone());
+        self.lost.insert(number, why.clone());
+        why
+    }
+
+    fn abandon(&mut self, number: u64, e: &io::Error) -> Vec<Record> {
+        let why = self.lose(number, e);
+        let Some(file) = self.open.remove(&number) else {
+            return Vec::new();
+        };
+        let _ = fs::remove_file(&file.temp);
+        file.held.into_iter().map(|r| lost(r, &why)).collect()
+    }
+
+    /// Completes a data file: its metadata and stats, then the data file,
+    /// then its seal; every record it held goes on, ok only if all of that
+    /// is in place.
+    fn close(&mut self, number: u64) -> Vec<Record> {
+        let Some(mut file) = self.open.remove(&number) else {
+            return Vec::new();
+        };
+        let held = std::mem::take(&mut file.held);
         let temp = file.temp.clone();
-        if let Err((name, e)) = self.seal(file) {
-            let _ = fs::remove_file(&temp);
-            self.broken
-                .push(format!("{name}: {}", pixmill_base::io_reason(&e)));
+        match self.seal(number, file) {
+            Ok(()) => held,
+            Err((name, e)) => {
+                let _ = fs::remove_file(&temp);
+                let why = format!(
+                    "data file {} could not be completed: {name}: {}",
+                    self.layout.data_name(number),
+                    pixmill_base::io_reason(&e)
+                );
+                self.broken.push(why.clone());
+                held.into_iter().map(|r| lost(r, &why)).collect()
+            }
         }
     }
 
     /// On failure, the name of the file that could not be completed (the
-    /// data file or one beside it) and why.
-    fn seal(&self, file: OpenFile) -> Result<(), (String, io::Error)> {
+    /// data file or one beside it) and why; nothing it wrote is left.
+    fn seal(&self, number: u64, file: OpenFile) -> Result<(), (String, io::Error)> {
         let OpenFile {
-            number,
             stem,
             stats,
             temp,
             data,
             meta,
+            ids,
+            outcomes,
             ..
         } = file;
         let data_name = self.layout.data_name(number);
-        let data_error = |e: io::Error| (data_name.clone(), e);
-        let data_file = match data {
-            Data::Tar(tar) => {
-                let file = tar
-                    .into_inner()
-                    .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-                    .map_err(data_error)?;
-                let meta_path = self.root.join(format!("{stem}.parquet"));
-                self.write_beside(&meta_path, |w| {
-                    let mut table = TableWriter::new(w, false);
-                    table.extend(meta)?;
-                    table.finish().map(|_| ())
-                })?;
-                file
-            }
-            Data::Parquet(mut table) => table
-                .extend(meta)
-                .and_then(|()| table.finish())
-                .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-                .map_err(data_error)?,
-        };
-        let stats_path = self.root.join(format!("{stem}_stats.json"));
-        self.write_beside(&stats_path, |w| {
-            serde_json::to_writer_pretty(&mut *w, &stats)?;
-            w.write_all(b"\n")
-        })?;
         let final_path = self.root.join(&data_name);
-        (|| {
+        let data_error = |e: io::Error| (data_name.clone(), e);
+        // The old seal goes first: a run killed while the files are being
+        // replaced leaves no seal that vouches for a mix of old and new.
+        seal::remove(&final_path).map_err(data_error)?;
+        let mut placed: Vec<PathBuf> = Vec::new();
+        let result = (|| {
+            let data_file = match data {
+                Data::Tar(tar) => {
+                    let file = tar
+                        .into_inner()
+                        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+                        .map_err(data_error)?;
+                    let meta_path = self.root.join(format!("{stem}.parquet"));
+                    self.write_beside(&meta_path, |w| {
+                        let mut table = TableWriter::new(w, false);
+                        table.extend(meta)?;
+                        table.finish().map(|_| ())
+                    })?;
+                    placed.push(meta_path);
+                    file
+                }
+                Data::Parquet(mut table) => table
+                    .extend(meta)
+                    .and_then(|()| table.finish())
+                    .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+                    .map_err(data_error)?,
+            };
+            let stats_path = self.root.join(format!("{stem}_stats.json"));
+            self.write_beside(&stats_path, |w| {
+                serde_json::to_writer_pretty(&mut *w, &stats)?;
+                w.write_all(b"\n")
+            })?;
+            placed.push(stats_path);
             if self.fsync {
-                data_file.sync_all()?;
+                data_file.sync_all().map_err(data_error)?;
             }
             drop(data_file);
-            fs::rename(&temp, &final_path)?;
+            // Opened for writing only: measured through a reading handle.
+            let (len, tail) = File::open(&temp)
+                .and_then(|f| Seal::measure(&f))
+                .map_err(data_error)?;
+            fs::rename(&temp, &final_path).map_err(data_error)?;
+            placed.push(final_path.clone());
+            let rows = ids
+                .into_iter()
+                .zip(outcomes)
+                .map(|(id, outcome)| SealedRow {
+                    id,
+                    outcome: outcome.unwrap_or(Outcome::Transient),
+                })
+                .collect();
+            let seal = Seal {
+                settings: self.settings,
+                len,
+                tail,
+                rows,
+            };
+            seal.write(&final_path, self.fsync).map_err(|e| {
+                let name = seal::path_of(&final_path);
+                let name = name.file_name().unwrap_or_default();
+                (name.to_string_lossy().into_owned(), e)
+            })?;
             if self.fsync {
-                File::open(&self.root)?.sync_all()?;
+                File::open(&self.root)
+                    .and_then(|d| d.sync_all())
+                    .map_err(data_error)?;
             }
             Ok(())
-        })()
-        .map_err(data_error)
+        })();
+        if result.is_err() {
+            // No orphans: what was put in place goes, and a rerun makes the
+            // file again.
+            for path in placed {
+                let _ = fs::remove_file(path);
+            }
+        }
+        result
     }
 
     /// Writes a metadata file under a temp name and renames it into place;
@@ -403,12 +929,10 @@ impl DatasetWriter {
 impl OpenFile {
     /// Takes one record: its metadata row, and for an `ok` item its sample.
     fn add(&mut self, meta: MetaRow, pending: Option<Pending>, record: &Record) -> io::Result<()> {
-        self.seen += 1;
-        self.stats.add(&meta);
         let sample = pending.filter(|_| record.status == Status::Ok);
         match &mut self.data {
             Data::Tar(tar) => {
-                if let Some(sample) = sample {
+                if let Some(sample) = &sample {
                     let key = &meta.key;
                     append(tar, &format!("{key}.{}", sample.ext), &sample.bytes)?;
                     if let Some(caption) = &meta.caption {
@@ -417,15 +941,25 @@ impl OpenFile {
                     let json = serde_json::to_vec(&meta.sample_json())?;
                     append(tar, &format!("{key}.json"), &json)?;
                 }
-                self.meta.push(meta);
+                self.push(meta)
             }
-            Data::Parquet(table) => {
+            Data::Parquet(_) => {
                 let mut meta = meta;
                 meta.image = sample.map(|s| s.bytes);
-                self.meta.push(meta);
-                if self.meta.len() >= ROWS_PER_GROUP {
-                    table.extend(std::mem::take(&mut self.meta))?;
-                }
+                self.push(meta)
+            }
+        }
+    }
+
+    /// Counts a metadata row (its sample, if any, is written) and keeps
+    /// it; parquet rows go out a row group at a time.
+    fn push(&mut self, meta: MetaRow) -> io::Result<()> {
+        self.seen += 1;
+        self.stats.add(&meta);
+        self.meta.push(meta);
+        if let Data::Parquet(table) = &mut self.data {
+            if self.meta.len() >= ROWS_PER_GROUP {
+                table.extend(std::mem::take(&mut self.meta))?;
             }
         }
         Ok(())

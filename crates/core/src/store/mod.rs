@@ -111,6 +111,30 @@ pub(crate) trait OutputStore: Sync {
     fn planned_output(&self, _entry: &Entry) -> Option<String> {
         None
     }
+
+    /// For a store of data files: what to do with data file `file`, whose
+    /// rows (in input order) have the fingerprints `ids` (see
+    /// [`dataset::DatasetStore::judge`]).
+    fn judge_file(&self, _file: u64, _ids: &[u64]) -> Option<dataset::Verdict> {
+        None
+    }
+
+    /// For a store of data files with `--append`: the number of the first
+    /// data file of the list whose first file's rows have the fingerprints
+    /// `first` (where an earlier run of the same append put it, or the
+    /// next free number), or why the append is refused.
+    fn append_at(&self, _first: &[u64]) -> Option<Result<u64, String>> {
+        None
+    }
+
+    /// The source has planned every entry (the run was not cut short).
+    fn source_done(&self) {}
+
+    /// For a store of data files: what records call the sample of the row
+    /// at `position` (`00002.tar:000025.jpg`).
+    fn member_name(&self, _position: u64, _ext: &str) -> Option<String> {
+        None
+    }
 }
 
 /// How a store's writers are run.
@@ -130,11 +154,21 @@ pub(crate) trait StoreWriter: Send {
     fn put(&mut self, entry: &Entry, payload: Payload) -> Result<Placed, ItemError>;
 
     /// Sees every record of the run (skipped and failed ones too), after its
-    /// own put when it had one. Only [`Writers::Single`] writers are shown
-    /// the records that never reach a put; dataset metadata is built here.
-    fn record(&mut self, _record: &Record) {}
+    /// own put when it had one, and gives back the records to send on: a
+    /// dataset writer holds a data file's records until the file is
+    /// complete. Only [`Writers::Single`] writers are shown the records
+    /// that never reach a put; dataset metadata is built here.
+    fn record(&mut self, record: Record) -> Vec<Record> {
+        vec![record]
+    }
 
-    /// After the last item: complete open data files.
+    /// After the last record: the records still held (of data files the
+    /// run could not complete).
+    fn drain(&mut self) -> Vec<Record> {
+        Vec::new()
+    }
+
+    /// After the last item: whether everything was put in place.
     fn finish(&mut self) -> Result<(), ItemError> {
         Ok(())
     }
@@ -238,10 +272,14 @@ pub(crate) fn run_store_thread(
                 Err(_) => { records = None; continue; }
             },
         };
-        writer.record(&record);
-        if to_sink.send(record).is_err() {
-            break;
+        for record in writer.record(record) {
+            if to_sink.send(record).is_err() {
+                return writer.finish();
+            }
         }
+    }
+    for record in writer.drain() {
+        let _ = to_sink.send(record);
     }
     writer.finish()
 }
@@ -279,8 +317,9 @@ mod tests {
             self.puts.lock().unwrap().push((key, data));
             Ok(placed)
         }
-        fn record(&mut self, record: &Record) {
+        fn record(&mut self, record: Record) -> Vec<Record> {
             self.seen.lock().unwrap().push(record.status);
+            vec![record]
         }
         fn finish(&mut self) -> Result<(), ItemError> {
             *self.finished.lock().unwrap() = true;

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 /// What the metadata says about one input row.
@@ -265,11 +266,15 @@ fn schema(extras: &[String], with_image: bool) -> parquet::errors::Result<Type> 
         .build()
 }
 
-fn extra_column_name(name: &str) -> String {
-    let ours = STRING_COLUMNS.contains(&name)
+/// A column name of ours, which a manifest's column is renamed around.
+fn is_ours(name: &str) -> bool {
+    STRING_COLUMNS.contains(&name)
         || INT_COLUMNS.contains(&name)
-        || matches!(name, "bytes" | "ext" | "image");
-    match ours {
+        || matches!(name, "bytes" | "ext" | "image")
+}
+
+fn extra_column_name(name: &str) -> String {
+    match is_ours(name) {
         true => format!("row_{name}"),
         false => name.to_string(),
     }
@@ -387,6 +392,106 @@ fn write_raw(
         .typed::<ByteArrayType>()
         .write_batch(&data, Some(&levels), None)?;
     Ok(())
+}
+
+/// Reads back the rows of a table [`TableWriter`] wrote (a data file's
+/// metadata, or a parquet data file with its images), one at a time, for
+/// a repair that copies a file's good rows into its replacement.
+pub(super) fn read_rows(path: &Path) -> io::Result<impl Iterator<Item = io::Result<MetaRow>>> {
+    use parquet::file::reader::SerializedFileReader;
+    use parquet::record::reader::RowIter;
+    let file = std::fs::File::open(path)?;
+    // Our own file, but read after a crash or behind our back: a malformed
+    // footer is an error, never a panic.
+    let reader = match pixmill_base::panics::catch(|| SerializedFileReader::new(file)) {
+        Ok(reader) => reader.map_err(to_io)?,
+        Err(_) => return Err(io::Error::other("malformed parquet footer")),
+    };
+    let mut rows = RowIter::from_file_into(Box::new(reader));
+    Ok(std::iter::from_fn(
+        move || match pixmill_base::panics::catch(|| rows.next()) {
+            Ok(next) => next.map(|row| row.map(|row| meta_of(&row)).map_err(to_io)),
+            Err(_) => Some(Err(io::Error::other("malformed parquet row"))),
+        },
+    ))
+}
+
+/// A [`MetaRow`] from a row of one of our tables.
+fn meta_of(row: &parquet::record::Row) -> MetaRow {
+    use parquet::record::Field;
+    let mut meta = MetaRow {
+        key: String::new(),
+        url: None,
+        caption: None,
+        columns: Map::new(),
+        status: "skipped",
+        error_class: None,
+        error: None,
+        reason: None,
+        http_status: None,
+        width: None,
+        height: None,
+        original_width: None,
+        original_height: None,
+        bytes: None,
+        hash: None,
+        ext: None,
+        image: None,
+    };
+    for (name, field) in row.get_column_iter() {
+        let text = match field {
+            Field::Str(s) => Some(s.clone()),
+            _ => None,
+        };
+        let int = match field {
+            Field::Int(i) => u32::try_from(*i).ok(),
+            _ => None,
+        };
+        match name.as_str() {
+            "key" => meta.key = text.unwrap_or_default(),
+            "url" => meta.url = text,
+            "caption" => meta.caption = text,
+            "status" => {
+                meta.status = match text.as_deref() {
+                    Some("ok") => "ok",
+                    Some("failed") => "failed",
+                    _ => "skipped",
+                }
+            }
+            "error_class" => meta.error_class = text,
+            "error_message" => meta.error = text,
+            "reason" => meta.reason = text,
+            "hash" => meta.hash = text,
+            "http_status" => meta.http_status = int.and_then(|i| u16::try_from(i).ok()),
+            "width" => meta.width = int,
+            "height" => meta.height = int,
+            "original_width" => meta.original_width = int,
+            "original_height" => meta.original_height = int,
+            "bytes" => {
+                meta.bytes = match field {
+                    Field::Long(l) => u64::try_from(*l).ok(),
+                    _ => None,
+                }
+            }
+            "ext" => meta.ext = text,
+            "image" => {
+                meta.image = match field {
+                    Field::Bytes(b) => Some(b.data().to_vec()),
+                    _ => None,
+                }
+            }
+            extra => {
+                let name = match extra.strip_prefix("row_") {
+                    Some(ours) if is_ours(ours) => ours,
+                    _ => extra,
+                };
+                if let Some(text) = text {
+                    meta.columns.insert(name.to_string(), Value::String(text));
+                }
+            }
+        }
+    }
+    meta
 }
 
 /// The parquet error as an I/O error; one that wraps an I/O error (a full
