@@ -295,6 +295,21 @@ pub struct ImageArgs {
     /// Refuse inputs larger than this (e.g. 500M): files, and downloads, which stop as their body passes it.
     #[arg(long, default_value = "1G", value_name = "SIZE")]
     pub max_input_size: String,
+
+    /// When to encode afresh: always; if-needed (keep the input's bytes when the output would be the same size and format with nothing to rotate, convert or blur); never (keep the input's bytes once they decode; options that change pixels are refused).
+    #[arg(long, value_enum, default_value_t = ReencodeArg::Always, value_name = "WHEN")]
+    pub reencode: ReencodeArg,
+
+    /// The manifest column holding boxes to blur strongly before resizing (faces, plates): a list of [x0, y0, x1, y1], each a fraction of the width or height, as img2dataset's bbox_col. A malformed box fails its row.
+    #[arg(long, value_name = "NAME")]
+    pub bbox_col: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReencodeArg {
+    Always,
+    IfNeeded,
+    Never,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,8 @@ use pixmill_core::config::{
 use pixmill_core::manifest::{ColumnNames, ManifestFormat};
 use pixmill_fetch::FetchSettings;
 use pixmill_imaging::{
-    ColourMode, Crop, EncodeOptions, Filter, Fit, Format, ResizeSpec, Settings, Subsampling,
+    ColourMode, Crop, EncodeOptions, Filter, Fit, Format, Reencode, ResizeSpec, Settings,
+    Subsampling,
 };
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub fn config_from_cli(command: Command) -> Result<Option<Config>, Error> {
 
 fn convert(args: cli::ConvertArgs) -> Result<Config, Error> {
     let settings = image_settings(&args.image)?;
+    let bbox_col = args.image.bbox_col.clone();
     let jobs = match args.cpu.jobs {
         Some(0) => return Err(usage("--jobs must be at least 1")),
         Some(n) => n,
@@ -49,6 +51,13 @@ fn convert(args: cli::ConvertArgs) -> Result<Config, Error> {
     config.jobs = jobs;
     config.backend = backend;
     config.max_input_size = max_input_size;
+    if let Some(column) = &bbox_col {
+        // Blurred outputs differ from unblurred ones: a rerun with another
+        // column redoes them.
+        let text = format!("{:016x}/bbox-col={column}", config.settings_base);
+        config.settings_base = pixmill_base::hashing::stable_hash(text.as_bytes());
+    }
+    config.bbox_col = bbox_col;
     // A download is an input too: it stops as it passes --max-input-size
     // (1 GiB by default), unless --max-size is the lower limit.
     if !matches!(config.fetch.max_size, Some(max) if max <= max_input_size) {
@@ -161,6 +170,7 @@ fn common(
         samples_per_file: output.samples_per_file,
         retry_failed: output.retry_failed,
         append: output.append,
+        bbox_col: None,
         hash: output.hash.map(|h| match h {
             cli::HashArg::Sha256 => pixmill_base::hashing::HashAlgo::Sha256,
             cli::HashArg::Md5 => pixmill_base::hashing::HashAlgo::Md5,
@@ -385,6 +395,27 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             "{flag} places the window --fit cover keeps: add --fit cover"
         )));
     }
+    let reencode = match args.reencode {
+        cli::ReencodeArg::Always => Reencode::Always,
+        cli::ReencodeArg::IfNeeded => Reencode::IfNeeded,
+        cli::ReencodeArg::Never => Reencode::Never,
+    };
+    if reencode == Reencode::Never {
+        let needs_pixels = [
+            ("--resize", args.resize.is_some()),
+            ("--format", args.format.is_some()),
+            ("--colour p3", args.colour == ColourArg::P3),
+            ("--export-profile", args.export_profile.is_some()),
+            ("--bbox-col", args.bbox_col.is_some()),
+            ("--lossless", args.lossless),
+        ];
+        if let Some((flag, _)) = needs_pixels.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "--reencode never keeps the input's bytes: {flag} needs them encoded afresh \
+                 (use --reencode if-needed or always)"
+            )));
+        }
+    }
     let export_profile = match &args.export_profile {
         Some(_) if args.colour != ColourArg::Srgb => {
             return Err(usage(
@@ -467,6 +498,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             ColourArg::P3 => ColourMode::P3,
         },
         export_profile,
+        reencode,
         accept_truncated: args.accept_truncated,
         keep_metadata: args.keep_metadata,
         min_size: args.min_size,

@@ -51,7 +51,8 @@ fn convert(
         .args(["--output-format", "webdataset"])
         .args(["--samples-per-file", &per_file.to_string()])
         .args(more);
-    if !more.contains(&"--resize") {
+    // A box unless the test sets one (or keeps the source bytes).
+    if !more.iter().any(|a| *a == "--resize" || *a == "never") {
         cmd.args(["--resize", "64x64"]);
     }
     let out = cmd.output().unwrap();
@@ -491,4 +492,185 @@ fn a_second_run_into_a_busy_folder_is_refused_and_a_killed_one_leaves_no_lock() 
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(statuses(&records), BTreeMap::from([("ok".to_string(), 3)]));
     assert_no_temp_files(&dir.path().join("out"));
+}
+
+/// A JPEG photo-like gradient with noise, `w`x`h`.
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    encode(
+        &image::DynamicImage::ImageRgb8(gradient(w, h)),
+        image::ImageFormat::Jpeg,
+    )
+}
+
+#[test]
+fn reencode_never_and_if_needed_keep_the_source_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let small = jpeg(120, 90);
+    let large = jpeg(400, 300);
+    server.add("small.jpg", small.clone());
+    server.add("large.jpg", large.clone());
+    server.add("broken.jpg", b"\xff\xd8\xff\xe0 not really".to_vec());
+    let list = format!(
+        "url,caption\n{},small\n{},large\n{},broken\n",
+        server.url("/f/small.jpg"),
+        server.url("/f/large.jpg"),
+        server.url("/f/broken.jpg")
+    );
+    fs::write(dir.path().join("list.csv"), list).unwrap();
+    let sample = |out: &Path, caption: &str| -> Vec<u8> {
+        let members = tar_members(&out.join("00000.tar"));
+        let key = members
+            .iter()
+            .find(|(name, bytes)| name.ends_with(".txt") && *bytes == caption.as_bytes())
+            .map(|(name, _)| name.trim_end_matches(".txt").to_string())
+            .unwrap();
+        members[&format!("{key}.jpg")].clone()
+    };
+
+    // never: every image's own bytes, checked to decode first.
+    let (records, stderr, code) = convert(
+        dir.path(),
+        "list.csv",
+        10,
+        &["--reencode", "never", "--hash", "sha256"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let out = dir.path().join("out");
+    assert_eq!(sample(&out, "small"), small);
+    assert_eq!(sample(&out, "large"), large);
+    let broken = records.iter().find(|r| r["caption"] == "broken").unwrap();
+    assert_eq!(broken["status"], "failed");
+    let large_record = records.iter().find(|r| r["caption"] == "large").unwrap();
+    assert_eq!(large_record["width_out"], 400);
+    assert_eq!(large_record["height_out"], 300);
+    assert!(large_record["hash"].as_str().is_some_and(|h| h.len() == 64));
+
+    // if-needed: the small one already fits the box and is kept; the
+    // large one is resized, so encoded afresh.
+    let (_, stderr, _) = convert(
+        dir.path(),
+        "list.csv",
+        10,
+        &["--reencode", "if-needed", "--resize", "200x200"],
+    );
+    assert_eq!(sample(&out, "small"), small, "{stderr}");
+    let resized = sample(&out, "large");
+    assert_ne!(resized, large);
+    assert_eq!(image::load_from_memory(&resized).unwrap().width(), 200);
+
+    // never with an option that needs pixels is a usage error.
+    let (_, stderr, code) = convert(
+        dir.path(),
+        "list.csv",
+        10,
+        &["--reencode", "never", "--resize", "64"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--reencode never keeps the input's bytes: --resize"),
+        "{stderr}"
+    );
+}
+
+/// Mean absolute difference between neighbouring pixels in a region: the
+/// detail left there.
+fn detail(img: &image::RgbImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>) -> f64 {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for y in ys {
+        for x in xs.clone() {
+            let (a, b) = (img.get_pixel(x, y)[0], img.get_pixel(x + 1, y)[0]);
+            sum += (f64::from(a) - f64::from(b)).abs();
+            n += 1.0;
+        }
+    }
+    sum / n
+}
+
+#[test]
+fn bbox_col_blurs_the_boxes_and_a_malformed_box_fails_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    // Fine stripes everywhere: detail a blur removes.
+    let stripes = image::RgbImage::from_fn(200, 100, |x, _| {
+        if (x / 2) % 2 == 0 {
+            image::Rgb([250, 250, 250])
+        } else {
+            image::Rgb([5, 5, 5])
+        }
+    });
+    server.add(
+        "s.png",
+        encode(
+            &image::DynamicImage::ImageRgb8(stripes),
+            image::ImageFormat::Png,
+        ),
+    );
+    // One image under four URLs (the query differs), one per row.
+    let url = |n: u32| server.url(&format!("/f/s.png?{n}"));
+    let rows = [
+        format!(
+            r#"{{"url": "{}", "caption": "left", "boxes": [[0.0, 0.0, 0.5, 1.0]]}}"#,
+            url(1)
+        ),
+        format!(r#"{{"url": "{}", "caption": "none", "boxes": []}}"#, url(2)),
+        format!(
+            r#"{{"url": "{}", "caption": "text", "boxes": "[[0.5, 0.0, 1.0, 1.0]]"}}"#,
+            url(3)
+        ),
+        format!(
+            r#"{{"url": "{}", "caption": "bad", "boxes": [[0.6, 0.0, 0.2, 1.0]]}}"#,
+            url(4)
+        ),
+    ];
+    fs::write(dir.path().join("list.jsonl"), rows.join("\n")).unwrap();
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args([
+            "convert",
+            "-m",
+            "list.jsonl",
+            "-o",
+            "out",
+            "--json",
+            "-f",
+            "png",
+        ])
+        .args(["--bbox-col", "boxes"])
+        .assert()
+        .code(1);
+    let records = run.records();
+    let by = |caption: &str| {
+        records
+            .iter()
+            .find(|r| r["caption"] == caption)
+            .unwrap()
+            .clone()
+    };
+    let bad = by("bad");
+    assert_eq!(bad["status"], "failed");
+    assert!(
+        bad["error"].as_str().unwrap().contains("--bbox-col boxes"),
+        "{bad}"
+    );
+    let image_of = |caption: &str| {
+        let output = by(caption)["output"].as_str().unwrap().to_string();
+        image::open(dir.path().join(output)).unwrap().to_rgb8()
+    };
+    let (left, none, text) = (image_of("left"), image_of("none"), image_of("text"));
+    let sharp = detail(&none, 10..90, 10..90);
+    assert!(sharp > 100.0, "stripes lost without a box: {sharp}");
+    assert!(
+        detail(&left, 10..80, 10..90) < 10.0,
+        "left half not blurred"
+    );
+    assert!(
+        detail(&left, 110..190, 10..90) > 100.0,
+        "right half blurred too"
+    );
+    assert!(
+        detail(&text, 110..190, 10..90) < 10.0,
+        "a box given as JSON text not blurred"
+    );
+    assert!(detail(&text, 10..80, 10..90) > 100.0);
 }

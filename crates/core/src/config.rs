@@ -99,6 +99,8 @@ pub struct Config {
     /// A dataset rerun also retries rows that failed for good (404, not an
     /// image), not only transient failures (`--retry-failed`).
     pub retry_failed: bool,
+    /// The manifest column holding boxes to blur in each image (`--bbox-col`).
+    pub bbox_col: Option<String>,
     /// Add this list to the dataset in the output folder, in data files
     /// numbered after what is there (`--append`).
     pub append: bool,

@@ -172,7 +172,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     ctx.progress.fetched.inc(fetched.bytes);
     match &ctx.config.mode {
         Mode::Fetch => finish_fetch(ctx, entry, record, temp, &fetched),
-        Mode::Convert(_) => {
+        Mode::Convert(settings) => {
             // A body pixmill reads but cannot write (HEIC, JPEG XL) becomes
             // JPEG; one it cannot read fails naming its format.
             let sniffed = crate::input::sniff_file(&temp);
@@ -185,7 +185,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
             let format = match entry
                 .format
                 .map(Ok)
-                .unwrap_or(sniffed.map(crate::output_format::from_content))
+                .unwrap_or(sniffed.map(|f| crate::output_format::from_content(settings, f)))
             {
                 Ok(f) => f,
                 Err(e) => {

@@ -86,6 +86,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         stop,
         max_input_size: config.max_input_size,
         hash: config.hash,
+        bbox_col: config.bbox_col.clone(),
     };
     let plan_ctx = PlanContext {
         config,

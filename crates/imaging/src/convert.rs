@@ -51,6 +51,9 @@ pub struct Converter {
     /// libjpeg-turbo's decompressor (`None` if it could not be made:
     /// jpeg-decoder and zune-jpeg then decode).
     turbo: Option<turbojpeg::Decompressor>,
+    /// The current item's regions to blur (`--bbox-col`), in fractions of
+    /// the image as displayed.
+    boxes: Vec<BlurBox>,
 }
 
 impl Converter {
@@ -65,6 +68,7 @@ impl Converter {
             shrink_on_load: true,
             colours: colour::ColourCache::default(),
             turbo: turbojpeg::Decompressor::new().ok(),
+            boxes: Vec::new(),
         }
     }
 
@@ -85,6 +89,20 @@ impl Converter {
     pub fn convert_to(&mut self, input: &[u8], format: Format) -> Result<Converted, ItemError> {
         self.settings.format = Some(format);
         self.convert(input)
+    }
+
+    /// Converts one encoded image to `format`, blurring `boxes` (fractions
+    /// of the image as displayed) strongly before it is resized.
+    pub fn convert_blurred(
+        &mut self,
+        input: &[u8],
+        format: Format,
+        boxes: &[BlurBox],
+    ) -> Result<Converted, ItemError> {
+        self.boxes = boxes.to_vec();
+        let converted = self.convert_to(input, format);
+        self.boxes.clear();
+        converted
     }
 
     /// Converts one encoded image.
@@ -125,6 +143,9 @@ impl Converter {
 
     fn run(&mut self, input: &[u8]) -> Result<Converted, ItemError> {
         let in_format = readable_format(input)?;
+        if self.settings.reencode == Reencode::Never {
+            return self.keep_source(input, in_format);
+        }
         let out_format = self
             .settings
             .format
@@ -168,6 +189,14 @@ impl Converter {
         let (orientation, plan, stored) = self.geometry(&decoded);
         self.check_output_size(plan)?;
         let (full_w, full_h) = decoded.full;
+        if self.settings.reencode == Reencode::IfNeeded
+            && out_format == in_format
+            && warnings.is_empty()
+            && self.shows_the_same(&decoded, orientation, plan)
+        {
+            let (w, h) = oriented(full_w, full_h, orientation);
+            return Ok(source_kept(input, in_format, (w, h), warnings));
+        }
         let had_profile = decoded.icc.is_some();
         let dest = self.destination_for(out_format, "", &mut warnings)?;
         let coloured = colour::apply(
@@ -260,6 +289,43 @@ impl Converter {
         })
     }
 
+    /// `--reencode never`: the input's own bytes, once they pass the same
+    /// checks and decode as a conversion would (filters, truncation, the
+    /// pixel limit).
+    fn keep_source(&mut self, input: &[u8], in_format: Format) -> Result<Converted, ItemError> {
+        self.check_filters(input, in_format)?;
+        let mut warnings = Vec::new();
+        if in_format == Format::Jpeg {
+            warnings.extend(self.check_jpeg(input)?);
+        }
+        if let Some(reason) = anim::truncation(input, in_format) {
+            return Err(ItemError::new(ErrorClass::Decode, reason));
+        }
+        let decoded = self.decode(input, in_format, &mut warnings)?;
+        let orientation = self.orientation(decoded.orientation);
+        let (w, h) = oriented(decoded.full.0, decoded.full.1, orientation);
+        Ok(source_kept(input, in_format, (w, h), warnings))
+    }
+
+    /// `--reencode if-needed`: whether an output encoded afresh would show
+    /// what the input shows, at its size: no resize, crop, padding or
+    /// rotation, no colour conversion, no blur.
+    fn shows_the_same(&self, d: &Decoded, orientation: Orientation, plan: plan::Plan) -> bool {
+        let (w, h) = oriented(d.full.0, d.full.1, orientation);
+        let no_colour_change = match self.settings.colour {
+            ColourMode::Keep => true,
+            _ => d.icc.is_none() && d.cicp.is_none_or(|c| c.is_srgb_like()),
+        };
+        orientation == Orientation::NoTransforms
+            && (plan.width, plan.height) == (w, h)
+            && plan.crop.is_none()
+            && plan.canvas.is_none()
+            && plan.window.is_none()
+            && no_colour_change
+            && matches!(self.destination, Ok(None))
+            && self.boxes.is_empty()
+    }
+
     /// Resize (with a centred crop), orient, cut the window another crop
     /// places, and pad, as `plan` says. `placed` is where the window went:
     /// found on the first call and kept, so an animation's frames all keep
@@ -273,11 +339,20 @@ impl Converter {
         placed: &mut Option<(u32, u32)>,
     ) -> Result<Pixels, ItemError> {
         let Geometry {
-            full: (full_w, full_h),
-            orientation,
+            full: (mut full_w, mut full_h),
+            mut orientation,
             plan,
-            stored,
+            mut stored,
         } = geometry;
+        let mut px = px;
+        if !self.boxes.is_empty() {
+            // Boxes are placed on the image as displayed: upright first,
+            // blurred at full size, then resized as displayed.
+            px = ops::orient(px, orientation)?;
+            (full_w, full_h) = oriented(full_w, full_h, orientation);
+            (orientation, stored) = (Orientation::NoTransforms, plan);
+            px = ops::blur_boxes(px, &self.boxes);
+        }
         // The plan is in full-size pixels; shrink-on-load may have decoded
         // fewer, so the crop box scales with it.
         let crop = stored.crop.map(|(cw, ch)| {
@@ -704,6 +779,25 @@ impl Converter {
         let (dw, dh) = oriented(d.full.0, d.full.1, o);
         let display = plan::plan(dw, dh, &self.settings);
         (o, display, stored_plan(display, o))
+    }
+}
+
+/// The record of an input kept as it is (`--reencode`).
+fn source_kept(
+    input: &[u8],
+    format: Format,
+    (w, h): (u32, u32),
+    warnings: Vec<String>,
+) -> Converted {
+    Converted {
+        data: input.to_vec(),
+        format,
+        width_in: w,
+        height_in: h,
+        width_out: w,
+        height_out: h,
+        crop: None,
+        warnings,
     }
 }
 

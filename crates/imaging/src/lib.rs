@@ -37,5 +37,6 @@ mod webp_fast;
 pub use convert::{Converted, Converter};
 pub use encode::{EncodeOptions, Subsampling};
 pub use format::{sniff, Format, Sniffed, SNIFF_LEN};
-pub use settings::{Filter, Fit, ResizeSpec, Settings};
+pub use ops::{check_box, BlurBox};
+pub use settings::{Filter, Fit, Reencode, ResizeSpec, Settings};
 pub use smartcrop::{Crop, CropWindow};

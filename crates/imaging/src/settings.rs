@@ -24,6 +24,30 @@ pub enum Fit {
     Outside,
 }
 
+/// When an output is encoded afresh (`--reencode`), or the input's own
+/// bytes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reencode {
+    /// Always decode, transform and encode (the default).
+    #[default]
+    Always,
+    /// Keep the input's bytes when the output would show the same pixels
+    /// at the same size in the same format: no resize, crop, rotation,
+    /// colour conversion or blur to apply, and nothing to warn about.
+    IfNeeded,
+    /// Keep the input's bytes, once they are checked to decode; options
+    /// that change pixels are refused by the caller.
+    Never,
+}
+
+impl Reencode {
+    /// Whether the settings hash leaves it out (its default).
+    pub fn is_always(&self) -> bool {
+        *self == Reencode::Always
+    }
+}
+
 /// The resampling filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -160,6 +184,10 @@ pub struct Settings {
     /// Skip images whose longer side over their shorter is above this.
     #[serde(default)]
     pub max_aspect: Option<f64>,
+    /// `--reencode`. Left out of the serialized form at its default, so
+    /// the settings hash of runs made before it existed stays the same.
+    #[serde(default, skip_serializing_if = "Reencode::is_always")]
+    pub reencode: Reencode,
 }
 
 impl Default for Settings {
@@ -184,6 +212,7 @@ impl Default for Settings {
             keep_metadata: false,
             min_size: None,
             max_aspect: None,
+            reencode: Reencode::Always,
         }
     }
 }

@@ -9,7 +9,7 @@ pub(crate) mod rayon;
 pub(crate) mod worker;
 
 use crate::input::read_input;
-use crate::item::{millis, Job, Record};
+use crate::item::{millis, Entry, Job, Record};
 use crate::report::StageLoad;
 use crate::signal::Stop;
 use crate::store::{Finished, Payload};
@@ -31,6 +31,9 @@ pub(crate) struct JobSpec {
     /// `--hash`: digest the input bytes.
     #[serde(default)]
     pub hash: Option<pixmill_base::hashing::HashAlgo>,
+    /// `--bbox-col`: the item's regions to blur.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boxes: Vec<pixmill_imaging::BlurBox>,
 }
 
 /// What a finished job measured.
@@ -61,7 +64,7 @@ pub(crate) struct JobDone {
 /// returned, and the output store decides where they land.
 pub(crate) fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, ItemError> {
     let data = read_input(&spec.read_from, spec.max_input_size)?;
-    let converted = converter.convert_to(&data, spec.format)?;
+    let converted = converter.convert_blurred(&data, spec.format, &spec.boxes)?;
     Ok(JobDone {
         bytes_in: data.len() as u64,
         bytes_out: converted.data.len() as u64,
@@ -82,6 +85,8 @@ pub(crate) struct CpuContext<'a> {
     pub stop: &'a Stop,
     pub max_input_size: u64,
     pub hash: Option<pixmill_base::hashing::HashAlgo>,
+    /// `--bbox-col`: the manifest column holding each row's boxes to blur.
+    pub bbox_col: Option<String>,
 }
 
 /// What one job came to: bytes for the store, or a failure for the sink.
@@ -108,11 +113,22 @@ pub(crate) fn execute(
         mut record,
     } = job;
     record.worker = Some(worker);
+    let boxes = match boxes_of(&entry, ctx.bbox_col.as_deref()) {
+        Ok(boxes) => boxes,
+        Err(why) => {
+            if staged {
+                let _ = fs::remove_file(&read_from);
+            }
+            let e = ItemError::new(ErrorClass::Manifest, why);
+            return Outcome::Failed(Box::new(record.fail(e).finish(&entry)));
+        }
+    };
     let spec = JobSpec {
         read_from: read_from.clone(),
         format,
         max_input_size: ctx.max_input_size,
         hash: ctx.hash,
+        boxes,
     };
     let result = run(&spec);
     if staged {
@@ -142,6 +158,39 @@ pub(crate) fn execute(
         }
         Err(e) => Outcome::Failed(Box::new(record.fail(e).finish(&entry))),
     }
+}
+
+/// The boxes to blur in `entry`'s image, from its row's `column`: a list
+/// of `[x0, y0, x1, y1]` fractions (JSON, or JSON text in a CSV cell);
+/// empty or missing means none.
+fn boxes_of(entry: &Entry, column: Option<&str>) -> Result<Vec<pixmill_imaging::BlurBox>, String> {
+    use serde_json::Value;
+    let Some(column) = column else {
+        return Ok(Vec::new());
+    };
+    let value = entry
+        .row
+        .as_ref()
+        .and_then(|row| row.extra.columns.get(column));
+    let parsed;
+    let value = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(text)) if text.trim().is_empty() => return Ok(Vec::new()),
+        Some(Value::String(text)) => {
+            parsed = serde_json::from_str::<Value>(text)
+                .map_err(|e| format!("--bbox-col {column}: not a JSON list of boxes: {e}"))?;
+            &parsed
+        }
+        Some(other) => other,
+    };
+    let boxes: Vec<pixmill_imaging::BlurBox> =
+        serde_json::from_value(value.clone()).map_err(|_| {
+            format!("--bbox-col {column}: expected a list of [x0, y0, x1, y1] boxes, got {value}")
+        })?;
+    for b in &boxes {
+        pixmill_imaging::check_box(b).map_err(|why| format!("--bbox-col {column}: {why}"))?;
+    }
+    Ok(boxes)
 }
 
 /// Drops a job the run will not do (it is stopping), cleaning its staged file.

@@ -516,7 +516,7 @@ impl<'a> Planner<'a> {
         let Mode::Convert(settings) = &self.config.mode else {
             return Ok(None);
         };
-        if let Some(f) = output_format::from_flag_or_name(settings.format, rel) {
+        if let Some(f) = output_format::from_flag_or_name(settings, rel) {
             return Ok(Some(f));
         }
         if url {
@@ -527,7 +527,7 @@ impl<'a> Planner<'a> {
             Some(f) => f,
             None => crate::input::sniff_file(Path::new(&raw.input))?,
         };
-        Ok(Some(output_format::from_content(sniffed)))
+        Ok(Some(output_format::from_content(settings, sniffed)))
     }
 }
 
