@@ -4,6 +4,17 @@
 #
 # usage: bench/dataset.sh [N=1000] [ROUNDS=3] [LATENCY_MS=50]
 #
+# Large lists over many sites: HOSTS=K spreads the rows over K host
+# addresses (127.0.0.1, 127.0.0.2, ... served by multihost_server.py, which
+# answers loopback clients only), and an N above CORPUS_MAX (1000) repeats
+# the corpus's images under distinct URLs (another host, or a query), so
+#   HOSTS=1000 bench/dataset.sh 100000 1
+# is a 100,000-row list over 1000 sites without 100,000 files on disk.
+#
+# VARIANTS="never if-needed" adds pixmill runs with --reencode never (the
+# downloaded bytes kept, checked to decode; no resize) and if-needed (same
+# resize as the main run) beside the main one, for the re-encoding cost.
+#
 # Both tools get equivalent settings and no network tuning:
 #   img2dataset --input_format csv --url_col url --caption_col caption
 #     --save_additional_columns '["source_id"]' --output_format webdataset
@@ -42,6 +53,9 @@ PER_SHARD=${PER_SHARD:-250}
 PORT=${PORT:-8731}
 CACHE=${CACHE:-$HOME/.cache/pixmill-bench}
 PEERS=${PEERS:-"img2dataset img2dataset-p$(nproc)"}
+HOSTS=${HOSTS:-1}
+CORPUS_MAX=${CORPUS_MAX:-1000}
+VARIANTS=${VARIANTS:-}
 MD=${OUT:-$BENCH_DIR/results-dataset-$(date -u +%Y%m%d-%H%M).md}
 export NO_ALBUMENTATIONS_UPDATE=1
 
@@ -62,7 +76,8 @@ fi
 I2D_VERSION=$("$PY" -c 'import importlib.metadata as m; print(m.version("img2dataset"))')
 
 # ---- corpus: web-sized images and a CSV (cached per N) -------------------
-CORPUS=$CACHE/corpus-$N
+CORPUS_N=$N; [ "$N" -le "$CORPUS_MAX" ] || CORPUS_N=$CORPUS_MAX
+CORPUS=$CACHE/corpus-$CORPUS_N
 if [ ! -s "$CORPUS/list.csv" ]; then
   PHOTOS=${PHOTOS:-}
   for d in /work/corpus /tmp/corpus; do
@@ -75,16 +90,31 @@ if [ ! -s "$CORPUS/list.csv" ]; then
   fi
   note "making $N web-sized image URLs from $PHOTOS into $CORPUS"
   rm -rf "$CORPUS.tmp"
-  "$PY" "$BENCH_DIR/dataset_corpus.py" "$PHOTOS" "$CORPUS.tmp" "$N" "$PORT" >&2
+  "$PY" "$BENCH_DIR/dataset_corpus.py" "$PHOTOS" "$CORPUS.tmp" "$CORPUS_N" "$PORT" >&2
   mv "$CORPUS.tmp" "$CORPUS"
 fi
 LIST=$SCRATCH/list.csv
-sed "s#http://127.0.0.1:[0-9]*/#http://127.0.0.1:$PORT/#" "$CORPUS/list.csv" >"$LIST"
+# Row j of N: the corpus's row j mod C, on host 127.0.h/250.(h mod 250 + 1)
+# with h = j mod HOSTS, and ?r=j/C when the corpus repeats.
+awk -F, -v OFS=, -v n="$N" -v hosts="$HOSTS" -v port="$PORT" '
+  NR == 1 { print; next }
+  { row[c++] = $0 }
+  END {
+    for (j = 0; j < n && c > 0; j++) {
+      line = row[j % c]; h = j % hosts
+      host = "127.0." int(h / 250) "." (h % 250 + 1)
+      sub(/http:\/\/127\.0\.0\.1:[0-9]*\//, "http://" host ":" port "/", line)
+      if (j >= c) sub(/,/, "?r=" int(j / c) ",", line)
+      print line
+    }
+  }' "$CORPUS/list.csv" >"$LIST"
 ROWS=$(($(wc -l <"$LIST") - 1))
 cat "$CORPUS"/files/* >/dev/null   # warm the page cache
 
 # ---- server --------------------------------------------------------------
-python3 "$BENCH_DIR/slow_server.py" "$CORPUS/files" "$PORT" --latency "$LATENCY" &
+SERVER_PY=$BENCH_DIR/slow_server.py
+[ "$HOSTS" -le 1 ] || SERVER_PY=$BENCH_DIR/multihost_server.py
+python3 "$SERVER_PY" "$CORPUS/files" "$PORT" --latency "$LATENCY" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 first=$(sed -n 2p "$LIST" | cut -d, -f1)
@@ -99,6 +129,15 @@ run_tool() {   # LABEL OUTDIR LOG: prints "WALL PSS_MB RSS_MB EXIT CPU_S"
       "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
         --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \
         --fit outside --enlarge -f jpeg --quality 95 --subsampling 420 --hash sha256 -q ;;
+    pixmill-if-needed)
+      "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
+        --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \
+        --fit outside --enlarge --quality 95 --subsampling 420 --hash sha256 -q \
+        --reencode if-needed ;;
+    pixmill-never)
+      "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
+        --output-format webdataset --samples-per-file "$PER_SHARD" --hash sha256 -q \
+        --reencode never ;;
     img2dataset*)
       [ "$label" = img2dataset ] || procs=(--processes_count "${label#img2dataset-p}")
       "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$VENV/bin/img2dataset" \
@@ -110,7 +149,9 @@ run_tool() {   # LABEL OUTDIR LOG: prints "WALL PSS_MB RSS_MB EXIT CPU_S"
   esac
 }
 
-LABELS=(pixmill $PEERS)
+LABELS=(pixmill)
+for v in $VARIANTS; do LABELS+=("pixmill-$v"); done
+LABELS+=($PEERS)
 mkdir -p "$SCRATCH/res" "$SCRATCH/logs"
 echo "uptime before: $(uptime)"
 UPTIME_BEFORE=$(uptime)
@@ -124,10 +165,11 @@ for ((r = 0; r < ROUNDS; r++)); do
     problem=""
     # pixmill exits 1 when some items failed (the 404 rows), the rest done;
     # the sample and metadata counts below check that nothing else failed.
-    if [ "$rc" != 0 ] && ! { [ "$label" = pixmill ] && [ "$rc" = 1 ]; }; then
+    if [ "$rc" != 0 ] && ! { [[ $label == pixmill* ]] && [ "$rc" = 1 ]; }; then
       problem="exit $rc: $(grep -v '\.tar:' "$log" | tail -n 2 | tr '\n' ' ' | cut -c1-160)"
     fi
-    if ok=$("$PY" "$BENCH_DIR/dataset_check.py" "$out" "$ROWS" "$SIDE" 2>"$SCRATCH/check.err"); then :; else
+    side=$SIDE; [ "$label" != pixmill-never ] || side=0   # sizes as downloaded
+    if ok=$("$PY" "$BENCH_DIR/dataset_check.py" "$out" "$ROWS" "$side" 2>"$SCRATCH/check.err"); then :; else
       ok=0; problem="$problem $(head -c 200 "$SCRATCH/check.err")"
     fi
     echo "$wall $pss $rss $ok $cpu" >>"$SCRATCH/res/$label"
@@ -151,7 +193,7 @@ read -r pw _ < <(col pixmill 1); read -r pp _ < <(col pixmill 2); read -r pc _ <
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/^Mem:/ { print $2 " GB RAM" }')"
   echo "- pixmill: $("$PIXMILL" --version | head -n 1) (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')); img2dataset $I2D_VERSION"
-  echo "- workload: $ROWS URLs on 127.0.0.1 (slow_server.py, $LATENCY ms latency), one in 50 a 404; web-sized JPEG/PNG (longest side 300-1600 px); shorter side to $SIDE px, JPEG q95 4:2:0, $PER_SHARD samples per tar, $ROUNDS alternating rounds"
+  echo "- workload: $ROWS URLs over $HOSTS loopback host address(es) (slow_server.py, $LATENCY ms latency), one in 50 a 404; web-sized JPEG/PNG (longest side 300-1600 px); shorter side to $SIDE px, JPEG q95 4:2:0, $PER_SHARD samples per tar, $ROUNDS alternating rounds"
   echo "- uptime before: \`$UPTIME_BEFORE\`"
   echo "- uptime after: \`$(uptime)\`"
   echo

@@ -410,20 +410,42 @@ fn lock(root: &Path, shard: Option<(u64, u64)>) -> Result<File, String> {
                 pixmill_base::io_reason(&e)
             )
         })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(format!(
+    match try_lock(&file) {
+        Ok(true) => Ok(file),
+        Ok(false) => Err(format!(
             "another pixmill run is writing a dataset into {} (it holds {}); \
              wait for it to end, or write to another folder (--shard runs may share one)",
             root.display(),
             path.display()
         )),
-        Err(fs::TryLockError::Error(e)) => Err(format!(
+        Err(e) => Err(format!(
             "cannot lock {}: {}",
             path.display(),
             pixmill_base::io_reason(&e)
         )),
     }
+}
+
+/// An exclusive `flock` on `file` without waiting: false when another
+/// process holds it.
+#[cfg(unix)]
+fn try_lock(file: &File) -> io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a descriptor this `File` owns; no memory is passed.
+    let done = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if done == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EWOULDBLOCK) => Ok(false),
+        _ => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_file: &File) -> io::Result<bool> {
+    Ok(true)
 }
 
 impl OutputStore for DatasetStore<'_> {
