@@ -3,3 +3,5 @@
 
 mod adaptive;
 mod fetch;
+mod gated;
+mod polite;

@@ -195,7 +195,9 @@ pub(crate) fn raw_bytes(raw: &str) -> Vec<u8> {
 }
 
 impl Record {
-    /// A record for `entry` with nothing measured yet.
+    /// A record for `entry` with nothing measured yet. A login written in
+    /// a URL (`http://user:pw@host/`) is replaced by `***` in everything the
+    /// record shows: stdout, stderr, `--report`, dry runs, dataset metadata.
     pub(crate) fn new(entry: &Entry, status: Status) -> Record {
         Record {
             output: Some(entry.output.display().to_string()),
@@ -205,7 +207,7 @@ impl Record {
                 Input::Url(_) => None,
             },
             url: match &entry.input {
-                Input::Url(u) => Some(u.clone()),
+                Input::Url(u) => Some(redact(u)),
                 Input::Path(_) => None,
             },
             reason: entry.redo.map(String::from),
@@ -214,13 +216,13 @@ impl Record {
                 .as_ref()
                 .map_or_else(Vec::new, |row| row.extra.warnings.clone()),
             row: entry.row.clone().map(RowRef),
-            ..Record::blank(entry.label.clone(), status)
+            ..Record::blank(redact(&entry.label), status)
         }
     }
 
     /// A failure before an output was decided (bad manifest line, missing file).
     pub(crate) fn failed_input(label: String, error: ItemError) -> Record {
-        Record::blank(label, Status::Ok).fail(error)
+        Record::blank(redact(&label), Status::Ok).fail(error)
     }
 
     fn blank(input: String, status: Status) -> Record {
@@ -271,6 +273,11 @@ impl Record {
         self.ms = millis(entry.started.elapsed());
         self
     }
+}
+
+/// `text` with any login in a URL replaced by `***`.
+fn redact(text: &str) -> String {
+    pixmill_fetch::redact_url(text).into_owned()
 }
 
 pub(crate) fn millis(d: std::time::Duration) -> u64 {
