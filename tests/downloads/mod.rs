@@ -4,4 +4,5 @@
 mod adaptive;
 mod fetch;
 mod gated;
+mod partial;
 mod polite;

@@ -14,7 +14,7 @@ use crate::store::{resume, Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_base::hashing::{Checksum, HashAlgo};
-use pixmill_fetch::{FetchFailure, Fetched, Fetcher};
+use pixmill_fetch::{FetchFailure, Fetched, Fetcher, Partial};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -132,13 +132,29 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     let checks = expected_digests(&entry, &ctx.config.source.columns.hash_columns);
     record.warnings.extend(checks.missing);
     let started = Instant::now();
-    let result = fetcher.fetch_if_changed(
-        &url,
-        &temp,
-        &checks.digests,
-        entry.revalidate.as_ref(),
-        ctx.stop.flag(),
-    );
+    // A download that a rerun can continue if it is cut short; an ordinary
+    // temp when another live run owns this output's partial file.
+    let partial = crate::output::partial::claim(&entry.output);
+    let result = match &partial {
+        Some(files) => fetcher.fetch_partial(
+            &url,
+            Partial {
+                data: &files.data,
+                sidecar: &files.sidecar,
+            },
+            &checks.digests,
+            entry.revalidate.as_ref(),
+            ctx.stop.flag(),
+        ),
+        None => fetcher.fetch_if_changed(
+            &url,
+            &temp,
+            &checks.digests,
+            entry.revalidate.as_ref(),
+            ctx.stop.flag(),
+        ),
+    };
+    let temp = partial.map_or(temp, |files| files.data);
     record.fetch_ms = Some(millis(started.elapsed()));
     let fetched = match result {
         Ok(fetched) => fetched,
@@ -171,6 +187,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     }
     entry.provenance.input = InputId::Url(fetched.validators.clone());
     record.bytes_in = Some(fetched.bytes);
+    record.resumed_from = fetched.resumed_from;
     record.warnings.extend(fetched.warnings.iter().cloned());
     ctx.progress.fetched.inc(fetched.bytes);
     match &ctx.config.mode {

@@ -147,6 +147,10 @@ pub(crate) struct Record {
     pub crop: Option<pixmill_imaging::CropWindow>,
     /// Time spent downloading (all attempts).
     pub fetch_ms: Option<u64>,
+    /// The download continued a partial file (left by a run cut short, or
+    /// an attempt) from this byte; omitted when it came whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<u64>,
     /// Time spent in the CPU stage (read, decode, transform, encode, write).
     pub cpu_ms: Option<u64>,
     /// From planning to the end of the item, queue waits included.
@@ -244,6 +248,7 @@ impl Record {
             height_out: None,
             crop: None,
             fetch_ms: None,
+            resumed_from: None,
             cpu_ms: None,
             ms: 0,
             worker: None,

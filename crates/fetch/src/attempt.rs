@@ -2,6 +2,7 @@
 //! body into the destination file, classifying every way that can fail.
 
 use super::body::{Body, Encoding};
+use super::partial::{self, Partial, Resume};
 use super::retry::parse_retry_after;
 use super::FetchSettings;
 use crate::ratelimit::RateLimiter;
@@ -11,9 +12,9 @@ use pixmill_base::hashing::{Checksum, Running};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{
     HeaderMap, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, ETAG, IF_MODIFIED_SINCE,
-    IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+    IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
 };
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,6 +67,8 @@ pub(crate) struct Success {
     pub validators: Validators,
     /// What the record must say about the saved body (an encoding kept).
     pub warnings: Vec<String>,
+    /// The first byte this attempt sent, when it continued a partial body.
+    pub resumed_from: Option<u64>,
 }
 
 /// Everything one attempt needs; borrowed from the fetch loop.
@@ -74,6 +77,8 @@ pub(crate) struct Attempt<'a> {
     pub settings: &'a FetchSettings,
     pub url: &'a url::Url,
     pub dest: &'a Path,
+    /// `dest` may hold a partial body to continue (see [`Partial`]).
+    pub partial: Option<Partial<'a>>,
     /// Digests the body must have, already validated (lowercase hex).
     pub checks: &'a [Checksum],
     /// The run's `--limit-rate`, shared by every thread.
@@ -85,9 +90,14 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    pub(crate) fn run(&self) -> Result<Success, Failure> {
+    pub(crate) fn run(&self, resume: Option<&Resume>) -> Result<Success, Failure> {
         let timeout = self.request_timeout();
         let mut request = self.client.get(self.url.clone());
+        if let Some(r) = resume {
+            request = request
+                .header(RANGE, format!("bytes={}-", r.offset))
+                .header(IF_RANGE, r.validator.as_str());
+        }
         if let Some(t) = timeout {
             request = request.timeout(t);
         }
@@ -126,7 +136,14 @@ impl Attempt<'_> {
                 validators,
                 latency,
                 warnings,
+                resumed_from: None,
             });
+        }
+        if status == 416 && resume.is_some() {
+            // The partial body is not a prefix of what the server has now.
+            self.start_over();
+            let msg = "HTTP 416 to a resumed download: starting over";
+            return Err(Failure::new(ErrorClass::Http, msg, Retry::Yes).with_status(status));
         }
         if !response.status().is_success() {
             return Err(status_failure(&response));
@@ -145,9 +162,12 @@ impl Attempt<'_> {
         let expected = response.content_length();
         let encoding =
             Encoding::of(headers).unless_the_file_is_gzip(self.url, content_type.as_deref());
+        let offset = self
+            .continue_from(status, headers, resume, &encoding)
+            .map_err(|f| f.with_status(status))?;
         let bytes = self
-            .check_announced_size(expected, &encoding)
-            .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some()))
+            .check_announced_size(expected.map(|len| len + offset), &encoding)
+            .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some(), offset))
             .map_err(|f| f.with_status(status))?;
         Ok(Success {
             latency,
@@ -157,7 +177,50 @@ impl Attempt<'_> {
             content_disposition,
             validators,
             warnings: warnings.into_iter().chain(encoding.warning()).collect(),
+            resumed_from: (offset > 0).then_some(offset),
         })
+    }
+
+    /// Where the body goes on in `dest`: after the partial body for a 206
+    /// that starts where it ends, from 0 for a 200. Before any byte is
+    /// read, the sidecar learns the validator that a later attempt's
+    /// `If-Range` will carry (or that there is none), so a kill mid-body
+    /// leaves a partial body that can be continued.
+    fn continue_from(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        resume: Option<&Resume>,
+        encoding: &Encoding,
+    ) -> Result<u64, Failure> {
+        let Some(partial) = self.partial else {
+            return Ok(0);
+        };
+        let offset = match (status, resume) {
+            (206, Some(r)) if partial::range_start(headers) == Some(r.offset) => r.offset,
+            (206, _) => {
+                self.start_over();
+                let msg = "the server sent a range that was not asked for";
+                return Err(Failure::new(ErrorClass::Fetch, msg, Retry::Yes));
+            }
+            _ => 0,
+        };
+        let validator = partial::validator_of(headers, *encoding != Encoding::Identity);
+        if partial::write_validator(partial.sidecar, validator.as_deref()).is_err() {
+            // Without a sidecar the body cannot be continued; it can still
+            // be downloaded.
+            let _ = std::fs::remove_file(partial.sidecar);
+        }
+        Ok(offset)
+    }
+
+    /// Drops the partial body and its validator: the next attempt fetches
+    /// the whole body.
+    fn start_over(&self) {
+        let _ = std::fs::remove_file(self.dest);
+        if let Some(p) = self.partial {
+            let _ = partial::write_validator(p.sidecar, None);
+        }
     }
 
     /// What gated hosts ask for: `-H` and `--referer` headers, the cookies
@@ -272,13 +335,20 @@ impl Attempt<'_> {
         expected: Option<u64>,
         encoding: &Encoding,
         deadline_bound: bool,
+        offset: u64,
     ) -> Result<u64, Failure> {
-        let file = File::create(self.dest).map_err(|e| self.write_failure(&e))?;
+        let mut hashers: Vec<Running> = self.checks.iter().map(|c| c.algo.start()).collect();
+        let file = if offset == 0 {
+            File::create(self.dest)
+        } else {
+            self.hash_prefix(offset, &mut hashers)?;
+            OpenOptions::new().append(true).open(self.dest)
+        };
+        let file = file.map_err(|e| self.write_failure(&e))?;
         let mut out = BufWriter::with_capacity(BUF_SIZE, file);
         let mut buf = vec![0u8; BUF_SIZE];
         let chunk = self.rate.map_or(BUF_SIZE, |r| r.chunk(BUF_SIZE));
-        let mut hashers: Vec<Running> = self.checks.iter().map(|c| c.algo.start()).collect();
-        let mut total: u64 = 0;
+        let mut total: u64 = offset;
         let mut speed = SpeedWindow::new(self.settings);
         let mut body = Body::new(response, encoding);
         loop {
@@ -321,6 +391,30 @@ impl Attempt<'_> {
         out.flush().map_err(|e| self.write_failure(&e))?;
         self.verify(hashers)?;
         Ok(total)
+    }
+
+    /// Feeds the partial body's `offset` bytes to the digests, so they
+    /// check the whole file.
+    fn hash_prefix(&self, offset: u64, hashers: &mut [Running]) -> Result<(), Failure> {
+        let mut file = File::open(self.dest).map_err(|e| self.write_failure(&e))?;
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut left = offset;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = file
+                .read(&mut buf[..want])
+                .map_err(|e| self.write_failure(&e))?;
+            if n == 0 {
+                self.start_over();
+                let msg = "the partial file shrank while it was resumed";
+                return Err(Failure::new(ErrorClass::Write, msg, Retry::Yes));
+            }
+            for h in hashers.iter_mut() {
+                h.update(&buf[..n]);
+            }
+            left -= n as u64;
+        }
+        Ok(())
     }
 
     fn check_cancel_and_deadline(&self) -> Result<(), Failure> {
@@ -533,6 +627,15 @@ pub(crate) fn max_time_failure(settings: &FetchSettings) -> Failure {
         format!("max-time{t} exceeded"),
         Retry::No,
     )
+}
+
+/// Whether a partial body left by this failure is worth continuing: one
+/// cut short (a reset, a stall, a timeout, an interrupt), not one refused
+/// (404, a checksum, a size limit), whose bytes no later attempt wants.
+pub(crate) fn worth_continuing(failure: &Failure) -> bool {
+    failure.retry != Retry::No
+        || failure.error.class == ErrorClass::Timeout
+        || failure.error.message == "cancelled"
 }
 
 pub(crate) fn cancelled() -> Failure {

@@ -18,6 +18,7 @@ mod dns;
 pub mod fuzzing;
 mod hostlimit;
 mod netrc;
+mod partial;
 mod ratelimit;
 mod retry;
 mod robots;
@@ -27,6 +28,7 @@ mod tests;
 pub use address::{classify, AddressKind, AddressPolicy};
 pub use cookies::{load_cookies, parse_cookies, Cookie};
 pub use netrc::{load_netrc, parse_netrc, NetrcLogin};
+pub use partial::Partial;
 
 use adaptive::{Signal, Window};
 use attempt::{Attempt, Failure, Retry};
@@ -177,6 +179,9 @@ pub struct Fetched {
     /// What the record must say about the saved body (an encoding that was
     /// not undone).
     pub warnings: Vec<String>,
+    /// The body continued a partial file from this byte on (a 206 answer to
+    /// `Range`); `None` when it came whole.
+    pub resumed_from: Option<u64>,
 }
 
 /// A failed download, with what the report needs.
@@ -296,25 +301,67 @@ impl Fetcher {
         known: Option<&Validators>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        let result = self.fetch_inner(url, dest, checks, known, cancel);
-        if result.is_err() {
+        let result = self.fetch_inner(url, dest, None, checks, known, cancel);
+        result.map_err(|(failure, _)| {
             remove_quietly(dest);
-        }
-        result
+            failure
+        })
     }
 
-    fn fetch_inner(
+    /// As [`Fetcher::fetch_if_changed`], into `partial.data`, which an
+    /// earlier attempt or run may have begun: when its sidecar names the
+    /// validator the partial body came with, the rest is asked for with
+    /// `Range` and `If-Range` (a changed file, or a server without ranges,
+    /// answers 200 and the body starts over). After a failure a later
+    /// attempt could continue from (a cut body, a timeout, a reset, a
+    /// cancel), the partial body and its sidecar are kept; after any other,
+    /// both are removed. On success the sidecar is removed and
+    /// `partial.data` holds the whole body.
+    pub fn fetch_partial(
         &self,
         url: &str,
-        dest: &Path,
+        partial: Partial,
         checks: &[Checksum],
         known: Option<&Validators>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        let before_any_attempt = |error| FetchFailure {
-            error,
-            http_status: None,
-            attempts: 0,
+        let result = self.fetch_inner(url, partial.data, Some(partial), checks, known, cancel);
+        match result {
+            Ok(done) => {
+                remove_quietly(partial.sidecar);
+                Ok(done)
+            }
+            Err((failure, keep)) => {
+                // Without a validator no later request could continue it.
+                if !keep || partial::resume_point(&partial).is_none() {
+                    remove_quietly(partial.data);
+                    remove_quietly(partial.sidecar);
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// The fetch loop; a failure comes with whether a partial body worth
+    /// continuing was kept.
+    fn fetch_inner(
+        &self,
+        url: &str,
+        dest: &Path,
+        partial: Option<Partial>,
+        checks: &[Checksum],
+        known: Option<&Validators>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, (FetchFailure, bool)> {
+        // A partial body from an earlier run stays for a later one.
+        let kept = partial.is_some();
+        let before_any_attempt = |error| {
+            let failure = FetchFailure {
+                error,
+                http_status: None,
+                attempts: 0,
+            };
+            (failure, kept)
         };
         let url = parse_url(url).map_err(before_any_attempt)?;
         let checks = checks
@@ -345,6 +392,7 @@ impl Fetcher {
             settings: &self.settings,
             url: &url,
             dest,
+            partial,
             checks: &checks,
             rate: self.rate.as_ref(),
             cancel,
@@ -353,30 +401,44 @@ impl Fetcher {
         };
         let mut attempts = 0;
         let mut last: Option<Failure> = None;
+        // Whether the partial body left by the last attempt is worth
+        // continuing (true before any: what an earlier run left).
+        let mut keep = kept;
         loop {
             let mut permit = match self.limiter.acquire(&host, cancel, deadline) {
                 Ok(permit) => permit,
-                Err(refused) => return Err(self.refused(refused, last, attempts)),
+                Err(refused) => return Err((self.refused(refused, last, attempts), keep)),
             };
             attempts += 1;
-            let outcome = attempt.run();
+            let resume = partial.as_ref().and_then(partial::resume_point);
+            let outcome = attempt.run(resume.as_ref());
             permit.report(load_signal(&outcome));
             drop(permit);
             let failure = match outcome {
                 Ok(done) => return Ok(fetched(done, attempts)),
                 Err(failure) => failure,
             };
-            // No partial file lingers through the backoff (or a Ctrl-C in it).
-            remove_quietly(dest);
+            // A body cut short is kept for the next attempt (or run) to
+            // continue; otherwise no partial file lingers through the
+            // backoff (or a Ctrl-C in it).
+            keep = partial.is_some() && attempt::worth_continuing(&failure);
+            if !keep {
+                remove_quietly(dest);
+                if let Some(p) = &partial {
+                    let _ = partial::write_validator(p.sidecar, None);
+                }
+            }
             let Some(delay) = self.retry_delay(&failure, attempts) else {
-                return Err(finish(failure, attempts));
+                return Err((finish(failure, attempts), keep));
             };
             let wake = Instant::now().checked_add(delay);
             if deadline.is_some_and(|d| wake.map_or(true, |w| w >= d)) {
-                return Err(self.refused(Refused::Deadline, Some(failure), attempts));
+                let failure = self.refused(Refused::Deadline, Some(failure), attempts);
+                return Err((failure, keep));
             }
             if !retry::sleep_unless_cancelled(delay, cancel) {
-                return Err(self.refused(Refused::Cancelled, Some(failure), attempts));
+                let failure = self.refused(Refused::Cancelled, Some(failure), attempts);
+                return Err((failure, keep));
             }
             last = Some(failure);
         }
@@ -436,6 +498,7 @@ fn fetched(done: attempt::Success, attempts: u32) -> Fetched {
         content_disposition: done.content_disposition,
         validators: done.validators,
         warnings: done.warnings,
+        resumed_from: done.resumed_from,
     }
 }
 
