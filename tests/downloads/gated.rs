@@ -177,3 +177,44 @@ fn bad_gate_options_are_usage_errors() {
         assert!(!dir.path().join("dl").exists(), "{args:?}");
     }
 }
+
+#[test]
+fn convert_downloads_with_the_same_headers_and_address_rules() {
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(gradient(32, 24)),
+        image::ImageFormat::Png,
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let server = Server::with(move |req| {
+        kept.lock().unwrap().push(req.clone());
+        Some(Reply::ok(png.clone()).header("Content-Type", "image/png"))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let convert = |extra: &[&str]| {
+        pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "-o", "out", "-q", "--format", "jpeg"])
+            .args(extra)
+            .arg(server.url("/photo.png"))
+            .output()
+            .unwrap()
+    };
+    let refused = convert(&["--deny-private"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refused to connect to 127.0.0.1"),
+        "{stderr}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "the server saw a request");
+
+    let done = convert(&["-H", "X-Api-Key: k-7", "--referer", "https://r.example/"]);
+    assert_eq!(done.status.code(), Some(0));
+    assert_eq!(dims(&dir.path().join("out/photo.jpg")), (32, 24));
+    assert_eq!(header(&seen, 0, "X-Api-Key").as_deref(), Some("k-7"));
+    assert_eq!(
+        header(&seen, 0, "Referer").as_deref(),
+        Some("https://r.example/")
+    );
+}
