@@ -125,7 +125,7 @@ pub struct InputArgs {
     pub follow: bool,
 
     /// Also take hidden files and folders (names starting with `.`) while walking.
-    #[arg(short = 'H', long)]
+    #[arg(long)]
     pub hidden: bool,
 
     /// Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`;
@@ -140,6 +140,10 @@ pub struct InputArgs {
     /// The column holding each image's caption (default: caption, when present).
     #[arg(long, value_name = "NAME")]
     pub caption_col: Option<String>,
+
+    /// A column holding a digest downloads must have, and its algorithm (md5, sha1, sha256, sha512); repeatable. Columns named md5, sha1, sha256 and sha512 are checked without it.
+    #[arg(long, value_name = "NAME:ALGO")]
+    pub hash_col: Vec<String>,
 
     /// Longest manifest line, CSV/TSV row or parquet row's text (e.g. 4M); a longer one fails alone, with its line number, and is never held in memory.
     #[arg(long, default_value = "1M", value_name = "SIZE")]
@@ -378,9 +382,49 @@ pub struct NetArgs {
     #[arg(
         long,
         value_name = "LIST",
-        default_value = "noai,noimageai,noindex,noimageindex"
+        default_value = "noai,noimageai,noindex,noimageindex,noml"
     )]
     pub disallowed_header_directives: String,
+
+    /// Send this header with every request, as `Name: value` (repeatable). Authorization and Cookie are not sent on after a redirect to another host.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// Send this Referer header with every request.
+    #[arg(long, value_name = "URL")]
+    pub referer: Option<String>,
+
+    /// Send the cookies of this Netscape cookie file (as curl, wget and aria2c read) to the hosts they belong to.
+    #[arg(long, value_name = "FILE")]
+    pub load_cookies: Option<PathBuf>,
+
+    /// Send logins from ~/.netrc as Basic auth (a login in the URL wins).
+    #[arg(long)]
+    pub netrc: bool,
+
+    /// Send logins from this netrc file as Basic auth.
+    #[arg(long, value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
+
+    /// Cap the whole run's download rate, in bytes per second (e.g. 500K, 2M).
+    #[arg(long, value_name = "RATE")]
+    pub limit_rate: Option<String>,
+
+    /// Skip URLs that their host's robots.txt disallows (fetched once per host; a 4xx robots.txt allows all, a 5xx or unreachable one disallows all).
+    #[arg(long)]
+    pub respect_robots_txt: bool,
+
+    /// Also refuse to connect to loopback, private (RFC 1918), CGNAT, unique local (fc00::/7) and unspecified addresses.
+    #[arg(long)]
+    pub deny_private: bool,
+
+    /// Allow connections to link-local addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254: where clouds serve instance credentials), refused by default.
+    #[arg(long)]
+    pub allow_link_local: bool,
+
+    /// Protocols a redirect may lead to: `https` refuses a redirect from https to http (default: http,https, and such a downgrade is noted in the record).
+    #[arg(long, value_name = "PROTOCOLS", default_value = "http,https")]
+    pub proto_redir: String,
 
     /// Stop downloads as their body passes this size (e.g. 50M; `convert` stops them at --max-input-size unless this is lower).
     #[arg(long, value_name = "SIZE")]

@@ -104,6 +104,8 @@ fn common(
     if net.io_threads == 0 || net.per_host == Some(0) {
         return Err(usage("--io-threads and --per-host must be at least 1"));
     }
+    let headers = request_headers(&net)?;
+    let netrc = netrc_logins(&net)?;
     let fetch = FetchSettings {
         retries: net.retries,
         connect_timeout: parse_duration(&net.connect_timeout, "--connect-timeout")?,
@@ -136,6 +138,28 @@ fn common(
             .map(|d| d.trim().to_ascii_lowercase())
             .filter(|d| !d.is_empty())
             .collect(),
+        headers,
+        cookies: match &net.load_cookies {
+            Some(path) => pixmill_fetch::load_cookies(path).map_err(|why| {
+                usage(format!(
+                    "cannot use --load-cookies {}: {why}",
+                    path.display()
+                ))
+            })?,
+            None => Vec::new(),
+        },
+        netrc,
+        limit_rate: net
+            .limit_rate
+            .as_deref()
+            .map(|s| parse_size(s, "--limit-rate"))
+            .transpose()?,
+        respect_robots: net.respect_robots_txt,
+        addresses: pixmill_fetch::AddressPolicy {
+            allow_link_local: net.allow_link_local,
+            deny_private: net.deny_private,
+        },
+        https_only_redirects: proto_redir(&net.proto_redir)?,
         ..FetchSettings::default()
     };
     if let Some(path) = &fetch.cacert {
@@ -197,6 +221,75 @@ fn common(
     })
 }
 
+/// `-H` and `--referer`, checked.
+fn request_headers(net: &cli::NetArgs) -> Result<Vec<(String, String)>, Error> {
+    let mut headers = Vec::new();
+    for text in &net.headers {
+        let header = pixmill_fetch::parse_header(text).map_err(|why| {
+            usage(format!(
+                "invalid -H/--header: {why} (hidden files while walking: --hidden)"
+            ))
+        })?;
+        headers.push(header);
+    }
+    if let Some(referer) = &net.referer {
+        let header = pixmill_fetch::parse_header(&format!("Referer: {referer}"))
+            .map_err(|why| usage(format!("invalid --referer: {why}")))?;
+        headers.push(header);
+    }
+    Ok(headers)
+}
+
+/// `--netrc` (`~/.netrc`) and `--netrc-file`: a file asked for must be
+/// readable.
+fn netrc_logins(net: &cli::NetArgs) -> Result<Vec<pixmill_fetch::NetrcLogin>, Error> {
+    let path = match (&net.netrc_file, net.netrc) {
+        (Some(path), _) => path.clone(),
+        (None, true) => match std::env::var_os("HOME") {
+            Some(home) => std::path::PathBuf::from(home).join(".netrc"),
+            None => return Err(usage("--netrc: HOME is not set")),
+        },
+        (None, false) => return Ok(Vec::new()),
+    };
+    pixmill_fetch::load_netrc(&path)
+        .map_err(|why| usage(format!("cannot read netrc file {}: {why}", path.display())))
+}
+
+/// `--proto-redir`: whether redirects must stay on https.
+fn proto_redir(list: &str) -> Result<bool, Error> {
+    let mut protocols = Vec::new();
+    for p in list.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+        match p.as_str() {
+            "http" | "https" => protocols.push(p),
+            "" => {}
+            _ => {
+                return Err(usage(format!(
+                    "invalid --proto-redir '{list}': expected http, https or http,https"
+                )))
+            }
+        }
+    }
+    match (protocols.iter().any(|p| p == "http"), protocols.is_empty()) {
+        (_, true) => Err(usage("--proto-redir needs https or http,https")),
+        (has_http, false) => Ok(!has_http),
+    }
+}
+
+/// `--hash-col NAME:ALGO`.
+fn hash_column(spec: &str) -> Result<(String, pixmill_base::hashing::HashAlgo), Error> {
+    let bad = || {
+        usage(format!(
+            "invalid --hash-col '{spec}': expected NAME:ALGO, ALGO one of md5, sha1, sha256, sha512"
+        ))
+    };
+    let (name, algo) = spec.rsplit_once(':').ok_or_else(bad)?;
+    let algo = pixmill_base::hashing::HashAlgo::parse(algo).ok_or_else(bad)?;
+    if name.trim().is_empty() {
+        return Err(bad());
+    }
+    Ok((name.trim().to_string(), algo))
+}
+
 /// A usage error when `path` is URL-shaped (`s3://bucket/x`, `http://...`).
 /// The message names the scheme only: the rest of a URL may hold
 /// credentials.
@@ -244,6 +337,11 @@ fn source_config(input: cli::InputArgs) -> Result<SourceConfig, Error> {
         columns: ColumnNames {
             url: input.url_col,
             caption: input.caption_col,
+            hash_columns: input
+                .hash_col
+                .iter()
+                .map(|spec| hash_column(spec))
+                .collect::<Result<_, _>>()?,
         },
         max_line: match parse_size(&input.max_manifest_line, "--max-manifest-line")? {
             0 => return Err(usage("--max-manifest-line must be at least 1 byte")),

@@ -62,7 +62,12 @@ fn temps_in(dir: &Path) -> Vec<String> {
             entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.contains(".pixmill-") && n.ends_with(".tmp"))
+                // Downloads under way live in partial files (kept for a
+                // rerun to resume), other work in temps.
+                .filter(|n| {
+                    n.contains(".pixmill-")
+                        && (n.ends_with(".tmp") || n.ends_with(".pixmill-partial"))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -137,7 +142,16 @@ fn a_shard_starting_in_another_pid_namespace_keeps_the_others_temps() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let before = temps_in(&out);
-    let pid_of_a = before[0].rsplit('-').nth(1).unwrap().to_string();
+    // A partial file's owner is in its sidecar (`owner HOST-BOOT-NS-PID`).
+    let sidecar = fs::read_to_string(out.join(format!("{}.meta", before[0]))).unwrap();
+    let pid_of_a = sidecar
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit('-')
+        .next()
+        .unwrap()
+        .to_string();
 
     // "Node" B: another namespace, a low PID; A's PID means nothing there.
     let second = in_new_pid_namespace(d, 0, &fetch_args(&plain, "b.jsonl"))

@@ -17,6 +17,15 @@ pub struct TlsServer {
 impl TlsServer {
     /// Serves `body` with the certificate `fixtures/tls/NAME.der`.
     pub fn start(name: &str, body: Vec<u8>) -> TlsServer {
+        TlsServer::launch(name, body, None)
+    }
+
+    /// Answers every request with a 302 to `location`.
+    pub fn redirecting(name: &str, location: &str) -> TlsServer {
+        TlsServer::launch(name, Vec::new(), Some(location.to_string()))
+    }
+
+    fn launch(name: &str, body: Vec<u8>, location: Option<String>) -> TlsServer {
         let dir = super::fixtures().join("tls");
         let cert = std::fs::read(dir.join(format!("{name}.der"))).unwrap();
         let key = std::fs::read(dir.join(format!("{name}.key.der"))).unwrap();
@@ -39,7 +48,7 @@ impl TlsServer {
         std::thread::spawn(move || {
             for tcp in listener.incoming().flatten() {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let (config, body) = (config.clone(), body.clone());
+                let (config, body, location) = (config.clone(), body.clone(), location.clone());
                 std::thread::spawn(move || {
                     let conn = rustls::ServerConnection::new(config).unwrap();
                     let mut tls = rustls::StreamOwned::new(conn, tcp);
@@ -54,8 +63,12 @@ impl TlsServer {
                             Ok(_) => {}
                         }
                     }
+                    let status = match &location {
+                        Some(to) => format!("302 Found\r\nLocation: {to}"),
+                        None => "200 OK".to_string(),
+                    };
                     let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
                         body.len()
                     );
                     let _ = tls.write_all(head.as_bytes());

@@ -3,3 +3,6 @@
 
 mod adaptive;
 mod fetch;
+mod gated;
+mod partial;
+mod polite;

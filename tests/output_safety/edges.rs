@@ -46,7 +46,7 @@ fn a_walk_takes_images_by_content_and_counts_what_it_passes_over() {
     for said in [
         "2 files skipped: not images",
         "1 symlinked folder not followed (-L follows them)",
-        "1 hidden entry skipped (-H takes them)",
+        "1 hidden entry skipped (--hidden takes them)",
         "1 broken symlink skipped",
     ] {
         assert!(stderr.contains(said), "missing {said:?} in {stderr}");

@@ -126,10 +126,10 @@ fn bash_completes_an_option_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pixmill.bash");
     fs::write(&path, script).unwrap();
-    // What bash does on `pixmill convert --res<TAB>`.
+    // What bash does on `pixmill convert --resi<TAB>`.
     let probe = format!(
-        "source {}; COMP_WORDS=(pixmill convert --res); COMP_CWORD=2; \
-         _pixmill pixmill --res convert; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        "source {}; COMP_WORDS=(pixmill convert --resi); COMP_CWORD=2; \
+         _pixmill pixmill --resi convert; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
         path.display()
     );
     let out = std::process::Command::new("bash")

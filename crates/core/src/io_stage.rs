@@ -13,7 +13,8 @@ use crate::signal::Stop;
 use crate::store::{resume, Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use pixmill_base::error::{ErrorClass, ItemError};
-use pixmill_fetch::{FetchFailure, Fetched, Fetcher};
+use pixmill_base::hashing::{Checksum, HashAlgo};
+use pixmill_fetch::{FetchFailure, Fetched, Fetcher, Partial};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -128,14 +129,32 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         Ok(temp) => temp,
         Err(e) => return done(record.fail(e), &entry),
     };
+    let checks = expected_digests(&entry, &ctx.config.source.columns.hash_columns);
+    record.warnings.extend(checks.missing);
     let started = Instant::now();
-    let result = fetcher.fetch_if_changed(
-        &url,
-        &temp,
-        entry.sha256.as_deref(),
-        entry.revalidate.as_ref(),
-        ctx.stop.flag(),
-    );
+    // A download that a rerun can continue if it is cut short; an ordinary
+    // temp when another live run owns this output's partial file.
+    let partial = crate::output::partial::claim(&entry.output);
+    let result = match &partial {
+        Some(files) => fetcher.fetch_partial(
+            &url,
+            Partial {
+                data: &files.data,
+                sidecar: &files.sidecar,
+            },
+            &checks.digests,
+            entry.revalidate.as_ref(),
+            ctx.stop.flag(),
+        ),
+        None => fetcher.fetch_if_changed(
+            &url,
+            &temp,
+            &checks.digests,
+            entry.revalidate.as_ref(),
+            ctx.stop.flag(),
+        ),
+    };
+    let temp = partial.map_or(temp, |files| files.data);
     record.fetch_ms = Some(millis(started.elapsed()));
     let fetched = match result {
         Ok(fetched) => fetched,
@@ -168,6 +187,7 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
     }
     entry.provenance.input = InputId::Url(fetched.validators.clone());
     record.bytes_in = Some(fetched.bytes);
+    record.resumed_from = fetched.resumed_from;
     record.warnings.extend(fetched.warnings.iter().cloned());
     ctx.progress.fetched.inc(fetched.bytes);
     match &ctx.config.mode {
@@ -273,6 +293,62 @@ fn settle_name(
     record.output = Some(entry.output.display().to_string());
     record.reason = entry.redo.map(String::from).or(record.reason.take());
     refused.map(|r| r.finish(entry))
+}
+
+/// The digests a download must have, and what the record says about
+/// `--hash-col` columns the row lacks.
+struct Checks {
+    digests: Vec<Checksum>,
+    missing: Vec<String>,
+}
+
+/// The digests an entry's row expects: its `sha256` column, the columns
+/// named `md5`, `sha1` and `sha512` (any case), and those `--hash-col`
+/// names. An empty cell expects nothing; a cell that is not text is kept
+/// as its JSON text, which then fails as an invalid digest.
+fn expected_digests(entry: &Entry, named: &[(String, HashAlgo)]) -> Checks {
+    let mut checks = Checks {
+        digests: Vec::new(),
+        missing: Vec::new(),
+    };
+    if let Some(hex) = &entry.sha256 {
+        checks.digests.push(Checksum {
+            algo: HashAlgo::Sha256,
+            hex: hex.clone(),
+        });
+    }
+    let Some(row) = &entry.row else {
+        return checks;
+    };
+    let cell = |name: &str| {
+        row.extra
+            .columns
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let defaults = [HashAlgo::Md5, HashAlgo::Sha1, HashAlgo::Sha512].map(|a| (a.name(), a, false));
+    let given = named.iter().map(|(n, a)| (n.as_str(), *a, true));
+    for (name, algo, asked) in defaults.into_iter().chain(given) {
+        let hex = match cell(name) {
+            None if asked => {
+                checks.missing.push(format!(
+                    "no column {name:?} (--hash-col): {} not checked",
+                    algo.name()
+                ));
+                continue;
+            }
+            None | Some(serde_json::Value::Null) => continue,
+            Some(serde_json::Value::String(s)) if s.trim().is_empty() => continue,
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let digest = Checksum { algo, hex };
+        if !checks.digests.contains(&digest) {
+            checks.digests.push(digest);
+        }
+    }
+    checks
 }
 
 fn is_html(content_type: Option<&str>) -> bool {

@@ -147,6 +147,10 @@ pub(crate) struct Record {
     pub crop: Option<pixmill_imaging::CropWindow>,
     /// Time spent downloading (all attempts).
     pub fetch_ms: Option<u64>,
+    /// The download continued a partial file (left by a run cut short, or
+    /// an attempt) from this byte; omitted when it came whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<u64>,
     /// Time spent in the CPU stage (read, decode, transform, encode, write).
     pub cpu_ms: Option<u64>,
     /// From planning to the end of the item, queue waits included.
@@ -195,7 +199,9 @@ pub(crate) fn raw_bytes(raw: &str) -> Vec<u8> {
 }
 
 impl Record {
-    /// A record for `entry` with nothing measured yet.
+    /// A record for `entry` with nothing measured yet. A login written in
+    /// a URL (`http://user:pw@host/`) is replaced by `***` in everything the
+    /// record shows: stdout, stderr, `--report`, dry runs, dataset metadata.
     pub(crate) fn new(entry: &Entry, status: Status) -> Record {
         Record {
             output: Some(entry.output.display().to_string()),
@@ -205,7 +211,7 @@ impl Record {
                 Input::Url(_) => None,
             },
             url: match &entry.input {
-                Input::Url(u) => Some(u.clone()),
+                Input::Url(u) => Some(redact(u)),
                 Input::Path(_) => None,
             },
             reason: entry.redo.map(String::from),
@@ -214,13 +220,13 @@ impl Record {
                 .as_ref()
                 .map_or_else(Vec::new, |row| row.extra.warnings.clone()),
             row: entry.row.clone().map(RowRef),
-            ..Record::blank(entry.label.clone(), status)
+            ..Record::blank(redact(&entry.label), status)
         }
     }
 
     /// A failure before an output was decided (bad manifest line, missing file).
     pub(crate) fn failed_input(label: String, error: ItemError) -> Record {
-        Record::blank(label, Status::Ok).fail(error)
+        Record::blank(redact(&label), Status::Ok).fail(error)
     }
 
     /// A record of `input` with nothing known but its status.
@@ -243,6 +249,7 @@ impl Record {
             height_out: None,
             crop: None,
             fetch_ms: None,
+            resumed_from: None,
             cpu_ms: None,
             ms: 0,
             worker: None,
@@ -272,6 +279,11 @@ impl Record {
         self.ms = millis(entry.started.elapsed());
         self
     }
+}
+
+/// `text` with any login in a URL replaced by `***`.
+fn redact(text: &str) -> String {
+    pixmill_fetch::redact_url(text).into_owned()
 }
 
 pub(crate) fn millis(d: std::time::Duration) -> u64 {

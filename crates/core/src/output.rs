@@ -3,6 +3,7 @@
 //! killed run's leftovers are found and removed.
 
 mod owner;
+pub(crate) mod partial;
 
 use owner::{Ledger, Owner};
 use pixmill_base::error::{ErrorClass, ItemError};

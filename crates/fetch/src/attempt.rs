@@ -2,17 +2,19 @@
 //! body into the destination file, classifying every way that can fail.
 
 use super::body::{Body, Encoding};
+use super::partial::{self, Partial, Resume};
 use super::retry::parse_retry_after;
 use super::FetchSettings;
+use crate::ratelimit::RateLimiter;
 use crate::Validators;
 use pixmill_base::error::{ErrorClass, ItemError};
+use pixmill_base::hashing::{Checksum, Running};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{
-    HeaderMap, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    LAST_MODIFIED, RETRY_AFTER,
+    HeaderMap, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, ETAG, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
 };
-use sha2::{Digest, Sha256};
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +67,8 @@ pub(crate) struct Success {
     pub validators: Validators,
     /// What the record must say about the saved body (an encoding kept).
     pub warnings: Vec<String>,
+    /// The first byte this attempt sent, when it continued a partial body.
+    pub resumed_from: Option<u64>,
 }
 
 /// Everything one attempt needs; borrowed from the fetch loop.
@@ -73,8 +77,12 @@ pub(crate) struct Attempt<'a> {
     pub settings: &'a FetchSettings,
     pub url: &'a url::Url,
     pub dest: &'a Path,
-    /// Lowercase hex, already validated.
-    pub sha256: Option<&'a str>,
+    /// `dest` may hold a partial body to continue (see [`Partial`]).
+    pub partial: Option<Partial<'a>>,
+    /// Digests the body must have, already validated (lowercase hex).
+    pub checks: &'a [Checksum],
+    /// The run's `--limit-rate`, shared by every thread.
+    pub rate: Option<&'a RateLimiter>,
     pub cancel: &'a AtomicBool,
     pub deadline: Option<Instant>,
     /// Ask "changed since?" with these; a 304 answer writes nothing.
@@ -82,9 +90,14 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    pub(crate) fn run(&self) -> Result<Success, Failure> {
+    pub(crate) fn run(&self, resume: Option<&Resume>) -> Result<Success, Failure> {
         let timeout = self.request_timeout();
         let mut request = self.client.get(self.url.clone());
+        if let Some(r) = resume {
+            request = request
+                .header(RANGE, format!("bytes={}-", r.offset))
+                .header(IF_RANGE, r.validator.as_str());
+        }
         if let Some(t) = timeout {
             request = request.timeout(t);
         }
@@ -96,11 +109,17 @@ impl Attempt<'_> {
                 request = request.header(IF_MODIFIED_SINCE, date);
             }
         }
+        request = self.gate_headers(request);
         let sent = Instant::now();
         let response = request
             .send()
             .map_err(|e| self.send_failure(&e.without_url(), timeout.is_some()))?;
         let latency = sent.elapsed();
+        let mut warnings = Vec::new();
+        if self.url.scheme() == "https" && response.url().scheme() == "http" {
+            // Refused instead with --proto-redir https.
+            warnings.push("redirected from https to http: the body came unencrypted".to_string());
+        }
         let status = response.status().as_u16();
         let headers = response.headers();
         let text = |name| header_text(headers, name);
@@ -116,8 +135,15 @@ impl Attempt<'_> {
                 content_disposition: None,
                 validators,
                 latency,
-                warnings: Vec::new(),
+                warnings,
+                resumed_from: None,
             });
+        }
+        if status == 416 && resume.is_some() {
+            // The partial body is not a prefix of what the server has now.
+            self.start_over();
+            let msg = "HTTP 416 to a resumed download: starting over";
+            return Err(Failure::new(ErrorClass::Http, msg, Retry::Yes).with_status(status));
         }
         if !response.status().is_success() {
             return Err(status_failure(&response));
@@ -136,9 +162,12 @@ impl Attempt<'_> {
         let expected = response.content_length();
         let encoding =
             Encoding::of(headers).unless_the_file_is_gzip(self.url, content_type.as_deref());
+        let offset = self
+            .continue_from(status, headers, resume, &encoding)
+            .map_err(|f| f.with_status(status))?;
         let bytes = self
-            .check_announced_size(expected, &encoding)
-            .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some()))
+            .check_announced_size(expected.map(|len| len + offset), &encoding)
+            .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some(), offset))
             .map_err(|f| f.with_status(status))?;
         Ok(Success {
             latency,
@@ -147,8 +176,83 @@ impl Attempt<'_> {
             content_type,
             content_disposition,
             validators,
-            warnings: encoding.warning().into_iter().collect(),
+            warnings: warnings.into_iter().chain(encoding.warning()).collect(),
+            resumed_from: (offset > 0).then_some(offset),
         })
+    }
+
+    /// Where the body goes on in `dest`: after the partial body for a 206
+    /// that starts where it ends, from 0 for a 200. Before any byte is
+    /// read, the sidecar learns the validator that a later attempt's
+    /// `If-Range` will carry (or that there is none), so a kill mid-body
+    /// leaves a partial body that can be continued.
+    fn continue_from(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        resume: Option<&Resume>,
+        encoding: &Encoding,
+    ) -> Result<u64, Failure> {
+        let Some(partial) = self.partial else {
+            return Ok(0);
+        };
+        let offset = match (status, resume) {
+            (206, Some(r)) if partial::range_start(headers) == Some(r.offset) => r.offset,
+            (206, _) => {
+                self.start_over();
+                let msg = "the server sent a range that was not asked for";
+                return Err(Failure::new(ErrorClass::Fetch, msg, Retry::Yes));
+            }
+            _ => 0,
+        };
+        let validator = partial::validator_of(headers, *encoding != Encoding::Identity);
+        if partial::write_validator(partial.sidecar, validator.as_deref()).is_err() {
+            // Without a sidecar the body cannot be continued; it can still
+            // be downloaded.
+            let _ = std::fs::remove_file(partial.sidecar);
+        }
+        Ok(offset)
+    }
+
+    /// Drops the partial body and its validator: the next attempt fetches
+    /// the whole body.
+    fn start_over(&self) {
+        let _ = std::fs::remove_file(self.dest);
+        if let Some(p) = self.partial {
+            let _ = partial::write_validator(p.sidecar, None);
+        }
+    }
+
+    /// What gated hosts ask for: `-H` and `--referer` headers, the cookies
+    /// of `--load-cookies` for this URL's host and path, and a netrc login
+    /// as Basic auth (a login in the URL itself is sent by reqwest, and
+    /// wins). reqwest drops `Authorization` and `Cookie` if a redirect
+    /// leads to another host.
+    fn gate_headers(
+        &self,
+        mut request: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        let given = |name: &str| {
+            self.settings
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        for (name, value) in &self.settings.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if !given(COOKIE.as_str()) {
+            if let Some(cookie) = crate::cookies::cookie_header(&self.settings.cookies, self.url) {
+                request = request.header(COOKIE, cookie);
+            }
+        }
+        if self.url.username().is_empty() && !given(AUTHORIZATION.as_str()) {
+            let host = self.url.host_str().unwrap_or_default();
+            if let Some(login) = crate::netrc::login_for(&self.settings.netrc, host) {
+                request = request.basic_auth(&login.login, Some(&login.password));
+            }
+        }
+        request
     }
 
     /// The per-request timeout, when the `max_time` deadline is nearer than
@@ -166,6 +270,10 @@ impl Attempt<'_> {
     }
 
     fn send_failure(&self, e: &reqwest::Error, deadline_bound: bool) -> Failure {
+        if let Some(refused) = crate::address::find_refusal(e) {
+            // The address will not change on a retry.
+            return Failure::new(ErrorClass::Fetch, refused, Retry::No);
+        }
         let detail = root_cause(e);
         if e.is_timeout() {
             return if deadline_bound {
@@ -227,18 +335,27 @@ impl Attempt<'_> {
         expected: Option<u64>,
         encoding: &Encoding,
         deadline_bound: bool,
+        offset: u64,
     ) -> Result<u64, Failure> {
-        let file = File::create(self.dest).map_err(|e| self.write_failure(&e))?;
+        let mut hashers: Vec<Running> = self.checks.iter().map(|c| c.algo.start()).collect();
+        let file = if offset == 0 {
+            File::create(self.dest)
+        } else {
+            self.hash_prefix(offset, &mut hashers)?;
+            OpenOptions::new().append(true).open(self.dest)
+        };
+        let file = file.map_err(|e| self.write_failure(&e))?;
         let mut out = BufWriter::with_capacity(BUF_SIZE, file);
         let mut buf = vec![0u8; BUF_SIZE];
-        let mut hasher = self.sha256.map(|_| Sha256::new());
-        let mut total: u64 = 0;
+        let chunk = self.rate.map_or(BUF_SIZE, |r| r.chunk(BUF_SIZE));
+        let mut total: u64 = offset;
         let mut speed = SpeedWindow::new(self.settings);
         let mut body = Body::new(response, encoding);
         loop {
             self.check_cancel_and_deadline()?;
             speed.check(body.wire().received)?;
-            let n = match body.read(&mut buf) {
+            let before = body.wire().received;
+            let n = match body.read(&mut buf[..chunk]) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -255,8 +372,14 @@ impl Attempt<'_> {
             if let Some(max) = self.settings.max_size.filter(|&max| total > max) {
                 return Err(too_large(self.settings, max, None));
             }
-            if let Some(h) = hasher.as_mut() {
+            for h in &mut hashers {
                 h.update(&buf[..n]);
+            }
+            if let Some(rate) = self.rate {
+                let wire = (body.wire().received - before) as usize;
+                let waited = rate.pay(wire, self.cancel).ok_or_else(cancelled)?;
+                // Time held back by the cap is not the server's slowness.
+                speed.pause(waited);
             }
             out.write_all(&buf[..n])
                 .map_err(|e| self.write_failure(&e))?;
@@ -266,8 +389,32 @@ impl Attempt<'_> {
             return Err(truncated(received, Some(len), None));
         }
         out.flush().map_err(|e| self.write_failure(&e))?;
-        self.verify(hasher)?;
+        self.verify(hashers)?;
         Ok(total)
+    }
+
+    /// Feeds the partial body's `offset` bytes to the digests, so they
+    /// check the whole file.
+    fn hash_prefix(&self, offset: u64, hashers: &mut [Running]) -> Result<(), Failure> {
+        let mut file = File::open(self.dest).map_err(|e| self.write_failure(&e))?;
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut left = offset;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = file
+                .read(&mut buf[..want])
+                .map_err(|e| self.write_failure(&e))?;
+            if n == 0 {
+                self.start_over();
+                let msg = "the partial file shrank while it was resumed";
+                return Err(Failure::new(ErrorClass::Write, msg, Retry::Yes));
+            }
+            for h in hashers.iter_mut() {
+                h.update(&buf[..n]);
+            }
+            left -= n as u64;
+        }
+        Ok(())
     }
 
     fn check_cancel_and_deadline(&self) -> Result<(), Failure> {
@@ -308,16 +455,16 @@ impl Attempt<'_> {
         Failure::new(ErrorClass::Write, msg, Retry::No)
     }
 
-    fn verify(&self, hasher: Option<Sha256>) -> Result<(), Failure> {
-        let (Some(want), Some(h)) = (self.sha256, hasher) else {
-            return Ok(());
-        };
-        let got = hex(&h.finalize());
-        if got == want {
-            return Ok(());
+    fn verify(&self, hashers: Vec<Running>) -> Result<(), Failure> {
+        for (check, h) in self.checks.iter().zip(hashers) {
+            let got = h.finish();
+            if got != check.hex {
+                let (name, want) = (check.algo.name(), &check.hex);
+                let msg = format!("{name} mismatch: expected {want}, got {got}");
+                return Err(Failure::new(ErrorClass::Checksum, msg, Retry::No));
+            }
         }
-        let msg = format!("sha256 mismatch: expected {want}, got {got}");
-        Err(Failure::new(ErrorClass::Checksum, msg, Retry::No))
+        Ok(())
     }
 }
 
@@ -346,6 +493,12 @@ impl SpeedWindow {
             started: Instant::now(),
             total_at_start: 0,
         }
+    }
+
+    /// Leaves `waited` (time the rate cap held the body back) out of the
+    /// window.
+    fn pause(&mut self, waited: Duration) {
+        self.started += waited;
     }
 
     fn check(&mut self, total: u64) -> Result<(), Failure> {
@@ -385,8 +538,9 @@ pub(crate) fn opted_out(headers: &HeaderMap, disallowed: &[String]) -> Option<St
         return None;
     }
     for value in headers.get_all("x-robots-tag") {
-        let Ok(value) = value.to_str() else { continue };
-        let value = value.to_ascii_lowercase();
+        // A byte that is not ASCII (`noai, café`) spoils only its own
+        // directive, not the whole header.
+        let value = String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase();
         // `botname: a, b` scopes the list to one robot.
         let directives = match value.split_once(':') {
             Some((scope, rest)) => match scope.trim() {
@@ -445,11 +599,15 @@ fn redirect_failure(response: &Response) -> Option<Failure> {
     let message = match target {
         Some(url) if !super::is_web_scheme(url.scheme()) => {
             format!(
-                "redirect to unsupported URL scheme \"{}\": {url}",
-                url.scheme()
+                "redirect to unsupported URL scheme \"{}\": {}",
+                url.scheme(),
+                crate::redact_url(url.as_str())
             )
         }
-        Some(url) => format!("redirect to {url} was not followed"),
+        Some(url) => format!(
+            "redirect to {} was not followed",
+            crate::redact_url(url.as_str())
+        ),
         None => "redirect to an invalid location".to_string(),
     };
     Some(Failure::new(ErrorClass::Fetch, message, Retry::No))
@@ -469,6 +627,15 @@ pub(crate) fn max_time_failure(settings: &FetchSettings) -> Failure {
         format!("max-time{t} exceeded"),
         Retry::No,
     )
+}
+
+/// Whether a partial body left by this failure is worth continuing: one
+/// cut short (a reset, a stall, a timeout, an interrupt), not one refused
+/// (404, a checksum, a size limit), whose bytes no later attempt wants.
+pub(crate) fn worth_continuing(failure: &Failure) -> bool {
+    failure.retry != Retry::No
+        || failure.error.class == ErrorClass::Timeout
+        || failure.error.message == "cancelled"
 }
 
 pub(crate) fn cancelled() -> Failure {
@@ -611,8 +778,4 @@ fn io_root_cause(e: &io::Error) -> String {
 
 pub(crate) fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -4,10 +4,17 @@
 //! share one lookup. (Repeated lookups of the same hosts are what make DNS
 //! fail under dataset-scale downloads.)
 //!
+//! Every answer passes the [`AddressPolicy`] before a connection is made:
+//! refused addresses are dropped, and a name left with none fails with the
+//! policy's reason. The cache keeps the full answer; the filter runs on
+//! each use, so it also holds when a name's answer changes between
+//! lookups.
+//!
 //! Lookups themselves go to the system resolver (`getaddrinfo`, so
 //! `/etc/hosts` and nsswitch apply), each on its own short-lived thread: the
 //! client's async runtime must never wait on one.
 
+use crate::address::{AddressPolicy, AddressRefused};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -65,6 +72,7 @@ type Outcome = Result<Arc<[IpAddr]>, Arc<str>>;
 /// The caching resolver; cheap to share (`Arc`).
 pub(crate) struct CachingResolver {
     shared: Arc<Shared>,
+    policy: AddressPolicy,
 }
 
 struct Shared {
@@ -92,8 +100,11 @@ struct FlightState {
 }
 
 impl CachingResolver {
-    pub(crate) fn system() -> CachingResolver {
-        CachingResolver::new(Box::new(SystemLookup), Box::new(SystemClock), CAPACITY)
+    pub(crate) fn system(policy: AddressPolicy) -> CachingResolver {
+        let mut resolver =
+            CachingResolver::new(Box::new(SystemLookup), Box::new(SystemClock), CAPACITY);
+        resolver.policy = policy;
+        resolver
     }
 
     pub(crate) fn new(
@@ -108,6 +119,7 @@ impl CachingResolver {
                 capacity: capacity.max(1),
                 hosts: Mutex::new(HashMap::new()),
             }),
+            policy: AddressPolicy::default(),
         }
     }
 
@@ -241,13 +253,37 @@ impl Future for Addresses {
 impl reqwest::dns::Resolve for CachingResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let addresses = self.addresses(name.as_str());
+        let policy = self.policy;
         Box::pin(async move {
-            let ips = addresses.await?;
+            let ips = allowed(addresses.await?, &policy)?;
             // Port 0: reqwest puts in the URL's port.
             let addrs: reqwest::dns::Addrs =
                 Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
         })
+    }
+}
+
+/// The addresses `policy` allows; when it allows none, the reason the
+/// first was refused.
+pub(crate) fn allowed(
+    ips: Vec<IpAddr>,
+    policy: &AddressPolicy,
+) -> Result<Vec<IpAddr>, AddressRefused> {
+    let mut first_refusal = None;
+    let kept: Vec<IpAddr> = ips
+        .into_iter()
+        .filter(|ip| match policy.refusal(*ip) {
+            Some(why) => {
+                first_refusal.get_or_insert(why);
+                false
+            }
+            None => true,
+        })
+        .collect();
+    match (kept.is_empty(), first_refusal) {
+        (true, Some(why)) => Err(AddressRefused(why)),
+        _ => Ok(kept),
     }
 }
 
@@ -404,6 +440,23 @@ mod tests {
         rig.release.send(Ok(vec![ip(3)])).unwrap();
         assert_eq!(block_on(again).unwrap(), [ip(3)]);
         assert_eq!(rig.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn refused_addresses_are_dropped_and_a_name_left_with_none_fails() {
+        let deny = AddressPolicy {
+            allow_link_local: false,
+            deny_private: true,
+        };
+        let metadata = IpAddr::from([169, 254, 169, 254]);
+        let public = IpAddr::from([192, 0, 2, 7]);
+        let loopback = IpAddr::from([127, 0, 0, 1]);
+        assert_eq!(allowed(vec![metadata, public], &deny).unwrap(), [public]);
+        let err = allowed(vec![loopback, metadata], &deny).unwrap_err();
+        assert!(err.0.contains("127.0.0.1: a loopback address"), "{err}");
+        let default = AddressPolicy::default();
+        assert_eq!(allowed(vec![loopback], &default).unwrap(), [loopback]);
+        assert!(allowed(vec![metadata], &default).is_err());
     }
 
     #[test]

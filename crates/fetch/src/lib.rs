@@ -1,26 +1,42 @@
 //! Downloads: one blocking HTTP client shared by the I/O threads; each body
 //! streams to a temp file the caller names, with retries, timeouts, limits
-//! and checksum verification.
+//! and checksum verification; the headers, cookies and logins gated hosts
+//! ask for; a run-wide rate cap; robots.txt; and a check of every address
+//! connected to.
 
 #![warn(unreachable_pub)]
 #![warn(missing_docs)]
 
 mod adaptive;
+mod address;
 mod attempt;
 mod body;
+mod cookies;
 mod dns;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 mod hostlimit;
+mod netrc;
+mod partial;
+mod ratelimit;
 mod retry;
+mod robots;
 #[cfg(test)]
 mod tests;
+
+pub use address::{classify, AddressKind, AddressPolicy};
+pub use cookies::{load_cookies, parse_cookies, Cookie};
+pub use netrc::{load_netrc, parse_netrc, NetrcLogin};
+pub use partial::Partial;
 
 use adaptive::{Signal, Window};
 use attempt::{Attempt, Failure, Retry};
 use hostlimit::{HostLimiter, Refused};
 use pixmill_base::error::{ErrorClass, ItemError};
+use pixmill_base::hashing::Checksum;
+use ratelimit::RateLimiter;
+use robots::Robots;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -89,13 +105,30 @@ pub struct FetchSettings {
     /// `X-Robots-Tag` directives that opt a response out (lowercase); an
     /// opted-out body is never downloaded.
     pub disallowed_directives: Vec<String>,
+    /// Headers sent with every request (`-H`, `--referer`), as name and
+    /// value, already checked by [`parse_header`].
+    pub headers: Vec<(String, String)>,
+    /// Cookies sent to the hosts they belong to (`--load-cookies`).
+    pub cookies: Vec<Cookie>,
+    /// Logins sent as Basic auth to their hosts (`--netrc`,
+    /// `--netrc-file`), unless the URL carries its own.
+    pub netrc: Vec<NetrcLogin>,
+    /// Bytes per second for the whole run (`--limit-rate`).
+    pub limit_rate: Option<u64>,
+    /// Skip what each host's robots.txt disallows (`--respect-robots-txt`).
+    pub respect_robots: bool,
+    /// Addresses never connected to.
+    pub addresses: AddressPolicy,
+    /// Refuse a redirect from https to http (`--proto-redir https`).
+    pub https_only_redirects: bool,
 }
 
 /// The default `User-Agent`: names pixmill and its version.
 pub const DEFAULT_USER_AGENT: &str = concat!("pixmill/", env!("CARGO_PKG_VERSION"));
 
-/// The `X-Robots-Tag` directives honoured by default (img2dataset's list).
-pub const DEFAULT_DISALLOWED: [&str; 4] = ["noai", "noimageai", "noindex", "noimageindex"];
+/// The `X-Robots-Tag` directives honoured by default (img2dataset's list,
+/// and `noml`).
+pub const DEFAULT_DISALLOWED: [&str; 5] = ["noai", "noimageai", "noindex", "noimageindex", "noml"];
 
 impl Default for FetchSettings {
     fn default() -> Self {
@@ -115,6 +148,13 @@ impl Default for FetchSettings {
             insecure: false,
             user_agent: DEFAULT_USER_AGENT.to_string(),
             disallowed_directives: DEFAULT_DISALLOWED.iter().map(|d| d.to_string()).collect(),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            netrc: Vec::new(),
+            limit_rate: None,
+            respect_robots: false,
+            addresses: AddressPolicy::default(),
+            https_only_redirects: false,
         }
     }
 }
@@ -139,6 +179,9 @@ pub struct Fetched {
     /// What the record must say about the saved body (an encoding that was
     /// not undone).
     pub warnings: Vec<String>,
+    /// The body continued a partial file from this byte on (a 206 answer to
+    /// `Range`); `None` when it came whole.
+    pub resumed_from: Option<u64>,
 }
 
 /// A failed download, with what the report needs.
@@ -157,6 +200,8 @@ pub struct Fetcher {
     settings: FetchSettings,
     client: reqwest::blocking::Client,
     limiter: HostLimiter,
+    rate: Option<RateLimiter>,
+    robots: Option<Robots>,
 }
 
 impl Fetcher {
@@ -180,8 +225,8 @@ impl Fetcher {
             .user_agent(settings.user_agent.clone())
             .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
             .timeout(attempt::stall_limit(&settings))
-            .redirect(redirect_policy())
-            .dns_resolver(Arc::new(dns::CachingResolver::system()));
+            .redirect(redirect_policy(&settings))
+            .dns_resolver(Arc::new(dns::CachingResolver::system(settings.addresses)));
         if !settings.keep_alive {
             builder = builder.pool_max_idle_per_host(0);
         }
@@ -203,6 +248,10 @@ impl Fetcher {
         };
         let limiter = HostLimiter::with_window(window);
         Ok(Fetcher {
+            rate: settings.limit_rate.map(RateLimiter::new),
+            robots: settings
+                .respect_robots
+                .then(|| Robots::new(&settings.user_agent)),
             settings,
             client,
             limiter,
@@ -224,17 +273,20 @@ impl Fetcher {
         self.limiter.max()
     }
 
-    /// Downloads `url` into `dest` (created or truncated). On failure `dest`
-    /// is removed. `cancel` is checked between attempts and chunks; a
-    /// cancelled fetch fails with class `Fetch`, message "cancelled".
+    /// Downloads `url` into `dest` (created or truncated), checking the
+    /// body against every digest in `checks`. On failure `dest` is removed.
+    /// `cancel` is checked between attempts and chunks; a cancelled fetch
+    /// fails with class `Fetch`, message "cancelled". A URL robots.txt
+    /// disallows (with `--respect-robots-txt`) fails with class `Filtered`
+    /// and the message `robots.txt`, without a request.
     pub fn fetch(
         &self,
         url: &str,
         dest: &Path,
-        sha256: Option<&str>,
+        checks: &[Checksum],
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        self.fetch_if_changed(url, dest, sha256, None, cancel)
+        self.fetch_if_changed(url, dest, checks, None, cancel)
     }
 
     /// As [`Fetcher::fetch`], but asks the server whether the body changed
@@ -245,35 +297,90 @@ impl Fetcher {
         &self,
         url: &str,
         dest: &Path,
-        sha256: Option<&str>,
+        checks: &[Checksum],
         known: Option<&Validators>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        let result = self.fetch_inner(url, dest, sha256, known, cancel);
-        if result.is_err() {
+        let result = self.fetch_inner(url, dest, None, checks, known, cancel);
+        result.map_err(|(failure, _)| {
             remove_quietly(dest);
-        }
-        result
+            failure
+        })
     }
 
+    /// As [`Fetcher::fetch_if_changed`], into `partial.data`, which an
+    /// earlier attempt or run may have begun: when its sidecar names the
+    /// validator the partial body came with, the rest is asked for with
+    /// `Range` and `If-Range` (a changed file, or a server without ranges,
+    /// answers 200 and the body starts over). After a failure a later
+    /// attempt could continue from (a cut body, a timeout, a reset, a
+    /// cancel), the partial body and its sidecar are kept; after any other,
+    /// both are removed. On success the sidecar is removed and
+    /// `partial.data` holds the whole body.
+    pub fn fetch_partial(
+        &self,
+        url: &str,
+        partial: Partial,
+        checks: &[Checksum],
+        known: Option<&Validators>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        let result = self.fetch_inner(url, partial.data, Some(partial), checks, known, cancel);
+        match result {
+            Ok(done) => {
+                remove_quietly(partial.sidecar);
+                Ok(done)
+            }
+            Err((failure, keep)) => {
+                // Without a validator no later request could continue it.
+                if !keep || partial::resume_point(&partial).is_none() {
+                    remove_quietly(partial.data);
+                    remove_quietly(partial.sidecar);
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// The fetch loop; a failure comes with whether a partial body worth
+    /// continuing was kept.
     fn fetch_inner(
         &self,
         url: &str,
         dest: &Path,
-        sha256: Option<&str>,
+        partial: Option<Partial>,
+        checks: &[Checksum],
         known: Option<&Validators>,
         cancel: &AtomicBool,
-    ) -> Result<Fetched, FetchFailure> {
-        let before_any_attempt = |error| FetchFailure {
-            error,
-            http_status: None,
-            attempts: 0,
+    ) -> Result<Fetched, (FetchFailure, bool)> {
+        // A partial body from an earlier run stays for a later one.
+        let kept = partial.is_some();
+        let before_any_attempt = |error| {
+            let failure = FetchFailure {
+                error,
+                http_status: None,
+                attempts: 0,
+            };
+            (failure, kept)
         };
         let url = parse_url(url).map_err(before_any_attempt)?;
-        let sha256 = sha256
-            .map(normalize_sha256)
-            .transpose()
+        let checks = checks
+            .iter()
+            .map(|c| {
+                c.normalized()
+                    .map_err(|msg| ItemError::new(ErrorClass::Checksum, msg))
+            })
+            .collect::<Result<Vec<_>, _>>()
             .map_err(before_any_attempt)?;
+        if let Some(why) = self.settings.addresses.refusal_for_url(&url) {
+            return Err(before_any_attempt(ItemError::new(ErrorClass::Fetch, why)));
+        }
+        if let Some(robots) = &self.robots {
+            if !robots.allows(&self.client, &self.settings, &url) {
+                let skip = ItemError::new(ErrorClass::Filtered, "robots.txt");
+                return Err(before_any_attempt(skip));
+            }
+        }
         let host = host_key(&url);
         // A max-time too large to represent is no limit at all.
         let deadline = self
@@ -285,37 +392,53 @@ impl Fetcher {
             settings: &self.settings,
             url: &url,
             dest,
-            sha256: sha256.as_deref(),
+            partial,
+            checks: &checks,
+            rate: self.rate.as_ref(),
             cancel,
             deadline,
             conditional: known.filter(|v| !v.is_empty()),
         };
         let mut attempts = 0;
         let mut last: Option<Failure> = None;
+        // Whether the partial body left by the last attempt is worth
+        // continuing (true before any: what an earlier run left).
+        let mut keep = kept;
         loop {
             let mut permit = match self.limiter.acquire(&host, cancel, deadline) {
                 Ok(permit) => permit,
-                Err(refused) => return Err(self.refused(refused, last, attempts)),
+                Err(refused) => return Err((self.refused(refused, last, attempts), keep)),
             };
             attempts += 1;
-            let outcome = attempt.run();
+            let resume = partial.as_ref().and_then(partial::resume_point);
+            let outcome = attempt.run(resume.as_ref());
             permit.report(load_signal(&outcome));
             drop(permit);
             let failure = match outcome {
                 Ok(done) => return Ok(fetched(done, attempts)),
                 Err(failure) => failure,
             };
-            // No partial file lingers through the backoff (or a Ctrl-C in it).
-            remove_quietly(dest);
+            // A body cut short is kept for the next attempt (or run) to
+            // continue; otherwise no partial file lingers through the
+            // backoff (or a Ctrl-C in it).
+            keep = partial.is_some() && attempt::worth_continuing(&failure);
+            if !keep {
+                remove_quietly(dest);
+                if let Some(p) = &partial {
+                    let _ = partial::write_validator(p.sidecar, None);
+                }
+            }
             let Some(delay) = self.retry_delay(&failure, attempts) else {
-                return Err(finish(failure, attempts));
+                return Err((finish(failure, attempts), keep));
             };
             let wake = Instant::now().checked_add(delay);
             if deadline.is_some_and(|d| wake.map_or(true, |w| w >= d)) {
-                return Err(self.refused(Refused::Deadline, Some(failure), attempts));
+                let failure = self.refused(Refused::Deadline, Some(failure), attempts);
+                return Err((failure, keep));
             }
             if !retry::sleep_unless_cancelled(delay, cancel) {
-                return Err(self.refused(Refused::Cancelled, Some(failure), attempts));
+                let failure = self.refused(Refused::Cancelled, Some(failure), attempts);
+                return Err((failure, keep));
             }
             last = Some(failure);
         }
@@ -375,6 +498,7 @@ fn fetched(done: attempt::Success, attempts: u32) -> Fetched {
         content_disposition: done.content_disposition,
         validators: done.validators,
         warnings: done.warnings,
+        resumed_from: done.resumed_from,
     }
 }
 
@@ -405,17 +529,6 @@ fn is_web_scheme(scheme: &str) -> bool {
     matches!(scheme, "http" | "https")
 }
 
-/// Rejects a malformed expected digest up front: it could never match, and
-/// finding out after the download would waste it.
-fn normalize_sha256(hex: &str) -> Result<String, ItemError> {
-    let hex = hex.trim();
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(hex.to_ascii_lowercase());
-    }
-    let msg = format!("invalid expected sha256 {hex:?}: need 64 hex digits");
-    Err(ItemError::new(ErrorClass::Checksum, msg))
-}
-
 /// `host:port`, the unit the per-host cap counts.
 fn host_key(url: &url::Url) -> String {
     let host = url.host_str().unwrap_or_default();
@@ -423,8 +536,14 @@ fn host_key(url: &url::Url) -> String {
     format!("{host}:{port}")
 }
 
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
+/// Follows up to [`MAX_REDIRECTS`] hops to http or https, checking each
+/// hop's literal-IP host against the address policy (names are checked
+/// when resolved) and, with `--proto-redir https`, refusing a downgrade.
+/// reqwest itself drops `Authorization` and `Cookie` on a hop to another
+/// host, port or scheme (curl's rule).
+fn redirect_policy(settings: &FetchSettings) -> reqwest::redirect::Policy {
+    let (addresses, https_only) = (settings.addresses, settings.https_only_redirects);
+    reqwest::redirect::Policy::custom(move |attempt| {
         // `previous` holds every URL already requested, the original included.
         if attempt.previous().len() > MAX_REDIRECTS {
             let msg = format!("too many redirects (more than {MAX_REDIRECTS})");
@@ -434,8 +553,48 @@ fn redirect_policy() -> reqwest::redirect::Policy {
         if !is_web_scheme(&scheme) {
             return attempt.error(format!("redirect to unsupported URL scheme \"{scheme}\""));
         }
+        let from_https = attempt
+            .previous()
+            .last()
+            .is_some_and(|u| u.scheme() == "https");
+        if https_only && from_https && scheme == "http" {
+            return attempt.error("redirect from https to http refused (--proto-redir https)");
+        }
+        if let Some(why) = addresses.refusal_for_url(attempt.url()) {
+            return attempt.error(why);
+        }
         attempt.follow()
     })
+}
+
+/// Checks a `-H` value, `Name: value`, as HTTP allows it; the name and the
+/// trimmed value, or why it is not a header.
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(format!("{text:?} is not `Name: value`"));
+    };
+    let (name, value) = (name.trim(), value.trim());
+    reqwest::header::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{name:?} is not a header name"))?;
+    reqwest::header::HeaderValue::from_str(value)
+        .map_err(|_| format!("the value of {name} holds a character headers cannot"))?;
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// `url` with any user name and password in it replaced by `***`, for
+/// everything pixmill writes (records, messages, reports, metadata); text
+/// that is not a URL with credentials is returned unchanged.
+pub fn redact_url(text: &str) -> std::borrow::Cow<'_, str> {
+    // Cheap test first: most inputs have no `@` before the path.
+    let Some(rest) = text.split_once("://").map(|(_, r)| r) else {
+        return text.into();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let Some(at) = authority.rfind('@') else {
+        return text.into();
+    };
+    let start = text.len() - rest.len();
+    format!("{}***{}", &text[..start], &text[start + at..]).into()
 }
 
 /// The certificates of a `--cacert` PEM file; an unreadable file or one

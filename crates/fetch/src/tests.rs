@@ -62,7 +62,7 @@ fn dest() -> Dest {
 }
 
 fn get(f: &Fetcher, url: &str, dest: &Dest) -> Result<Fetched, FetchFailure> {
-    f.fetch(url, &dest.path, None, &AtomicBool::new(false))
+    f.fetch(url, &dest.path, &[], &AtomicBool::new(false))
 }
 
 fn expect_failure(result: Result<Fetched, FetchFailure>, class: ErrorClass) -> FetchFailure {
@@ -72,6 +72,13 @@ fn expect_failure(result: Result<Fetched, FetchFailure>, class: ErrorClass) -> F
             assert_eq!(failure.error.class, class, "{}", failure.error.message);
             failure
         }
+    }
+}
+
+fn sha256(hex: &str) -> pixmill_base::hashing::Checksum {
+    pixmill_base::hashing::Checksum {
+        algo: pixmill_base::hashing::HashAlgo::Sha256,
+        hex: hex.to_string(),
     }
 }
 
@@ -508,7 +515,7 @@ fn sha256_mismatch_fails_and_removes_dest() {
     let result = fetcher(quick()).fetch(
         &server.url("/s"),
         &d.path,
-        Some(&wrong),
+        &[sha256(&wrong)],
         &AtomicBool::new(false),
     );
     let failure = expect_failure(result, ErrorClass::Checksum);
@@ -530,7 +537,7 @@ fn sha256_match_passes_case_insensitively() {
         .fetch(
             &server.url("/s"),
             &d.path,
-            Some(&want),
+            &[sha256(&want)],
             &AtomicBool::new(false),
         )
         .expect("checksum matches");
@@ -544,7 +551,7 @@ fn malformed_expected_sha256_rejected_up_front() {
     let result = fetcher(quick()).fetch(
         "http://127.0.0.1:9/x",
         &d.path,
-        Some("abc"),
+        &[sha256("abc")],
         &AtomicBool::new(false),
     );
     let failure = expect_failure(result, ErrorClass::Checksum);
@@ -556,7 +563,7 @@ fn unwritable_dest_is_a_write_error_not_retried() {
     let server = Server::with(|_| reply(200, b"data", &[]));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing-dir").join("out.part");
-    let result = fetcher(quick()).fetch(&server.url("/w"), &path, None, &AtomicBool::new(false));
+    let result = fetcher(quick()).fetch(&server.url("/w"), &path, &[], &AtomicBool::new(false));
     let failure = expect_failure(result, ErrorClass::Write);
     assert_eq!(failure.attempts, 1);
     assert_eq!(server.requests(), 1);
@@ -566,7 +573,7 @@ fn unwritable_dest_is_a_write_error_not_retried() {
 fn cancelled_before_start_makes_no_request() {
     let server = Server::with(|_| reply(200, b"data", &[]));
     let d = dest();
-    let result = fetcher(quick()).fetch(&server.url("/c"), &d.path, None, &AtomicBool::new(true));
+    let result = fetcher(quick()).fetch(&server.url("/c"), &d.path, &[], &AtomicBool::new(true));
     let failure = expect_failure(result, ErrorClass::Fetch);
     assert_eq!(failure.error.message, "cancelled");
     assert_eq!((failure.attempts, server.requests()), (0, 0));
@@ -630,4 +637,55 @@ fn internationalized_hosts_are_requested_and_counted_in_punycode() {
     assert_eq!(folded.host_str(), Some("xn--bcher-kva.example"));
     let wide = parse_url("https://\u{FF42}ücher.example/").unwrap();
     assert_eq!(wide.host_str(), Some("xn--bcher-kva.example"));
+}
+
+#[test]
+fn credentials_in_urls_are_redacted() {
+    let cases = [
+        ("http://alice:pw@host/a.jpg", "http://***@host/a.jpg"),
+        (
+            "https://tok@h.example:8443/x?y=1",
+            "https://***@h.example:8443/x?y=1",
+        ),
+        ("http://a:b@c@host/", "http://***@host/"),
+        (
+            "http://host/path@not-userinfo",
+            "http://host/path@not-userinfo",
+        ),
+        ("http://host/?q=a@b", "http://host/?q=a@b"),
+        ("photos/me@home.jpg", "photos/me@home.jpg"),
+    ];
+    for (url, want) in cases {
+        assert_eq!(redact_url(url), want, "{url}");
+    }
+}
+
+#[test]
+fn header_options_are_checked() {
+    assert_eq!(
+        parse_header("X-Token:  abc ").unwrap(),
+        ("X-Token".to_string(), "abc".to_string())
+    );
+    assert!(parse_header("no colon").is_err());
+    assert!(parse_header("Bad Name: x").is_err());
+    assert!(parse_header("X: a\nb").is_err());
+}
+
+#[test]
+fn a_non_ascii_byte_spoils_only_its_own_directive() {
+    use reqwest::header::{HeaderMap, HeaderValue};
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_bytes("noai, caf\u{e9}".as_bytes()).unwrap();
+    headers.append("x-robots-tag", value);
+    let disallowed: Vec<String> = DEFAULT_DISALLOWED.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        attempt::opted_out(&headers, &disallowed).as_deref(),
+        Some("noai")
+    );
+    let mut noml = HeaderMap::new();
+    noml.append("x-robots-tag", HeaderValue::from_static("noml"));
+    assert_eq!(
+        attempt::opted_out(&noml, &disallowed).as_deref(),
+        Some("noml")
+    );
 }

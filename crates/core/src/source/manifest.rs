@@ -98,6 +98,9 @@ pub struct ColumnNames {
     pub url: Option<String>,
     /// `--caption-col`: the caption column (default: `caption`, when there is one).
     pub caption: Option<String>,
+    /// `--hash-col NAME:ALGO`: more columns holding a digest a download must
+    /// have, beside those named `md5`, `sha1`, `sha256` and `sha512`.
+    pub hash_columns: Vec<(String, pixmill_base::hashing::HashAlgo)>,
 }
 
 impl ColumnNames {

@@ -85,7 +85,7 @@ impl SourceStats {
             self.hidden,
             "hidden entry skipped",
             "hidden entries skipped",
-            " (-H takes them)",
+            " (--hidden takes them)",
         );
         say(
             self.broken_links,

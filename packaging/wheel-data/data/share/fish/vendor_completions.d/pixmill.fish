@@ -46,6 +46,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-depth -d
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see docs/clusters.md)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l hash-col -d 'A column holding a digest downloads must have, and its algorithm (md5, sha1, sha256, sha512); repeatable. Columns named md5, sha1, sha256 and sha512 are checked without it' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-manifest-line -d 'Longest manifest line, CSV/TSV row or parquet row\'s text (e.g. 4M); a longer one fails alone, with its line number, and is never held in memory' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
@@ -121,10 +122,16 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-speed -d
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s H -l header -d 'Send this header with every request, as `Name: value` (repeatable). Authorization and Cookie are not sent on after a redirect to another host' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l referer -d 'Send this Referer header with every request' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l load-cookies -d 'Send the cookies of this Netscape cookie file (as curl, wget and aria2c read) to the hosts they belong to' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l netrc-file -d 'Send logins from this netrc file as Basic auth' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l limit-rate -d 'Cap the whole run\'s download rate, in bytes per second (e.g. 500K, 2M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l proto-redir -d 'Protocols a redirect may lead to: `https` refuses a redirect from https to http (default: http,https, and such a downgrade is noted in the record)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 'Stop downloads as their body passes this size (e.g. 50M; `convert` stops them at --max-input-size unless this is lower)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
@@ -138,6 +145,10 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l accept-trunc
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l keep-metadata -d 'Copy EXIF (orientation reset, dimensions updated), XMP, the colour profile and pixel density into JPEG, PNG, WebP and TIFF outputs (default: stripped)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l netrc -d 'Send logins from ~/.netrc as Basic auth (a login in the URL wins)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l respect-robots-txt -d 'Skip URLs that their host\'s robots.txt disallows (fetched once per host; a 4xx robots.txt allows all, a 5xx or unreachable one disallows all)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l deny-private -d 'Also refuse to connect to loopback, private (RFC 1918), CGNAT, unique local (fc00::/7) and unspecified addresses'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l allow-link-local -d 'Allow connections to link-local addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254: where clouds serve instance credentials), refused by default'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s m -l manifest -d 'Read entries from a manifest file (`-` = stdin); may be repeated' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l manifest-format -d 'Manifest format; by default parquet by content, else by extension (.csv, .tsv, .jsonl, .parquet, else lines)' -r -f -a "lines\t''
@@ -153,6 +164,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-depth -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l shard -d 'Process only the entries of shard I of N (by a stable hash of each input), e.g. `--shard 0/4`; `auto` takes I and N from a Slurm array task or a Kubernetes indexed job (see docs/clusters.md)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l url-col -d 'The CSV/TSV/JSON Lines/parquet column holding the URL or path (default: url, path, input or file)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l caption-col -d 'The column holding each image\'s caption (default: caption, when present)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l hash-col -d 'A column holding a digest downloads must have, and its algorithm (md5, sha1, sha256, sha512); repeatable. Columns named md5, sha1, sha256 and sha512 are checked without it' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-manifest-line -d 'Longest manifest line, CSV/TSV row or parquet row\'s text (e.g. 4M); a longer one fails alone, with its line number, and is never held in memory' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s o -l output -d 'Output folder (created if missing). Nothing is written outside it' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l on-exists -d 'When an output already exists: update (redo it unless it is up to date: same input, same settings, intact), skip (keep whatever exists), overwrite (always redo), fail' -r -f -a "update\t''
@@ -176,10 +188,16 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l min-speed -d '
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l cacert -d 'Also trust the certificates in this PEM file (e.g. a private CA\'s)' -r -F
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l user-agent -d 'The User-Agent header (default: pixmill/VERSION)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l disallowed-header-directives -d 'X-Robots-Tag directives that opt an image out (comma-separated; empty to honour none)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s H -l header -d 'Send this header with every request, as `Name: value` (repeatable). Authorization and Cookie are not sent on after a redirect to another host' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l referer -d 'Send this Referer header with every request' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l load-cookies -d 'Send the cookies of this Netscape cookie file (as curl, wget and aria2c read) to the hosts they belong to' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l netrc-file -d 'Send logins from this netrc file as Basic auth' -r -F
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l limit-rate -d 'Cap the whole run\'s download rate, in bytes per second (e.g. 500K, 2M)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l proto-redir -d 'Protocols a redirect may lead to: `https` refuses a redirect from https to http (default: http,https, and such a downgrade is noted in the record)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'Stop downloads as their body passes this size (e.g. 50M; `convert` stops them at --max-input-size unless this is lower)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s H -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
@@ -187,6 +205,10 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s q -l quiet -d 
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l dry-run -d 'List what would be done without reading, downloading or writing anything'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l no-keep-alive -d 'Open a fresh connection for every request instead of reusing one per host'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s k -l insecure -d 'Do not check TLS certificates at all (for testing only: anyone on the path can then read and change the downloads)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l netrc -d 'Send logins from ~/.netrc as Basic auth (a login in the URL wins)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l respect-robots-txt -d 'Skip URLs that their host\'s robots.txt disallows (fetched once per host; a 4xx robots.txt allows all, a 5xx or unreachable one disallows all)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l deny-private -d 'Also refuse to connect to loopback, private (RFC 1918), CGNAT, unique local (fc00::/7) and unspecified addresses'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l allow-link-local -d 'Allow connections to link-local addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254: where clouds serve instance credentials), refused by default'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s h -l help -d 'Print help'
 complete -c pixmill -n "__fish_pixmill_using_subcommand formats" -l json -d 'One JSON object per format instead of a table'
 complete -c pixmill -n "__fish_pixmill_using_subcommand formats" -s h -l help -d 'Print help'
