@@ -108,6 +108,10 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l min-size -d 
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-aspect -d 'Skip images whose longer side is more than R times their shorter (e.g. 3)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-pixels -d 'Refuse images with more pixels than this (checked from the header, before decoding)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-input-size -d 'Refuse inputs larger than this (e.g. 500M): files, and downloads, which stop as their body passes it' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l reencode -d 'When to encode afresh: always; if-needed (keep the input\'s bytes when the output would be the same size and format with nothing to rotate, convert or blur); never (keep the input\'s bytes once they decode; options that change pixels are refused)' -r -f -a "always\t''
+if-needed\t''
+never\t''"
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l bbox-col -d 'The manifest column holding boxes to blur strongly before resizing (faces, plates): a list of [x0, y0, x1, y1], each a fraction of the width or height, as img2dataset\'s bbox_col. A malformed box fails its row' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l backend -d 'Where the CPU stage runs: threads of one rayon pool, or isolated worker processes' -r -f -a "rayon\t''
 process\t''"
@@ -132,6 +136,8 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l max-size -d 
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l retry-failed -d 'With webdataset or parquet output: a rerun also retries the rows that failed for good (404, not an image), not only those that failed for a reason worth retrying (timeouts, resets, 5xx, 429)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l append -d 'With webdataset or parquet output: add this list to the dataset in the folder, in data files numbered after the ones there; rerunning the same append resumes it and adds nothing twice'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
@@ -198,6 +204,8 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l max-size -d 'S
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s 0 -l null -d 'Entries on stdin and in plain manifests are NUL-separated (as `find -print0` writes)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -s L -l follow -d 'Follow symbolic links to folders while walking (links to files are always followed)'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l hidden -d 'Also take hidden files and folders (names starting with `.`) while walking'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l retry-failed -d 'With webdataset or parquet output: a rerun also retries the rows that failed for good (404, not an image), not only those that failed for a reason worth retrying (timeouts, resets, 5xx, 429)'
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l append -d 'With webdataset or parquet output: add this list to the dataset in the folder, in data files numbered after the ones there; rerunning the same append resumes it and adds nothing twice'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l fsync -d 'Make each output (and its folder entry) durable on disk before its record says ok'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l json -d 'Print one JSON record per item on stdout instead of output paths'
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l print0 -d 'End each output path (or --json record) with NUL instead of a newline, for `xargs -0`'
