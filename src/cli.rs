@@ -17,6 +17,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process and moved once: boxing the large variants would
+// buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Convert images (files, folders, manifests, URLs) to other sizes and formats.
