@@ -214,6 +214,12 @@ if [ "$counts" -gt 1 ]; then
   echo "FLAGGED: the tools kept different numbers of samples (see the samples column)"
   printf '\n**FLAGGED: the tools kept different numbers of samples.**\n' >>"$MD"
 fi
+if [ ! -s "$SCRATCH/res/img2dataset" ]; then
+  rows_s=$(awk -v r="$ROWS" -v w="$pw" 'BEGIN { printf "%.0f", r / w }')
+  cpu_rows=$(awk -v r="$ROWS" -v c="$pc" 'BEGIN { printf "%.0f", r / c }')
+  summary="pixmill alone: $ROWS rows in ${pw} s ($rows_s rows/s, $cpu_rows rows per CPU-second), peak memory (PSS) ${pp} MB"
+  echo "$summary"; printf '\n**%s**\n' "$summary" >>"$MD"; echo "results written to $MD"; exit 0
+fi
 read -r iw _ < <(col img2dataset 1); read -r ip _ < <(col img2dataset 2); read -r ic _ < <(col img2dataset 5)
 summary="pixmill / img2dataset (defaults): wall $(ratio "$pw" "$iw") (${pw} s vs ${iw} s), CPU $(ratio "$pc" "$ic") (${pc} s vs ${ic} s), peak memory (PSS) $(ratio "$pp" "$ip") (${pp} MB vs ${ip} MB)"
 echo "$summary"

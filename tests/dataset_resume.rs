@@ -324,6 +324,10 @@ fn a_rerun_repairs_transient_failures_without_fetching_what_succeeded() {
         statuses(&first),
         BTreeMap::from([("ok".to_string(), 5), ("failed".to_string(), 3)])
     );
+    // A failed row has no sample: its record names no output.
+    for r in first.iter().filter(|r| r["status"] == "failed") {
+        assert!(r["output"].is_null(), "{r}");
+    }
     let hits = |server: &Server| -> Vec<usize> {
         paths
             .iter()

@@ -631,6 +631,12 @@ impl StoreWriter for DatasetWriter {
             // Up to date in the old file and copied from it.
             return vec![record];
         }
+        let mut record = record;
+        if record.status != Status::Ok {
+            // No sample: nothing in the store to name.
+            record.output = None;
+            record.output_raw = None;
+        }
         let ext = pending.as_ref().map(|p| p.ext.clone());
         let meta = MetaRow::new(key, &record, ext.as_deref());
         if let Some(slot) = file.outcomes.get_mut(index) {
