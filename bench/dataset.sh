@@ -56,6 +56,7 @@ PEERS=${PEERS:-"img2dataset img2dataset-p$(nproc)"}
 HOSTS=${HOSTS:-1}
 CORPUS_MAX=${CORPUS_MAX:-1000}
 VARIANTS=${VARIANTS:-}
+PIXMILL_ARGS=${PIXMILL_ARGS:-}   # more options for the main pixmill run
 MD=${OUT:-$BENCH_DIR/results-dataset-$(date -u +%Y%m%d-%H%M).md}
 export NO_ALBUMENTATIONS_UPDATE=1
 
@@ -128,7 +129,8 @@ run_tool() {   # LABEL OUTDIR LOG: prints "WALL PSS_MB RSS_MB EXIT CPU_S"
     pixmill)
       "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
         --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \
-        --fit outside --enlarge -f jpeg --quality 95 --subsampling 420 --hash sha256 -q ;;
+        --fit outside --enlarge -f jpeg --quality 95 --subsampling 420 --hash sha256 -q \
+        $PIXMILL_ARGS ;;
     pixmill-if-needed)
       "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
         --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \

@@ -301,7 +301,20 @@ impl Converter {
         if let Some(reason) = anim::truncation(input, in_format) {
             return Err(ItemError::new(ErrorClass::Decode, reason));
         }
-        let decoded = self.decode(input, in_format, &mut warnings)?;
+        // Every byte of the stream is decoded, at the smallest scale the
+        // decoder offers (JPEG's 1/8 DCT, libwebp's scaling, PNG's row
+        // reduction): corruption and truncation are found without paying
+        // for full-size pixels that are thrown away.
+        let tiny = ResizeSpec {
+            width: Some(1),
+            height: Some(1),
+            percent: None,
+        };
+        let asked = (self.settings.resize.replace(tiny), self.settings.fit);
+        self.settings.fit = Fit::Inside;
+        let decoded = self.decode(input, in_format, &mut warnings);
+        (self.settings.resize, self.settings.fit) = asked;
+        let decoded = decoded?;
         let orientation = self.orientation(decoded.orientation);
         let (w, h) = oriented(decoded.full.0, decoded.full.1, orientation);
         Ok(source_kept(input, in_format, (w, h), warnings))
