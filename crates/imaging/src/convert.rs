@@ -157,14 +157,7 @@ impl Converter {
             );
             return Err(ItemError::new(ErrorClass::Encode, msg));
         }
-        self.check_filters(input, in_format)?;
-        let mut warnings = Vec::new();
-        if in_format == Format::Jpeg {
-            warnings.extend(self.check_jpeg(input)?);
-        }
-        if let Some(reason) = anim::truncation(input, in_format) {
-            return Err(ItemError::new(ErrorClass::Decode, reason));
-        }
+        let mut warnings = self.precheck(input, in_format)?;
         match anim::sequence(input, in_format) {
             Some(anim::Sequence::Animation {
                 frames,
@@ -289,10 +282,10 @@ impl Converter {
         })
     }
 
-    /// `--reencode never`: the input's own bytes, once they pass the same
-    /// checks and decode as a conversion would (filters, truncation, the
-    /// pixel limit).
-    fn keep_source(&mut self, input: &[u8], in_format: Format) -> Result<Converted, ItemError> {
+    /// What every item passes before it is decoded, converted or kept:
+    /// the size filters, a JPEG's own checks and truncation; the warnings
+    /// so far.
+    fn precheck(&self, input: &[u8], in_format: Format) -> Result<Vec<String>, ItemError> {
         self.check_filters(input, in_format)?;
         let mut warnings = Vec::new();
         if in_format == Format::Jpeg {
@@ -301,6 +294,14 @@ impl Converter {
         if let Some(reason) = anim::truncation(input, in_format) {
             return Err(ItemError::new(ErrorClass::Decode, reason));
         }
+        Ok(warnings)
+    }
+
+    /// `--reencode never`: the input's own bytes, once they pass the same
+    /// checks and decode as a conversion would (filters, truncation, the
+    /// pixel limit).
+    fn keep_source(&mut self, input: &[u8], in_format: Format) -> Result<Converted, ItemError> {
+        let mut warnings = self.precheck(input, in_format)?;
         // Every byte of the stream is decoded, at the smallest scale the
         // decoder offers (JPEG's 1/8 DCT, libwebp's scaling, PNG's row
         // reduction): corruption and truncation are found without paying
