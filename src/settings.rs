@@ -290,10 +290,17 @@ fn hash_column(spec: &str) -> Result<(String, pixmill_base::hashing::HashAlgo), 
     Ok((name.trim().to_string(), algo))
 }
 
-/// A usage error when `path` is URL-shaped (`s3://bucket/x`, `http://...`).
-/// The message names the scheme only: the rest of a URL may hold
-/// credentials.
+/// A usage error when `path` is URL-shaped (`http://...`, `gs://...`) but
+/// not an `s3://` URL, which `-o` and `-m` take. The message names the
+/// scheme only: the rest of a URL may hold credentials.
 fn refuse_url(flag: &str, path: &std::path::Path) -> Result<(), Error> {
+    if flag != "--report" {
+        if let Some(text) = path.to_str() {
+            return pixmill_objects::ObjectUrl::parse(text)
+                .map(|_| ())
+                .map_err(|e| usage(format!("{flag}: {e}")));
+        }
+    }
     let Some((scheme, _)) = path.to_str().and_then(|p| p.split_once("://")) else {
         return Ok(());
     };
@@ -306,8 +313,7 @@ fn refuse_url(flag: &str, path: &std::path::Path) -> Result<(), Error> {
         return Ok(());
     }
     Err(usage(format!(
-        "{flag} takes a local path, not a URL ({scheme}://): object stores and \
-         remote lists are not supported yet"
+        "{flag} takes a local path, not a URL ({scheme}://)"
     )))
 }
 

@@ -10,6 +10,7 @@ mod datasets;
 mod downloads;
 mod formats_colour;
 mod layout;
+mod objects;
 mod output_safety;
 mod resume;
 mod shards;

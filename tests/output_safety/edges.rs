@@ -435,30 +435,42 @@ fn a_url_where_a_path_belongs_is_refused_and_makes_no_folder() {
     let dir = tempfile::tempdir().unwrap();
     write_image(&dir.path().join("a.png"), 8, 8);
     fs::write(dir.path().join("list.txt"), "a.png\n").unwrap();
-    for args in [
-        &["convert", "a.png", "-o", "s3://bucket/thumbs"][..],
-        &[
-            "convert",
-            "-m",
-            "s3://alice:secret@bucket/list.txt",
-            "-o",
-            "out",
-        ][..],
-        &[
-            "convert",
-            "a.png",
-            "-o",
-            "out",
-            "--report",
-            "gs://bucket/r.jsonl",
-        ][..],
-        &[
-            "fetch",
-            "-m",
-            "https://example.invalid/list.txt",
-            "-o",
-            "out",
-        ][..],
+    for (args, says) in [
+        (
+            &["convert", "a.png", "-o", "gs://bucket/thumbs"][..],
+            "gs:// is not a store pixmill reads or writes",
+        ),
+        (
+            &[
+                "convert",
+                "-m",
+                "s3://alice:secret@bucket/list.txt",
+                "-o",
+                "out",
+            ][..],
+            "names its bucket first",
+        ),
+        (
+            &[
+                "convert",
+                "a.png",
+                "-o",
+                "out",
+                "--report",
+                "gs://bucket/r.jsonl",
+            ][..],
+            "--report takes a local path, not a URL (gs://)",
+        ),
+        (
+            &[
+                "fetch",
+                "-m",
+                "https://example.invalid/list.txt",
+                "-o",
+                "out",
+            ][..],
+            "https:// is not a store",
+        ),
     ] {
         let assert = pixmill()
             .current_dir(dir.path())
@@ -466,7 +478,7 @@ fn a_url_where_a_path_belongs_is_refused_and_makes_no_folder() {
             .assert()
             .code(2);
         let stderr = stderr_of(&assert);
-        assert!(stderr.contains("not supported yet"), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(
             !stderr.contains("secret"),
             "{args:?} printed a credential: {stderr}"

@@ -28,6 +28,8 @@ pub(crate) struct IoContext<'a> {
     pub progress: &'a Progress,
     /// Built on the first URL, so a run over local files never pays for it.
     pub fetcher: OnceLock<Result<Fetcher, String>>,
+    /// `s3://` inputs' buckets, opened on first use.
+    pub objects: crate::objects_in::ObjectInputs,
 }
 
 /// Runs the download threads until `entries` is drained. `fetch` lands
@@ -107,12 +109,35 @@ fn named_as_output(mut error: ItemError, temp: &Path, output: &Path) -> ItemErro
     error
 }
 
-fn download(ctx: &IoContext, mut entry: Entry) -> Next {
+fn download(ctx: &IoContext, entry: Entry) -> Next {
     let mut record = Record::new(&entry, Status::Ok);
     let Input::Url(url) = entry.input.clone() else {
         let e = ItemError::new(ErrorClass::Fetch, "not a URL");
         return done(record.fail(e), &entry);
     };
+    let temp = match ctx.store.staging_path(&entry) {
+        Ok(temp) => temp,
+        Err(e) => return done(record.fail(e), &entry),
+    };
+    let checks = expected_digests(&entry, &ctx.config.source.columns.hash_columns);
+    record.warnings.extend(checks.missing);
+    let started = Instant::now();
+    if pixmill_objects::is_object_url(&url) {
+        let max = ctx
+            .config
+            .fetch
+            .max_size
+            .map(|m| (m, ctx.config.fetch.max_size_flag.as_str()));
+        let result = ctx.objects.fetch(
+            &url,
+            &temp,
+            entry.revalidate.as_ref(),
+            &checks.digests,
+            max,
+            ctx.stop.flag(),
+        );
+        return fetched_next(ctx, entry, record, temp, started, result);
+    }
     let fetcher = match ctx
         .fetcher
         .get_or_init(|| Fetcher::new(ctx.config.fetch.clone()).map_err(|e| e.to_string()))
@@ -125,13 +150,6 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
             )
         }
     };
-    let temp = match ctx.store.staging_path(&entry) {
-        Ok(temp) => temp,
-        Err(e) => return done(record.fail(e), &entry),
-    };
-    let checks = expected_digests(&entry, &ctx.config.source.columns.hash_columns);
-    record.warnings.extend(checks.missing);
-    let started = Instant::now();
     // A download that a rerun can continue if it is cut short; an ordinary
     // temp when another live run owns this output's partial file.
     let partial = crate::output::partial::claim(&entry.output);
@@ -155,6 +173,19 @@ fn download(ctx: &IoContext, mut entry: Entry) -> Next {
         ),
     };
     let temp = partial.map_or(temp, |files| files.data);
+    fetched_next(ctx, entry, record, temp, started, result)
+}
+
+/// What follows a download (or an object read): the record's figures, the
+/// up-to-date answer, then the store (`fetch`) or the CPU stage.
+fn fetched_next(
+    ctx: &IoContext,
+    mut entry: Entry,
+    mut record: Record,
+    temp: PathBuf,
+    started: Instant,
+    result: Result<Fetched, FetchFailure>,
+) -> Next {
     record.fetch_ms = Some(millis(started.elapsed()));
     let fetched = match result {
         Ok(fetched) => fetched,

@@ -19,6 +19,7 @@ mod input;
 mod io_stage;
 mod item;
 mod naming;
+mod objects_in;
 mod output;
 mod output_format;
 mod pipeline;

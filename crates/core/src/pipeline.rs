@@ -22,9 +22,11 @@ use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
 use crate::source::{self, Lists, Outlets, PlanContext, Planner, SourceStats};
 use crate::store::dataset::DatasetStore;
+use crate::store::objects::ObjectsStore;
 use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
 use crossbeam_channel::bounded;
 use pixmill_base::error::Error;
+use pixmill_objects::{Bucket, ObjectUrl};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -46,20 +48,43 @@ pub struct Outcome {
 /// Runs the whole job described by `config`.
 pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let started = Instant::now();
-    let out = open_out_dir(config)?;
+    let remote = remote_out(config)?;
+    let out = match &remote {
+        Some((url, _)) => open_spool(config, url)?,
+        None => open_out_dir(config)?,
+    };
     let lists = Lists::open(&config.source)?;
     let report_file = open_report(config)?;
     let progress = Progress::new(config.progress, may_download(config));
     let names = Names::default();
     let duplicates = Arc::new(AtomicU64::new(0));
+    // Records name objects, not the spool folder standing for them.
+    let remote_name = remote
+        .as_ref()
+        .map(|(url, _)| (format!("{}/", out.root().display()), format!("{url}/")));
+    let objects = match (config.output_format, remote) {
+        (OutputFormat::Files, Some((url, bucket))) => Some(
+            ObjectsStore::open(&out, url, bucket, config.source.shard, stop.shared_flag())
+                .map_err(Error::Setup)?,
+        ),
+        (_, Some(_)) => {
+            return Err(Error::Usage(
+                "dataset outputs (--output-format webdataset or parquet) go to a local folder \
+                 for now: write them there and copy the folder to s3://"
+                    .into(),
+            ))
+        }
+        (_, None) => None,
+    };
     let files;
     let dataset;
-    let store: &dyn OutputStore = match config.output_format {
-        OutputFormat::Files => {
+    let store: &dyn OutputStore = match (config.output_format, &objects) {
+        (_, Some(objects)) => objects,
+        (OutputFormat::Files, None) => {
             files = FilesStore::new(&out, config.fsync);
             &files
         }
-        OutputFormat::Webdataset | OutputFormat::Parquet => {
+        (OutputFormat::Webdataset | OutputFormat::Parquet, None) => {
             dataset = DatasetStore::new(&out, config).map_err(Error::Setup)?;
             &dataset
         }
@@ -80,6 +105,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         stop,
         progress: &progress,
         fetcher: OnceLock::new(),
+        objects: crate::objects_in::ObjectInputs::new(config.fetch.retries as usize),
     };
     let cpu_ctx = CpuContext {
         jobs: config.jobs,
@@ -107,6 +133,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             json: config.json,
             print0: config.print0,
             report: report_file,
+            rename: remote_name.clone(),
         };
         let report_name = config
             .report
@@ -196,6 +223,11 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             unfinished,
         })
     })?;
+    if let Some(objects) = &objects {
+        if let Err(e) = objects.flush() {
+            report::eprint_line(&format!("pixmill: warning: {e}"));
+        }
+    }
     let merged = duplicates.load(Ordering::Relaxed);
     Ok(finish(
         config,
@@ -301,6 +333,43 @@ fn open_report(config: &Config) -> Result<Option<std::fs::File>, Error> {
         Error::Setup(format!(
             "cannot write report {}: {}",
             path.display(),
+            pixmill_base::io_reason(&e)
+        ))
+    })
+}
+
+/// `-o s3://bucket/prefix`: the prefix and its bucket (no request yet).
+fn remote_out(config: &Config) -> Result<Option<(ObjectUrl, Bucket)>, Error> {
+    let Some(text) = config.out_dir.to_str() else {
+        return Ok(None);
+    };
+    let Some(url) = ObjectUrl::parse(text).map_err(Error::Usage)? else {
+        return Ok(None);
+    };
+    let bucket = Bucket::open(&url.bucket, config.fetch.retries as usize)
+        .map_err(|e| Error::Setup(format!("cannot use {url}: {e}")))?;
+    Ok(Some((url, bucket)))
+}
+
+/// The local folder that stands for an `s3://` prefix while a run plans
+/// names and streams downloads: one per prefix and shard, so a rerun on
+/// the same machine finds the partial downloads it can continue.
+fn open_spool(config: &Config, url: &ObjectUrl) -> Result<OutDir, Error> {
+    let shard = config
+        .source
+        .shard
+        .map_or_else(String::new, |(i, n)| format!(" {i}/{n}"));
+    let hash = pixmill_base::hashing::stable_hash(format!("{url}{shard}").as_bytes());
+    let spool = std::env::temp_dir().join(format!("pixmill-spool-{hash:016x}"));
+    let made = if config.dry_run {
+        OutDir::resolve(&spool)
+    } else {
+        OutDir::create(&spool)
+    };
+    made.map_err(|e| {
+        Error::Setup(format!(
+            "cannot make the spool folder {} for {url}: {}",
+            spool.display(),
             pixmill_base::io_reason(&e)
         ))
     })

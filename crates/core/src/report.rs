@@ -151,6 +151,9 @@ pub(crate) struct SinkOptions {
     /// End each stdout record with NUL instead of a newline (`--print0`).
     pub print0: bool,
     pub report: Option<File>,
+    /// Outputs below the first path are named below the second instead
+    /// (the spool folder that stands for an `s3://` prefix).
+    pub rename: Option<(String, String)>,
 }
 
 /// What the sink ends with: the counts, and why it stopped the run when it
@@ -164,6 +167,14 @@ pub(crate) struct SinkEnd {
 /// mid-run stops the run (the records would be lost) but still drains and
 /// counts what is in flight; that is a failure of the run, not a setup
 /// error, since work was done.
+/// A record's output below `from` named below `to` instead.
+fn rename_output(record: &mut Record, from: &str, to: &str) {
+    if let Some(rest) = record.output.as_deref().and_then(|o| o.strip_prefix(from)) {
+        record.output = Some(format!("{to}{rest}"));
+        record.output_raw = None;
+    }
+}
+
 pub(crate) fn run_sink(
     records: Receiver<Record>,
     mut options: SinkOptions,
@@ -182,7 +193,10 @@ pub(crate) fn run_sink(
     let stdout = io::stdout();
     let mut out = Some(BufWriter::new(stdout.lock()));
     let mut report = options.report.take().map(BufWriter::new);
-    for record in records {
+    for mut record in records {
+        if let Some((from, to)) = &options.rename {
+            rename_output(&mut record, from, to);
+        }
         counts.add(&record);
         progress.refresh_length();
         progress.done.inc(1);

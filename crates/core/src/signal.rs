@@ -59,6 +59,12 @@ impl Stop {
         self.stdout_closed.load(Ordering::Relaxed)
     }
 
+    /// The flag, shared, for work that outlives a borrow (an upload that
+    /// aborts rather than completes once it is set).
+    pub(crate) fn shared_flag(&self) -> Arc<AtomicBool> {
+        self.requested.clone()
+    }
+
     /// The flag itself, for code that polls it inside long operations.
     pub fn flag(&self) -> &AtomicBool {
         &self.requested

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod fuzz;
+pub mod s3;
 pub mod server;
 
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};

@@ -157,7 +157,17 @@ fn open_manifest(path: &Path, config: &SourceConfig) -> Result<(String, manifest
             pixmill_base::io_reason(&e)
         ))
     };
-    let mut file = File::open(path).map_err(cannot_open)?;
+    let remote = path
+        .to_str()
+        .map(pixmill_objects::ObjectUrl::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("cannot open manifest: {e}")))?
+        .flatten();
+    let mut file = match remote {
+        Some(url) => crate::objects_in::open_list(&url, 3)
+            .map_err(|e| Error::Usage(format!("cannot open manifest {name}: {e}")))?,
+        None => File::open(path).map_err(cannot_open)?,
+    };
     let format = match config.manifest_format {
         Some(format) => format,
         None if manifest::is_parquet(&mut file).map_err(cannot_open)? => ManifestFormat::Parquet,

@@ -358,14 +358,14 @@ impl<'a> Planner<'a> {
             return fail(
                 label,
                 ErrorClass::Fetch,
-                "unsupported URL scheme: only http and https",
+                "unsupported URL scheme: only http, https and s3",
             );
         }
         if !url && matches!(self.config.mode, Mode::Fetch) {
             return fail(
                 label,
                 ErrorClass::Fetch,
-                "not a URL: fetch downloads http and https URLs",
+                "not a URL: fetch downloads http, https and s3 URLs",
             );
         }
         let (rel, settles) = match self.relative_output(&raw, &key, url, row) {
@@ -579,13 +579,14 @@ fn fail(label: String, class: ErrorClass, message: &str) -> Planned {
     Planned::Done(Record::failed_input(label, ItemError::new(class, message)))
 }
 
-/// `http://` or `https://`, any case.
+/// `http://`, `https://` or `s3://`, any case: an input the I/O stage
+/// reads.
 pub(crate) fn is_url(input: &OsStr) -> bool {
     let Some(s) = input.to_str() else {
         return false;
     };
     let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
+    lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("s3://")
 }
 
 /// `ftp://x`, `file:///x`: a URL we do not download.

@@ -11,6 +11,7 @@
 
 pub(crate) mod dataset;
 pub(crate) mod files;
+pub(crate) mod objects;
 pub(crate) mod resume;
 pub(crate) mod stamp;
 

@@ -267,6 +267,28 @@ pub(crate) fn check(path: &Path, p: &Provenance, mode: StampMode) -> Freshness {
     stamp.judge(p)
 }
 
+/// The stamp of an object of `len` bytes made from `p`, for an object
+/// store's ledger (the store's listing vouches for its bytes: length and
+/// ETag).
+pub(crate) fn object_stamp(p: &Provenance, len: u64) -> Vec<u8> {
+    let sealed = Sealed {
+        len,
+        tail: 0,
+        seal: 0,
+    };
+    Stamp::new(p, sealed).encode()
+}
+
+/// What an object of `len` bytes whose ledger stamp is `text` is worth to
+/// a run that would make it from `p`.
+pub(crate) fn judge_object(text: &[u8], len: u64, p: &Provenance) -> Freshness {
+    match Stamp::decode(text) {
+        Some(stamp) if stamp.len == len => stamp.judge(p),
+        Some(_) => Freshness::Stale(Stale::Incomplete),
+        None => Freshness::Stale(Stale::Unknown),
+    }
+}
+
 /// Stamps `file` (the finished output, still under its temp name): in its
 /// xattr, or, when it has none, returns the sidecar text to write after
 /// the rename.

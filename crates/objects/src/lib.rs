@@ -1,0 +1,474 @@
+//! pixmill's object stores: `s3://bucket/key` URLs wherever pixmill takes
+//! a path, for any S3-compatible store (AWS, MinIO, R2, Ceph, moto).
+//!
+//! Work that waits gets threads: pixmill's stages are threads that block,
+//! so this crate gives them a blocking face ([`Bucket`]) over the Arrow
+//! project's `object_store`, whose async requests run on one small tokio
+//! runtime per bucket. Credentials and the endpoint are read as the AWS
+//! CLI reads them ([`config`]); they never appear in a message.
+
+#![warn(unreachable_pub)]
+#![warn(missing_docs)]
+
+pub mod config;
+mod upload;
+
+pub use upload::{Upload, UploadMarker, IN_FLIGHT};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+/// An object-store URL, split: `s3://bucket/some/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectUrl {
+    /// The bucket.
+    pub bucket: String,
+    /// The key or prefix below the bucket, without leading or trailing `/`.
+    pub key: String,
+}
+
+impl ObjectUrl {
+    /// Parses `s3://bucket[/key]`. `Ok(None)`: not URL-shaped at all (a
+    /// local path). `Err`: URL-shaped but not a store pixmill reads (the
+    /// message names only the scheme: the rest may hold a secret).
+    pub fn parse(text: &str) -> Result<Option<ObjectUrl>, String> {
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Ok(None);
+        };
+        let url_like = scheme.len() >= 2
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !url_like {
+            return Ok(None);
+        }
+        if !scheme.eq_ignore_ascii_case("s3") {
+            return Err(format!(
+                "{scheme}:// is not a store pixmill reads or writes: s3:// (AWS and every \
+                 S3-compatible store) is"
+            ));
+        }
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() || bucket.contains('@') {
+            return Err("an s3:// URL names its bucket first: s3://bucket/prefix".into());
+        }
+        let key = key.trim_matches('/');
+        if key.split('/').any(|part| part == "." || part == "..") || key.contains("//") {
+            return Err("an s3:// key has no empty, . or .. parts".into());
+        }
+        Ok(Some(ObjectUrl {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        }))
+    }
+
+    /// `key` joined below this URL's key.
+    pub fn join(&self, key: &str) -> String {
+        match (self.key.is_empty(), key.is_empty()) {
+            (true, _) => key.to_string(),
+            (false, true) => self.key.clone(),
+            (false, false) => format!("{}/{key}", self.key),
+        }
+    }
+}
+
+impl fmt::Display for ObjectUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.key.is_empty() {
+            true => write!(f, "s3://{}", self.bucket),
+            false => write!(f, "s3://{}/{}", self.bucket, self.key),
+        }
+    }
+}
+
+/// Whether `text` is an `s3://` URL (any case).
+pub fn is_object_url(text: &str) -> bool {
+    text.len() > 5 && text[..5].eq_ignore_ascii_case("s3://")
+}
+
+/// A failed request, in one line, without credentials.
+#[derive(Debug, Clone)]
+pub struct Error {
+    /// What went wrong.
+    pub message: String,
+    /// The object is not there (404).
+    pub not_found: bool,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<object_store::Error> for Error {
+    fn from(e: object_store::Error) -> Error {
+        let not_found = matches!(e, object_store::Error::NotFound { .. });
+        Error {
+            message: one_line(&e),
+            not_found,
+        }
+    }
+}
+
+/// The first line of an error's chain that says something, without the
+/// signed request's query (object_store's messages hold no secret keys, but
+/// a session token could travel in a URL).
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    let text = text.replace('\n', " ");
+    redact_query(&text)
+}
+
+/// `…?X-Amz-…` query strings cut from a message.
+fn redact_query(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(' ') {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match word.find('?') {
+            Some(at) if word.contains("://") => {
+                out.push_str(&word[..at]);
+                out.push_str("?…");
+            }
+            _ => out.push_str(word),
+        }
+    }
+    out
+}
+
+/// One object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// Its key below the bucket.
+    pub key: String,
+    /// Its length.
+    pub size: u64,
+    /// Its ETag, as the store gave it.
+    pub etag: Option<String>,
+}
+
+impl From<object_store::ObjectMeta> for Meta {
+    fn from(m: object_store::ObjectMeta) -> Meta {
+        Meta {
+            key: m.location.to_string(),
+            size: m.size,
+            etag: m.e_tag,
+        }
+    }
+}
+
+/// A bucket, with blocking requests. Cheap to share between threads
+/// (`Arc` inside); requests from many threads run at once, each thread
+/// waiting for its own.
+#[derive(Clone)]
+pub struct Bucket {
+    store: Arc<AmazonS3>,
+    runtime: Arc<tokio::runtime::Runtime>,
+    name: String,
+}
+
+impl fmt::Debug for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bucket({})", self.name)
+    }
+}
+
+/// The parts of a multipart upload: 8 MiB (S3 takes 5 MiB to 5 GiB, and
+/// at most 10,000 parts: 80 GB objects).
+pub const PART_SIZE: usize = 8 << 20;
+
+impl Bucket {
+    /// Opens `bucket` with the configuration the environment gives (see
+    /// [`config::resolve`]); failed requests (connection errors, 5xx such
+    /// as `503 SlowDown`, 429) are retried `retries` times, backing off
+    /// 0.2 s, 0.6 s, 1.8 s… up to 15 s. Makes no request.
+    pub fn open(bucket: &str, retries: usize) -> Result<Bucket, Error> {
+        let mut settings = config::resolve().map_err(|message| Error {
+            message,
+            not_found: false,
+        })?;
+        settings.retries = retries;
+        Bucket::with(bucket, &settings)
+    }
+
+    /// Opens `bucket` with `settings`.
+    pub fn with(bucket: &str, settings: &config::Settings) -> Result<Bucket, Error> {
+        // TLS through rustls with ring, as pixmill's downloads (a no-op
+        // when a provider is already installed).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let retry = object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: std::time::Duration::from_millis(200),
+                max_backoff: std::time::Duration::from_secs(15),
+                base: 3.0,
+            },
+            max_retries: settings.retries,
+            retry_timeout: std::time::Duration::from_secs(180),
+        };
+        let builder = settings
+            .apply(AmazonS3Builder::new().with_bucket_name(bucket))
+            .with_retry(retry);
+        let store = builder.build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pixmill-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| Error {
+                message: format!("cannot start the object-store runtime: {e}"),
+                not_found: false,
+            })?;
+        Ok(Bucket {
+            store: Arc::new(store),
+            runtime: Arc::new(runtime),
+            name: bucket.to_string(),
+        })
+    }
+
+    /// The bucket's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `s3://bucket/key`.
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.name)
+    }
+
+    /// The whole object.
+    pub fn get(&self, key: &str) -> Result<Vec<u8>, Error> {
+        let path = path(key);
+        self.runtime.block_on(async {
+            let got = self.store.get(&path).await?;
+            Ok(got.bytes().await?.to_vec())
+        })
+    }
+
+    /// The object as a stream of bytes, read as it arrives.
+    pub fn reader(&self, key: &str) -> Result<ObjectReader, Error> {
+        let path = path(key);
+        let (size, etag, stream) = self.runtime.block_on(async {
+            let got = self.store.get(&path).await?;
+            Ok::<_, Error>((got.meta.size, got.meta.e_tag.clone(), got.into_stream()))
+        })?;
+        Ok(ObjectReader {
+            stream,
+            runtime: self.runtime.clone(),
+            chunk: Bytes::new(),
+            size,
+            etag,
+        })
+    }
+
+    /// The object's listing entry, or `None` if it is not there.
+    pub fn head(&self, key: &str) -> Result<Option<Meta>, Error> {
+        let path = path(key);
+        match self.runtime.block_on(self.store.head(&path)) {
+            Ok(meta) => Ok(Some(meta.into())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores `data` under `key` in one request: the object appears whole
+    /// or not at all. Returns its ETag.
+    pub fn put(&self, key: &str, data: Vec<u8>) -> Result<Option<String>, Error> {
+        let path = path(key);
+        let put = self
+            .runtime
+            .block_on(self.store.put(&path, PutPayload::from(data)))?;
+        Ok(put.e_tag)
+    }
+
+    /// Removes `key` (no error if it is not there).
+    pub fn delete(&self, key: &str) -> Result<(), Error> {
+        let path = path(key);
+        match self.runtime.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every object below `prefix` (a folder: `prefix/…`; the whole bucket
+    /// when empty), a page of up to 1,000 per request, in key order, given
+    /// to `each` as they come.
+    pub fn list(&self, prefix: &str, mut each: impl FnMut(Meta)) -> Result<u64, Error> {
+        let prefix = (!prefix.is_empty()).then(|| path(prefix));
+        self.runtime.block_on(async {
+            let mut stream = self.store.list(prefix.as_ref());
+            let mut count = 0;
+            while let Some(meta) = stream.next().await {
+                each(meta?.into());
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+
+    /// Starts a multipart upload to `key`; see [`Upload`].
+    pub fn upload(&self, key: &str) -> Result<Upload, Error> {
+        Upload::start(self.clone(), key, PART_SIZE)
+    }
+
+    /// Stores the file at `file` under `key`: one PUT up to [`PART_SIZE`],
+    /// a multipart upload of bounded parts above. Returns the length.
+    pub fn put_file(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+        markers: Option<&UploadMarker>,
+        stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Result<u64, Error> {
+        let mut f = std::fs::File::open(file).map_err(|e| io_error("cannot read", file, &e))?;
+        let len = f
+            .metadata()
+            .map_err(|e| io_error("cannot read", file, &e))?
+            .len();
+        if len <= PART_SIZE as u64 {
+            let mut data = Vec::with_capacity(len as usize);
+            f.read_to_end(&mut data)
+                .map_err(|e| io_error("cannot read", file, &e))?;
+            self.put(key, data)?;
+            return Ok(len);
+        }
+        let mut upload = self.upload(key)?;
+        if let Some(markers) = markers {
+            upload.mark(markers)?;
+        }
+        if let Some(stop) = stop {
+            upload.stop_on(stop);
+        }
+        let copied = io::copy(&mut f, &mut upload);
+        match copied {
+            Ok(n) => upload.finish().map(|_| n),
+            Err(e) => {
+                let message = match upload.error() {
+                    Some(error) => error.message.clone(),
+                    None => format!("cannot read {}: {e}", file.display()),
+                };
+                upload.abort();
+                Err(Error {
+                    message,
+                    not_found: false,
+                })
+            }
+        }
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    fn multipart(&self) -> &AmazonS3 {
+        &self.store
+    }
+}
+
+fn io_error(what: &str, file: &std::path::Path, e: &io::Error) -> Error {
+    Error {
+        message: format!("{what} {}: {e}", file.display()),
+        not_found: false,
+    }
+}
+
+/// A key as object_store's path: as written when it is a valid path,
+/// otherwise with the characters it refuses percent-encoded.
+fn path(key: &str) -> Path {
+    Path::parse(key).unwrap_or_else(|_| Path::from(key))
+}
+
+/// An object read as it arrives ([`Bucket::reader`]).
+pub struct ObjectReader {
+    stream: futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    runtime: Arc<tokio::runtime::Runtime>,
+    chunk: Bytes,
+    size: u64,
+    etag: Option<String>,
+}
+
+impl ObjectReader {
+    /// The object's length, as the store announced it.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The object's ETag, as the store gave it.
+    pub fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(e)) => return Err(io::Error::other(Error::from(e).message)),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        let _ = self.chunk.split_to(n);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls_split_into_bucket_and_key() {
+        let url = ObjectUrl::parse("s3://bucket/a/b/").unwrap().unwrap();
+        assert_eq!(url.bucket, "bucket");
+        assert_eq!(url.key, "a/b");
+        assert_eq!(url.to_string(), "s3://bucket/a/b");
+        assert_eq!(url.join("c.jpg"), "a/b/c.jpg");
+        let root = ObjectUrl::parse("S3://bucket").unwrap().unwrap();
+        assert_eq!(root.key, "");
+        assert_eq!(root.join("c.jpg"), "c.jpg");
+        assert_eq!(ObjectUrl::parse("photos/a.jpg"), Ok(None));
+        assert_eq!(ObjectUrl::parse("C:\\x"), Ok(None));
+    }
+
+    #[test]
+    fn other_schemes_and_bad_keys_are_refused_naming_only_the_scheme() {
+        let e = ObjectUrl::parse("gs://secret-bucket/key").unwrap_err();
+        assert!(e.starts_with("gs:// is not a store"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        assert!(ObjectUrl::parse("s3://").is_err());
+        assert!(ObjectUrl::parse("s3://user:pw@bucket/x").is_err());
+        assert!(ObjectUrl::parse("s3://b/a/../x").is_err());
+        assert!(ObjectUrl::parse("s3://b/a//x").is_err());
+    }
+
+    #[test]
+    fn messages_lose_signed_queries() {
+        assert_eq!(
+            redact_query("error sending http://h/b/k?X-Amz-Security-Token=abc: reset"),
+            "error sending http://h/b/k?… reset"
+        );
+        assert_eq!(redact_query("a? b"), "a? b");
+    }
+}

@@ -1,0 +1,350 @@
+//! `s3://` wherever pixmill takes a path, against a real S3 server (moto,
+//! on 127.0.0.1): outputs, inputs, lists, resume by listing, multipart
+//! uploads and the ones a killed run left open.
+
+use crate::common::{fixtures, json_lines, pixmill, server::Server, write_image};
+use pixmill_testkit::s3::{moto, Moto};
+use std::fs;
+use std::path::Path;
+
+fn s3(moto: &Moto) -> assert_cmd::Command {
+    let mut cmd = pixmill();
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_SESSION_TOKEN");
+    cmd
+}
+
+fn records(out: &std::process::Output) -> Vec<serde_json::Value> {
+    json_lines(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The objects below `prefix/` (pixmill's own `.pixmill/` state left out),
+/// as relative key → bytes.
+fn objects(moto: &Moto, bucket: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    moto.keys(bucket)
+        .into_iter()
+        .filter_map(|k| k.strip_prefix(&format!("{prefix}/")).map(str::to_string))
+        .filter(|k| !k.starts_with(".pixmill/"))
+        .map(|k| {
+            let data = moto.get(bucket, &format!("{prefix}/{k}")).unwrap();
+            (k, data)
+        })
+        .collect()
+}
+
+/// The files below `dir` (pixmill's hidden files left out), as relative
+/// path → bytes.
+fn local(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            !e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        })
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (rel, fs::read(e.path()).unwrap())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn a_folder_converts_to_objects_equal_to_a_local_run_and_a_rerun_is_up_to_date() {
+    let moto = moto();
+    let bucket = moto.bucket("convert");
+    let dir = tempfile::tempdir().unwrap();
+    let photos = fixtures().join("exif");
+    let args = ["--resize", "32x32", "--format", "webp", "--json"];
+
+    let out = s3(moto)
+        .arg("convert")
+        .arg(&photos)
+        .args(["-o", &format!("s3://{bucket}/thumbs")])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let local_out = dir.path().join("local");
+    let done = pixmill()
+        .arg("convert")
+        .arg(&photos)
+        .arg("-o")
+        .arg(&local_out)
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(done.status.code(), Some(0));
+
+    let remote = objects(moto, &bucket, "thumbs");
+    assert!(remote.len() >= 8, "{remote:?}");
+    assert_eq!(remote, local(&local_out), "same keys, same bytes");
+    // Records name the objects, never the spool folder behind them.
+    for record in records(&out) {
+        let output = record["output"].as_str().unwrap();
+        assert!(
+            output.starts_with(&format!("s3://{bucket}/thumbs/")),
+            "{record}"
+        );
+    }
+
+    // A rerun asks the store by listing: everything is up to date.
+    let again = s3(moto)
+        .arg("convert")
+        .arg(&photos)
+        .args(["-o", &format!("s3://{bucket}/thumbs")])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let rerun = records(&again);
+    assert_eq!(rerun.len(), remote.len());
+    for record in &rerun {
+        assert_eq!(record["status"], "skipped", "{record}");
+        assert_eq!(record["reason"], "up to date", "{record}");
+        assert!(
+            record["output"].as_str().unwrap().starts_with("s3://"),
+            "{record}"
+        );
+    }
+
+    // New settings redo every object and say why.
+    let changed = s3(moto)
+        .arg("convert")
+        .arg(&photos)
+        .args(["-o", &format!("s3://{bucket}/thumbs")])
+        .args(["--resize", "16x16", "--format", "webp", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(changed.status.code(), Some(0), "{}", stderr(&changed));
+    for record in records(&changed) {
+        assert_eq!(record["status"], "ok", "{record}");
+        assert_eq!(record["reason"], "settings changed", "{record}");
+    }
+}
+
+#[test]
+fn an_object_replaced_by_another_tool_is_redone() {
+    let moto = moto();
+    let bucket = moto.bucket("replaced");
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 20, 10);
+    write_image(&dir.path().join("b.png"), 10, 20);
+    let run = || {
+        s3(moto)
+            .current_dir(dir.path())
+            .args([
+                "convert",
+                "a.png",
+                "b.png",
+                "-o",
+                &format!("s3://{bucket}/out"),
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run().status.code(), Some(0));
+    let before = moto.get(&bucket, "out/a.png").unwrap();
+    moto.put(&bucket, "out/a.png", b"someone else's bytes");
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recs = records(&out);
+    let a = recs.iter().find(|r| r["input"] == "a.png").unwrap();
+    assert_eq!(a["status"], "ok", "{a}");
+    assert_eq!(
+        a["reason"], "output has no record of how it was made",
+        "{a}"
+    );
+    let b = recs.iter().find(|r| r["input"] == "b.png").unwrap();
+    assert_eq!(b["status"], "skipped", "{b}");
+    assert_eq!(moto.get(&bucket, "out/a.png").unwrap(), before);
+}
+
+#[test]
+fn s3_inputs_and_lists_are_read_like_urls_and_a_missing_object_fails_alone() {
+    let moto = moto();
+    let bucket = moto.bucket("inputs");
+    let dir = tempfile::tempdir().unwrap();
+    let photos = fixtures().join("exif");
+    let mut names: Vec<_> = fs::read_dir(&photos)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    names.sort();
+    names.truncate(3);
+    let mut list = String::new();
+    for name in &names {
+        moto.put(
+            &bucket,
+            &format!("in/{name}"),
+            &fs::read(photos.join(name)).unwrap(),
+        );
+        list.push_str(&format!("s3://{bucket}/in/{name}\n"));
+    }
+    list.push_str(&format!("s3://{bucket}/in/missing.jpg\n"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, list.as_bytes()).unwrap();
+    moto.put(&bucket, "lists/list.txt.gz", &gz.finish().unwrap());
+
+    let out = s3(moto)
+        .args(["convert", "-m", &format!("s3://{bucket}/lists/list.txt.gz")])
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .args(["--resize", "24x24", "--format", "png", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4);
+    for name in &names {
+        let stem = name.trim_end_matches(".jpg");
+        let path = dir.path().join("out").join(format!("{stem}.png"));
+        assert!(path.is_file(), "{}: {}", path.display(), stderr(&out));
+        let (w, h) = crate::common::dims(&path);
+        assert!(w <= 24 && h <= 24 && w.max(h) == 24, "{w}x{h}");
+    }
+    let missing = recs
+        .iter()
+        .find(|r| r["input"].as_str().unwrap().ends_with("missing.jpg"))
+        .unwrap();
+    assert_eq!(missing["status"], "failed", "{missing}");
+    assert!(
+        missing["error"].as_str().unwrap().contains("404"),
+        "{missing}"
+    );
+
+    // fetch copies objects byte for byte.
+    let fetched = s3(moto)
+        .args(["fetch", &format!("s3://{bucket}/in/{}", names[0])])
+        .arg("-o")
+        .arg(dir.path().join("copies"))
+        .output()
+        .unwrap();
+    assert_eq!(fetched.status.code(), Some(0), "{}", stderr(&fetched));
+    let copies = local(&dir.path().join("copies"));
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].1, fs::read(photos.join(&names[0])).unwrap());
+}
+
+#[test]
+fn a_large_download_goes_up_in_parts_and_uploads_a_killed_run_left_are_aborted() {
+    let moto = moto();
+    let bucket = moto.bucket("multipart");
+    // What a killed run leaves: an open upload and the marker naming it.
+    let id = moto.start_upload(&bucket, "big/old.bin");
+    let marker = format!("{{\"key\":\"big/old.bin\",\"id\":\"{id}\"}}");
+    moto.put(
+        &bucket,
+        "big/.pixmill/uploads/all/0000000000000001.json",
+        marker.as_bytes(),
+    );
+    assert_eq!(moto.open_uploads(&bucket), ["big/old.bin"]);
+
+    // 20 MB: three parts of 8 MiB at most.
+    let body: Vec<u8> = (0..20_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let server = Server::start();
+    server.add("big.bin", body.clone());
+    let out = s3(moto)
+        .args([
+            "fetch",
+            &server.url("/f/big.bin"),
+            "-o",
+            &format!("s3://{bucket}/big"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("aborted 1 unfinished upload"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(moto.get(&bucket, "big/big.bin").unwrap(), body);
+    assert!(
+        moto.open_uploads(&bucket).is_empty(),
+        "{:?}",
+        moto.open_uploads(&bucket)
+    );
+    let left: Vec<_> = moto
+        .keys(&bucket)
+        .into_iter()
+        .filter(|k| k.contains("/uploads/"))
+        .collect();
+    assert!(left.is_empty(), "markers left: {left:?}");
+    // A multipart object is known to a rerun as any other.
+    let again = s3(moto)
+        .args([
+            "fetch",
+            &server.url("/f/big.bin"),
+            "-o",
+            &format!("s3://{bucket}/big"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let rec = &records(&again)[0];
+    assert_eq!(rec["status"], "skipped", "{rec}");
+}
+
+#[test]
+fn a_store_that_cannot_be_reached_fails_the_run_without_printing_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 8, 8);
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = pixmill()
+        .current_dir(dir.path())
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "AKIDVISIBLE")
+        .env("AWS_SECRET_ACCESS_KEY", "s3cr3t-never-printed")
+        .env("AWS_SESSION_TOKEN", "t0ken-never-printed")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .args([
+            "convert",
+            "a.png",
+            "-o",
+            "s3://bucket/out",
+            "--retries",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert!(said.contains("cannot list s3://bucket/out"), "{said}");
+    assert!(
+        !said.contains("s3cr3t") && !said.contains("t0ken"),
+        "{said}"
+    );
+    assert!(!dir.path().join("s3:").exists());
+}
