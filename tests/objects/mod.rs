@@ -348,3 +348,85 @@ fn a_store_that_cannot_be_reached_fails_the_run_without_printing_credentials() {
     );
     assert!(!dir.path().join("s3:").exists());
 }
+
+#[test]
+fn a_run_killed_midway_resumes_without_fetching_again_what_it_put() {
+    use crate::common::{encode, gradient, pixmill_std, server::Reply};
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let moto = moto();
+    let bucket = moto.bucket("killed");
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(gradient(48, 32)),
+        image::ImageFormat::Png,
+    );
+    let hold = Arc::new(AtomicBool::new(true));
+    let held = hold.clone();
+    let server = Server::with(move |req| {
+        (req.path.ends_with("slow.png") && held.load(Ordering::SeqCst))
+            .then(|| Reply::ok(png.clone()).held())
+    });
+    let png = encode(
+        &image::DynamicImage::ImageRgb8(gradient(48, 32)),
+        image::ImageFormat::Png,
+    );
+    let mut list = String::new();
+    for name in ["a0.png", "a1.png", "a2.png", "slow.png"] {
+        server.add(name, png.clone());
+        list.push_str(&server.url(&format!("/f/{name}")));
+        list.push('\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("list.txt"), &list).unwrap();
+    let out = format!("s3://{bucket}/thumbs");
+    let mut first = pixmill_std();
+    for (k, v) in moto.env() {
+        first.env(k, v);
+    }
+    first
+        .current_dir(dir.path())
+        .args([
+            "convert", "-m", "list.txt", "-o", &out, "--resize", "16x16", "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = first.spawn().unwrap();
+    // Three objects are put (their records say so) while the fourth hangs.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..3 {
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.contains("\"ok\""), "{line}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    hold.store(false, Ordering::SeqCst);
+    server.release();
+
+    let rerun = s3(moto)
+        .current_dir(dir.path())
+        .args([
+            "convert", "-m", "list.txt", "-o", &out, "--resize", "16x16", "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(rerun.status.code(), Some(0), "{}", stderr(&rerun));
+    let recs = records(&rerun);
+    let status = |name: &str| {
+        recs.iter()
+            .find(|r| r["input"].as_str().unwrap().ends_with(name))
+            .map(|r| (r["status"].clone(), r["reason"].clone()))
+            .unwrap()
+    };
+    for name in ["a0.png", "a1.png", "a2.png"] {
+        assert_eq!(status(name).0, "skipped", "{name}: {recs:?}");
+        assert_eq!(status(name).1, "up to date", "{name}: {recs:?}");
+        assert_eq!(
+            server.hits(&format!("/f/{name}")),
+            1,
+            "{name} fetched again"
+        );
+    }
+    assert_eq!(status("slow.png").0, "ok");
+    assert_eq!(objects(moto, &bucket, "thumbs").len(), 4);
+}

@@ -300,6 +300,42 @@ impl Bucket {
         Ok(put.e_tag)
     }
 
+    /// As [`Bucket::put`], with user metadata (`x-amz-meta-NAME: VALUE`).
+    pub fn put_with(
+        &self,
+        key: &str,
+        data: Vec<u8>,
+        meta: &[(&'static str, String)],
+    ) -> Result<Option<String>, Error> {
+        let path = path(key);
+        let options = object_store::PutOptions {
+            attributes: attributes(meta),
+            ..Default::default()
+        };
+        let put =
+            self.runtime
+                .block_on(self.store.put_opts(&path, PutPayload::from(data), options))?;
+        Ok(put.e_tag)
+    }
+
+    /// The object's user metadata `name` (one HEAD), or `None` when the
+    /// object or the field is not there.
+    pub fn meta(&self, key: &str, name: &'static str) -> Result<Option<String>, Error> {
+        let path = path(key);
+        let options = object_store::GetOptions {
+            head: true,
+            ..Default::default()
+        };
+        match self.runtime.block_on(self.store.get_opts(&path, options)) {
+            Ok(got) => Ok(got
+                .attributes
+                .get(&object_store::Attribute::Metadata(name.into()))
+                .map(|v| v.to_string())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes `key` (no error if it is not there).
     pub fn delete(&self, key: &str) -> Result<(), Error> {
         let path = path(key);
@@ -325,9 +361,10 @@ impl Bucket {
         })
     }
 
-    /// Starts a multipart upload to `key`; see [`Upload`].
-    pub fn upload(&self, key: &str) -> Result<Upload, Error> {
-        Upload::start(self.clone(), key, PART_SIZE)
+    /// Starts a multipart upload to `key` (with user metadata `meta`); see
+    /// [`Upload`].
+    pub fn upload(&self, key: &str, meta: &[(&'static str, String)]) -> Result<Upload, Error> {
+        Upload::start(self.clone(), key, PART_SIZE, attributes(meta))
     }
 
     /// Stores the file at `file` under `key`: one PUT up to [`PART_SIZE`],
@@ -336,6 +373,7 @@ impl Bucket {
         &self,
         key: &str,
         file: &std::path::Path,
+        meta: &[(&'static str, String)],
         markers: Option<&UploadMarker>,
         stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     ) -> Result<u64, Error> {
@@ -348,10 +386,10 @@ impl Bucket {
             let mut data = Vec::with_capacity(len as usize);
             f.read_to_end(&mut data)
                 .map_err(|e| io_error("cannot read", file, &e))?;
-            self.put(key, data)?;
+            self.put_with(key, data, meta)?;
             return Ok(len);
         }
-        let mut upload = self.upload(key)?;
+        let mut upload = self.upload(key, meta)?;
         if let Some(markers) = markers {
             upload.mark(markers)?;
         }
@@ -382,6 +420,17 @@ impl Bucket {
     fn multipart(&self) -> &AmazonS3 {
         &self.store
     }
+}
+
+fn attributes(meta: &[(&'static str, String)]) -> object_store::Attributes {
+    let mut attributes = object_store::Attributes::new();
+    for (name, value) in meta {
+        attributes.insert(
+            object_store::Attribute::Metadata((*name).into()),
+            value.clone().into(),
+        );
+    }
+    attributes
 }
 
 fn io_error(what: &str, file: &std::path::Path, e: &io::Error) -> Error {

@@ -39,8 +39,21 @@ pub struct Upload {
 }
 
 impl Upload {
-    pub(crate) fn start(bucket: Bucket, key: &str, part_size: usize) -> Result<Upload, Error> {
-        let id = bucket.block_on(bucket.multipart().create_multipart(&path(key)))?;
+    pub(crate) fn start(
+        bucket: Bucket,
+        key: &str,
+        part_size: usize,
+        attributes: object_store::Attributes,
+    ) -> Result<Upload, Error> {
+        let options = object_store::PutMultipartOptions {
+            attributes,
+            ..Default::default()
+        };
+        let id = bucket.block_on(
+            bucket
+                .multipart()
+                .create_multipart_opts(&path(key), options),
+        )?;
         Ok(Upload {
             bucket,
             key: key.to_string(),

@@ -30,6 +30,10 @@ use std::sync::{Arc, Mutex};
 /// Ledger lines gathered before they are written as one object.
 pub(crate) const LEDGER_BATCH: usize = 256;
 
+/// The user metadata (`x-amz-meta-pixmill-stamp`) that carries an
+/// object's stamp, in hex, for when no ledger line does.
+const STAMP_META: &str = "pixmill-stamp";
+
 /// The hidden folder below the prefix that holds pixmill's own objects.
 pub(crate) const STATE: &str = ".pixmill";
 
@@ -161,13 +165,22 @@ impl OutputStore for ObjectsStore<'_> {
         let Some(meta) = self.found.get(&rel) else {
             return Freshness::Missing;
         };
-        let Some(known) = self.stamps.get(&rel) else {
-            return Freshness::Stale(Stale::Unknown);
-        };
-        if known.len != meta.size || known.etag != meta.etag {
-            return Freshness::Stale(Stale::Unknown);
+        if let Some(known) = self.stamps.get(&rel) {
+            if known.len == meta.size && known.etag == meta.etag {
+                return stamp::judge_object(&known.stamp, meta.size, &entry.provenance);
+            }
         }
-        stamp::judge_object(&known.stamp, meta.size, &entry.provenance)
+        // Not in a ledger (a run killed before it wrote its last lines, or
+        // an object put by another tool): the object's own metadata says,
+        // at the cost of one HEAD.
+        let key = self.url.join(&rel);
+        match self.bucket.meta(&key, STAMP_META) {
+            Ok(Some(hex)) => match unhex(&hex) {
+                Some(text) => stamp::judge_object(&text, meta.size, &entry.provenance),
+                None => Freshness::Stale(Stale::Unknown),
+            },
+            _ => Freshness::Stale(Stale::Unknown),
+        }
     }
 
     fn exists(&self, entry: &Entry) -> bool {
@@ -213,12 +226,25 @@ impl StoreWriter for ObjectsWriter<'_, '_> {
         let (len, etag) = match payload {
             Payload::Bytes(data) => {
                 let len = data.len() as u64;
-                (len, store.bucket.put(&key, data).map_err(failed)?)
+                let meta = [(
+                    STAMP_META,
+                    hex(&stamp::object_stamp(&entry.provenance, len)),
+                )];
+                (
+                    len,
+                    store.bucket.put_with(&key, data, &meta).map_err(failed)?,
+                )
             }
             Payload::Staged(temp) => {
+                let len = std::fs::metadata(&temp).map_or(0, |m| m.len());
+                let meta = [(
+                    STAMP_META,
+                    hex(&stamp::object_stamp(&entry.provenance, len)),
+                )];
                 let put = store.bucket.put_file(
                     &key,
                     &temp,
+                    &meta,
                     Some(&store.markers),
                     Some(store.stop.clone()),
                 );
@@ -294,8 +320,11 @@ impl Ledger {
 }
 
 fn ledger_line(rel: &str, stamp: &[u8], len: u64, etag: Option<String>) -> String {
-    let hex: String = stamp.iter().map(|b| format!("{b:02x}")).collect();
-    serde_json::json!({"key": rel, "stamp": hex, "len": len, "etag": etag}).to_string()
+    serde_json::json!({"key": rel, "stamp": hex(stamp), "len": len, "etag": etag}).to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads one ledger object into `stamps`; later lines win (a redone
