@@ -432,7 +432,7 @@ impl Fetcher {
                 return Err((finish(failure, attempts), keep));
             };
             let wake = Instant::now().checked_add(delay);
-            if deadline.is_some_and(|d| wake.map_or(true, |w| w >= d)) {
+            if deadline.is_some_and(|d| wake.is_none_or(|w| w >= d)) {
                 let failure = self.refused(Refused::Deadline, Some(failure), attempts);
                 return Err((failure, keep));
             }

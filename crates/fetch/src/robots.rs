@@ -111,7 +111,7 @@ impl Rules {
                 _ => Some((len, rule.allow)),
             };
         }
-        best.map_or(true, |(_, allow)| allow)
+        best.is_none_or(|(_, allow)| allow)
     }
 }
 

@@ -633,7 +633,7 @@ fn gray_gamma_profile(gamma: Option<f32>) -> Option<Vec<u8>> {
 /// An RGB PNG's file gamma near 1/2.2 with no chromaticities, or sRGB's,
 /// is sRGB.
 fn gamma_profile(gamma: Option<f32>, chroma: Option<png::SourceChromaticities>) -> Option<Vec<u8>> {
-    if gamma.map_or(true, near_srgb_gamma) && chroma.as_ref().map_or(true, srgb_primaries) {
+    if gamma.is_none_or(near_srgb_gamma) && chroma.as_ref().is_none_or(srgb_primaries) {
         return None;
     }
     let mut profile = ColorProfile::new_srgb();

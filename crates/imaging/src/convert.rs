@@ -328,7 +328,7 @@ impl Converter {
         let (w, h) = oriented(d.full.0, d.full.1, orientation);
         let no_colour_change = match self.settings.colour {
             ColourMode::Keep => true,
-            _ => d.icc.is_none() && d.cicp.map_or(true, |c| c.is_srgb_like()),
+            _ => d.icc.is_none() && d.cicp.is_none_or(|c| c.is_srgb_like()),
         };
         orientation == Orientation::NoTransforms
             && (plan.width, plan.height) == (w, h)
