@@ -430,3 +430,219 @@ fn a_run_killed_midway_resumes_without_fetching_again_what_it_put() {
     assert_eq!(status("slow.png").0, "ok");
     assert_eq!(objects(moto, &bucket, "thumbs").len(), 4);
 }
+
+/// A list of the first `n` photos of fixtures/exif.
+fn photo_list(dir: &Path, n: usize) -> std::path::PathBuf {
+    let photos = fixtures().join("exif");
+    let mut names: Vec<_> = fs::read_dir(&photos)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    names.sort();
+    let list: String = names
+        .iter()
+        .take(n)
+        .map(|p| format!("{}\n", p.display()))
+        .collect();
+    let path = dir.join("list.txt");
+    fs::write(&path, list).unwrap();
+    path
+}
+
+#[test]
+fn dataset_shards_go_up_whole_equal_a_local_run_and_a_rerun_asks_the_store() {
+    let moto = moto();
+    let bucket = moto.bucket("dataset");
+    let dir = tempfile::tempdir().unwrap();
+    let list = photo_list(dir.path(), 10);
+    let args = |more: &[&str]| {
+        let mut args: Vec<String> = [
+            "--output-format",
+            "webdataset",
+            "--samples-per-file",
+            "4",
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(more.iter().map(|s| s.to_string()));
+        args
+    };
+    let remote = format!("s3://{bucket}/ds");
+    let out = s3(moto)
+        .arg("convert")
+        .arg("-m")
+        .arg(&list)
+        .args(["-o", &remote])
+        .args(args(&["--resize", "32x32"]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let local_out = dir.path().join("local");
+    let done = pixmill()
+        .arg("convert")
+        .arg("-m")
+        .arg(&list)
+        .arg("-o")
+        .arg(&local_out)
+        .args(args(&["--resize", "32x32"]))
+        .output()
+        .unwrap();
+    assert_eq!(done.status.code(), Some(0));
+
+    let all = objects(moto, &bucket, "ds");
+    let visible: Vec<_> = all
+        .iter()
+        .filter(|(k, _)| !k.starts_with('.'))
+        .cloned()
+        .collect();
+    let names: Vec<_> = visible.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "00000.parquet",
+            "00000.tar",
+            "00000_stats.json",
+            "00001.parquet",
+            "00001.tar",
+            "00001_stats.json",
+            "00002.parquet",
+            "00002.tar",
+            "00002_stats.json"
+        ]
+    );
+    let local_files = local(&local_out);
+    for (name, data) in &visible {
+        let (_, mine) = local_files.iter().find(|(n, _)| n == name).unwrap();
+        if name.ends_with(".tar") {
+            assert_eq!(
+                tar_members_of(data),
+                tar_members_of(mine),
+                "{name}: same samples as a local run"
+            );
+        }
+    }
+    // Each data file is sealed, the seal written last.
+    for n in 0..3 {
+        assert!(
+            all.iter()
+                .any(|(k, _)| *k == format!(".0000{n}.tar.pixmill.seal")),
+            "{all:?}"
+        );
+    }
+    for record in records(&out) {
+        assert_eq!(record["status"], "ok", "{record}");
+    }
+
+    // The rerun judges every data file from the store: nothing is redone.
+    let again = s3(moto)
+        .arg("convert")
+        .arg("-m")
+        .arg(&list)
+        .args(["-o", &remote])
+        .args(args(&["--resize", "32x32"]))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    for record in records(&again) {
+        assert_eq!(record["status"], "skipped", "{record}");
+        assert_eq!(record["reason"], "up to date", "{record}");
+    }
+    assert!(
+        objects(moto, &bucket, "ds") == all,
+        "a rerun rewrote objects"
+    );
+
+    // New settings remake the data files, and say why.
+    let changed = s3(moto)
+        .arg("convert")
+        .arg("-m")
+        .arg(&list)
+        .args(["-o", &remote])
+        .args(args(&["--resize", "16x16"]))
+        .output()
+        .unwrap();
+    assert_eq!(changed.status.code(), Some(0), "{}", stderr(&changed));
+    assert!(
+        stderr(&changed).contains("replacing 00000.tar (settings changed)"),
+        "{}",
+        stderr(&changed)
+    );
+    assert_ne!(
+        moto.get(&bucket, "ds/00000.tar"),
+        all.iter()
+            .find(|(k, _)| k == "00000.tar")
+            .map(|(_, d)| d.clone())
+    );
+}
+
+#[test]
+fn parquet_shards_to_s3_and_an_append() {
+    let moto = moto();
+    let bucket = moto.bucket("parquet");
+    let dir = tempfile::tempdir().unwrap();
+    let list = photo_list(dir.path(), 3);
+    let run = |more: &[&str]| {
+        s3(moto)
+            .arg("convert")
+            .arg("-m")
+            .arg(&list)
+            .args([
+                "-o",
+                &format!("s3://{bucket}/pq"),
+                "--output-format",
+                "parquet",
+            ])
+            .args(["--samples-per-file", "2", "--resize", "16x16", "--json"])
+            .args(more)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let names: Vec<_> = objects(moto, &bucket, "pq")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(names.contains(&"00001.parquet".to_string()), "{names:?}");
+    // --append continues the numbering after what the store holds, and
+    // its ledger lives in the store too: the same append again changes
+    // nothing.
+    let appended = run(&["--append"]);
+    assert_eq!(appended.status.code(), Some(0), "{}", stderr(&appended));
+    let names: Vec<_> = objects(moto, &bucket, "pq")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(names.contains(&"00003.parquet".to_string()), "{names:?}");
+    // (The append ledger itself gains a line: the append ended again.)
+    let data = || {
+        let mut all = objects(moto, &bucket, "pq");
+        all.retain(|(k, _)| k != ".pixmill.appends");
+        all
+    };
+    let before = data();
+    let again = run(&["--append"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    for record in records(&again) {
+        assert_eq!(record["status"], "skipped", "{record}");
+    }
+    assert!(data() == before, "the same append again rewrote data files");
+}
+
+/// A tar's members, by name.
+fn tar_members_of(data: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut archive = tar::Archive::new(data);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}

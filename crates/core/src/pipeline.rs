@@ -21,6 +21,7 @@ use crate::process::{self, CpuContext};
 use crate::report::{self, Counts, Progress, SinkOptions, StageLoad};
 use crate::signal::Stop;
 use crate::source::{self, Lists, Outlets, PlanContext, Planner, SourceStats};
+use crate::store::dataset::remote::Remote;
 use crate::store::dataset::DatasetStore;
 use crate::store::objects::ObjectsStore;
 use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
@@ -62,19 +63,22 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let remote_name = remote
         .as_ref()
         .map(|(url, _)| (format!("{}/", out.root().display()), format!("{url}/")));
-    let objects = match (config.output_format, remote) {
-        (OutputFormat::Files, Some((url, bucket))) => Some(
-            ObjectsStore::open(&out, url, bucket, config.source.shard, stop.shared_flag())
-                .map_err(Error::Setup)?,
+    let (objects, remote_dataset) = match (config.output_format, remote) {
+        (OutputFormat::Files, Some((url, bucket))) => (
+            Some(
+                ObjectsStore::open(&out, url, bucket, config.source.shard, stop.shared_flag())
+                    .map_err(Error::Setup)?,
+            ),
+            None,
         ),
-        (_, Some(_)) => {
-            return Err(Error::Usage(
-                "dataset outputs (--output-format webdataset or parquet) go to a local folder \
-                 for now: write them there and copy the folder to s3://"
-                    .into(),
-            ))
-        }
-        (_, None) => None,
+        (_, Some((url, bucket))) => (
+            None,
+            Some(
+                Remote::open(bucket, url, config.source.shard, stop.shared_flag())
+                    .map_err(Error::Setup)?,
+            ),
+        ),
+        (_, None) => (None, None),
     };
     let files;
     let dataset;
@@ -85,7 +89,7 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             &files
         }
         (OutputFormat::Webdataset | OutputFormat::Parquet, None) => {
-            dataset = DatasetStore::new(&out, config).map_err(Error::Setup)?;
+            dataset = DatasetStore::new(&out, config, remote_dataset).map_err(Error::Setup)?;
             &dataset
         }
     };
@@ -361,12 +365,9 @@ fn open_spool(config: &Config, url: &ObjectUrl) -> Result<OutDir, Error> {
         .map_or_else(String::new, |(i, n)| format!(" {i}/{n}"));
     let hash = pixmill_base::hashing::stable_hash(format!("{url}{shard}").as_bytes());
     let spool = std::env::temp_dir().join(format!("pixmill-spool-{hash:016x}"));
-    let made = if config.dry_run {
-        OutDir::resolve(&spool)
-    } else {
-        OutDir::create(&spool)
-    };
-    made.map_err(|e| {
+    // Made even for --dry-run: it is local state, and a dataset's rules
+    // are judged in it.
+    OutDir::create(&spool).map_err(|e| {
         Error::Setup(format!(
             "cannot make the spool folder {} for {url}: {}",
             spool.display(),

@@ -264,6 +264,15 @@ impl Bucket {
         })
     }
 
+    /// Bytes `range` of the object.
+    pub fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Vec<u8>, Error> {
+        let path = path(key);
+        Ok(self
+            .runtime
+            .block_on(self.store.get_range(&path, range))?
+            .to_vec())
+    }
+
     /// The object as a stream of bytes, read as it arrives.
     pub fn reader(&self, key: &str) -> Result<ObjectReader, Error> {
         let path = path(key);

@@ -24,6 +24,7 @@
 //! the kernel drops when its process dies, however it dies.
 
 mod columns;
+pub(crate) mod remote;
 pub(crate) mod seal;
 
 use super::{OutputStore, Payload, Placed, Stale, StoreWriter, Writers};
@@ -94,6 +95,8 @@ pub(crate) struct DatasetStore<'a> {
     plans: Plans,
     /// The `--append` in progress, for the ledger (see [`Appends`]).
     appends: Arc<Appends>,
+    /// The prefix the folder stands for, with `-o s3://…` (see [`remote`]).
+    remote: Option<Arc<remote::Remote>>,
     /// Held for the run (see [`lock`]).
     _lock: Option<File>,
 }
@@ -106,6 +109,8 @@ pub(crate) struct DatasetStore<'a> {
 struct Appends {
     path: PathBuf,
     fsync: bool,
+    /// Published there after each line, when the folder stands for one.
+    remote: Option<Arc<remote::Remote>>,
     /// This run's list, once it is settled.
     list: Mutex<Option<String>>,
     /// The source planned every row (the run was not cut short).
@@ -137,6 +142,12 @@ impl Appends {
             .append(true)
             .open(&self.path)?;
         file.write_all(&text)?;
+        if let Some(remote) = &self.remote {
+            let (root, name) = (self.path.parent(), self.path.file_name());
+            if let (Some(root), Some(name)) = (root, name) {
+                remote.put_small(root, &name.to_string_lossy())?;
+            }
+        }
         if self.fsync {
             file.sync_all()?;
         }
@@ -147,12 +158,21 @@ impl Appends {
 impl<'a> DatasetStore<'a> {
     /// The store, once this run holds the folder's dataset lock (a dry
     /// run writes nothing and takes none).
-    pub(crate) fn new(out: &'a OutDir, config: &Config) -> Result<DatasetStore<'a>, String> {
+    pub(crate) fn new(
+        out: &'a OutDir,
+        config: &Config,
+        remote: Option<remote::Remote>,
+    ) -> Result<DatasetStore<'a>, String> {
         let layout = layout(config);
         let lock = match config.dry_run {
             true => None,
             false => Some(lock(out.root(), config.source.shard)?),
         };
+        if let Some(remote) = &remote {
+            let data = format!(".{}", layout.data_name(0).rsplit('.').next().unwrap_or(""));
+            remote.hydrate(out.root(), |name| name.ends_with(&data))?;
+        }
+        let remote = remote.map(Arc::new);
         let ledger = match config.source.shard {
             Some((index, count)) => format!(".pixmill.{index}of{count}.appends"),
             None => ".pixmill.appends".to_string(),
@@ -184,9 +204,11 @@ impl<'a> DatasetStore<'a> {
             appends: Arc::new(Appends {
                 path: out.root().join(ledger),
                 fsync: config.fsync,
+                remote: remote.clone(),
                 list: Mutex::new(None),
                 planned_all: AtomicBool::new(false),
             }),
+            remote,
             _lock: lock,
         })
     }
@@ -321,6 +343,13 @@ impl<'a> DatasetStore<'a> {
         if self.dry_run {
             return verdict;
         }
+        if let (Verdict::Repair(..), Some(remote)) = (&verdict, &self.remote) {
+            // The kept samples are copied from the whole file, not its stand-in.
+            if let Err(e) = remote.fetch_whole(&self.layout.data_name(file), &data) {
+                eprintln!("pixmill: {e}; making it again");
+                return self.judged_make(file, ids, Stale::Incomplete.reason());
+            }
+        }
         let kept = match &verdict {
             Verdict::Make(_) => None,
             Verdict::Repair(retried, _) => {
@@ -344,6 +373,18 @@ impl<'a> DatasetStore<'a> {
             plans.insert(file, plan);
         }
         verdict
+    }
+
+    /// Data file `file` is made again, for `why`.
+    fn judged_make(&self, file: u64, ids: &[u64], why: &'static str) -> Verdict {
+        let plan = FilePlan {
+            ids: ids.to_vec(),
+            kept: None,
+        };
+        if let Ok(mut plans) = self.plans.lock() {
+            plans.insert(file, plan);
+        }
+        Verdict::Make(Some(why))
     }
 
     /// The up-to-date rule for a data file, as for a loose file's stamp.
@@ -496,6 +537,7 @@ impl OutputStore for DatasetStore<'_> {
             settings: self.settings,
             plans: self.plans.clone(),
             appends: self.appends.clone(),
+            remote: self.remote.clone(),
             cut_short: false,
             open: BTreeMap::new(),
             lost: HashMap::new(),
@@ -514,6 +556,7 @@ struct DatasetWriter {
     settings: u64,
     plans: Plans,
     appends: Arc<Appends>,
+    remote: Option<Arc<remote::Remote>>,
     /// Some file was left unfinished (the run stopped).
     cut_short: bool,
     open: BTreeMap<u64, OpenFile>,
@@ -907,11 +950,27 @@ impl DatasetWriter {
                 tail,
                 rows,
             };
-            seal.write(&final_path, self.fsync).map_err(|e| {
-                let name = seal::path_of(&final_path);
-                let name = name.file_name().unwrap_or_default();
-                (name.to_string_lossy().into_owned(), e)
-            })?;
+            let seal_path = seal::path_of(&final_path);
+            let seal_name = seal_path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            seal.write(&final_path, self.fsync)
+                .map_err(|e| (seal_name.clone(), e))?;
+            if let Some(remote) = &self.remote {
+                let beside: Vec<String> = placed
+                    .iter()
+                    .filter(|p| **p != final_path)
+                    .filter_map(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect();
+                remote
+                    .publish(&self.root, &data_name, &beside, &seal_name)
+                    .inspect_err(|_| {
+                        let _ = seal::remove(&final_path);
+                    })?;
+            }
             if self.fsync {
                 File::open(&self.root)
                     .and_then(|d| d.sync_all())
