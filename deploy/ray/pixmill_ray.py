@@ -23,7 +23,7 @@ finishes the shard instead of starting over.
 
 Exit status: 0 every item ok or skipped; 1 some items failed (pixmill's
 messages, which Ray forwards, name them); 2 a shard did not finish, even
-after its retries.
+after its retries, or Ray could not be started or joined.
 """
 import argparse
 import ctypes
@@ -40,8 +40,8 @@ import ray
 
 
 def die_with_worker():
-    # Runs in the child before exec: pixmill gets SIGTERM (a clean stop) if
-    # this worker dies, so a retry never runs beside an orphan. Linux only.
+    # Runs in the child before exec (Linux): pixmill gets SIGTERM (a clean
+    # stop) if this worker dies, so a retry never runs beside an orphan.
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
@@ -49,10 +49,11 @@ def die_with_worker():
 def run_shard(manifest, prefix, shard, shards, cpus, options):
     cmd = [os.environ.get("PIXMILL", "pixmill"), "convert", "-m", manifest, "-o", prefix,
            "--shard", f"{shard}/{shards}", "--jobs", str(cpus), "--json", *options]
-    kill = test_kill_armed(shard)
+    kill = test_kill_armed(shard)  # False but in tests/ray/run.sh
     counts = Counter()
     started = time.monotonic()
-    # pixmill's stderr (its errors and summary) is the worker's: Ray forwards it.
+    # An empty folder of its own as cwd, removed afterwards; pixmill's stderr
+    # (its errors and summary) is the worker's, which Ray forwards.
     with tempfile.TemporaryDirectory(prefix="pixmill-shard-") as cwd, subprocess.Popen(
         cmd, cwd=cwd, stdout=subprocess.PIPE,
         preexec_fn=die_with_worker if sys.platform == "linux" else None,
@@ -72,20 +73,19 @@ def run_shard(manifest, prefix, shard, shards, cpus, options):
 
 
 def test_kill_armed(shard):
-    """tests/ray/run.sh only: PIXMILL_RAY_TEST_KILL="I s3://BUCKET/KEY" kills
-    the first attempt of shard I (SIGKILL, after its first output). KEY,
-    written before that attempt starts pixmill, tells the retry it has run."""
+    """tests/ray/run.sh only: with PIXMILL_RAY_TEST_KILL="I s3://BUCKET/PREFIX"
+    each attempt of shard I leaves an object below PREFIX, and the first one
+    is SIGKILLed after its first output."""
     spec = os.environ.get("PIXMILL_RAY_TEST_KILL", "").split()
     if not spec or int(spec[0]) != shard:
         return False
     import boto3  # the test's; the recipe itself needs no boto3
 
-    bucket, key = spec[1].removeprefix("s3://").split("/", 1)
+    bucket, prefix = spec[1].removeprefix("s3://").split("/", 1)
     s3 = boto3.client("s3")
-    if s3.list_objects_v2(Bucket=bucket, Prefix=key)["KeyCount"]:
-        return False
-    s3.put_object(Bucket=bucket, Key=key, Body=b"")
-    return True
+    first = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "/")["KeyCount"] == 0
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/{time.time_ns()}", Body=b"")
+    return first
 
 
 def main():
@@ -103,7 +103,11 @@ def main():
     # RAY_ADDRESS, else the cluster `ray start` started on this machine, else
     # a new one-machine Ray. The tasks get the driver's store settings.
     env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "PIXMILL"))}
-    ray.init(runtime_env={"env_vars": env})
+    try:
+        ray.init(runtime_env={"env_vars": env})
+    except (ConnectionError, RuntimeError) as e:
+        print(f"pixmill_ray: cannot start or join Ray: {e}", file=sys.stderr)
+        sys.exit(2)
 
     task = run_shard.options(num_cpus=args.cpus)
     pending = {task.remote(args.manifest, args.prefix, i, args.shards, args.cpus, args.options): i
