@@ -40,8 +40,9 @@ import ray
 
 
 def die_with_worker():
-    # Runs in the child before exec (Linux): pixmill gets SIGTERM (a clean
-    # stop) if this worker dies, so a retry never runs beside an orphan.
+    # Runs in the child before exec (Linux): pixmill gets SIGTERM if this
+    # worker dies, so a retry never runs beside an orphan. (Recent Ray
+    # versions also kill a dead worker's process group; older ones do not.)
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
