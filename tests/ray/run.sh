@@ -7,7 +7,8 @@
 # attempt of one shard is SIGKILLed after its first output: Ray retries it
 # once, the retry runs the whole shard, and the prefix is the same again.
 #
-#   tests/ray/run.sh      (PIXMILL=path/to/pixmill to test a given binary)
+#   tests/ray/run.sh      (PIXMILL=path/to/pixmill to test a given binary;
+#                          PIXMILL_TEST_KEEP=1 keeps its folder, logs and all)
 #
 # Installs moto and Ray into a venv kept for the next run (tests/ray/venv.sh:
 # PIXMILL_TEST_VENV, default target/ci-venv). Always stops what it started.
