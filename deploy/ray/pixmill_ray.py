@@ -18,9 +18,9 @@ passed to the tasks.
 
 A task whose worker dies (a lost node, the OOM killer) or whose pixmill ends
 with a status other than 0 or 1 is retried, up to 3 times. The retry runs
-the same shard, and pixmill skips the outputs it had recorded as made (the
-last ones a killed pixmill wrote may be made again), so it finishes the
-shard rather than starting over.
+the same shard, and pixmill skips every output already up to date (those
+the killed attempt put included), so it finishes the shard rather than
+starting over.
 
 Exit status: 0 every item ok or skipped; 1 some items failed (pixmill's
 messages, which Ray forwards, name them); 2 a shard did not finish, even
