@@ -4,11 +4,13 @@
 # 4-task array over a manifest of fixture images into one shared output
 # folder, and checks the result against a single-machine run of the same
 # list. Then a task is cancelled mid-run and requeued: it finishes the rest,
-# nothing lost, nothing done twice.
+# nothing lost, nothing done twice. Last, the same array with the list and
+# the outputs in S3 (moto on 127.0.0.1): no shared output folder.
 #
 #   tests/slurm/run.sh            (as root; PIXMILL=path/to/pixmill to test a given binary)
 #
-# Installs slurm-wlm and munge if missing (Debian). Always stops its daemons.
+# Installs slurm-wlm and munge if missing (Debian), and moto into a venv
+# (tests/ray/venv.sh). Always stops its daemons.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -243,4 +245,55 @@ skipped=$(grep -c '"status":"skipped"' "$work/out2.reports/report-$victim.jsonl"
 [ "$skipped" -eq "$before" ] || fail "the requeued task redid work: $skipped skipped, $before done before the cancel"
 check_against_single_machine "$work/case2.txt" "$work/out2"
 
-echo "slurm test: ok in $(elapsed) s (task $victim had finished $before items and left $left temps when cancelled)" >&2
+echo "slurm test: case 2 (cancel, requeue) ok after $(elapsed) s (task $victim had finished $before items and left $left temps when cancelled)" >&2
+
+# --- case 3: the list and the outputs in S3 ------------------------------------------
+# moto on 127.0.0.1 stands for the store. The tasks get its settings from
+# the environment sbatch ran in; only the reports are local files.
+# shellcheck source=tests/ray/venv.sh
+source tests/ray/venv.sh
+s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1 &
+daemons+=($!)
+moto_up() { kill -0 "${daemons[-1]}" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null; }
+wait_for "moto" 30 moto_up
+unset AWS_PROFILE AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN AWS_DEFAULT_REGION
+export AWS_ENDPOINT_URL=http://127.0.0.1:$s3_port AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+# pixmill's spool folders (in TMPDIR) go with $work.
+mkdir -p "$work/tmp"
+export TMPDIR=$work/tmp
+s3() { "$venv/bin/python" tests/ray/s3.py "$@"; }
+mapfile -t images <"$work/local.txt"
+s3 upload photos "${images[@]}" >"$work/case3.txt"
+s3 put photos lists/case3.txt "$work/case3.txt"
+
+# Without PIXMILL_REPORTS the template refuses an s3:// OUT_DIR (a usage
+# error, before any work), and makes no folder named after the URL.
+refused=0
+(cd "$work" && env -u PIXMILL_REPORTS SLURM_ARRAY_TASK_ID=0 PIXMILL="$pixmill" \
+  "$repo/deploy/slurm/pixmill-array.sbatch" s3://photos/lists/case3.txt s3://photos/out3 "${args[@]}") \
+  2>/dev/null || refused=$?
+[ "$refused" -eq 2 ] || fail "an s3:// OUT_DIR without PIXMILL_REPORTS: exit $refused, expected 2"
+[ ! -e "$work/s3:" ] || fail "the template made a local folder named after an s3:// URL"
+
+job=$(PIXMILL_REPORTS=$work/out3.reports submit 0-3 s3://photos/lists/case3.txt s3://photos/out3)
+wait_for "job $job" 60 job_over "$job"
+for t in 0 1 2 3; do
+  [ "$(task_state "$job" $t)" = COMPLETED ] || fail "task $t: $(task_state "$job" $t)"
+done
+# The same list converted into a local folder here: same names, same bytes.
+"$pixmill" "${args[@]}" -m s3://photos/lists/case3.txt -o "$work/ref3" -q >/dev/null 2>&1 || [ $? -eq 1 ] || fail "reference run"
+(cd "$work/ref3" && find . -name '.?*' -prune -o -type f -printf '%P\n' | LC_ALL=C sort |
+  while read -r f; do echo "$f $(sha256sum <"$f" | cut -d' ' -f1)"; done) >"$work/ref3.objects"
+s3 objects photos out3 >"$work/out3.objects"
+[ -s "$work/ref3.objects" ] || fail "the reference run wrote nothing"
+diff "$work/ref3.objects" "$work/out3.objects" >&2 || fail "s3://photos/out3 differs from a single-machine run"
+merged_status=0
+deploy/slurm/merge-reports.sh "$work/out3.reports" 4 >&2 || merged_status=$?
+[ "$merged_status" -eq 1 ] || fail "merge (s3): expected exit 1 (the corrupt fixtures failed), got $merged_status"
+[ "$(grep -c . "$work/out3.reports/merged.jsonl")" -eq "$(grep -c . "$work/case3.txt")" ] || fail "s3 case: one record per input expected"
+
+echo "slurm test: case 3 (list and outputs in S3) ok after $(elapsed) s" >&2
+echo "slurm test: ok in $(elapsed) s" >&2
