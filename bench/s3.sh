@@ -27,15 +27,24 @@ curl -sf -X PUT "$AWS_ENDPOINT_URL/bench" >/dev/null
 requests() { grep -c '" [0-9][0-9][0-9] ' "$WORK/moto.log" || true; }
 secs() { python3 -c "import time; print(time.time())"; }
 
-echo "## 1. convert $(ls "$CORPUS" | wc -l) photos to 256 px WebP: local folder vs s3://"
+# COPIES links of the corpus, so the fixed costs (a listing, a ledger)
+# weigh as they would on a real job.
+COPIES=${COPIES:-4}
+mkdir -p "$WORK/photos"
+for c in $(seq "$COPIES"); do
+  mkdir -p "$WORK/photos/$c"
+  for f in "$CORPUS"/*; do ln -s "$(readlink -f "$f")" "$WORK/photos/$c/"; done
+done
+CORPUS_N=$(find "$WORK/photos" -type l | wc -l)
+echo "## 1. convert $CORPUS_N photos to 256 px WebP: local folder vs s3://"
 echo
 echo "| round | local s | s3 s |"
 echo "|---|---|---|"
 tl=0; ts=0
 for r in $(seq "$ROUNDS"); do
   rm -rf "$WORK/local"
-  a=$(secs); "$PIXMILL" convert "$CORPUS" -o "$WORK/local" --resize 256x256 --format webp -q >/dev/null; b=$(secs)
-  a2=$(secs); "$PIXMILL" convert "$CORPUS" -o "s3://bench/round$r" --resize 256x256 --format webp -q >/dev/null; b2=$(secs)
+  a=$(secs); "$PIXMILL" convert "$WORK/photos" -L -o "$WORK/local" --resize 256x256 --format webp -q >/dev/null; b=$(secs)
+  a2=$(secs); "$PIXMILL" convert "$WORK/photos" -L -o "s3://bench/round$r" --resize 256x256 --format webp -q >/dev/null; b2=$(secs)
   l=$(python3 -c "print(round($b-$a,2))"); s=$(python3 -c "print(round($b2-$a2,2))")
   echo "| $r | $l | $s |"
   tl=$(python3 -c "print($tl+$l)"); ts=$(python3 -c "print($ts+$s)")
@@ -78,3 +87,16 @@ trap 'kill $MOTO_PID $HTTP_PID 2>/dev/null; rm -rf "$WORK"' EXIT
 until grep -q "Serving HTTP" "$WORK/http.log"; do sleep 0.1; done
 HPORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$WORK/http.log" | head -1)
 /usr/bin/time -f "%M KB peak, %e s" "$PIXMILL" fetch "http://127.0.0.1:$HPORT/big.bin" -o s3://bench/big -q 2>&1 >/dev/null | tail -1
+
+echo
+echo "## 4. peak memory while writing a ${BIG_MB} MB data file (fetch into one WebDataset tar on s3://)"
+mkdir -p "$WORK/parts"
+python3 - "$WORK/parts" "$BIG_MB" <<'EOF2'
+import sys, os
+d, mb = sys.argv[1], int(sys.argv[2])
+for i in range(mb // 16):
+    with open(f"{d}/{i:04d}.bin", "wb") as f:
+        f.write(os.urandom(16 << 20))
+EOF2
+for f in "$WORK"/parts/*.bin; do echo "http://127.0.0.1:$HPORT/parts/$(basename "$f")"; done > "$WORK/parts.txt"
+/usr/bin/time -f "%M KB peak, %e s" "$PIXMILL" fetch -m "$WORK/parts.txt" -o s3://bench/ds --output-format webdataset --samples-per-file 100000 -q 2>&1 >/dev/null | tail -1
