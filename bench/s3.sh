@@ -5,7 +5,7 @@
 #   2. a rerun over N existing objects: the requests it makes (moto logs
 #      one line per request) and its wall time;
 #   3. the peak memory of a fetch whose one body becomes a multipart upload.
-# Usage: bench/s3.sh CORPUS_DIR [N_OBJECTS] [BIG_MB]
+# Usage: [PARTS="1 2 3 4"] bench/s3.sh CORPUS_DIR [N_OBJECTS] [BIG_MB]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 CORPUS=${1:?usage: bench/s3.sh CORPUS_DIR [N_OBJECTS] [BIG_MB]}
@@ -27,15 +27,18 @@ curl -sf -X PUT "$AWS_ENDPOINT_URL/bench" >/dev/null
 requests() { grep -c '" [0-9][0-9][0-9] ' "$WORK/moto.log" || true; }
 secs() { python3 -c "import time; print(time.time())"; }
 
-# COPIES links of the corpus, so the fixed costs (a listing, a ledger)
-# weigh as they would on a real job.
+# COPIES copies of the corpus (copies, not links: pixmill merges the same
+# file given twice), so the fixed costs (a listing, a ledger) weigh as
+# they would on a real job.
 COPIES=${COPIES:-4}
 mkdir -p "$WORK/photos"
 for c in $(seq "$COPIES"); do
   mkdir -p "$WORK/photos/$c"
-  for f in "$CORPUS"/*; do ln -s "$(readlink -f "$f")" "$WORK/photos/$c/"; done
+  cp "$CORPUS"/* "$WORK/photos/$c/"
 done
-CORPUS_N=$(find "$WORK/photos" -type l | wc -l)
+CORPUS_N=$(find "$WORK/photos" -type f | wc -l)
+part() { case " ${PARTS:-1 2 3 4} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+if part 1; then
 echo "## 1. convert $CORPUS_N photos to 256 px WebP: local folder vs s3://"
 echo
 echo "| round | local s | s3 s |"
@@ -43,8 +46,8 @@ echo "|---|---|---|"
 tl=0; ts=0
 for r in $(seq "$ROUNDS"); do
   rm -rf "$WORK/local"
-  a=$(secs); "$PIXMILL" convert "$WORK/photos" -L -o "$WORK/local" --resize 256x256 --format webp -q >/dev/null; b=$(secs)
-  a2=$(secs); "$PIXMILL" convert "$WORK/photos" -L -o "s3://bench/round$r" --resize 256x256 --format webp -q >/dev/null; b2=$(secs)
+  a=$(secs); "$PIXMILL" convert "$WORK/photos" -o "$WORK/local" --resize 256x256 --format webp -q >/dev/null; b=$(secs)
+  a2=$(secs); "$PIXMILL" convert "$WORK/photos" -o "s3://bench/round$r" --resize 256x256 --format webp -q >/dev/null; b2=$(secs)
   l=$(python3 -c "print(round($b-$a,2))"); s=$(python3 -c "print(round($b2-$a2,2))")
   echo "| $r | $l | $s |"
   tl=$(python3 -c "print($tl+$l)"); ts=$(python3 -c "print($ts+$s)")
@@ -52,6 +55,9 @@ done
 echo
 echo "s3 / local: $(python3 -c "print(round($ts/$tl,2))")x"
 echo
+fi
+
+if part 2; then
 
 echo "## 2. a rerun over $N existing objects"
 mkdir -p "$WORK/small"
@@ -72,7 +78,17 @@ a=$(secs); "$PIXMILL" convert "$WORK/small" -o "s3://bench/many" -q >/dev/null; 
 after=$(requests)
 echo "rerun: $((after - before)) requests, $(python3 -c "print(round($b-$a,2))") s, for $N objects up to date"
 echo
+fi
 
+
+# A loopback HTTP server for parts 3 and 4.
+python3 -m http.server --bind 127.0.0.1 0 --directory "$WORK" >"$WORK/http.log" 2>&1 &
+HTTP_PID=$!
+trap 'kill $MOTO_PID $HTTP_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+until grep -q "Serving HTTP" "$WORK/http.log"; do sleep 0.1; done
+HPORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$WORK/http.log" | head -1)
+
+if part 3; then
 echo "## 3. peak memory of a ${BIG_MB} MB download put as a multipart upload"
 python3 - "$WORK/big.bin" "$BIG_MB" <<'EOF'
 import sys, os
@@ -81,13 +97,12 @@ with open(sys.argv[1], "wb") as f:
     for _ in range(int(sys.argv[2])):
         f.write(chunk)
 EOF
-python3 -m http.server --bind 127.0.0.1 0 --directory "$WORK" >"$WORK/http.log" 2>&1 &
-HTTP_PID=$!
-trap 'kill $MOTO_PID $HTTP_PID 2>/dev/null; rm -rf "$WORK"' EXIT
-until grep -q "Serving HTTP" "$WORK/http.log"; do sleep 0.1; done
-HPORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$WORK/http.log" | head -1)
 /usr/bin/time -f "%M KB peak, %e s" "$PIXMILL" fetch "http://127.0.0.1:$HPORT/big.bin" -o s3://bench/big -q 2>&1 >/dev/null | tail -1
 
+rm -f "$WORK/big.bin"
+fi
+
+if part 4; then
 echo
 echo "## 4. peak memory while writing a ${BIG_MB} MB data file (fetch into one WebDataset tar on s3://)"
 mkdir -p "$WORK/parts"
@@ -100,3 +115,4 @@ for i in range(mb // 16):
 EOF2
 for f in "$WORK"/parts/*.bin; do echo "http://127.0.0.1:$HPORT/parts/$(basename "$f")"; done > "$WORK/parts.txt"
 /usr/bin/time -f "%M KB peak, %e s" "$PIXMILL" fetch -m "$WORK/parts.txt" -o s3://bench/ds --output-format webdataset --samples-per-file 100000 -q 2>&1 >/dev/null | tail -1
+fi

@@ -646,3 +646,94 @@ fn tar_members_of(data: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+#[test]
+fn slow_down_answers_are_retried_and_every_object_lands_whole() {
+    use pixmill_testkit::s3::Proxy;
+    let moto = moto();
+    let bucket = moto.bucket("slowdown");
+    let proxy = Proxy::start(moto, 3, false);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..4 {
+        write_image(&dir.path().join(format!("{i}.png")), 24, 16);
+    }
+    let out = s3(moto)
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .current_dir(dir.path())
+        .args([
+            "convert",
+            "0.png",
+            "1.png",
+            "2.png",
+            "3.png",
+            "-o",
+            &format!("s3://{bucket}/t"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(proxy.served_503(), 3, "the store throttled three PUTs");
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4);
+    assert!(recs.iter().all(|r| r["status"] == "ok"), "{recs:?}");
+    for i in 0..4 {
+        let put = moto
+            .get(&bucket, &format!("t/{i}.png"))
+            .expect("object there");
+        assert!(image::load_from_memory(&put).is_ok(), "{i}.png whole");
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_multipart_upload_aborts_it_and_exits_130() {
+    use pixmill_testkit::s3::Proxy;
+    let moto = moto();
+    let bucket = moto.bucket("interrupt");
+    let proxy = Proxy::start(moto, 0, true);
+    let body: Vec<u8> = (0..30_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let server = Server::start();
+    server.add("big.bin", body);
+    let mut cmd = crate::common::pixmill_std();
+    for (k, v) in moto.env() {
+        cmd.env(k, v);
+    }
+    cmd.env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .args([
+            "fetch",
+            &server.url("/f/big.bin"),
+            "-o",
+            &format!("s3://{bucket}/big"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Two parts on the wire, held by the proxy: the upload is mid-way.
+    proxy.wait_held(2, std::time::Duration::from_secs(60));
+    assert_eq!(moto.open_uploads(&bucket), ["big/big.bin"]);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    proxy.release();
+    let status = child.wait().unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+    assert_eq!(status.code(), Some(130), "{said}");
+    assert!(
+        moto.open_uploads(&bucket).is_empty(),
+        "upload left open: {said}"
+    );
+    assert_eq!(
+        moto.get(&bucket, "big/big.bin"),
+        None,
+        "a partial object appeared"
+    );
+    let markers: Vec<_> = moto
+        .keys(&bucket)
+        .into_iter()
+        .filter(|k| k.contains("/uploads/"))
+        .collect();
+    assert!(markers.is_empty(), "markers left: {markers:?}");
+}

@@ -311,3 +311,124 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// A fault-injecting proxy in front of moto: answers the first `slow_down`
+/// PUTs `503 SlowDown` (as S3 does when throttling), and with `hold_parts`
+/// keeps multipart part uploads waiting until [`Proxy::release`]. Only a
+/// connection's first request is looked at: faults answer with
+/// `Connection: close`, so a retry comes on a new connection.
+pub struct Proxy {
+    port: u16,
+    state: std::sync::Arc<ProxyState>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    slow_down: AtomicU32,
+    served_503: AtomicU32,
+    hold_parts: std::sync::atomic::AtomicBool,
+    held: std::sync::Mutex<u32>,
+    changed: std::sync::Condvar,
+}
+
+impl Proxy {
+    /// A proxy to `moto` on 127.0.0.1.
+    pub fn start(moto: &Moto, slow_down: u32, hold_parts: bool) -> Proxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(ProxyState::default());
+        state.slow_down.store(slow_down, Ordering::SeqCst);
+        state.hold_parts.store(hold_parts, Ordering::SeqCst);
+        let (target, shared) = (moto.port, state.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || serve(client, target, &state));
+            }
+        });
+        Proxy { port, state }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many `503 SlowDown` answers went out.
+    pub fn served_503(&self) -> u32 {
+        self.state.served_503.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until `n` part uploads are held (panics after `limit`).
+    pub fn wait_held(&self, n: u32, limit: std::time::Duration) {
+        let held = self.state.held.lock().unwrap();
+        let (held, timeout) = self
+            .state
+            .changed
+            .wait_timeout_while(held, limit, |h| *h < n)
+            .unwrap();
+        assert!(!timeout.timed_out(), "only {} of {n} parts held", *held);
+    }
+
+    /// Lets held part uploads through, and holds no more.
+    pub fn release(&self) {
+        self.state.hold_parts.store(false, Ordering::SeqCst);
+        self.state.changed.notify_all();
+    }
+}
+
+fn serve(mut client: TcpStream, target: u16, state: &ProxyState) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let line = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let put = line.starts_with("PUT ");
+    if put
+        && state
+            .slow_down
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        state.served_503.fetch_add(1, Ordering::SeqCst);
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+        let answer = format!(
+            "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = client.write_all(answer.as_bytes());
+        return;
+    }
+    if put && line.contains("partNumber=") && state.hold_parts.load(Ordering::SeqCst) {
+        let mut held = state.held.lock().unwrap();
+        *held += 1;
+        state.changed.notify_all();
+        let _unused = state
+            .changed
+            .wait_while(held, |_| state.hold_parts.load(Ordering::SeqCst))
+            .unwrap();
+    }
+    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", target)) else {
+        return;
+    };
+    if upstream.write_all(&head).is_err() {
+        return;
+    }
+    let (mut client_read, mut upstream_write) =
+        (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_read, &mut upstream_write);
+        let _ = upstream_write.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut upstream, &mut client);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
