@@ -226,7 +226,11 @@ impl Fetcher {
             .connect_timeout(Some(settings.connect_timeout).filter(|t| !t.is_zero()))
             .timeout(attempt::stall_limit(&settings))
             .redirect(redirect_policy(&settings))
-            .dns_resolver(Arc::new(dns::CachingResolver::system(settings.addresses)));
+            .dns_resolver(Arc::new(dns::CachingResolver::system(settings.addresses)))
+            // One request per connection, as the per-host limits assume:
+            // reqwest gains HTTP/2 for the object-store client, and would
+            // otherwise multiplex every download to a host on one connection.
+            .http1_only();
         if !settings.keep_alive {
             builder = builder.pool_max_idle_per_host(0);
         }
