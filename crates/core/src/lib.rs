@@ -19,6 +19,7 @@ mod input;
 mod io_stage;
 mod item;
 mod naming;
+#[cfg_attr(not(feature = "s3"), path = "objects_in_stub.rs")]
 mod objects_in;
 mod output;
 mod output_format;

@@ -27,7 +27,12 @@ use crate::store::objects::ObjectsStore;
 use crate::store::{self, files::FilesStore, Finished, OutputStore, Route, Writers};
 use crossbeam_channel::bounded;
 use pixmill_base::error::Error;
-use pixmill_objects::{Bucket, ObjectUrl};
+#[cfg(feature = "s3")]
+use pixmill_objects::Bucket;
+use pixmill_objects::ObjectUrl;
+/// No bucket without the `s3` feature (a `-o s3://` is refused first).
+#[cfg(not(feature = "s3"))]
+type Bucket = std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -63,23 +68,28 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let remote_name = remote
         .as_ref()
         .map(|(url, _)| (format!("{}/", out.root().display()), format!("{url}/")));
-    let (objects, remote_dataset) = match (config.output_format, remote) {
-        (OutputFormat::Files, Some((url, bucket))) => (
-            Some(
-                ObjectsStore::open(&out, url, bucket, config.source.shard, stop.shared_flag())
-                    .map_err(Error::Setup)?,
+    let (objects, remote_dataset): (Option<ObjectsStore>, Option<Remote>) =
+        match (config.output_format, remote) {
+            #[cfg(not(feature = "s3"))]
+            (_, Some((_, never))) => match never {},
+            #[cfg(feature = "s3")]
+            (OutputFormat::Files, Some((url, bucket))) => (
+                Some(
+                    ObjectsStore::open(&out, url, bucket, config.source.shard, stop.shared_flag())
+                        .map_err(Error::Setup)?,
+                ),
+                None,
             ),
-            None,
-        ),
-        (_, Some((url, bucket))) => (
-            None,
-            Some(
-                Remote::open(bucket, url, config.source.shard, stop.shared_flag())
-                    .map_err(Error::Setup)?,
+            #[cfg(feature = "s3")]
+            (_, Some((url, bucket))) => (
+                None,
+                Some(
+                    Remote::open(bucket, url, config.source.shard, stop.shared_flag())
+                        .map_err(Error::Setup)?,
+                ),
             ),
-        ),
-        (_, None) => (None, None),
-    };
+            (_, None) => (None, None),
+        };
     let files;
     let dataset;
     let store: &dyn OutputStore = match (config.output_format, &objects) {
@@ -350,9 +360,17 @@ fn remote_out(config: &Config) -> Result<Option<(ObjectUrl, Bucket)>, Error> {
     let Some(url) = ObjectUrl::parse(text).map_err(Error::Usage)? else {
         return Ok(None);
     };
-    let bucket = Bucket::open(&url.bucket, config.fetch.retries as usize)
-        .map_err(|e| Error::Setup(format!("cannot use {url}: {e}")))?;
-    Ok(Some((url, bucket)))
+    #[cfg(not(feature = "s3"))]
+    return Err(Error::Usage(format!(
+        "-o {url}: {}",
+        crate::objects_in::NO_S3
+    )));
+    #[cfg(feature = "s3")]
+    {
+        let bucket = Bucket::open(&url.bucket, config.fetch.retries as usize)
+            .map_err(|e| Error::Setup(format!("cannot use {url}: {e}")))?;
+        Ok(Some((url, bucket)))
+    }
 }
 
 /// The local folder that stands for an `s3://` prefix while a run plans

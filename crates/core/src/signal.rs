@@ -61,6 +61,7 @@ impl Stop {
 
     /// The flag, shared, for work that outlives a borrow (an upload that
     /// aborts rather than completes once it is set).
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
     pub(crate) fn shared_flag(&self) -> Arc<AtomicBool> {
         self.requested.clone()
     }

@@ -10,7 +10,8 @@
 //! object while it is open ([`UploadMarker`]), and the next run into the
 //! same prefix aborts the uploads its markers name ([`UploadMarker::sweep`]).
 
-use crate::{path, Bucket, Error};
+use crate::bucket::path;
+use crate::{Bucket, Error};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::PutPayload;
 use std::io::{self, Write};

@@ -24,6 +24,7 @@
 //! the kernel drops when its process dies, however it dies.
 
 mod columns;
+#[cfg_attr(not(feature = "s3"), path = "dataset/remote_stub.rs")]
 pub(crate) mod remote;
 pub(crate) mod seal;
 

@@ -11,6 +11,7 @@
 
 pub(crate) mod dataset;
 pub(crate) mod files;
+#[cfg_attr(not(feature = "s3"), path = "objects_stub.rs")]
 pub(crate) mod objects;
 pub(crate) mod resume;
 pub(crate) mod stamp;

@@ -270,6 +270,7 @@ pub(crate) fn check(path: &Path, p: &Provenance, mode: StampMode) -> Freshness {
 /// The stamp of an object of `len` bytes made from `p`, for an object
 /// store's ledger (the store's listing vouches for its bytes: length and
 /// ETag).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 pub(crate) fn object_stamp(p: &Provenance, len: u64) -> Vec<u8> {
     let sealed = Sealed {
         len,
@@ -281,6 +282,7 @@ pub(crate) fn object_stamp(p: &Provenance, len: u64) -> Vec<u8> {
 
 /// What an object of `len` bytes whose ledger stamp is `text` is worth to
 /// a run that would make it from `p`.
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 pub(crate) fn judge_object(text: &[u8], len: u64, p: &Provenance) -> Freshness {
     match Stamp::decode(text) {
         Some(stamp) if stamp.len == len => stamp.judge(p),
