@@ -495,18 +495,18 @@ fn hash_digests_the_downloaded_bytes_into_records_and_samples() {
 }
 
 /// One row of a LAION-style parquet list: URL, caption, and typed columns.
-struct ListRow {
-    url: Option<String>,
-    text: Option<&'static str>,
-    id: i64,
-    similarity: Option<f64>,
-    nsfw: Option<&'static str>,
+pub(crate) struct ListRow {
+    pub url: Option<String>,
+    pub text: Option<&'static str>,
+    pub id: i64,
+    pub similarity: Option<f64>,
+    pub nsfw: Option<&'static str>,
 }
 
 /// Writes `rows` as a parquet file with one row group per `groups` entry
 /// (its row count): snappy-compressed, with the caption column in zstd, as
 /// the files datasets ship come.
-fn write_parquet_list(path: &Path, rows: &[ListRow], groups: &[usize]) {
+pub(crate) fn write_parquet_list(path: &Path, rows: &[ListRow], groups: &[usize]) {
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
     use parquet::file::properties::WriterProperties;

@@ -75,7 +75,14 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             #[cfg(feature = "s3")]
             (OutputFormat::Files, Some((url, bucket))) => (
                 Some(
-                    ObjectsStore::open(&out, url, bucket, config.source.shard, stop.shared_flag())
+                    ObjectsStore::open(
+                    &out,
+                    url,
+                    bucket,
+                    config.source.shard,
+                    config.dry_run,
+                    stop.shared_flag(),
+                )
                         .map_err(Error::Setup)?,
                 ),
                 None,
@@ -84,7 +91,13 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             (_, Some((url, bucket))) => (
                 None,
                 Some(
-                    Remote::open(bucket, url, config.source.shard, stop.shared_flag())
+                    Remote::open(
+                    bucket,
+                    url,
+                    config.source.shard,
+                    config.dry_run,
+                    stop.shared_flag(),
+                )
                         .map_err(Error::Setup)?,
                 ),
             ),

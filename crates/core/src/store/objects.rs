@@ -66,6 +66,7 @@ impl<'a> ObjectsStore<'a> {
         url: ObjectUrl,
         bucket: Bucket,
         shard: Option<(u64, u64)>,
+        dry_run: bool,
         stop: Arc<AtomicBool>,
     ) -> Result<ObjectsStore<'a>, String> {
         let tag = match shard {
@@ -73,9 +74,13 @@ impl<'a> ObjectsStore<'a> {
             None => "all".into(),
         };
         let markers = UploadMarker::new(&bucket, url.join(&format!("{STATE}/uploads/{tag}")));
-        let aborted = markers
-            .sweep()
-            .map_err(|e| format!("cannot list {url}: {e}"))?;
+        // A dry run changes nothing, not even an earlier run's leftovers.
+        let aborted = match dry_run {
+            true => 0,
+            false => markers
+                .sweep()
+                .map_err(|e| format!("cannot list {url}: {e}"))?,
+        };
         if aborted > 0 {
             eprintln!(
                 "pixmill: aborted {aborted} unfinished upload{} an earlier run left in {url}",

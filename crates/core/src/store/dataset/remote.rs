@@ -41,13 +41,18 @@ impl Remote {
         bucket: Bucket,
         url: ObjectUrl,
         shard: Option<(u64, u64)>,
+        dry_run: bool,
         stop: Arc<AtomicBool>,
     ) -> Result<Remote, String> {
         let tag = shard.map_or_else(|| "all".into(), |(i, n)| format!("{i}of{n}"));
         let markers = UploadMarker::new(&bucket, url.join(&format!(".pixmill/uploads/{tag}")));
-        let aborted = markers
-            .sweep()
-            .map_err(|e| format!("cannot list {url}: {e}"))?;
+        // A dry run changes nothing, not even an earlier run's leftovers.
+        let aborted = match dry_run {
+            true => 0,
+            false => markers
+                .sweep()
+                .map_err(|e| format!("cannot list {url}: {e}"))?,
+        };
         if aborted > 0 {
             eprintln!(
                 "pixmill: aborted {aborted} unfinished upload{} an earlier run left in {url}",

@@ -1,0 +1,3 @@
+//! Empty: it exists so that `[build-dependencies]` unify syn's features
+//! with the proc-macros' (see Cargo.toml).
+fn main() {}
