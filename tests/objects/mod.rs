@@ -250,17 +250,37 @@ fn s3_inputs_and_lists_are_read_like_urls_and_a_missing_object_fails_alone() {
         .collect();
     let local_list = dir.path().join("list.parquet");
     crate::datasets::write_parquet_list(&local_list, &rows, &[rows.len()]);
-    moto.put(&bucket, "lists/list.parquet", &fs::read(&local_list).unwrap());
+    moto.put(
+        &bucket,
+        "lists/list.parquet",
+        &fs::read(&local_list).unwrap(),
+    );
     let from_parquet = s3(moto)
-        .args(["convert", "-m", &format!("s3://{bucket}/lists/list.parquet")])
+        .args([
+            "convert",
+            "-m",
+            &format!("s3://{bucket}/lists/list.parquet"),
+        ])
         .arg("-o")
         .arg(dir.path().join("pq"))
         .args(["--resize", "24x24", "--format", "png", "--json"])
         .output()
         .unwrap();
-    assert_eq!(from_parquet.status.code(), Some(1), "{}", stderr(&from_parquet));
-    let statuses: Vec<_> = records(&from_parquet).iter().map(|r| r["status"].clone()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == "ok").count(), 3, "{statuses:?}");
+    assert_eq!(
+        from_parquet.status.code(),
+        Some(1),
+        "{}",
+        stderr(&from_parquet)
+    );
+    let statuses: Vec<_> = records(&from_parquet)
+        .iter()
+        .map(|r| r["status"].clone())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "ok").count(),
+        3,
+        "{statuses:?}"
+    );
 
     // fetch copies objects byte for byte.
     let fetched = s3(moto)

@@ -76,14 +76,14 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             (OutputFormat::Files, Some((url, bucket))) => (
                 Some(
                     ObjectsStore::open(
-                    &out,
-                    url,
-                    bucket,
-                    config.source.shard,
-                    config.dry_run,
-                    stop.shared_flag(),
-                )
-                        .map_err(Error::Setup)?,
+                        &out,
+                        url,
+                        bucket,
+                        config.source.shard,
+                        config.dry_run,
+                        stop.shared_flag(),
+                    )
+                    .map_err(Error::Setup)?,
                 ),
                 None,
             ),
@@ -92,13 +92,13 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
                 None,
                 Some(
                     Remote::open(
-                    bucket,
-                    url,
-                    config.source.shard,
-                    config.dry_run,
-                    stop.shared_flag(),
-                )
-                        .map_err(Error::Setup)?,
+                        bucket,
+                        url,
+                        config.source.shard,
+                        config.dry_run,
+                        stop.shared_flag(),
+                    )
+                    .map_err(Error::Setup)?,
                 ),
             ),
             (_, None) => (None, None),
