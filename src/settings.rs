@@ -301,17 +301,9 @@ fn refuse_url(flag: &str, path: &std::path::Path) -> Result<(), Error> {
                 .map_err(|e| usage(format!("{flag}: {e}")));
         }
     }
-    let Some((scheme, _)) = path.to_str().and_then(|p| p.split_once("://")) else {
+    let Some(scheme) = path.to_str().and_then(pixmill_objects::url_scheme) else {
         return Ok(());
     };
-    let url_like = scheme.len() >= 2
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !url_like {
-        return Ok(());
-    }
     Err(usage(format!(
         "{flag} takes a local path, not a URL ({scheme}://)"
     )))

@@ -40,17 +40,10 @@ impl ObjectUrl {
     /// local path). `Err`: URL-shaped but not a store pixmill reads (the
     /// message names only the scheme: the rest may hold a secret).
     pub fn parse(text: &str) -> Result<Option<ObjectUrl>, String> {
-        let Some((scheme, rest)) = text.split_once("://") else {
+        let Some(scheme) = url_scheme(text) else {
             return Ok(None);
         };
-        let url_like = scheme.len() >= 2
-            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-        if !url_like {
-            return Ok(None);
-        }
+        let rest = &text[scheme.len() + 3..];
         if !scheme.eq_ignore_ascii_case("s3") {
             return Err(format!(
                 "{scheme}:// is not a store pixmill reads or writes: s3:// (AWS and every \
@@ -88,6 +81,18 @@ impl fmt::Display for ObjectUrl {
             false => write!(f, "s3://{}/{}", self.bucket, self.key),
         }
     }
+}
+
+/// The scheme of a URL-shaped `text` (`s3` of `s3://b/k`, `C` of no
+/// `C:\x`: a scheme has two or more characters), or `None` for a path.
+pub fn url_scheme(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let url_like = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    url_like.then_some(scheme)
 }
 
 /// Whether `text` is an `s3://` URL (any case).

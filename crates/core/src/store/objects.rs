@@ -69,24 +69,7 @@ impl<'a> ObjectsStore<'a> {
         dry_run: bool,
         stop: Arc<AtomicBool>,
     ) -> Result<ObjectsStore<'a>, String> {
-        let tag = match shard {
-            Some((i, n)) => format!("{i}of{n}"),
-            None => "all".into(),
-        };
-        let markers = UploadMarker::new(&bucket, url.join(&format!("{STATE}/uploads/{tag}")));
-        // A dry run changes nothing, not even an earlier run's leftovers.
-        let aborted = match dry_run {
-            true => 0,
-            false => markers
-                .sweep()
-                .map_err(|e| format!("cannot list {url}: {e}"))?,
-        };
-        if aborted > 0 {
-            eprintln!(
-                "pixmill: aborted {aborted} unfinished upload{} an earlier run left in {url}",
-                if aborted == 1 { "" } else { "s" }
-            );
-        }
+        let markers = open_markers(&bucket, &url, shard, dry_run)?;
         let mut found = HashMap::new();
         let mut ledgers = Vec::new();
         let base = url.join("");
@@ -115,6 +98,7 @@ impl<'a> ObjectsStore<'a> {
             };
             read_ledger(&text, &mut stamps);
         }
+        let tag = shard.map_or_else(|| "all".into(), |(i, n)| format!("{i}of{n}"));
         let run = format!(
             "{tag}-{:x}-{:x}",
             std::time::SystemTime::now()
@@ -147,6 +131,32 @@ impl<'a> ObjectsStore<'a> {
     fn rel(&self, output: &Path) -> Option<String> {
         relative_key(self.out.root(), output)
     }
+}
+
+/// Where this shard's open uploads leave their markers below `url`, after
+/// aborting the uploads an earlier run of the shard left open (not in a
+/// dry run, which changes nothing). For loose files and datasets alike.
+pub(crate) fn open_markers(
+    bucket: &Bucket,
+    url: &ObjectUrl,
+    shard: Option<(u64, u64)>,
+    dry_run: bool,
+) -> Result<UploadMarker, String> {
+    let tag = shard.map_or_else(|| "all".into(), |(i, n)| format!("{i}of{n}"));
+    let markers = UploadMarker::new(bucket, url.join(&format!("{STATE}/uploads/{tag}")));
+    let aborted = match dry_run {
+        true => 0,
+        false => markers
+            .sweep()
+            .map_err(|e| format!("cannot list {url}: {e}"))?,
+    };
+    if aborted > 0 {
+        eprintln!(
+            "pixmill: aborted {aborted} unfinished upload{} an earlier run left in {url}",
+            if aborted == 1 { "" } else { "s" }
+        );
+    }
+    Ok(markers)
 }
 
 /// `output` (below the spool folder `root`) as a key below the prefix.

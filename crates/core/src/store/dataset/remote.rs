@@ -44,21 +44,7 @@ impl Remote {
         dry_run: bool,
         stop: Arc<AtomicBool>,
     ) -> Result<Remote, String> {
-        let tag = shard.map_or_else(|| "all".into(), |(i, n)| format!("{i}of{n}"));
-        let markers = UploadMarker::new(&bucket, url.join(&format!(".pixmill/uploads/{tag}")));
-        // A dry run changes nothing, not even an earlier run's leftovers.
-        let aborted = match dry_run {
-            true => 0,
-            false => markers
-                .sweep()
-                .map_err(|e| format!("cannot list {url}: {e}"))?,
-        };
-        if aborted > 0 {
-            eprintln!(
-                "pixmill: aborted {aborted} unfinished upload{} an earlier run left in {url}",
-                if aborted == 1 { "" } else { "s" }
-            );
-        }
+        let markers = crate::store::objects::open_markers(&bucket, &url, shard, dry_run)?;
         Ok(Remote {
             bucket,
             url,
