@@ -338,8 +338,8 @@ pub struct CpuArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Network")]
 pub struct NetArgs {
-    /// Download threads (downloads wait on the network, so many threads overlap them).
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    /// Download threads (downloads wait on the network, so many threads overlap them; each holds a socket and a temp file, not the body).
+    #[arg(long, default_value_t = 64, value_name = "N")]
     pub io_threads: usize,
 
     /// Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load).
@@ -512,6 +512,8 @@ pub enum FilterArg {
     Mitchell,
     Gaussian,
     Lanczos3,
+    /// Area average when reducing, Lanczos3 when enlarging (OpenCV's INTER_AREA, img2dataset's default); decodes JPEGs smaller, so faster and a little softer.
+    Area,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

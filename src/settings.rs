@@ -570,6 +570,7 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
             FilterArg::Mitchell => Filter::Mitchell,
             FilterArg::Gaussian => Filter::Gaussian,
             FilterArg::Lanczos3 => Filter::Lanczos3,
+            FilterArg::Area => Filter::Area,
         },
         format,
         quality: args.quality,

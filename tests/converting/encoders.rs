@@ -273,3 +273,36 @@ fn transparent_background_with_explicit_jpeg_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("transparency"));
 }
+
+/// `--filter area` (img2dataset's pair: average to shrink, Lanczos3 to
+/// enlarge) gives the asked size, looks like the default Lanczos3 at
+/// thumbnail size, and enlarges exactly as Lanczos3 does.
+#[test]
+fn area_filter_shrinks_by_averaging_and_enlarges_as_lanczos3() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path());
+    let args = |filter: &'static str| ["-r", "256x256", "-f", "png", "--filter", filter];
+    let area = convert_one(dir.path(), &input, "area", &args("area"));
+    let lanczos = convert_one(dir.path(), &input, "lanczos", &args("lanczos3"));
+    let (a, l) = (open(&area), open(&lanczos));
+    assert_eq!((a.width(), a.height()), (256, 171));
+    assert_eq!((a.width(), a.height()), (l.width(), l.height()));
+    let d = mean_abs_diff(&a, &l);
+    assert!(d > 0.0 && d < 3.0, "area against lanczos3: MAD {d:.2}");
+
+    let small = convert_one(dir.path(), &lanczos, "small", &["-r", "64x64"]);
+    let up = |filter| {
+        [
+            "-r",
+            "300x300",
+            "--enlarge",
+            "-f",
+            "png",
+            "--filter",
+            filter,
+        ]
+    };
+    let area_up = convert_one(dir.path(), &small, "area-up", &up("area"));
+    let lanczos_up = convert_one(dir.path(), &small, "lanczos-up", &up("lanczos3"));
+    assert_eq!(fs::read(area_up).unwrap(), fs::read(lanczos_up).unwrap());
+}

@@ -69,3 +69,18 @@ fn per_host_fixes_the_level() {
     let peak = server.peak_in_flight();
     assert!(peak <= 3, "peak concurrency {peak} with --per-host 3");
 }
+
+/// Downloads wait, so the default gives them many threads (64): a list
+/// from a server that copes overlaps far more than the old 16, and never
+/// more than the default.
+#[test]
+fn the_default_overlaps_more_than_sixteen_downloads() {
+    let server = Server::start();
+    fetch_all(&urls(&server, None, 20, 400), 400, &[]);
+    let peak = server.peak_in_flight();
+    assert!(
+        peak > 16,
+        "peak concurrency {peak} with the default threads"
+    );
+    assert!(peak <= 64, "peak concurrency {peak}: over the default 64");
+}

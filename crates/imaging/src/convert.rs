@@ -3,9 +3,7 @@
 //! (shrink-on-load, streamed PNG, libjpeg-turbo) and saying in its warnings
 //! whatever the output lost.
 
-use crate::pixels::{
-    check_pixels, decode_error, Decoded, Frame, Layout, Pixels, Plays, Samples, SHRINK_MARGIN,
-};
+use crate::pixels::{check_pixels, decode_error, Decoded, Frame, Layout, Pixels, Plays, Samples};
 use crate::smartcrop::{self, CropWindow};
 use crate::*;
 use image::metadata::Orientation;
@@ -645,7 +643,7 @@ impl Converter {
         )
     }
 
-    /// The DCT scale that still leaves [`SHRINK_MARGIN`] times the
+    /// The DCT scale that still leaves [`Filter::shrink_margin`] times the
     /// output resolution, if any is smaller than full size (and a resize
     /// is asked for, on the fast path).
     fn dct_scale(&self, w: u32, h: u32, stored: Orientation) -> Option<u32> {
@@ -715,13 +713,14 @@ impl Converter {
     }
 
     /// The smallest decoded size of a `w`x`h` stored image that keeps
-    /// [`SHRINK_MARGIN`] times the output resolution on each axis.
+    /// the filter's [`Filter::shrink_margin`] times the output resolution on each axis.
     fn needed_size(&self, w: u32, h: u32, stored: Orientation) -> (u32, u32) {
         let o = self.orientation(stored);
         let (dw, dh) = oriented(w, h, o);
         let plan = stored_plan(plan::plan(dw, dh, &self.settings), o);
         let (sx, sy) = plan.scale(w, h);
-        let need = |side: u32, s: f64| (f64::from(side) * s * SHRINK_MARGIN).ceil() as u32;
+        let margin = self.settings.filter.shrink_margin();
+        let need = |side: u32, s: f64| (f64::from(side) * s * margin).ceil() as u32;
         (need(w, sx), need(h, sy))
     }
 

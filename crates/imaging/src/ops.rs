@@ -23,6 +23,8 @@ fn algorithm(filter: Filter) -> fr::ResizeAlg {
         Filter::Mitchell => F::Mitchell,
         Filter::Gaussian => F::Gaussian,
         Filter::Lanczos3 => F::Lanczos3,
+        // Resolved by `Filter::for_scale` before; box is its reducing half.
+        Filter::Area => F::Box,
     };
     fr::ResizeAlg::Convolution(f)
 }
@@ -54,6 +56,8 @@ pub(crate) fn resize(
     if crop.is_none() && (src.width, src.height) == (width, height) {
         return Ok(src);
     }
+    let from = crop.unwrap_or((f64::from(src.width), f64::from(src.height)));
+    let filter = filter.for_scale(from, (width, height));
     let (src, crop) = if pre_reduce {
         box_reduce(resizer, src, crop, (width, height), filter)?
     } else {

@@ -85,7 +85,8 @@ hamming\t''
 catmullrom\t''
 mitchell\t''
 gaussian\t''
-lanczos3\t''"
+lanczos3\t''
+area\t'Area average when reducing, Lanczos3 when enlarging (OpenCV\'s INTER_AREA, img2dataset\'s default); decodes JPEGs smaller, so faster and a little softer'"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s f -l format -d 'Output format (default: same as the input\'s)' -r -f -a "jpeg\t''
 png\t''
 webp\t''
@@ -116,7 +117,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l backend -d 'Where the CPU stage runs: threads of one rayon pool, or isolated worker processes' -r -f -a "rayon\t''
 process\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l worker-memory -d 'With `--backend process`: cap each worker\'s address space (MB), so one huge image kills only its worker' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them; each holds a socket and a temp file, not the body)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l per-host -d 'Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
@@ -184,7 +185,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l samples-per-fi
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l hash -d 'Digest each item\'s input bytes (as downloaded or read) into its record and the dataset metadata' -r -f -a "sha256\t''
 md5\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l report -d 'Write one JSON record per item to FILE (JSON Lines)' -r -F
-complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l io-threads -d 'Download threads (downloads wait on the network, so many threads overlap them; each holds a socket and a temp file, not the body)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l per-host -d 'Fix the connections to one host at once (default: learnt per host, from 8 up to --io-threads, backing off when the server shows load)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l retries -d 'Retries for connection errors, timeouts, HTTP 408/429/5xx and truncated bodies' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand fetch" -l connect-timeout -d 'Time allowed to connect (e.g. 10s, 500ms)' -r
