@@ -63,6 +63,40 @@ fn only_record(dir: &Path) -> serde_json::Value {
     records[0].clone()
 }
 
+/// A body announced under 256 KiB is not worth the files that would let
+/// it be continued: cut short, it is fetched again whole, byte-identical,
+/// with nothing left behind.
+#[test]
+fn a_small_body_cut_short_is_fetched_again_whole() {
+    let body = payload(100_000, 3);
+    let served = body.clone();
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let seen = ranges.clone();
+    let server = Server::with(move |req| {
+        seen.lock()
+            .unwrap()
+            .push(req.header("Range").map(String::from));
+        Some(match req.path_hits {
+            1 => ranged(req, &served, "\"v1\"").cut_at(40_000),
+            _ => ranged(req, &served, "\"v1\""),
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = fetch(dir.path(), &server.url("/small.bin"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read(dir.path().join("dl/small.bin")).unwrap(), body);
+    assert_eq!(ranges.lock().unwrap().clone(), [None, None]);
+    let record = only_record(dir.path());
+    assert_eq!(record["attempts"], 2);
+    assert!(record["resumed_from"].is_null(), "{record}");
+    assert_no_temp_files(&dir.path().join("dl"));
+}
+
 #[test]
 fn a_body_cut_short_is_continued_by_the_next_attempt() {
     let body = payload(300_000, 1);
@@ -157,14 +191,15 @@ fn a_rerun_continues_a_download_that_was_killed() {
 
 #[test]
 fn a_changed_file_or_a_server_without_ranges_starts_over() {
-    let old = payload(100_000, 3);
-    let new = payload(90_000, 4);
+    // Bodies over 256 KiB: smaller ones are not made continuable.
+    let old = payload(400_000, 3);
+    let new = payload(390_000, 4);
     let (old_s, new_s) = (old.clone(), new.clone());
     // First ask: the old file, cut short. Then the file changes: its ETag
     // no longer matches the If-Range, so the whole new file comes.
     let changed = Server::with(move |req| {
         Some(match req.path_hits {
-            1 => ranged(req, &old_s, "\"old\"").cut_at(40_000),
+            1 => ranged(req, &old_s, "\"old\"").cut_at(160_000),
             _ => ranged(req, &new_s, "\"new\""),
         })
     });
@@ -178,12 +213,12 @@ fn a_changed_file_or_a_server_without_ranges_starts_over() {
     assert_eq!(only_record(dir.path()).get("resumed_from"), None);
 
     // A server that ignores Range: the full body again, byte-identical.
-    let body = payload(100_000, 5);
+    let body = payload(400_000, 5);
     let served = body.clone();
     let no_ranges = Server::with(move |req| {
         let reply = Reply::ok(served.clone()).header("ETag", "\"v\"");
         Some(if req.path_hits == 1 {
-            reply.cut_at(30_000)
+            reply.cut_at(120_000)
         } else {
             reply
         })
