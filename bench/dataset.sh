@@ -11,9 +11,10 @@
 #   HOSTS=1000 bench/dataset.sh 100000 1
 # is a 100,000-row list over 1000 sites without 100,000 files on disk.
 #
-# VARIANTS="never if-needed" adds pixmill runs with --reencode never (the
-# downloaded bytes kept, checked to decode; no resize) and if-needed (same
-# resize as the main run) beside the main one, for the re-encoding cost.
+# VARIANTS="never if-needed lanczos3" adds pixmill runs with --reencode
+# never (the downloaded bytes kept, checked to decode; no resize) and
+# if-needed (same resize as the main run), for the re-encoding cost, and
+# with pixmill's own default filter (lanczos3) instead of area.
 #
 # Both tools get equivalent settings and no network tuning:
 #   img2dataset --input_format csv --url_col url --caption_col caption
@@ -22,12 +23,13 @@
 #     --number_sample_per_shard PER_SHARD          (its default processes/threads)
 #   pixmill convert -m list.csv -o OUT --output-format webdataset
 #     --samples-per-file PER_SHARD -r 256x256 --fit outside --enlarge
-#     -f jpeg --quality 95 --subsampling 420 --hash sha256 -q
+#     --filter area -f jpeg --quality 95 --subsampling 420 --hash sha256 -q
 # keep_ratio scales the shorter side to 256 (up or down; it never crops),
 # which is --fit outside --enlarge; img2dataset's JPEGs are quality 95, 4:2:0
 # (OpenCV's default) and it hashes each download with SHA-256 by default.
-# Resampling differs: img2dataset uses OpenCV's INTER_AREA to shrink and
-# Lanczos to enlarge; pixmill uses Lanczos3 both ways (the dearer filter).
+# Both resample the same way: img2dataset uses OpenCV's INTER_AREA to
+# shrink and Lanczos to enlarge, which is pixmill's --filter area (its own
+# default, Lanczos3 both ways, is the lanczos3 variant).
 #
 # Rounds alternate the tools (order rotated each round). Each run is timed
 # and its whole process tree's peak memory sampled (dataset_measure.py: PSS
@@ -129,12 +131,16 @@ run_tool() {   # LABEL OUTDIR LOG: prints "WALL PSS_MB RSS_MB EXIT CPU_S"
     pixmill)
       "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
         --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \
-        --fit outside --enlarge -f jpeg --quality 95 --subsampling 420 --hash sha256 -q \
-        $PIXMILL_ARGS ;;
+        --fit outside --enlarge --filter area -f jpeg --quality 95 --subsampling 420 \
+        --hash sha256 -q $PIXMILL_ARGS ;;
+    pixmill-lanczos3)
+      "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
+        --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \
+        --fit outside --enlarge -f jpeg --quality 95 --subsampling 420 --hash sha256 -q ;;
     pixmill-if-needed)
       "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
         --output-format webdataset --samples-per-file "$PER_SHARD" -r "${SIDE}x$SIDE" \
-        --fit outside --enlarge --quality 95 --subsampling 420 --hash sha256 -q \
+        --fit outside --enlarge --filter area --quality 95 --subsampling 420 --hash sha256 -q \
         --reencode if-needed ;;
     pixmill-never)
       "$PY" "$BENCH_DIR/dataset_measure.py" "$log" -- "$PIXMILL" convert -m "$LIST" -o "$out" \
@@ -195,7 +201,7 @@ read -r pw _ < <(col pixmill 1); read -r pp _ < <(col pixmill 2); read -r pc _ <
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/^Mem:/ { print $2 " GB RAM" }')"
   echo "- pixmill: $("$PIXMILL" --version | head -n 1) (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')); img2dataset $I2D_VERSION"
-  echo "- workload: $ROWS URLs over $HOSTS loopback host address(es) (slow_server.py, $LATENCY ms latency), one in 50 a 404; web-sized JPEG/PNG (longest side 300-1600 px); shorter side to $SIDE px, JPEG q95 4:2:0, $PER_SHARD samples per tar, $ROUNDS alternating rounds"
+  echo "- workload: $ROWS URLs over $HOSTS loopback host address(es) (slow_server.py, $LATENCY ms latency), one in 50 a 404; web-sized JPEG/PNG (longest side 300-1600 px); shorter side to $SIDE px (area down, Lanczos up), JPEG q95 4:2:0, $PER_SHARD samples per tar, $ROUNDS alternating rounds"
   echo "- uptime before: \`$UPTIME_BEFORE\`"
   echo "- uptime after: \`$(uptime)\`"
   echo
