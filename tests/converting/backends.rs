@@ -126,6 +126,46 @@ fn both_backends_write_byte_identical_outputs() {
     }
 }
 
+/// Downloads: a small body is kept in memory (worker processes get it
+/// written where the download would have gone), a large one goes to a file;
+/// both backends make the same bytes and leave nothing behind.
+#[test]
+fn downloads_convert_alike_on_both_backends() {
+    use common::server::{Reply, Server};
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("small.png"), 120, 90);
+    let small = fs::read(dir.path().join("small.png")).unwrap();
+    let large = fs::read(fixtures().join("exif").join("Landscape_0.jpg")).unwrap();
+    assert!(small.len() < 256 << 10 && large.len() > 256 << 10);
+    let server = Server::with(move |req| {
+        Some(match req.path.as_str() {
+            "/small.png" => Reply::ok(small.clone()),
+            _ => Reply::ok(large.clone()),
+        })
+    });
+    let mut outs = Vec::new();
+    for backend in ["rayon", "process"] {
+        let out = dir.path().join(backend);
+        convert_cmd(server.url("/small.png"), &out)
+            .arg(server.url("/large.jpg"))
+            .args(["--backend", backend, "-j", "2", "-q", "-f", "jpeg"])
+            .args(["--resize", "64x64"])
+            .assert()
+            .success();
+        assert_eq!(files(&out), ["large.jpg", "small.jpg"], "{backend}");
+        outs.push(out);
+    }
+    for name in ["large.jpg", "small.jpg"] {
+        let (a, b) = (
+            fs::read(outs[0].join(name)).unwrap(),
+            fs::read(outs[1].join(name)).unwrap(),
+        );
+        assert!(a == b, "{name} differs between backends");
+        let img = image::load_from_memory(&a).unwrap();
+        assert!(img.width() <= 64 && img.height() <= 64);
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_worker_killed_mid_run_costs_nothing() {

@@ -45,7 +45,12 @@ pub(crate) fn sniff_file(path: &Path) -> Result<Format, ItemError> {
     let n = file
         .read(&mut head)
         .map_err(|e| ItemError::new(ErrorClass::Read, format!("cannot read: {}", io_reason(&e))))?;
-    match pixmill_imaging::sniff(&head[..n]) {
+    sniff_bytes(&head[..n])
+}
+
+/// The image format of bytes in memory, from their start.
+pub(crate) fn sniff_bytes(head: &[u8]) -> Result<Format, ItemError> {
+    match pixmill_imaging::sniff(head) {
         Some(Sniffed::Image(format)) => Ok(format),
         Some(other) => Err(ItemError::new(
             ErrorClass::Decode,
@@ -56,6 +61,21 @@ pub(crate) fn sniff_file(path: &Path) -> Result<Format, ItemError> {
             "not a recognised image format",
         )),
     }
+}
+
+/// Checks an input already in memory as [`read_input`] checks a file.
+pub(crate) fn check_in_memory(data: &[u8], max_size: u64) -> Result<&[u8], ItemError> {
+    let len = data.len() as u64;
+    if len > max_size {
+        return Err(ItemError::new(
+            ErrorClass::TooLarge,
+            format!("body is {len} bytes, over --max-input-size {max_size}"),
+        ));
+    }
+    if len == 0 {
+        return Err(ItemError::new(ErrorClass::Decode, "empty file"));
+    }
+    Ok(data)
 }
 
 /// Reads a regular file whole, refusing anything else (FIFOs, devices,

@@ -14,7 +14,7 @@ use crate::store::{resume, Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_base::hashing::{Checksum, HashAlgo};
-use pixmill_fetch::{FetchFailure, Fetched, Fetcher, Partial};
+use pixmill_fetch::{FetchFailure, FetchSettings, Fetched, Fetcher, Partial};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -99,6 +99,19 @@ enum Next {
     Dropped,
 }
 
+/// The run's network settings, and where bodies go: a small image that
+/// `convert` decodes at once is kept in memory (in a dataset run the temp
+/// file's create, reads and unlink cost more system time than the body's
+/// bytes; worker processes, which read files, get it written where its
+/// download would have gone). `fetch` keeps files: they are its output.
+fn fetch_settings(config: &Config) -> FetchSettings {
+    let mut settings = config.fetch.clone();
+    if matches!(config.mode, Mode::Convert(_)) {
+        settings.in_memory_below = pixmill_fetch::WORTH_CONTINUING;
+    }
+    settings
+}
+
 /// The fetcher names the file it could not write, here the temp the
 /// download goes to; the user asked for (and the record names) the output.
 fn named_as_output(mut error: ItemError, temp: &Path, output: &Path) -> ItemError {
@@ -140,7 +153,7 @@ fn download(ctx: &IoContext, entry: Entry) -> Next {
     }
     let fetcher = match ctx
         .fetcher
-        .get_or_init(|| Fetcher::new(ctx.config.fetch.clone()).map_err(|e| e.to_string()))
+        .get_or_init(|| Fetcher::new(fetch_settings(ctx.config)).map_err(|e| e.to_string()))
     {
         Ok(f) => f,
         Err(e) => {
@@ -187,7 +200,7 @@ fn fetched_next(
     result: Result<Fetched, FetchFailure>,
 ) -> Next {
     record.fetch_ms = Some(millis(started.elapsed()));
-    let fetched = match result {
+    let mut fetched = match result {
         Ok(fetched) => fetched,
         Err(_) if ctx.stop.requested() => return Next::Dropped,
         Err(FetchFailure {
@@ -226,7 +239,11 @@ fn fetched_next(
         Mode::Convert(settings) => {
             // A body pixmill reads but cannot write (HEIC, JPEG XL) becomes
             // JPEG; one it cannot read fails naming its format.
-            let sniffed = crate::input::sniff_file(&temp);
+            let body = fetched.body.take();
+            let sniffed = match &body {
+                Some(body) => crate::input::sniff_bytes(body),
+                None => crate::input::sniff_file(&temp),
+            };
             if sniffed.is_err() && is_html(fetched.content_type.as_deref()) {
                 // A login page or an error page with status 200.
                 let _ = std::fs::remove_file(&temp);
@@ -255,7 +272,8 @@ fn fetched_next(
             Next::Compute(Job {
                 entry,
                 read_from: temp,
-                staged: true,
+                staged: body.is_none(),
+                body,
                 format,
                 record,
             })

@@ -103,6 +103,10 @@ pub(crate) struct Job {
     /// output, which the CPU stage removes once read.
     pub read_from: PathBuf,
     pub staged: bool,
+    /// A small download kept in memory (see
+    /// [`pixmill_fetch::FetchSettings::in_memory_below`]): the input
+    /// itself; `read_from` was never written.
+    pub body: Option<Vec<u8>>,
     pub format: Format,
     /// What earlier stages already know (download details).
     pub record: Record,

@@ -121,6 +121,7 @@ fn fetched(bytes: u64, etag: Option<String>, not_modified: bool) -> Fetched {
         not_modified,
         warnings: Vec::new(),
         resumed_from: None,
+        body: None,
     }
 }
 

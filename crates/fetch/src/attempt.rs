@@ -69,6 +69,8 @@ pub(crate) struct Success {
     pub warnings: Vec<String>,
     /// The first byte this attempt sent, when it continued a partial body.
     pub resumed_from: Option<u64>,
+    /// The body, when it was kept in memory instead of written to `dest`.
+    pub body: Option<Vec<u8>>,
 }
 
 /// Everything one attempt needs; borrowed from the fetch loop.
@@ -137,6 +139,7 @@ impl Attempt<'_> {
                 latency,
                 warnings,
                 resumed_from: None,
+                body: None,
             });
         }
         if status == 416 && resume.is_some() {
@@ -165,13 +168,15 @@ impl Attempt<'_> {
         let offset = self
             .continue_from(status, headers, resume, &encoding, expected)
             .map_err(|f| f.with_status(status))?;
-        let bytes = self
+        let sink = self.sink(offset, resume, &encoding, expected);
+        let (bytes, body) = self
             .check_announced_size(expected.map(|len| len + offset), &encoding)
-            .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some(), offset))
+            .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some(), sink))
             .map_err(|f| f.with_status(status))?;
         Ok(Success {
             latency,
             bytes,
+            body,
             status,
             content_type,
             content_disposition,
@@ -220,6 +225,29 @@ impl Attempt<'_> {
             let _ = std::fs::remove_file(partial.sidecar);
         }
         Ok(offset)
+    }
+
+    /// Where the body goes: memory for a fresh body announced under
+    /// `in_memory_below` that comes unencoded (a partial body an earlier
+    /// attempt left, which this one does not continue, is dropped), else
+    /// `dest`, after the `offset` bytes of a partial body it continues.
+    fn sink(
+        &self,
+        offset: u64,
+        resume: Option<&Resume>,
+        encoding: &Encoding,
+        announced: Option<u64>,
+    ) -> Sink {
+        let small = announced.filter(|&len| len < self.settings.in_memory_below);
+        match small {
+            Some(len) if offset == 0 && *encoding == Encoding::Identity => {
+                if resume.is_some() {
+                    let _ = std::fs::remove_file(self.dest);
+                }
+                Sink::Memory(Vec::with_capacity(len as usize))
+            }
+            _ => Sink::File { offset },
+        }
     }
 
     /// Drops the partial body and its validator: the next attempt fetches
@@ -334,26 +362,32 @@ impl Attempt<'_> {
         }
     }
 
-    /// Copies the body to `dest` through one fixed buffer, decoding,
+    /// Copies the body to its sink through one fixed buffer, decoding,
     /// hashing and counting as it goes, and stops as soon as the saved
-    /// bytes pass the size limit; returns the count of bytes saved.
+    /// bytes pass the size limit; returns the count of bytes saved, and
+    /// the body itself when it was kept in memory.
     fn stream(
         &self,
         response: Response,
         expected: Option<u64>,
         encoding: &Encoding,
         deadline_bound: bool,
-        offset: u64,
-    ) -> Result<u64, Failure> {
+        sink: Sink,
+    ) -> Result<(u64, Option<Vec<u8>>), Failure> {
         let mut hashers: Vec<Running> = self.checks.iter().map(|c| c.algo.start()).collect();
-        let file = if offset == 0 {
-            File::create(self.dest)
-        } else {
-            self.hash_prefix(offset, &mut hashers)?;
-            OpenOptions::new().append(true).open(self.dest)
+        let (mut out, offset) = match sink {
+            Sink::Memory(body) => (Out::Memory(body), 0),
+            Sink::File { offset } => {
+                let file = if offset == 0 {
+                    File::create(self.dest)
+                } else {
+                    self.hash_prefix(offset, &mut hashers)?;
+                    OpenOptions::new().append(true).open(self.dest)
+                };
+                let file = file.map_err(|e| self.write_failure(&e))?;
+                (Out::File(BufWriter::with_capacity(BUF_SIZE, file)), offset)
+            }
         };
-        let file = file.map_err(|e| self.write_failure(&e))?;
-        let mut out = BufWriter::with_capacity(BUF_SIZE, file);
         let mut buf = vec![0u8; BUF_SIZE];
         let chunk = self.rate.map_or(BUF_SIZE, |r| r.chunk(BUF_SIZE));
         let mut total: u64 = offset;
@@ -396,9 +430,15 @@ impl Attempt<'_> {
         if let Some(len) = expected.filter(|&len| received < len) {
             return Err(truncated(received, Some(len), None));
         }
-        out.flush().map_err(|e| self.write_failure(&e))?;
+        let body = match out {
+            Out::Memory(body) => Some(body),
+            Out::File(mut file) => {
+                file.flush().map_err(|e| self.write_failure(&e))?;
+                None
+            }
+        };
         self.verify(hashers)?;
-        Ok(total)
+        Ok((total, body))
     }
 
     /// Feeds the partial body's `offset` bytes to the digests, so they
@@ -473,6 +513,34 @@ impl Attempt<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Where [`Attempt::stream`] puts the body.
+enum Sink {
+    Memory(Vec<u8>),
+    /// `dest`, from `offset` on (the bytes before it are a partial body
+    /// this attempt continues).
+    File {
+        offset: u64,
+    },
+}
+
+/// The open sink.
+enum Out {
+    Memory(Vec<u8>),
+    File(BufWriter<File>),
+}
+
+impl Out {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Out::Memory(body) => {
+                body.extend_from_slice(bytes);
+                Ok(())
+            }
+            Out::File(file) => file.write_all(bytes),
+        }
     }
 }
 

@@ -28,7 +28,7 @@ mod tests;
 pub use address::{classify, AddressKind, AddressPolicy};
 pub use cookies::{load_cookies, parse_cookies, Cookie};
 pub use netrc::{load_netrc, parse_netrc, NetrcLogin};
-pub use partial::Partial;
+pub use partial::{Partial, WORTH_CONTINUING};
 
 use adaptive::{Signal, Window};
 use attempt::{Attempt, Failure, Retry};
@@ -121,6 +121,13 @@ pub struct FetchSettings {
     pub addresses: AddressPolicy,
     /// Refuse a redirect from https to http (`--proto-redir https`).
     pub https_only_redirects: bool,
+    /// A fresh body whose `Content-Length` is announced under this many
+    /// bytes (and that comes unencoded) is kept in memory, in
+    /// [`Fetched::body`], instead of written to the destination file: for
+    /// a caller that decodes it at once, the file's create, reads and
+    /// unlink cost more than the body. 0 = every body goes to the file.
+    #[serde(default)]
+    pub in_memory_below: u64,
 }
 
 /// The default `User-Agent`: names pixmill and its version.
@@ -155,6 +162,7 @@ impl Default for FetchSettings {
             respect_robots: false,
             addresses: AddressPolicy::default(),
             https_only_redirects: false,
+            in_memory_below: 0,
         }
     }
 }
@@ -182,6 +190,10 @@ pub struct Fetched {
     /// The body continued a partial file from this byte on (a 206 answer to
     /// `Range`); `None` when it came whole.
     pub resumed_from: Option<u64>,
+    /// The body, when it was kept in memory (see
+    /// [`FetchSettings::in_memory_below`]); the destination file was then
+    /// not written (and any partial body it held is gone).
+    pub body: Option<Vec<u8>>,
 }
 
 /// A failed download, with what the report needs.
@@ -503,6 +515,7 @@ fn fetched(done: attempt::Success, attempts: u32) -> Fetched {
         validators: done.validators,
         warnings: done.warnings,
         resumed_from: done.resumed_from,
+        body: done.body,
     }
 }
 

@@ -49,7 +49,7 @@ fn read_validator(sidecar: &Path) -> Option<String> {
 /// The announced length below which a fresh download is not made
 /// continuable: fetching it again whole costs less than the files that
 /// would let a later run continue it.
-pub(crate) const WORTH_CONTINUING: u64 = 256 << 10;
+pub const WORTH_CONTINUING: u64 = 256 << 10;
 
 /// Sets (or clears) the sidecar's validator, keeping its other lines;
 /// written to a temp beside it and renamed, so a kill leaves the old or

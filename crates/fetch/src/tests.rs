@@ -691,3 +691,89 @@ fn a_non_ascii_byte_spoils_only_its_own_directive() {
         Some("noml")
     );
 }
+
+#[test]
+fn small_bodies_stay_in_memory_and_large_ones_go_to_the_file() {
+    let large = vec![b'L'; 5000];
+    let served = large.clone();
+    let server = Server::with(move |req| match (req.path.as_str(), req.path_hits) {
+        // Cut short once: the retry starts the body over in memory.
+        ("/cut", 1) => cut_short(b"tiny", Duration::ZERO),
+        ("/cut", _) => reply(200, b"tiny body, whole", &[]),
+        ("/small", _) => reply(200, b"tiny", &[]),
+        _ => reply(200, &served, &[]),
+    });
+    let f = fetcher(FetchSettings {
+        in_memory_below: 1000,
+        ..quick()
+    });
+    let d = dest();
+    let small = get(&f, &server.url("/small"), &d).expect("small");
+    assert_eq!(small.body.as_deref(), Some(&b"tiny"[..]));
+    assert_eq!(small.bytes, 4);
+    assert!(!d.path.exists(), "a body kept in memory writes no file");
+
+    let cut = get(&f, &server.url("/cut"), &d).expect("recovers");
+    assert_eq!(cut.attempts, 2);
+    assert_eq!(cut.body.as_deref(), Some(&b"tiny body, whole"[..]));
+    assert!(!d.path.exists());
+
+    let big = get(&f, &server.url("/large"), &d).expect("large");
+    assert!(big.body.is_none());
+    assert_eq!(std::fs::read(&d.path).unwrap(), large);
+
+    // Digests are checked in memory as in a file.
+    let wrong = [sha256(&sha_hex(b"something else"))];
+    let checked = f.fetch(
+        &server.url("/small"),
+        &d.path,
+        &wrong,
+        &AtomicBool::new(false),
+    );
+    expect_failure(checked, ErrorClass::Checksum);
+    let right = [sha256(&sha_hex(b"tiny"))];
+    let checked = f.fetch(
+        &server.url("/small"),
+        &d.path,
+        &right,
+        &AtomicBool::new(false),
+    );
+    assert_eq!(
+        checked.expect("digest matches").body.as_deref(),
+        Some(&b"tiny"[..])
+    );
+}
+
+#[test]
+fn a_partial_body_that_starts_over_small_is_dropped_from_disk() {
+    let server = Server::with(|req| {
+        // Ignores ranges: a 200 with the whole (small) body.
+        let _ = req;
+        reply(200, b"new and small", &[("ETag", "\"v2\"")])
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (data, sidecar) = (dir.path().join("x.partial"), dir.path().join("x.meta"));
+    std::fs::write(&data, b"old half").unwrap();
+    std::fs::write(&sidecar, "validator \"v1\"\n").unwrap();
+    let f = fetcher(FetchSettings {
+        in_memory_below: 1000,
+        ..quick()
+    });
+    let partial = Partial {
+        data: &data,
+        sidecar: &sidecar,
+    };
+    let done = f
+        .fetch_partial(
+            &server.url("/p"),
+            partial,
+            &[],
+            None,
+            &AtomicBool::new(false),
+        )
+        .expect("fetch");
+    assert_eq!(done.resumed_from, None);
+    assert_eq!(done.body.as_deref(), Some(&b"new and small"[..]));
+    assert!(!data.exists(), "the stale partial body is gone");
+    assert!(!sidecar.exists(), "and its sidecar");
+}

@@ -8,7 +8,7 @@
 pub(crate) mod rayon;
 pub(crate) mod worker;
 
-use crate::input::read_input;
+use crate::input::{check_in_memory, read_input};
 use crate::item::{millis, Entry, Job, Record};
 use crate::report::StageLoad;
 use crate::signal::Stop;
@@ -34,6 +34,10 @@ pub(crate) struct JobSpec {
     /// `--bbox-col`: the item's regions to blur.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub boxes: Vec<pixmill_imaging::BlurBox>,
+    /// The input, when a download kept it in memory; it never crosses a
+    /// pipe (the process backend writes it to `read_from` first).
+    #[serde(skip)]
+    pub body: Option<Vec<u8>>,
 }
 
 /// What a finished job measured.
@@ -63,8 +67,15 @@ pub(crate) struct JobDone {
 /// Runs one job: read the input and convert it. Pure: the bytes are
 /// returned, and the output store decides where they land.
 pub(crate) fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDone, ItemError> {
-    let data = read_input(&spec.read_from, spec.max_input_size)?;
-    let converted = converter.convert_blurred(&data, spec.format, &spec.boxes)?;
+    let read;
+    let data = match &spec.body {
+        Some(body) => check_in_memory(body, spec.max_input_size)?,
+        None => {
+            read = read_input(&spec.read_from, spec.max_input_size)?;
+            &read[..]
+        }
+    };
+    let converted = converter.convert_blurred(data, spec.format, &spec.boxes)?;
     Ok(JobDone {
         bytes_in: data.len() as u64,
         bytes_out: converted.data.len() as u64,
@@ -74,7 +85,7 @@ pub(crate) fn run_job(converter: &mut Converter, spec: &JobSpec) -> Result<JobDo
         height_out: converted.height_out,
         crop: converted.crop,
         warnings: converted.warnings,
-        hash: spec.hash.map(|algo| algo.of_bytes(&data)),
+        hash: spec.hash.map(|algo| algo.of_bytes(data)),
         data: converted.data,
     })
 }
@@ -109,6 +120,7 @@ pub(crate) fn execute(
         entry,
         read_from,
         staged,
+        body,
         format,
         mut record,
     } = job;
@@ -129,6 +141,7 @@ pub(crate) fn execute(
         max_input_size: ctx.max_input_size,
         hash: ctx.hash,
         boxes,
+        body,
     };
     let result = run(&spec);
     if staged {

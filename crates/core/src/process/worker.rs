@@ -69,8 +69,14 @@ pub(crate) fn run(
                         continue;
                     }
                     let started = Instant::now();
-                    let outcome = execute(job, ctx, index, &mut |spec| {
-                        run_with_retry(&mut slot, settings, memory_mb, spec)
+                    let outcome = execute(job, ctx, index, &mut |spec| match &spec.body {
+                        None => run_with_retry(&mut slot, settings, memory_mb, spec),
+                        Some(body) => {
+                            let spilled = spill(spec, body)?;
+                            let result = run_with_retry(&mut slot, settings, memory_mb, &spilled);
+                            let _ = std::fs::remove_file(&spilled.read_from);
+                            result
+                        }
                     });
                     let sent = outlet.send(outcome);
                     *busy += started.elapsed();
@@ -84,6 +90,26 @@ pub(crate) fn run(
         }
     });
     Ok(StageLoad::new("cpu", busy))
+}
+
+/// A worker reads its input from a file: an input kept in memory is
+/// written to `read_from` (the name its download would have had).
+fn spill(spec: &JobSpec, body: &[u8]) -> Result<JobSpec, ItemError> {
+    std::fs::write(&spec.read_from, body).map_err(|e| {
+        let reason = pixmill_base::io_reason(&e);
+        ItemError::new(
+            ErrorClass::Write,
+            format!("cannot stage the input: {reason}"),
+        )
+    })?;
+    Ok(JobSpec {
+        read_from: spec.read_from.clone(),
+        format: spec.format,
+        max_input_size: spec.max_input_size,
+        hash: spec.hash,
+        boxes: spec.boxes.clone(),
+        body: None,
+    })
 }
 
 /// Runs `spec` on the worker in `slot`; if the worker dies, a fresh one

@@ -459,6 +459,7 @@ impl<'a> Planner<'a> {
                 record: Record::new(&entry, Status::Ok),
                 read_from: PathBuf::from(&raw.input),
                 staged: false,
+                body: None,
                 format,
                 entry,
             })),
