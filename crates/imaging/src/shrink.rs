@@ -46,7 +46,33 @@ impl BoxShrink {
 
     /// Adds one row of 8-bit samples.
     pub(crate) fn push_row_u8(&mut self, row: &[u8]) {
-        self.push_row(row, |r, i| u64::from(r[i]), 255);
+        match (self.alpha, self.channels) {
+            // Opaque grey and RGB (most photos): each block summed in
+            // registers, without the per-sample closure and bounds checks.
+            (false, 1) => self.sum_opaque_u8::<1>(row),
+            (false, 3) => self.sum_opaque_u8::<3>(row),
+            _ => return self.push_row(row, |r, i| u64::from(r[i]), 255),
+        }
+        self.end_row(255);
+    }
+
+    fn sum_opaque_u8<const CH: usize>(&mut self, row: &[u8]) {
+        let row = &row[..self.width * CH];
+        let blocks = row.chunks(self.factor * CH);
+        let columns = self.sums.chunks_exact_mut(CH).zip(self.counts.iter_mut());
+        for ((sums, count), block) in columns.zip(blocks) {
+            // At most `factor` samples of 255 per channel: no overflow.
+            let mut acc = [0u32; CH];
+            for px in block.chunks_exact(CH) {
+                for (a, &v) in acc.iter_mut().zip(px) {
+                    *a += u32::from(v);
+                }
+            }
+            for (sum, a) in sums.iter_mut().zip(acc) {
+                *sum += u64::from(a);
+            }
+            *count += (block.len() / CH) as u64;
+        }
     }
 
     /// Adds one row of 16-bit big-endian samples (as PNG stores them).
@@ -84,6 +110,10 @@ impl BoxShrink {
             }
             *count += (end - start) as u64;
         }
+        self.end_row(max);
+    }
+
+    fn end_row(&mut self, max: u64) {
         self.rows_in_band += 1;
         if self.rows_in_band == self.factor {
             self.emit_band(max);
@@ -168,6 +198,38 @@ mod tests {
         let (w, h, out) = s.finish(255);
         assert_eq!((w, h), (3, 2));
         assert_eq!(out, vec![3, 25, 8, 100, 50, 1]);
+    }
+
+    #[test]
+    fn rgb_averages_as_the_same_pixels_fully_opaque() {
+        // 7x5 RGB, factor 3: partial blocks on the right and at the bottom.
+        let (w, h) = (7usize, 5usize);
+        let sample = |x: usize, y: usize, c: usize| ((x * 37 + y * 91 + c * 53) % 256) as u8;
+        let mut rgb = BoxShrink::new(w as u32, 3, 3, false);
+        let mut rgba = BoxShrink::new(w as u32, 3, 4, true);
+        for y in 0..h {
+            let row: Vec<u8> = (0..w * 3).map(|i| sample(i / 3, y, i % 3)).collect();
+            let opaque: Vec<u8> = (0..w * 4)
+                .map(|i| {
+                    if i % 4 == 3 {
+                        255
+                    } else {
+                        sample(i / 4, y, i % 4)
+                    }
+                })
+                .collect();
+            rgb.push_row_u8(&row);
+            rgba.push_row_u8(&opaque);
+        }
+        let (w3, h3, out3) = rgb.finish(255);
+        let (w4, h4, out4) = rgba.finish(255);
+        assert_eq!((w3, h3), (3, 2));
+        assert_eq!((w4, h4), (3, 2));
+        let colours: Vec<u16> = out4.chunks_exact(4).flat_map(|p| p[..3].to_vec()).collect();
+        assert_eq!(out3, colours);
+        // The corner block is the one pixel (6, 3) and (6, 4): a mean of two.
+        let corner = (u16::from(sample(6, 3, 0)) + u16::from(sample(6, 4, 0))).div_ceil(2);
+        assert_eq!(out3[3 * 5], corner);
     }
 
     #[test]
