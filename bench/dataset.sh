@@ -35,7 +35,8 @@
 # and its whole process tree's peak memory sampled (dataset_measure.py: PSS
 # and RSS summed over every process, as img2dataset forks workers), then its
 # output is read back with tarfile, webdataset and pyarrow (dataset_check.py).
-# Prints medians and the ratios pixmill / img2dataset.
+# Prints medians and the ratios pixmill / img2dataset, and the CPU time the
+# loopback server spent serving each run (it shares the machine).
 #
 # Environment: PIXMILL (binary; default target/release/pixmill), PEERS
 # (default "img2dataset img2dataset-p$(nproc)": the second runs img2dataset
@@ -124,6 +125,11 @@ first=$(sed -n 2p "$LIST" | cut -d, -f1)
 for _ in $(seq 100); do curl -fsS -o /dev/null "$first" 2>/dev/null && break; sleep 0.1; done
 curl -fsS -o /dev/null "$first" || die "slow_server.py did not come up on port $PORT"
 
+# The loopback server's CPU ticks so far: it shares the machine with the
+# tool it serves, so a CPU-bound tool's wall time pays for it too (a real
+# site's CPU is not on the client's machine).
+server_cpu() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
+
 # ---- the tools -----------------------------------------------------------
 run_tool() {   # LABEL OUTDIR LOG: prints "WALL PSS_MB RSS_MB EXIT CPU_S"
   local label=$1 out=$2 log=$3 procs=()
@@ -169,7 +175,9 @@ for ((r = 0; r < ROUNDS; r++)); do
     label=${LABELS[$(((i + r) % ${#LABELS[@]}))]}
     out=$SCRATCH/out; rm -rf "$out"
     log=$SCRATCH/logs/$label.$r
+    srv0=$(server_cpu)
     read -r wall pss rss rc cpu < <(run_tool "$label" "$out" "$log")
+    srv=$(awk -v a="$srv0" -v b="$(server_cpu)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
     problem=""
     # pixmill exits 1 when some items failed (the 404 rows), the rest done;
     # the sample and metadata counts below check that nothing else failed.
@@ -180,10 +188,10 @@ for ((r = 0; r < ROUNDS; r++)); do
     if ok=$("$PY" "$BENCH_DIR/dataset_check.py" "$out" "$ROWS" "$side" 2>"$SCRATCH/check.err"); then :; else
       ok=0; problem="$problem $(head -c 200 "$SCRATCH/check.err")"
     fi
-    echo "$wall $pss $rss $ok $cpu" >>"$SCRATCH/res/$label"
+    echo "$wall $pss $rss $ok $cpu $srv" >>"$SCRATCH/res/$label"
     [ -z "$problem" ] || echo "round $((r + 1)): $problem" >>"$SCRATCH/res/$label.bad"
-    printf '  round %d/%d  %-16s %7ss  CPU %7ss  peak PSS %7s MB  RSS %7s MB  %s samples%s\n' \
-      $((r + 1)) "$ROUNDS" "$label" "$wall" "$cpu" "$pss" "$rss" "$ok" "${problem:+  FLAGGED: $problem}" >&2
+    printf '  round %d/%d  %-16s %7ss  CPU %7ss  peak PSS %7s MB  RSS %7s MB  %s samples  server CPU %ss%s\n' \
+      $((r + 1)) "$ROUNDS" "$label" "$wall" "$cpu" "$pss" "$rss" "$ok" "$srv" "${problem:+  FLAGGED: $problem}" >&2
   done
 done
 rm -rf "$SCRATCH/out"
@@ -205,17 +213,17 @@ read -r pw _ < <(col pixmill 1); read -r pp _ < <(col pixmill 2); read -r pc _ <
   echo "- uptime before: \`$UPTIME_BEFORE\`"
   echo "- uptime after: \`$(uptime)\`"
   echo
-  echo "| tool | median wall s | min wall s | median CPU s | median peak PSS MB | median peak RSS MB | samples | pixmill ÷ tool (wall) | pixmill ÷ tool (CPU) | pixmill ÷ tool (PSS) | checks |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| tool | median wall s | min wall s | median CPU s | median peak PSS MB | median peak RSS MB | samples | pixmill ÷ tool (wall) | pixmill ÷ tool (CPU) | pixmill ÷ tool (PSS) | server CPU s | checks |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 } >"$MD"
-printf '\n%-16s %9s %9s %9s %9s %9s %8s %8s %8s %8s  %s\n' tool "wall s" "min s" "CPU s" "PSS MB" "RSS MB" samples "÷ wall" "÷ CPU" "÷ mem" checks
+printf '\n%-16s %9s %9s %9s %9s %9s %8s %8s %8s %8s %8s  %s\n' tool "wall s" "min s" "CPU s" "PSS MB" "RSS MB" samples "÷ wall" "÷ CPU" "÷ mem" "srv CPU" checks
 for label in "${LABELS[@]}"; do
   read -r w wmin < <(col "$label" 1); read -r p _ < <(col "$label" 2); read -r s _ < <(col "$label" 3)
-  read -r c _ < <(col "$label" 5)
+  read -r c _ < <(col "$label" 5); read -r sc _ < <(col "$label" 6)
   checks=ok; [ ! -s "$SCRATCH/res/$label.bad" ] || checks="FLAGGED: $(head -n 1 "$SCRATCH/res/$label.bad") ($(wc -l <"$SCRATCH/res/$label.bad") bad runs)"
   rw=$(ratio "$pw" "$w"); rcpu=$(ratio "$pc" "$c"); rp=$(ratio "$pp" "$p")
-  printf '%-16s %9s %9s %9s %9s %9s %8s %8s %8s %8s  %s\n' "$label" "$w" "$wmin" "$c" "$p" "$s" "$(samples_of "$label")" "$rw" "$rcpu" "$rp" "$checks"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$w" "$wmin" "$c" "$p" "$s" "$(samples_of "$label")" "$rw" "$rcpu" "$rp" "${checks//|/\\|}" >>"$MD"
+  printf '%-16s %9s %9s %9s %9s %9s %8s %8s %8s %8s %8s  %s\n' "$label" "$w" "$wmin" "$c" "$p" "$s" "$(samples_of "$label")" "$rw" "$rcpu" "$rp" "$sc" "$checks"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$w" "$wmin" "$c" "$p" "$s" "$(samples_of "$label")" "$rw" "$rcpu" "$rp" "$sc" "${checks//|/\\|}" >>"$MD"
 done
 counts=$(cat "$SCRATCH"/res/* 2>/dev/null | awk '$4 > 0 { print $4 }' | sort -u | wc -l)
 if [ "$counts" -gt 1 ]; then
