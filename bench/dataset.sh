@@ -4,9 +4,15 @@
 #
 # usage: bench/dataset.sh [N=1000] [ROUNDS=3] [LATENCY_MS=50]
 #
+# The server is dataset_server.py: it answers on every 127.0.0.0/8 address
+# (loopback clients only) from one asyncio loop with the files in memory, so
+# the CPU it takes from the machine the tools share is small (reported per
+# run); SERVER_IMPL=http.server uses slow_server.py (multihost_server.py when
+# HOSTS > 1) instead, Python's thread-per-connection http.server, as runs
+# before 2026-12-04 did.
+#
 # Large lists over many sites: HOSTS=K spreads the rows over K host
-# addresses (127.0.0.1, 127.0.0.2, ... served by multihost_server.py, which
-# answers loopback clients only), and an N above CORPUS_MAX (1000) repeats
+# addresses (127.0.0.1, 127.0.0.2, ...), and an N above CORPUS_MAX (1000) repeats
 # the corpus's images under distinct URLs (another host, or a query), so
 #   HOSTS=1000 bench/dataset.sh 100000 1
 # is a 100,000-row list over 1000 sites without 100,000 files on disk.
@@ -116,14 +122,20 @@ ROWS=$(($(wc -l <"$LIST") - 1))
 cat "$CORPUS"/files/* >/dev/null   # warm the page cache
 
 # ---- server --------------------------------------------------------------
-SERVER_PY=$BENCH_DIR/slow_server.py
-[ "$HOSTS" -le 1 ] || SERVER_PY=$BENCH_DIR/multihost_server.py
+# dataset_server.py by default (asyncio, files in memory); SERVER_IMPL=http.server
+# uses slow_server.py / multihost_server.py, as runs before 2026-12-04 did.
+if [ "${SERVER_IMPL:-}" = http.server ]; then
+  SERVER_PY=$BENCH_DIR/slow_server.py
+  [ "$HOSTS" -le 1 ] || SERVER_PY=$BENCH_DIR/multihost_server.py
+else
+  SERVER_PY=$BENCH_DIR/dataset_server.py
+fi
 python3 "$SERVER_PY" "$CORPUS/files" "$PORT" --latency "$LATENCY" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 first=$(sed -n 2p "$LIST" | cut -d, -f1)
 for _ in $(seq 100); do curl -fsS -o /dev/null "$first" 2>/dev/null && break; sleep 0.1; done
-curl -fsS -o /dev/null "$first" || die "slow_server.py did not come up on port $PORT"
+curl -fsS -o /dev/null "$first" || die "$(basename "$SERVER_PY") did not come up on port $PORT"
 
 # The loopback server's CPU ticks so far: it shares the machine with the
 # tool it serves, so a CPU-bound tool's wall time pays for it too (a real
@@ -209,7 +221,7 @@ read -r pw _ < <(col pixmill 1); read -r pp _ < <(col pixmill 2); read -r pc _ <
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/^Mem:/ { print $2 " GB RAM" }')"
   echo "- pixmill: $("$PIXMILL" --version | head -n 1) (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')); img2dataset $I2D_VERSION"
-  echo "- workload: $ROWS URLs over $HOSTS loopback host address(es) (slow_server.py, $LATENCY ms latency), one in 50 a 404; web-sized JPEG/PNG (longest side 300-1600 px); shorter side to $SIDE px (area down, Lanczos up), JPEG q95 4:2:0, $PER_SHARD samples per tar, $ROUNDS alternating rounds"
+  echo "- workload: $ROWS URLs over $HOSTS loopback host address(es) ($(basename "$SERVER_PY"), $LATENCY ms latency), one in 50 a 404; web-sized JPEG/PNG (longest side 300-1600 px); shorter side to $SIDE px (area down, Lanczos up), JPEG q95 4:2:0, $PER_SHARD samples per tar, $ROUNDS alternating rounds"
   echo "- uptime before: \`$UPTIME_BEFORE\`"
   echo "- uptime after: \`$(uptime)\`"
   echo
