@@ -346,7 +346,7 @@ pub struct NetArgs {
     #[arg(long, value_name = "N")]
     pub per_host: Option<usize>,
 
-    /// Open a fresh connection for every request instead of reusing one per host.
+    /// Open a fresh connection for every request instead of reusing one per host (by default an idle connection waits about 2 s for its host's next request).
     #[arg(long)]
     pub no_keep_alive: bool,
 

@@ -2,6 +2,7 @@
 //! URLs, retries and limits, and per-host concurrency that finds its level.
 
 mod adaptive;
+mod connections;
 mod fetch;
 mod gated;
 mod partial;

@@ -214,6 +214,8 @@ struct State {
     peak: AtomicUsize,
     streamed: std::sync::atomic::AtomicU64,
     holds: (Mutex<Holds>, Condvar),
+    /// Keep-alive connections the client closed after a request or more.
+    client_closes: (Mutex<usize>, Condvar),
     handler: Option<Box<Handler>>,
 }
 
@@ -313,6 +315,17 @@ impl Server {
         assert!(!timeout.timed_out(), "only {} of {n} held", holds.held);
     }
 
+    /// Waits until the client has closed `n` connections that stayed open
+    /// after a reply (see [`Reply::keep_alive`]); false if `limit` passed
+    /// first.
+    pub fn wait_client_closes(&self, n: usize, limit: Duration) -> bool {
+        let (lock, cv) = &self.state.client_closes;
+        let (closed, _) = cv
+            .wait_timeout_while(lock.lock().unwrap(), limit, |closed| *closed < n)
+            .unwrap();
+        *closed >= n
+    }
+
     /// Lets every held reply (now and later) send the rest of its body.
     pub fn release(&self) {
         let (lock, cv) = &self.state.holds;
@@ -329,7 +342,17 @@ fn connection(stream: TcpStream, state: &State) {
     };
     let mut reader = BufReader::new(read_half);
     let mut out = stream;
-    while let Some(mut request) = read_request(&mut reader) {
+    let mut served = 0;
+    loop {
+        let Some(mut request) = read_request(&mut reader) else {
+            if served > 0 {
+                let (lock, cv) = &state.client_closes;
+                *lock.lock().unwrap() += 1;
+                cv.notify_all();
+            }
+            return;
+        };
+        served += 1;
         request.number = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
         request.path_hits = {
             let mut hits = state.hits.lock().unwrap();
