@@ -252,7 +252,11 @@ impl Fetcher {
             // One request per connection, as the per-host limits assume:
             // reqwest gains HTTP/2 for the object-store client, and would
             // otherwise multiplex every download to a host on one connection.
-            .http1_only();
+            .http1_only()
+            // No Referer of our own on a redirect: it would carry the first
+            // URL, query and all (a signed URL's token), to the next host.
+            // `--referer` and `-H Referer:` still send one.
+            .referer(false);
         builder = if settings.keep_alive {
             builder.pool_idle_timeout(KEEP_IDLE)
         } else {
