@@ -407,6 +407,131 @@ fn an_output_that_would_replace_its_own_input_fails_and_keeps_the_input() {
     assert_eq!(fs::read(photos.join("a.png")).unwrap(), before);
 }
 
+/// Another input of the same run is never replaced either: `a.jpg` made
+/// into `a.png` beside an original `a.png` would overwrite it, maybe before
+/// it is read (and its own output would then be a copy of `a.jpg`). Both
+/// items fail with the reason and both originals stay; an output an
+/// earlier run made there is still remade when its settings change.
+#[test]
+fn an_output_never_replaces_another_input_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    fs::create_dir(&photos).unwrap();
+    write_image(&photos.join("a.jpg"), 64, 48);
+    write_image(&photos.join("a.png"), 30, 90);
+    let (jpg, png) = (
+        fs::read(photos.join("a.jpg")).unwrap(),
+        fs::read(photos.join("a.png")).unwrap(),
+    );
+    let cases = [
+        (dir.path(), &["photos", "-o", "photos"][..]),
+        (photos.as_path(), &["a.jpg", "a.png", "-o", "."]),
+        (photos.as_path(), &["a.png", "a.jpg", "-o", "."]),
+    ];
+    for (cwd, args) in cases {
+        let run = pixmill()
+            .current_dir(cwd)
+            .arg("convert")
+            .args(args)
+            .args(["-f", "png"])
+            .assert()
+            .code(1);
+        let stderr = stderr_of(&run);
+        assert!(
+            stderr.contains("a.jpg: output")
+                && stderr.contains("would replace an input of this run"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("a.png: output would replace its input"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(fs::read(photos.join("a.png")).unwrap(), png, "{args:?}");
+        assert_eq!(fs::read(photos.join("a.jpg")).unwrap(), jpg, "{args:?}");
+        assert_eq!(files(&photos).len(), 2, "{args:?}: nothing else written");
+    }
+    // Outputs pixmill made in the walked folder are its own, and are
+    // remade as usual when the settings change.
+    let webp = |quality: &str| {
+        pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "photos/a.jpg", "-o", "photos", "-f", "webp"])
+            .args(["--quality", quality, "--json"])
+            .assert()
+            .success()
+    };
+    webp("90");
+    let again = webp("50");
+    let record = json_lines(&String::from_utf8_lossy(&again.get_output().stdout));
+    assert_eq!(record[0]["status"], "ok", "{record:?}");
+    assert_eq!(record[0]["reason"], "settings changed", "{record:?}");
+    assert_eq!(fs::read(photos.join("a.png")).unwrap(), png);
+}
+
+/// The run's own list and report are no outputs' to replace: `--report`
+/// naming the list is a usage error before anything is written (it would
+/// empty the list), and a URL whose name is the list's fails alone.
+#[test]
+fn the_list_and_the_report_are_never_overwritten() {
+    let server = common::server::Server::start();
+    server.add(
+        "b.jpg",
+        encode(
+            &image::DynamicImage::ImageRgb8(gradient(8, 8)),
+            image::ImageFormat::Jpeg,
+        ),
+    );
+    server.add("urls.txt", b"served, not the list".to_vec());
+    server.add("rep.json", b"served, not the report".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let list = format!(
+        "{}\n{}\n{}\n",
+        server.url("/f/b.jpg"),
+        server.url("/f/urls.txt"),
+        server.url("/f/rep.json")
+    );
+    fs::write(dir.path().join("urls.txt"), &list).unwrap();
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "urls.txt", "-o", ".", "--report", "urls.txt"])
+        .assert()
+        .code(2);
+    assert!(
+        stderr_of(&run).contains("--report urls.txt is the list (-m) of this run"),
+        "{}",
+        stderr_of(&run)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("urls.txt")).unwrap(),
+        list
+    );
+    assert_eq!(server.requests(), 0, "refused before any download");
+
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args(["fetch", "-m", "urls.txt", "-o", ".", "--report", "rep.json"])
+        .assert()
+        .code(1);
+    let stderr = stderr_of(&run);
+    assert!(
+        stderr.contains("would replace the list (-m) of this run"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("would replace the --report file of this run"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("urls.txt")).unwrap(),
+        list
+    );
+    let records = json_lines(&fs::read_to_string(dir.path().join("rep.json")).unwrap());
+    assert_eq!(records.len(), 3, "{records:?}");
+    let ok: Vec<_> = records.iter().filter(|r| r["status"] == "ok").collect();
+    assert_eq!(ok.len(), 1, "{records:?}");
+    assert!(dir.path().join("b.jpg").is_file());
+}
+
 /// A file name with a line break (legal on Unix) must not split its error
 /// line in two: a script reading stderr line by line would see a second
 /// "error" with no input. Control characters are shown escaped.

@@ -30,6 +30,7 @@ use pixmill_base::error::Error;
 #[cfg(feature = "s3")]
 use pixmill_objects::Bucket;
 use pixmill_objects::ObjectUrl;
+use std::path::Path;
 /// No bucket without the `s3` feature (a `-o s3://` is refused first).
 #[cfg(not(feature = "s3"))]
 type Bucket = std::convert::Infallible;
@@ -60,9 +61,10 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         None => open_out_dir(config)?,
     };
     let lists = Lists::open(&config.source)?;
+    refuse_report_over_an_input(config)?;
     let report_file = open_report(config)?;
     let progress = Progress::new(config.progress, may_download(config));
-    let names = Names::default();
+    let names = Names::protecting(run_files(config));
     let duplicates = Arc::new(AtomicU64::new(0));
     // Records name objects, not the spool folder standing for them.
     let remote_name = remote
@@ -350,6 +352,49 @@ fn may_download(config: &Config) -> bool {
             .inputs
             .iter()
             .any(|i| i == "-" || source::is_url(i))
+}
+
+/// The files this run reads or writes besides its outputs (see
+/// [`Names::protecting`]): input files given as arguments, lists, and the
+/// report.
+fn run_files(config: &Config) -> impl Iterator<Item = (&Path, &'static str)> {
+    let source = &config.source;
+    let inputs = source
+        .inputs
+        .iter()
+        .filter(|i| *i != "-")
+        .map(|i| (Path::new(i), "an input"));
+    let lists = source
+        .manifests
+        .iter()
+        .map(|m| (m.as_path(), "the list (-m)"));
+    let report = config
+        .report
+        .iter()
+        .map(|r| (r.as_path(), "the --report file"));
+    inputs.chain(lists).chain(report)
+}
+
+/// `--report` naming an input or a list would empty it before it is read:
+/// a usage error, before the report is opened.
+fn refuse_report_over_an_input(config: &Config) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(report) = config.report.as_deref() else {
+        return Ok(());
+    };
+    let Ok(there) = std::fs::metadata(report) else {
+        return Ok(());
+    };
+    let same = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.dev() == there.dev() && m.ino() == there.ino())
+    };
+    match run_files(config).find(|(path, what)| *what != "the --report file" && same(path)) {
+        Some((_, what)) => Err(Error::Usage(format!(
+            "--report {} is {what} of this run: writing the report would destroy it",
+            report.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn open_report(config: &Config) -> Result<Option<std::fs::File>, Error> {

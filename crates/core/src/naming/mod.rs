@@ -175,9 +175,62 @@ pub(crate) struct Names {
     claims: Mutex<HashMap<u64, u64>>,
     /// Inputs already planned (by file identity or URL).
     seen: Mutex<HashSet<u64>>,
+    /// Files this run reads or writes besides its outputs, which no output
+    /// may replace.
+    protected: Protected,
+}
+
+/// The run's own files that no output may replace: the input files named
+/// as arguments, the lists (`-m`) and the `--report` file. An output in
+/// the same folder under the same name would otherwise overwrite an input
+/// before it is read, or the list being read, or the report.
+#[derive(Default)]
+struct Protected {
+    /// Their file names: an output whose name is none of these needs no
+    /// `stat` (a claim is made for every item).
+    names: HashSet<std::ffi::OsString>,
+    /// (device, inode) → what the file is to this run.
+    files: HashMap<(u64, u64), &'static str>,
 }
 
 impl Names {
+    /// Names that protect `files` (each with what it is to the run, such as
+    /// "an input"): existing files only; a path that does not exist (yet)
+    /// has nothing to lose.
+    pub(crate) fn protecting<'p>(
+        files: impl IntoIterator<Item = (&'p Path, &'static str)>,
+    ) -> Names {
+        use std::os::unix::fs::MetadataExt;
+        let mut protected = Protected::default();
+        for (path, what) in files {
+            let (Some(name), Ok(meta)) = (path.file_name(), std::fs::metadata(path)) else {
+                continue;
+            };
+            if meta.is_file() {
+                protected.names.insert(name.to_owned());
+                protected
+                    .files
+                    .entry((meta.dev(), meta.ino()))
+                    .or_insert(what);
+            }
+        }
+        Names {
+            protected,
+            ..Names::default()
+        }
+    }
+
+    /// What `output` is to this run when it is one of its protected files.
+    fn protected_at(&self, output: &Path) -> Option<&'static str> {
+        use std::os::unix::fs::MetadataExt;
+        let name = output.file_name()?;
+        if !self.protected.names.contains(name) {
+            return None;
+        }
+        let meta = std::fs::metadata(output).ok()?;
+        self.protected.files.get(&(meta.dev(), meta.ino())).copied()
+    }
+
     /// True the first time `identity` is met; false for a repeat (the
     /// same file under another spelling, the same URL again).
     pub(crate) fn first_sight(&self, identity: u64) -> bool {
@@ -194,6 +247,15 @@ impl Names {
         key: &str,
         explicit: bool,
     ) -> Result<PathBuf, ItemError> {
+        if let Some(what) = self.protected_at(output) {
+            return Err(ItemError::new(
+                ErrorClass::Name,
+                format!(
+                    "output {} would replace {what} of this run (choose another -o or name)",
+                    output.display()
+                ),
+            ));
+        }
         if self.try_claim(output, key) {
             return Ok(output.to_path_buf());
         }

@@ -13,7 +13,7 @@ use crate::output::OutDir;
 use crate::output_format;
 use crate::signal::Stop;
 use crate::store::dataset::{self, Verdict};
-use crate::store::{resume, OutputStore};
+use crate::store::{resume, Freshness, OutputStore, Stale};
 use crossbeam_channel::Sender;
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_fetch::Validators;
@@ -58,6 +58,10 @@ pub(crate) struct Planner<'a> {
     batch: Vec<Waiting>,
     /// `--append`: whether the first data file's number is settled yet.
     appending: bool,
+    /// Walked input folders (canonical) whose walk reaches into the output
+    /// folder: `-o` is the folder itself, or holds it. A file already at an
+    /// output's name below one of them is an input of this run.
+    walked_outputs: Vec<PathBuf>,
 }
 
 /// A dataset row waiting for the rest of its data file's rows.
@@ -124,7 +128,37 @@ impl<'a> Planner<'a> {
             dataset: (config.output_format != OutputFormat::Files).then(|| dataset::layout(config)),
             batch: Vec::new(),
             appending: config.append,
+            walked_outputs: walked_outputs(config, out),
         }
+    }
+
+    /// An output written into a folder this run walks must not replace a
+    /// file there that pixmill did not make: that file is another input of
+    /// this run (`a.jpg` to `a.png` beside an original `a.png`), which
+    /// would be overwritten, maybe before it is read.
+    fn replaces_an_input(&self, entry: &Entry) -> Option<ItemError> {
+        if self.walked_outputs.is_empty() || self.dataset.is_some() {
+            return None;
+        }
+        let rel = entry.output.strip_prefix(self.out.root()).ok()?;
+        let at = self.out.canonical().join(rel);
+        if !self.walked_outputs.iter().any(|root| at.starts_with(root)) {
+            return None;
+        }
+        let there = std::fs::metadata(&entry.output).ok()?;
+        if !there.is_file() {
+            return None;
+        }
+        (self.store.check(entry) == Freshness::Stale(Stale::Unknown)).then(|| {
+            ItemError::new(
+                ErrorClass::Name,
+                format!(
+                    "output {} would replace an input of this run that pixmill did not \
+                     make (choose another -o or --format)",
+                    entry.output.display()
+                ),
+            )
+        })
     }
 
     /// After the source's last entry: plans a dataset's last data file.
@@ -416,6 +450,19 @@ impl<'a> Planner<'a> {
             row: Some(row.clone()),
             started: Instant::now(),
         };
+        if meta
+            .as_ref()
+            .is_some_and(|m| is_same_file(m, &entry.output))
+        {
+            let e = ItemError::new(
+                ErrorClass::Name,
+                "output would replace its input (choose another -o or --format)",
+            );
+            return Planned::Done(Record::new(&entry, Status::Failed).fail(e));
+        }
+        if let Some(e) = self.replaces_an_input(&entry) {
+            return Planned::Done(Record::new(&entry, Status::Failed).fail(e));
+        }
         // Dataset keys are unique by construction: nothing to claim.
         let claimed = match self.dataset {
             Some(_) => Ok(entry.output.clone()),
@@ -426,16 +473,6 @@ impl<'a> Planner<'a> {
         match claimed {
             Ok(output) => entry.output = output,
             Err(e) => return Planned::Done(Record::new(&entry, Status::Failed).fail(e)),
-        }
-        if meta
-            .as_ref()
-            .is_some_and(|m| is_same_file(m, &entry.output))
-        {
-            let e = ItemError::new(
-                ErrorClass::Name,
-                "output would replace its input (choose another -o or --format)",
-            );
-            return Planned::Done(Record::new(&entry, Status::Failed).fail(e));
         }
         // A missing input has nothing to compare: it fails when read.
         if identity.is_some() {
@@ -618,4 +655,20 @@ mod tests {
         assert!(!looks_like_other_url("a/b.jpg"));
         assert!(!looks_like_other_url("weird name ://x"));
     }
+}
+
+/// The walked input folders whose walk reaches the output folder (see
+/// [`Planner::replaces_an_input`]): `-o` is one of them, or lies above
+/// one. A walk never enters an output folder below its root, so then
+/// nothing written there is an input.
+fn walked_outputs(config: &Config, out: &OutDir) -> Vec<PathBuf> {
+    let out = out.canonical();
+    config
+        .source
+        .inputs
+        .iter()
+        .filter(|i| *i != "-")
+        .filter_map(|i| std::fs::canonicalize(i).ok())
+        .filter(|root| root.is_dir() && root.starts_with(out))
+        .collect()
 }
