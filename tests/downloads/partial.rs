@@ -131,6 +131,67 @@ fn a_body_cut_short_is_continued_by_the_next_attempt() {
     assert_no_temp_files(&dir.path().join("dl"));
 }
 
+/// A 206 that does not add up (its `Content-Range` names more bytes than
+/// it sends and starts them elsewhere, or stops short of the end) is never
+/// appended to the partial body: the download starts over, and the file
+/// is the server's, byte for byte.
+#[test]
+fn a_206_that_does_not_add_up_is_not_appended() {
+    let body = payload(300_000, 4);
+    for lie in ["short body", "short range"] {
+        let served = body.clone();
+        let ranges = Arc::new(Mutex::new(Vec::new()));
+        let seen = ranges.clone();
+        let server = Server::with(move |req| {
+            seen.lock()
+                .unwrap()
+                .push(req.header("Range").map(String::from));
+            let n = range_start(req);
+            Some(match (req.path_hits, n) {
+                (1, _) => ranged(req, &served, "\"v1\"").cut_at(120_000),
+                (2, Some(n)) if lie == "short body" => {
+                    // Claims n..end, sends 5 bytes fewer, from n + 5.
+                    let range = format!("bytes {n}-{}/{}", served.len() - 1, served.len());
+                    Reply::new(206, served[n + 5..].to_vec())
+                        .header("ETag", "\"v1\"")
+                        .header("Content-Range", &range)
+                }
+                (2, Some(n)) => {
+                    // A range that stops 1,000 bytes before the end.
+                    let last = served.len() - 1_001;
+                    let range = format!("bytes {n}-{last}/{}", served.len());
+                    Reply::new(206, served[n..=last].to_vec())
+                        .header("ETag", "\"v1\"")
+                        .header("Content-Range", &range)
+                }
+                _ => ranged(req, &served, "\"v1\""),
+            })
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = fetch(dir.path(), &server.url("/big.bin"), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{lie}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            fs::read(dir.path().join("dl/big.bin")).unwrap() == body,
+            "{lie}: the file is not the server's"
+        );
+        let ranges = ranges.lock().unwrap().clone();
+        assert_eq!(
+            ranges,
+            [None, Some("bytes=120000-".to_string()), None],
+            "{lie}: the third attempt starts over"
+        );
+        let record = only_record(dir.path());
+        assert!(record["resumed_from"].is_null(), "{lie}: {record}");
+        assert_eq!(record["attempts"], 3, "{lie}");
+        assert_no_temp_files(&dir.path().join("dl"));
+    }
+}
+
 #[test]
 fn a_rerun_continues_a_download_that_was_killed() {
     // Half of 40 MB is far more than loopback socket buffers hold, so when

@@ -206,8 +206,16 @@ impl Attempt<'_> {
         let Some(partial) = self.partial else {
             return Ok(0);
         };
+        let range = partial::ContentRange::of(headers);
         let offset = match (status, resume) {
-            (206, Some(r)) if partial::range_start(headers) == Some(r.offset) => r.offset,
+            (206, Some(r)) if range.is_some_and(|c| c.first == r.offset) => {
+                if let Some(flaw) = range.and_then(|c| c.flaw(announced)) {
+                    self.start_over();
+                    let msg = format!("the server's 206 does not add up ({flaw}): starting over");
+                    return Err(Failure::new(ErrorClass::Fetch, msg, Retry::Yes));
+                }
+                r.offset
+            }
             (206, _) => {
                 self.start_over();
                 let msg = "the server sent a range that was not asked for";

@@ -85,12 +85,56 @@ pub(crate) fn validator_of(headers: &HeaderMap, decoded: bool) -> Option<String>
         .or_else(|| text(LAST_MODIFIED).filter(|d| d.len() <= 512))
 }
 
-/// The first byte a 206 carries, from `Content-Range: bytes FIRST-LAST/LEN`.
-pub(crate) fn range_start(headers: &HeaderMap) -> Option<u64> {
-    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
-    let range = value.trim().strip_prefix("bytes ")?;
-    let (first, _) = range.split_once('-')?;
-    first.trim().parse().ok()
+/// What a 206 says it carries: `Content-Range: bytes FIRST-LAST/LEN`
+/// (`LEN` may be `*`, unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContentRange {
+    pub first: u64,
+    pub last: u64,
+    pub total: Option<u64>,
+}
+
+impl ContentRange {
+    pub(crate) fn of(headers: &HeaderMap) -> Option<ContentRange> {
+        let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+        let range = value.trim().strip_prefix("bytes ")?;
+        let (span, total) = range.split_once('/')?;
+        let (first, last) = span.split_once('-')?;
+        let total = match total.trim() {
+            "*" => None,
+            len => Some(len.parse().ok()?),
+        };
+        Some(ContentRange {
+            first: first.trim().parse().ok()?,
+            last: last.trim().parse().ok()?,
+            total,
+        })
+    }
+
+    /// Why a 206 to `Range: bytes=FIRST-` cannot be the rest of the file:
+    /// its range runs backwards, stops short of the length it gives, or
+    /// disagrees with the body's `Content-Length`. Such an answer appended
+    /// to the partial body would make a file of the wrong bytes.
+    pub(crate) fn flaw(&self, content_length: Option<u64>) -> Option<String> {
+        let Some(len) = self.last.checked_sub(self.first).map(|d| d + 1) else {
+            return Some(format!(
+                "its range {}-{} runs backwards",
+                self.first, self.last
+            ));
+        };
+        if let Some(total) = self.total.filter(|&t| t != self.last + 1) {
+            return Some(format!(
+                "its range ends at byte {} of {total}, not at the end",
+                self.last
+            ));
+        }
+        match content_length {
+            Some(sent) if sent != len => Some(format!(
+                "its range holds {len} bytes but Content-Length says {sent}"
+            )),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +189,33 @@ mod tests {
             CONTENT_RANGE,
             HeaderValue::from_static("bytes 500-999/1000"),
         );
-        assert_eq!(range_start(&h), Some(500));
+        let range = ContentRange::of(&h).unwrap();
+        assert_eq!(
+            (range.first, range.last, range.total),
+            (500, 999, Some(1000))
+        );
+        assert_eq!(range.flaw(Some(500)), None);
+        assert_eq!(range.flaw(None), None);
+        assert!(range
+            .flaw(Some(495))
+            .unwrap()
+            .contains("Content-Length says 495"));
+        h.insert(
+            CONTENT_RANGE,
+            HeaderValue::from_static("bytes 500-994/1000"),
+        );
+        assert!(ContentRange::of(&h)
+            .unwrap()
+            .flaw(None)
+            .unwrap()
+            .contains("not at the end"));
+        h.insert(CONTENT_RANGE, HeaderValue::from_static("bytes 500-499/*"));
+        assert!(ContentRange::of(&h)
+            .unwrap()
+            .flaw(None)
+            .unwrap()
+            .contains("backwards"));
+        h.insert(CONTENT_RANGE, HeaderValue::from_static("bytes 500-999/*"));
+        assert_eq!(ContentRange::of(&h).unwrap().flaw(Some(500)), None);
     }
 }
