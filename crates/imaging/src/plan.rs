@@ -90,10 +90,14 @@ pub(crate) fn plan(w: u32, h: u32, settings: &Settings) -> Plan {
             }
         }
         Fit::Fill => {
+            // Each side on its own, as libvips's `--size down` does: a side
+            // already smaller than the box keeps its length unless
+            // `--enlarge`.
             let (bw, bh) = both_sides(spec.width, spec.height, w, h);
+            let side = |b: u32, own: u32| if settings.enlarge { b } else { b.min(own) };
             Plan {
-                width: bw,
-                height: bh,
+                width: side(bw, w),
+                height: side(bh, h),
                 ..keep
             }
         }

@@ -150,6 +150,18 @@ fn fill_stretches_to_exactly_the_box() {
     assert_eq!(dims(boxed(50, 80, Fit::Fill), &portrait()), (50, 80));
 }
 
+/// Fill never enlarges either, side by side (libvips's `--size down`):
+/// a side the box would stretch keeps its length unless `--enlarge`.
+#[test]
+fn fill_never_enlarges_a_side_unless_asked() {
+    let small = png(&DynamicImage::ImageRgb8(card(64, 48)));
+    assert_eq!(dims(boxed(200, 100, Fit::Fill), &small), (64, 48));
+    assert_eq!(dims(boxed(32, 100, Fit::Fill), &small), (32, 48));
+    let mut s = boxed(200, 100, Fit::Fill);
+    s.enlarge = true;
+    assert_eq!(dims(s, &small), (200, 100));
+}
+
 #[test]
 fn cover_fills_the_box_and_crops() {
     assert_eq!(dims(boxed(100, 100, Fit::Cover), &landscape()), (100, 100));

@@ -107,7 +107,7 @@ fn last_path_segment(url: &str) -> Option<String> {
 fn sanitize(decoded: &str) -> String {
     let replaced: String = decoded
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !c.is_control() && !is_invisible_format(c))
         .map(|c| if is_separator_or_reserved(c) { '_' } else { c })
         .collect();
     // Leading dots would make `.`/`..` or a hidden file; trailing dots and
@@ -119,6 +119,16 @@ fn sanitize(decoded: &str) -> String {
         .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
         .trim_end_matches(['.', ' '])
         .to_owned()
+}
+
+/// Bidirectional overrides and isolates, and zero-width marks: a server's
+/// `\u{202E}gpj.exe` would show as `exe.jpg` in a listing. (Control
+/// characters are `Cc`; these are `Cf`, which `is_control` lets through.)
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
 }
 
 /// Path separators on any platform, plus characters Windows refuses in names,
@@ -219,6 +229,20 @@ mod tests {
         assert_eq!(name("http://h/caf%C3%A9.jpg").as_deref(), Some("café.jpg"));
         // Invalid UTF-8 becomes U+FFFD rather than failing.
         assert_eq!(name("http://h/a%FF.jpg").as_deref(), Some("a\u{FFFD}.jpg"));
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_marks_are_dropped() {
+        // Shown as `exe.jpg` in a listing while it ends in `.exe`.
+        let header = "attachment; filename*=UTF-8''%E2%80%AEgpj.exe";
+        assert_eq!(
+            file_name_from_content_disposition(header).as_deref(),
+            Some("gpj.exe")
+        );
+        assert_eq!(
+            name("http://h/a%E2%80%8Bb%E2%81%A6c%EF%BB%BF.jpg").as_deref(),
+            Some("abc.jpg")
+        );
     }
 
     #[test]
