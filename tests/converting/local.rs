@@ -424,6 +424,53 @@ fn csv_tsv_and_jsonl_manifests_with_output_names() {
     assert_eq!(files(&dir.path().join("o")), ["first/one.jpg", "in/b.png"]);
 }
 
+/// A manifest's `output` name is kept as given, so when it says another
+/// format than the one written (`-f` wins, and pixmill writes no HEIF),
+/// the record says so: never a silent `.png` full of WebP.
+#[test]
+fn an_output_name_that_says_another_format_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("in/a.png"), 40, 40);
+    fs::write(
+        dir.path().join("list.csv"),
+        "path,output\nin/a.png,x.png\nin/a.png,y.heic\nin/a.png,z\nin/a.png,w.webp\n",
+    )
+    .unwrap();
+    let out = pixmill()
+        .current_dir(dir.path())
+        .args([
+            "convert", "-m", "list.csv", "-o", "o", "-f", "webp", "--json",
+        ])
+        .assert()
+        .success();
+    let records = json_lines(&String::from_utf8_lossy(&out.get_output().stdout));
+    let warnings = |name: &str| {
+        let r = records
+            .iter()
+            .find(|r| r["output"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no record for {name}: {records:?}"));
+        assert_eq!(r["status"], "ok", "{r}");
+        r["warnings"].to_string()
+    };
+    assert!(
+        warnings("x.png").contains("output name says png but it holds webp"),
+        "{records:?}"
+    );
+    assert!(
+        warnings("y.heic").contains("output name says heif but it holds webp"),
+        "{records:?}"
+    );
+    assert!(
+        warnings("/z").contains("output name does not say its format: it holds webp"),
+        "{records:?}"
+    );
+    assert!(!warnings("w.webp").contains("output name"), "{records:?}");
+    assert_eq!(
+        format_of(&dir.path().join("o/x.png")),
+        image::ImageFormat::WebP
+    );
+}
+
 #[test]
 fn manifest_output_names_cannot_escape() {
     let dir = tempfile::tempdir().unwrap();

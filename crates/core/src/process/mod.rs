@@ -158,6 +158,7 @@ pub(crate) fn execute(
             record.crop = done.crop;
             // A download's warnings came first.
             record.warnings.extend(done.warnings);
+            record.warnings.extend(name_mismatch(&entry.output, format));
             record.hash = done.hash;
             Outcome::Finished(Box::new(Finished {
                 entry,
@@ -264,5 +265,25 @@ impl Outlet<'_> {
             },
         };
         self.records.send(record).is_ok()
+    }
+}
+
+/// A warning when the output's name says another format than the one
+/// written into it: a manifest's `output` name is kept as given (`a.heic`
+/// holds JPEG, as pixmill cannot write HEIF; `x.png` with `-f webp` holds
+/// WebP). Derived names always carry the written format's extension.
+fn name_mismatch(output: &std::path::Path, written: Format) -> Option<String> {
+    let ext = output.extension().and_then(|e| e.to_str());
+    match ext.and_then(Format::from_extension) {
+        Some(named) if named == written => None,
+        Some(named) => Some(format!(
+            "output name says {} but it holds {}",
+            named.name(),
+            written.name()
+        )),
+        None => Some(format!(
+            "output name does not say its format: it holds {}",
+            written.name()
+        )),
     }
 }
