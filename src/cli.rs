@@ -322,7 +322,7 @@ pub enum ReencodeArg {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "CPU stage")]
 pub struct CpuArgs {
-    /// CPU workers (default: number of cores).
+    /// CPU workers (default: number of cores; at most 8 per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 

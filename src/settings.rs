@@ -29,13 +29,28 @@ pub fn config_from_cli(command: Command) -> Result<Option<Config>, Error> {
     }
 }
 
+/// The most CPU workers per core `-j` gets.
+const MAX_JOBS_PER_CORE: usize = 8;
+
 fn convert(args: cli::ConvertArgs) -> Result<Config, Error> {
     let settings = image_settings(&args.image)?;
     let bbox_col = args.image.bbox_col.clone();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = match args.cpu.jobs {
         Some(0) => return Err(usage("--jobs must be at least 1")),
+        // Workers compute: past a few per core they only wait their turn,
+        // and rayon's idle workers steal from one another in time that
+        // grows with their square (one image at -j 2000 took 22 CPU-s).
+        Some(n) if n > cores * MAX_JOBS_PER_CORE => {
+            let max = cores * MAX_JOBS_PER_CORE;
+            pixmill_base::eprint_line(&format!(
+                "pixmill: warning: -j {n} is more than {MAX_JOBS_PER_CORE} workers per core \
+                 ({cores} cores): using {max} (downloads have their own --io-threads)"
+            ));
+            max
+        }
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => cores,
     };
     let backend = match args.cpu.backend {
         BackendArg::Rayon if args.cpu.worker_memory.is_some() => {

@@ -376,3 +376,45 @@ fn the_summary_shows_the_cpu_load_for_either_backend() {
         assert!(!line.contains("per worker"), "{line}");
     }
 }
+
+/// `-j` far past the cores is capped, with a warning: CPU workers past a
+/// few per core only wait, and rayon's idle workers steal from one another
+/// in time that grows with their square (one image at `-j 2000` took 22
+/// CPU-s before the cap).
+#[test]
+fn jobs_far_past_the_cores_are_capped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 40, 30);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args([
+            "convert", "a.png", "-o", "out", "-f", "webp", "-j", "100000",
+        ])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(&format!(
+            "warning: -j 100000 is more than 8 workers per core ({cores} cores): using {}",
+            cores * 8
+        )),
+        "{stderr}"
+    );
+    assert_eq!(dims(&dir.path().join("out/a.webp")), (40, 30));
+    // Within the cap, -j is taken as given, without a word.
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args([
+            "convert",
+            "a.png",
+            "-o",
+            "out2",
+            "-j",
+            &(cores * 8).to_string(),
+        ])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(!stderr.contains("warning"), "{stderr}");
+}

@@ -113,7 +113,7 @@ complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l reencode -d 
 if-needed\t''
 never\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l bbox-col -d 'The manifest column holding boxes to blur strongly before resizing (faces, plates): a list of [x0, y0, x1, y1], each a fraction of the width or height, as img2dataset\'s bbox_col. A malformed box fails its row' -r
-complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores)' -r
+complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -s j -l jobs -d 'CPU workers (default: number of cores; at most 8 per core)' -r
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l backend -d 'Where the CPU stage runs: threads of one rayon pool, or isolated worker processes' -r -f -a "rayon\t''
 process\t''"
 complete -c pixmill -n "__fish_pixmill_using_subcommand convert" -l worker-memory -d 'With `--backend process`: cap each worker\'s address space (MB), so one huge image kills only its worker' -r
