@@ -1124,3 +1124,97 @@ fn an_output_folder_that_cannot_be_made_stops_before_any_work() {
     }
     assert!(!Path::new("/proc/pixmill-forbidden").exists());
 }
+
+/// Under a limit on threads (a container's pids.max, `ulimit -u`) the run
+/// never panics: it goes on with the download threads it could start (or
+/// on one), or stops at once with a one-line setup error (exit 2). Run as
+/// an unprivileged user, since root is not held to `RLIMIT_NPROC`.
+#[cfg(unix)]
+#[test]
+fn a_limit_on_threads_is_a_warning_or_a_setup_error_never_a_panic() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        eprintln!("note: not root, so the run cannot be moved to another user; not checking");
+        return;
+    }
+    // Another user must be able to reach the binary (a checkout under
+    // /root is not).
+    let bin = Path::new(env!("CARGO_BIN_EXE_pixmill"));
+    let reachable = bin.ancestors().all(|p| {
+        fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 != 0 || p == Path::new(""))
+    });
+    if !reachable {
+        eprintln!(
+            "note: {} is not reachable by other users; not checking",
+            bin.display()
+        );
+        return;
+    }
+    let server = common::server::Server::start();
+    server.add(
+        "a.png",
+        encode(&DynamicImage::ImageRgb8(gradient(20, 10)), ImageFormat::Png),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let mut outcomes = Vec::new();
+    for limit in [2, 4, 6, 8, 12, 24, 48] {
+        for mode in ["fetch", "convert"] {
+            let out = format!("o-{mode}-{limit}");
+            let mut cmd = pixmill_std();
+            cmd.current_dir(dir.path())
+                .args([mode, &server.url("/f/a.png"), "-o", &out, "-q"]);
+            // SAFETY: setrlimit, setgid and setuid are async-signal-safe
+            // and change only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let nproc = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NPROC, &nproc) != 0
+                        || libc::setgid(65534) != 0
+                        || libc::setuid(65534) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let run = run_guarded(cmd, Duration::from_secs(30));
+            assert!(
+                !run.stderr.contains("panicked"),
+                "{mode} at {limit}: {}",
+                run.stderr
+            );
+            match run.code {
+                Some(0) => assert!(
+                    dir.path().join(&out).join("a.png").is_file(),
+                    "{mode} at {limit}: {}",
+                    run.stderr
+                ),
+                Some(2) => assert!(
+                    run.stderr
+                        .lines()
+                        .any(|l| l.starts_with("pixmill: cannot start")),
+                    "{mode} at {limit}: {}",
+                    run.stderr
+                ),
+                // The HTTP client's own thread could not start: the item
+                // fails, saying why.
+                Some(1) => assert!(
+                    run.stderr
+                        .contains("cannot create HTTP client: Resource temporarily unavailable"),
+                    "{mode} at {limit}: {}",
+                    run.stderr
+                ),
+                other => panic!("{mode} at {limit}: exit {other:?}: {}", run.stderr),
+            }
+            outcomes.push(run.code);
+        }
+    }
+    // The limits span both outcomes.
+    assert!(outcomes.contains(&Some(0)), "{outcomes:?}");
+    assert!(outcomes.contains(&Some(2)), "{outcomes:?}");
+}

@@ -43,50 +43,76 @@ pub(crate) fn run(
 ) -> StageLoad {
     let threads = ctx.config.io_threads;
     let mut busy = vec![Duration::ZERO; threads];
+    let mut inline = false;
     std::thread::scope(|scope| {
         for (i, busy) in busy.iter_mut().enumerate() {
             let (entries, to_cpu, to_sink) = (entries.clone(), to_cpu.clone(), to_sink.clone());
-            let mut landing = route.landing();
-            std::thread::Builder::new()
+            let landing = route.landing();
+            let spawned = std::thread::Builder::new()
                 .name(format!("pixmill-io-{i}"))
                 .spawn_scoped(scope, move || {
-                    for entry in entries {
-                        if ctx.stop.requested() {
-                            continue;
-                        }
-                        let started = Instant::now();
-                        let next = download(ctx, entry);
-                        *busy += started.elapsed();
-                        let sent = match next {
-                            Next::Compute(job) => match &to_cpu {
-                                Some(tx) => tx
-                                    .send(job)
-                                    .map_err(|e| crate::process::abandon(e.0))
-                                    .is_ok(),
-                                None => false,
-                            },
-                            Next::Done(record) => to_sink.send(record).is_ok(),
-                            Next::Store(finished) => match landing.land(finished) {
-                                Landed::Record(record) => to_sink.send(*record).is_ok(),
-                                Landed::Queued => true,
-                                Landed::Closed => false,
-                            },
-                            Next::Dropped => true,
-                        };
-                        if !sent {
-                            return;
-                        }
-                    }
-                })
-                .expect("spawning an I/O thread");
+                    serve(ctx, entries, to_cpu, landing, to_sink, busy)
+                });
+            if let Err(e) = spawned {
+                // A thread or process limit (a container's pids.max,
+                // `ulimit -u`) caps how many start: the run goes on with
+                // those that did, or on this thread if none did.
+                crate::report::eprint_line(&format!(
+                    "pixmill: warning: started {i} of {threads} download threads: {e}"
+                ));
+                inline = i == 0;
+                break;
+            }
         }
     });
+    if inline {
+        serve(ctx, entries, to_cpu, route.landing(), to_sink, &mut busy[0]);
+    }
     let mut load = StageLoad::new("download", busy);
     if let Some(Ok(fetcher)) = ctx.fetcher.get() {
         load.waiting = fetcher.host_waited();
         load.wait_limit = Some(format!("--per-host {}", fetcher.per_host()));
     }
     load
+}
+
+/// One download thread's life: entries until the list is drained, each
+/// downloaded and passed on.
+fn serve(
+    ctx: &IoContext,
+    entries: Receiver<Entry>,
+    to_cpu: Option<Sender<Job>>,
+    mut landing: crate::store::Landing,
+    to_sink: Sender<Record>,
+    busy: &mut Duration,
+) {
+    for entry in entries {
+        if ctx.stop.requested() {
+            continue;
+        }
+        let started = Instant::now();
+        let next = download(ctx, entry);
+        *busy += started.elapsed();
+        let sent = match next {
+            Next::Compute(job) => match &to_cpu {
+                Some(tx) => tx
+                    .send(job)
+                    .map_err(|e| crate::process::abandon(e.0))
+                    .is_ok(),
+                None => false,
+            },
+            Next::Done(record) => to_sink.send(record).is_ok(),
+            Next::Store(finished) => match landing.land(finished) {
+                Landed::Record(record) => to_sink.send(*record).is_ok(),
+                Landed::Queued => true,
+                Landed::Closed => false,
+            },
+            Next::Dropped => true,
+        };
+        if !sent {
+            return;
+        }
+    }
 }
 
 enum Next {

@@ -156,7 +156,10 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
     let ran = std::thread::scope(|scope| -> Result<Ran, Error> {
         if !config.dry_run {
             // Leftovers of a killed run; harmless to run beside this one.
-            scope.spawn(|| output::clean_stale_temps(out.canonical()));
+            // Skipped if no thread can be had: the next run does it.
+            let _ = start(scope, "clean", || {
+                output::clean_stale_temps(out.canonical())
+            });
         }
         let sink_options = SinkOptions {
             json: config.json,
@@ -169,8 +172,9 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             .as_ref()
             .map_or_else(String::new, |p| p.display().to_string());
         let progress = &progress;
-        let sink = scope
-            .spawn(move || report::run_sink(sink_rx, sink_options, progress, stop, &report_name));
+        let sink = start(scope, "sink", move || {
+            report::run_sink(sink_rx, sink_options, progress, stop, &report_name)
+        })?;
         // A single-writer store sits between the stages and the sink: every
         // record passes it, finished items with their bytes.
         let (route, sink_tx, store_thread) = match (&per_worker, single.take()) {
@@ -180,35 +184,37 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
                     writer.ok_or_else(|| Error::Setup("the store has no writer".into()))?;
                 let (fin_tx, fin_rx) = bounded::<Finished>(config.jobs * 2);
                 let (rec_tx, rec_rx) = bounded::<Record>(1024);
-                let handle =
-                    scope.spawn(move || store::run_store_thread(writer, fin_rx, rec_rx, sink_tx));
+                let handle = start(scope, "store", move || {
+                    store::run_store_thread(writer, fin_rx, rec_rx, sink_tx)
+                })?;
                 (Route::Queue(fin_tx), rec_tx, Some(handle))
             }
         };
         // Work that computes gets cores: the CPU stage (convert only).
-        let cpu =
-            match &config.mode {
-                Mode::Convert(settings) => {
-                    let to = process::StageOut {
-                        route: route.clone(),
-                        records: sink_tx.clone(),
-                    };
-                    let ctx = &cpu_ctx;
-                    Some(scope.spawn(move || {
-                        process::run_stage(config.backend, settings, ctx, cpu_rx, to)
-                    }))
-                }
-                Mode::Fetch => {
-                    drop(cpu_rx);
-                    None
-                }
-            };
+        let cpu = match &config.mode {
+            Mode::Convert(settings) => {
+                let to = process::StageOut {
+                    route: route.clone(),
+                    records: sink_tx.clone(),
+                };
+                let ctx = &cpu_ctx;
+                Some(start(scope, "cpu", move || {
+                    process::run_stage(config.backend, settings, ctx, cpu_rx, to)
+                })?)
+            }
+            Mode::Fetch => {
+                drop(cpu_rx);
+                None
+            }
+        };
         // Work that waits gets threads: the I/O stage.
         let io = {
             let to_cpu = converting.then(|| cpu_tx.clone());
             let tx = sink_tx.clone();
             let ctx = &io_ctx;
-            scope.spawn(move || io_stage::run(ctx, io_rx, to_cpu, route, tx))
+            start(scope, "io", move || {
+                io_stage::run(ctx, io_rx, to_cpu, route, tx)
+            })?
         };
         let outlets = Outlets {
             to_io: Some(io_tx),
@@ -216,14 +222,14 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
             to_sink: sink_tx,
         };
         let listed = progress.listed.clone();
-        let source = scope.spawn(move || {
+        let source = start(scope, "source", move || {
             let mut planner = Planner::new(plan_ctx, outlets);
             let stats = source::produce(&config.source, lists, &mut planner);
             listed.store(true, Ordering::Relaxed);
             // A dataset's last data file is planned once the list has ended.
             planner.finish();
             stats
-        });
+        })?;
 
         let io_load = joined(io, "I/O stage")?;
         let cpu_load = cpu
@@ -352,6 +358,19 @@ fn may_download(config: &Config) -> bool {
             .inputs
             .iter()
             .any(|i| i == "-" || source::is_url(i))
+}
+
+/// Starts one of the run's stage threads; a thread that cannot be had
+/// (a container's pids.max, `ulimit -u`) is a setup error, not a panic.
+fn start<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>, Error> {
+    std::thread::Builder::new()
+        .name(format!("pixmill-{name}"))
+        .spawn_scoped(scope, f)
+        .map_err(|e| Error::Setup(format!("cannot start the {name} thread: {e}")))
 }
 
 /// The files this run reads or writes besides its outputs (see

@@ -845,7 +845,7 @@ fn http_date(at: rustls::pki_types::UnixTime) -> String {
 /// The innermost message of an error chain: "Connection refused (os error
 /// 111)" says more than reqwest's "error sending request for url (...)", and
 /// leaves the URL out (the caller prints the input beside the message).
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut last: &(dyn std::error::Error + 'static) = e;
     while let Some(next) = last.source() {
         last = next;

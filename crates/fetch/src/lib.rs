@@ -272,7 +272,10 @@ impl Fetcher {
             builder = builder.no_proxy();
         }
         let client = builder.build().map_err(|e| {
-            pixmill_base::error::Error::Setup(format!("cannot create HTTP client: {e}"))
+            pixmill_base::error::Error::Setup(format!(
+                "cannot create HTTP client: {}",
+                attempt::root_cause(&e)
+            ))
         })?;
         let window = match settings.per_host {
             Some(n) => Window::fixed(n),

@@ -640,6 +640,22 @@ fn looks_like_other_url(s: &str) -> bool {
     }
 }
 
+/// The walked input folders whose walk reaches the output folder (see
+/// [`Planner::replaces_an_input`]): `-o` is one of them, or lies above
+/// one. A walk never enters an output folder below its root, so then
+/// nothing written there is an input.
+fn walked_outputs(config: &Config, out: &OutDir) -> Vec<PathBuf> {
+    let out = out.canonical();
+    config
+        .source
+        .inputs
+        .iter()
+        .filter(|i| *i != "-")
+        .filter_map(|i| std::fs::canonicalize(i).ok())
+        .filter(|root| root.is_dir() && root.starts_with(out))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,20 +671,4 @@ mod tests {
         assert!(!looks_like_other_url("a/b.jpg"));
         assert!(!looks_like_other_url("weird name ://x"));
     }
-}
-
-/// The walked input folders whose walk reaches the output folder (see
-/// [`Planner::replaces_an_input`]): `-o` is one of them, or lies above
-/// one. A walk never enters an output folder below its root, so then
-/// nothing written there is an input.
-fn walked_outputs(config: &Config, out: &OutDir) -> Vec<PathBuf> {
-    let out = out.canonical();
-    config
-        .source
-        .inputs
-        .iter()
-        .filter(|i| *i != "-")
-        .filter_map(|i| std::fs::canonicalize(i).ok())
-        .filter(|root| root.is_dir() && root.starts_with(out))
-        .collect()
 }
