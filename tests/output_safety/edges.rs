@@ -407,6 +407,49 @@ fn an_output_that_would_replace_its_own_input_fails_and_keeps_the_input() {
     assert_eq!(fs::read(photos.join("a.png")).unwrap(), before);
 }
 
+/// `-o` the walked folder itself, another format: a rerun of the same
+/// command is up to date, not a failure. The outputs the first run wrote
+/// there are passed over (and counted), not taken as inputs that would
+/// replace themselves; a file another tool put there is still an input.
+#[test]
+fn a_rerun_into_the_walked_folder_passes_over_its_own_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    fs::create_dir(&photos).unwrap();
+    write_image(&photos.join("a.png"), 40, 20);
+    write_image(&photos.join("b.gif"), 30, 30);
+    let run = || {
+        pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "photos", "-o", "photos", "-f", "webp", "--json"])
+            .assert()
+    };
+    run().success();
+    assert_eq!(files(&photos), ["a.png", "a.webp", "b.gif", "b.webp"]);
+    let again = run().success();
+    let records = json_lines(&String::from_utf8_lossy(&again.get_output().stdout));
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["status"] == "skipped" && r["reason"] == "up to date"),
+        "{records:?}"
+    );
+    assert!(
+        stderr_of(&again).contains("2 outputs of an earlier run skipped"),
+        "{}",
+        stderr_of(&again)
+    );
+    // A WebP that pixmill did not make is an input like any other.
+    write_image(&photos.join("c.webp"), 10, 10);
+    let third = run().code(1);
+    assert!(
+        stderr_of(&third).contains("c.webp: output would replace its input"),
+        "{}",
+        stderr_of(&third)
+    );
+}
+
 /// Another input of the same run is never replaced either: `a.jpg` made
 /// into `a.png` beside an original `a.png` would overwrite it, maybe before
 /// it is read (and its own output would then be a copy of `a.jpg`). Both

@@ -57,6 +57,8 @@ pub(crate) struct SourceStats {
     pub broken_links: u64,
     /// FIFOs, sockets and devices.
     pub special: u64,
+    /// Outputs of an earlier run in a walked folder that is also `-o`.
+    pub earlier_outputs: u64,
 }
 
 impl SourceStats {
@@ -69,6 +71,12 @@ impl SourceStats {
                 parts.push(format!("{n} {what}{how}"));
             }
         };
+        say(
+            self.earlier_outputs,
+            "output of an earlier run skipped",
+            "outputs of an earlier run skipped",
+            " (-o is the walked folder)",
+        );
         say(
             self.not_images,
             "file skipped: not an image",

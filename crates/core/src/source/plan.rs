@@ -177,6 +177,17 @@ impl<'a> Planner<'a> {
         self.out.canonical()
     }
 
+    /// Whether a walk of `root` reaches into the output folder (see
+    /// `walked_outputs`).
+    pub(crate) fn walks_outputs(&self, root: &Path) -> bool {
+        std::fs::canonicalize(root).is_ok_and(|r| self.walked_outputs.contains(&r))
+    }
+
+    /// Whether the file at `path` is an output pixmill made.
+    pub(crate) fn made_here(&self, path: &Path) -> bool {
+        self.store.made_here(path)
+    }
+
     /// Plans one raw entry and passes it on; false when the run is
     /// stopping or the next stage is gone.
     pub(crate) fn plan(&mut self, mut raw: Raw) -> bool {

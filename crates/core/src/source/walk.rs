@@ -23,6 +23,9 @@ pub(super) fn walk(
     stats: &mut SourceStats,
 ) -> bool {
     let out_dir = planner.out_dir_canonical().to_path_buf();
+    // Walking the folder it writes into: what an earlier run wrote there
+    // is its output, not an input (a walk below never enters `-o`).
+    let walks_outputs = planner.walks_outputs(root);
     let mut walker = WalkDir::new(root)
         .follow_links(config.follow)
         .sort_by_file_name();
@@ -63,6 +66,10 @@ pub(super) fn walk(
             }
         };
         if !is_file_to_take(&entry, stats) {
+            continue;
+        }
+        if walks_outputs && planner.made_here(entry.path()) {
+            stats.earlier_outputs += 1;
             continue;
         }
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());

@@ -37,6 +37,10 @@ impl OutputStore for FilesStore<'_> {
         stamp::check(&entry.output, &entry.provenance, self.mode)
     }
 
+    fn made_here(&self, path: &Path) -> bool {
+        stamp::is_stamped(path, self.mode)
+    }
+
     fn exists(&self, entry: &Entry) -> bool {
         // As `--on-exists skip` always was: one `stat`, nothing read.
         !matches!(fs::metadata(&entry.output), Err(e) if e.kind() == io::ErrorKind::NotFound)

@@ -20,7 +20,7 @@ use crate::item::{Entry, Record, Status};
 use crossbeam_channel::Sender;
 use pixmill_base::error::ItemError;
 use pixmill_fetch::Validators;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The bytes of one finished item.
 #[derive(Debug)]
@@ -87,6 +87,13 @@ pub(crate) trait OutputStore: Sync {
     /// to find a download's settled name), without judging it.
     fn exists(&self, entry: &Entry) -> bool {
         self.check(entry) != Freshness::Missing
+    }
+
+    /// Whether the file at `path` is an output pixmill made (it carries a
+    /// stamp), for a walk of the folder it writes into: those are passed
+    /// over, not converted again.
+    fn made_here(&self, _path: &Path) -> bool {
+        false
     }
 
     /// The output a download named by its server (`Content-Disposition`)

@@ -267,6 +267,11 @@ pub(crate) fn check(path: &Path, p: &Provenance, mode: StampMode) -> Freshness {
     stamp.judge(p)
 }
 
+/// Whether the file at `path` carries a stamp: pixmill made it.
+pub(crate) fn is_stamped(path: &Path, mode: StampMode) -> bool {
+    matches!(read_stamp(path, mode), Found::Stamp(_))
+}
+
 /// The stamp of an object of `len` bytes made from `p`, for an object
 /// store's ledger (the store's listing vouches for its bytes: length and
 /// ETag).
