@@ -146,7 +146,7 @@ fn a_different_list_into_a_used_folder_replaces_what_it_covers() {
 }
 
 #[test]
-fn new_settings_remake_the_data_file_and_a_new_format_writes_its_own() {
+fn new_settings_remake_the_data_file_and_another_format_needs_its_own_folder() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start();
     serve(&server, "a", 4);
@@ -163,20 +163,87 @@ fn new_settings_remake_the_data_file_and_a_new_format_writes_its_own() {
     );
     assert_eq!(widths(&dir.path().join("out")), BTreeSet::from([32]));
 
-    // Parquet into the same folder: its own data file, with every image.
+    // Parquet into the same folder would overwrite the WebDataset's
+    // metadata (`00000.parquet`): refused before anything is written.
+    let out = dir.path().join("out");
+    let metadata = fs::read(out.join("00000.parquet")).unwrap();
     let run = pixmill()
         .current_dir(dir.path())
         .args(["convert", "-m", "a.csv", "-o", "out", "--json"])
         .args(["--output-format", "parquet", "--resize", "32x32"])
         .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("holds a WebDataset dataset (00000.tar)"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(out.join("00000.parquet")).unwrap(), metadata);
+    let (records, _, code) = convert(dir.path(), "a.csv", 10, &["--resize", "32x32"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        statuses(&records),
+        BTreeMap::from([("skipped (up to date)".to_string(), 4)])
+    );
+    // In a folder of its own: its data file, with every image.
+    let run = pixmill()
+        .current_dir(dir.path())
+        .args(["convert", "-m", "a.csv", "-o", "pq", "--json"])
+        .args(["--output-format", "parquet", "--resize", "32x32"])
+        .assert()
         .code(0);
     let records = run.records();
     assert!(records.iter().all(|r| r["status"] == "ok"), "{records:?}");
-    let rows = parquet_rows(&dir.path().join("out/00000.parquet"));
+    let rows = parquet_rows(&dir.path().join("pq/00000.parquet"));
     assert_eq!(rows.len(), 4);
     assert!(rows
         .iter()
         .all(|r| matches!(r["image"], parquet::record::Field::Bytes(_))));
+}
+
+/// Fewer data files than the folder holds (more rows per file, or a
+/// shorter list): the files past the list's last one would hold its rows
+/// a second time, or rows it no longer has, so they go, with their
+/// metadata, stats and seals, each named on stderr.
+#[test]
+fn files_past_the_end_of_a_new_layout_or_a_shorter_list_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    serve(&server, "a", 6);
+    write_list(dir.path(), "a.csv", &server, "a", 0..6);
+    write_list(dir.path(), "short.csv", &server, "a", 0..2);
+    let out = dir.path().join("out");
+    assert_eq!(convert(dir.path(), "a.csv", 2, &[]).2, 0);
+    assert_eq!(samples(&out).len(), 6);
+    let (records, stderr, code) = convert(dir.path(), "a.csv", 6, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        statuses(&records),
+        BTreeMap::from([("ok (settings changed)".to_string(), 6)])
+    );
+    for gone in ["00001.tar", "00002.tar"] {
+        assert!(stderr.contains(&format!("removing {gone}")), "{stderr}");
+    }
+    assert_eq!(
+        files(&out)
+            .into_iter()
+            .filter(|f| !f.starts_with('.'))
+            .collect::<Vec<_>>(),
+        ["00000.parquet", "00000.tar", "00000_stats.json"]
+    );
+    assert!(!out.join(".00001.tar.pixmill.seal").exists());
+    let held = samples(&out);
+    assert_eq!(held.len(), 6, "each row once: {held:?}");
+    // A rerun is up to date and removes nothing more.
+    let (records, stderr, _) = convert(dir.path(), "a.csv", 6, &[]);
+    assert!(!stderr.contains("removing"), "{stderr}");
+    assert!(records.iter().all(|r| r["reason"] == "up to date"));
+    // A shorter list in the old layout: one file, and nothing after it.
+    assert_eq!(convert(dir.path(), "a.csv", 2, &[]).2, 0);
+    let (_, stderr, code) = convert(dir.path(), "short.csv", 2, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("removing 00002.tar"), "{stderr}");
+    assert_eq!(samples(&out).len(), 2);
 }
 
 #[test]

@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How `config` lays its rows out in data files (see [`crate::naming::dataset`]).
@@ -100,6 +100,10 @@ pub(crate) struct DatasetStore<'a> {
     remote: Option<Arc<remote::Remote>>,
     /// Held for the run (see [`lock`]).
     _lock: Option<File>,
+    /// An `--append` run: its files follow the others', so it removes none.
+    appending: bool,
+    /// One past the highest data file number this run judged (0: none).
+    planned_end: AtomicU64,
 }
 
 /// The ledger of `--append` runs into a folder (`.pixmill.appends`, one per
@@ -156,6 +160,37 @@ impl Appends {
     }
 }
 
+/// A WebDataset's metadata is `00000.parquet`, the name of a parquet
+/// dataset's first data file: the two formats cannot share a folder, so a
+/// run of one into a folder sealed by the other is refused before anything
+/// is written.
+fn refuse_the_other_format(root: &Path, kind: OutputFormat) -> Result<(), String> {
+    let (this, other, other_ext) = match kind {
+        OutputFormat::Parquet => ("parquet", "WebDataset", "tar"),
+        _ => ("WebDataset", "parquet", "parquet"),
+    };
+    let sealed = format!(".{other_ext}.pixmill.seal");
+    let found = fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with('.') && name.ends_with(&sealed));
+    match found {
+        Some(seal) => {
+            let data = seal
+                .trim_start_matches('.')
+                .trim_end_matches(".pixmill.seal");
+            Err(format!(
+                "{} holds a {other} dataset ({data}): a {this} dataset there would \
+                 overwrite its files; give it another folder",
+                root.display()
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
 impl<'a> DatasetStore<'a> {
     /// The store, once this run holds the folder's dataset lock (a dry
     /// run writes nothing and takes none).
@@ -165,6 +200,7 @@ impl<'a> DatasetStore<'a> {
         remote: Option<remote::Remote>,
     ) -> Result<DatasetStore<'a>, String> {
         let layout = layout(config);
+        refuse_the_other_format(out.root(), config.output_format)?;
         let lock = match config.dry_run {
             true => None,
             false => Some(lock(out.root(), config.source.shard)?),
@@ -211,7 +247,95 @@ impl<'a> DatasetStore<'a> {
             }),
             remote,
             _lock: lock,
+            appending: config.append,
+            planned_end: AtomicU64::new(0),
         })
+    }
+
+    /// The numbers of this layout's data files (or their seals) in the
+    /// folder: `00012.tar`, `.00012.tar.pixmill.seal`, or in a `--shard
+    /// 3/8` run `3of8-00012.tar`.
+    fn data_numbers(&self) -> std::collections::BTreeSet<u64> {
+        let prefix = self.layout.stem(0);
+        let prefix = &prefix[..prefix.len() - 5];
+        let suffix = format!(
+            ".{}",
+            self.layout.data_name(0).rsplit('.').next().unwrap_or("")
+        );
+        fs::read_dir(self.out.root())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let name = name.strip_prefix('.').unwrap_or(&name);
+                let name = name.strip_suffix(".pixmill.seal").unwrap_or(name);
+                name.strip_suffix(suffix.as_str())
+                    .and_then(|n| n.strip_prefix(prefix))
+                    .filter(|n| n.len() >= 5 && n.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .collect()
+    }
+
+    /// After a whole list was planned (not an `--append`): data files of
+    /// this layout past its last one are left from another layout (more
+    /// rows per file before) or a longer list, and would hold its rows a
+    /// second time, or rows it no longer has. They go, with their
+    /// metadata, stats and seal, and each is named on stderr. Files an
+    /// `--append` added (from the ledger's first appended file on) stay.
+    fn remove_files_past_the_list(&self) {
+        let end = self.planned_end.load(Ordering::Relaxed);
+        if self.appending || end == 0 {
+            return;
+        }
+        let appended_from = self
+            .appends
+            .read()
+            .iter()
+            .filter_map(|line| line.first_file)
+            .min()
+            .unwrap_or(u64::MAX);
+        let past: Vec<u64> = self
+            .data_numbers()
+            .into_iter()
+            .filter(|&n| n >= end && n < appended_from)
+            .collect();
+        for file in past {
+            let data = self.layout.data_name(file);
+            if !self.quiet {
+                let verb = if self.dry_run {
+                    "would remove"
+                } else {
+                    "removing"
+                };
+                eprintln!("pixmill: {verb} {data} (past the end of this list in this layout)");
+            }
+            if self.dry_run {
+                continue;
+            }
+            let stem = self.layout.stem(file);
+            let data_path = self.out.root().join(&data);
+            let seal = seal::path_of(&data_path);
+            let mut names = vec![data.clone(), format!("{stem}_stats.json")];
+            if self.kind != OutputFormat::Parquet {
+                names.push(format!("{stem}.parquet"));
+            }
+            // The seal first: cut short here, what is left is unsealed.
+            let _ = fs::remove_file(&seal);
+            for name in &names {
+                let _ = fs::remove_file(self.out.root().join(name));
+            }
+            if let Some(remote) = &self.remote {
+                let seal_name = seal
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if let Err(e) = remote.remove(&seal_name, &names) {
+                    eprintln!("pixmill: warning: cannot remove {data} from the store: {e}");
+                }
+            }
+        }
     }
 
     /// See [`OutputStore::append_at`].
@@ -271,28 +395,8 @@ impl<'a> DatasetStore<'a> {
             .filter_map(|line| line.first_file.map(|f| f + 1))
             .max()
             .unwrap_or(0);
-        let prefix = self.layout.stem(0);
-        let prefix = &prefix[..prefix.len() - 5];
-        let suffix = format!(
-            ".{}",
-            self.layout.data_name(0).rsplit('.').next().unwrap_or("")
-        );
-        for entry in fs::read_dir(self.out.root())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let name = name.strip_prefix('.').unwrap_or(&name);
-            let name = name.strip_suffix(".pixmill.seal").unwrap_or(name);
-            let number = name
-                .strip_suffix(suffix.as_str())
-                .and_then(|n| n.strip_prefix(prefix))
-                .filter(|n| n.len() >= 5 && n.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(number) = number {
-                next = next.max(number + 1);
-            }
+        if let Some(last) = self.data_numbers().last() {
+            next = next.max(last + 1);
         }
         next
     }
@@ -316,6 +420,7 @@ impl<'a> DatasetStore<'a> {
     /// fingerprints `ids`: `--on-exists`, then the seal. A file to be
     /// written is remembered for the writer.
     pub(crate) fn judge(&self, file: u64, ids: &[u64]) -> Verdict {
+        self.planned_end.fetch_max(file + 1, Ordering::Relaxed);
         let data = self.data_path(file);
         let exists = fs::symlink_metadata(&data).is_ok();
         let verdict = match (self.on_exists, exists) {
@@ -527,6 +632,7 @@ impl OutputStore for DatasetStore<'_> {
 
     fn source_done(&self) {
         self.appends.planned_all.store(true, Ordering::Relaxed);
+        self.remove_files_past_the_list();
     }
 
     fn writers(&self) -> Writers<'_> {

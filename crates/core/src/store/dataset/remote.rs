@@ -173,6 +173,16 @@ impl Remote {
         result
     }
 
+    /// Removes data file objects: the seal `seal` first, then `names`.
+    pub(crate) fn remove(&self, seal: &str, names: &[String]) -> Result<(), String> {
+        for name in std::iter::once(seal).chain(names.iter().map(String::as_str)) {
+            self.bucket
+                .delete(&self.key(name))
+                .map_err(|e| format!("{name}: {}", e.message))?;
+        }
+        Ok(())
+    }
+
     /// Puts a small file of `root` as it is now (the append ledger).
     pub(crate) fn put_small(&self, root: &Path, name: &str) -> io::Result<()> {
         let bytes = fs::read(root.join(name))?;
