@@ -489,9 +489,10 @@ fn image_settings(args: &cli::ImageArgs) -> Result<Settings, Error> {
                 ..
             }) => {}
             _ => {
-                return Err(usage(
-                    "--fit cover, fill and contain need a box with both sides: --resize WxH",
-                ))
+                let name = format!("{fit:?}").to_lowercase();
+                return Err(usage(format!(
+                    "--fit {name} needs a box with both sides: --resize WxH"
+                )));
             }
         }
     }

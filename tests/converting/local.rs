@@ -760,3 +760,24 @@ fn shards_split_the_entries_without_overlap() {
         .assert()
         .code(2);
 }
+
+/// A fit that needs both sides of the box, given one, is a usage error
+/// naming that fit (it once named the other three).
+#[test]
+fn a_fit_without_a_whole_box_is_a_usage_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image(&dir.path().join("a.png"), 40, 40);
+    for fit in ["cover", "fill", "contain", "outside"] {
+        let out = pixmill()
+            .current_dir(dir.path())
+            .args(["convert", "a.png", "-o", "o", "-r", "x30", "--fit", fit])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{fit}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("--fit {fit} needs a box with both sides")),
+            "{fit}: {stderr}"
+        );
+    }
+}

@@ -73,8 +73,10 @@ pub(crate) fn layout_for(format: Format, layout: Layout, bg: [u8; 3]) -> Layout 
             Layout::L8 | Layout::La8 => Layout::L8,
             Layout::Rgb8 | Layout::Rgba8 => Layout::Rgb8,
         },
-        Format::Png | Format::Bmp => layout,
-        Format::Tiff => match layout {
+        Format::Png => layout,
+        // BMP has no grey-and-alpha mode: the image crate's encoder wrote
+        // such pixels as plain grey, dropping the alpha. As RGBA they keep it.
+        Format::Bmp | Format::Tiff => match layout {
             Layout::La8 => Layout::Rgba8,
             l => l,
         },

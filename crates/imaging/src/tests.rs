@@ -150,6 +150,29 @@ fn fill_stretches_to_exactly_the_box() {
     assert_eq!(dims(boxed(50, 80, Fit::Fill), &portrait()), (50, 80));
 }
 
+/// Grey with alpha has no BMP mode of its own: it is written as 32-bit
+/// RGBA, keeping the alpha (it used to come out opaque grey, the
+/// transparent pixels' hidden values showing).
+#[test]
+fn grey_and_alpha_to_bmp_keeps_the_alpha() {
+    let la = image::GrayAlphaImage::from_fn(8, 4, |x, _| {
+        image::LumaA([x as u8 * 30, (x % 2) as u8 * 255])
+    });
+    let input = png(&DynamicImage::ImageLumaA8(la.clone()));
+    let s = Settings {
+        format: Some(Format::Bmp),
+        ..Settings::default()
+    };
+    let out = decode(&convert(s, &input)).to_rgba8();
+    for (x, y, px) in out.enumerate_pixels() {
+        let want = la.get_pixel(x, y);
+        assert_eq!(px[3], want[1], "alpha at {x},{y}");
+        if want[1] == 255 {
+            assert_eq!(px[0], want[0], "grey at {x},{y}");
+        }
+    }
+}
+
 /// Fill never enlarges either, side by side (libvips's `--size down`):
 /// a side the box would stretch keeps its length unless `--enlarge`.
 #[test]
