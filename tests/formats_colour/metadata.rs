@@ -172,6 +172,56 @@ fn density_is_written_where_the_container_has_a_field_for_it() {
     assert_eq!(dims.unit, png::Unit::Meter);
 }
 
+/// WebP and AVIF keep a density only in EXIF: an input whose density is
+/// outside EXIF (a JFIF header, a PNG `pHYs`) gets a small EXIF block with
+/// it, not a silent loss.
+#[test]
+fn a_density_outside_exif_reaches_webp_and_avif_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(gradient(40, 30))
+        .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .unwrap();
+    // JFIF APP0: units 1 (dpi), 300 x 150.
+    assert_eq!(&jpeg[6..11], b"JFIF\0");
+    jpeg[13..18].copy_from_slice(&[1, 1, 44, 0, 150]);
+    fs::write(dir.path().join("d.jpg"), &jpeg).unwrap();
+    let formats: &[&str] = if cfg!(feature = "heif") {
+        &["webp", "avif"]
+    } else {
+        &["webp"]
+    };
+    for format in formats {
+        let run = pixmill()
+            .current_dir(dir.path())
+            .args([
+                "convert",
+                "d.jpg",
+                "-o",
+                "o",
+                "-f",
+                format,
+                "--keep-metadata",
+            ])
+            .args(["--json"])
+            .assert()
+            .success();
+        let record = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+        assert!(!record.contains("density"), "{format}: {record}");
+        let data = fs::read(dir.path().join(format!("o/d.{format}"))).unwrap();
+        let exif = exif::Reader::new()
+            .read_from_container(&mut Cursor::new(&data))
+            .unwrap_or_else(|e| panic!("{format}: no EXIF: {e}"));
+        let rational = |tag| match exif.get_field(tag, In::PRIMARY).map(|f| &f.value) {
+            Some(Value::Rational(r)) => r[0].to_f64(),
+            other => panic!("{format}: {tag}: {other:?}"),
+        };
+        assert_eq!(rational(Tag::XResolution), 300.0, "{format}");
+        assert_eq!(rational(Tag::YResolution), 150.0, "{format}");
+        assert_eq!(number(&exif, Tag::ResolutionUnit), Some(2), "{format}");
+    }
+}
+
 #[test]
 fn metadata_is_stripped_by_default() {
     let dir = tempfile::tempdir().unwrap();

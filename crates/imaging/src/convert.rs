@@ -230,8 +230,19 @@ impl Converter {
                 ));
             }
         }
-        if out_format == Format::Avif && embedded.dpi.is_some() && embedded.exif.is_none() {
-            warnings.push("AVIF outputs cannot carry the pixel density: not kept".into());
+        if matches!(out_format, Format::Webp | Format::Avif) {
+            // Their only place for a density is EXIF: a density the input
+            // kept outside it (JFIF, PNG `pHYs`) gets an EXIF block of its
+            // own; one whose EXIF lacks it is said to be lost.
+            match (&embedded.exif, embedded.dpi) {
+                (None, Some((x, y))) => embedded.exif = Some(exif::density_only(x, y)),
+                (Some(e), Some(_)) if exif::dpi(e).is_none() => warnings.push(format!(
+                    "{} outputs carry the pixel density only in EXIF, and the input's EXIF \
+                     has none: not kept",
+                    out_format.name().to_uppercase()
+                )),
+                _ => {}
+            }
         }
         if !embedded.is_empty() && !out_format.carries_metadata() {
             warnings.push(format!(

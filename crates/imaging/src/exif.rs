@@ -179,6 +179,41 @@ pub(crate) fn dpi(exif: &[u8]) -> Option<(f64, f64)> {
     (x > 0.0 && y > 0.0).then_some((x * per_inch, y * per_inch))
 }
 
+/// A minimal EXIF block (little-endian TIFF) holding only a density in
+/// dots per inch: for WebP, whose only place for one is EXIF, when the
+/// input had none (a JFIF density, a PNG `pHYs`).
+pub(crate) fn density_only(x: f64, y: f64) -> Vec<u8> {
+    let rational = |v: f64| {
+        let num = (v * 100.0).round().clamp(1.0, f64::from(u32::MAX)) as u32;
+        [num.to_le_bytes(), 100u32.to_le_bytes()].concat()
+    };
+    // Header (8), IFD0: count (2), three entries (36), next IFD (4) = 50;
+    // then the two rationals.
+    let entry = |tag: u16, kind: u16, value: u32| {
+        [
+            tag.to_le_bytes().as_slice(),
+            &kind.to_le_bytes(),
+            &1u32.to_le_bytes(),
+            &value.to_le_bytes(),
+        ]
+        .concat()
+    };
+    const RATIONAL: u16 = 5;
+    const SHORT: u16 = 3;
+    [
+        b"II\x2A\x00".as_slice(),
+        &8u32.to_le_bytes(),
+        &3u16.to_le_bytes(),
+        &entry(X_RESOLUTION, RATIONAL, 50),
+        &entry(Y_RESOLUTION, RATIONAL, 58),
+        &entry(RESOLUTION_UNIT, SHORT, 2),
+        &0u32.to_le_bytes(),
+        &rational(x),
+        &rational(y),
+    ]
+    .concat()
+}
+
 /// IFD0 text tags a TIFF output can carry as its own tags: Make, Model,
 /// Software, DateTime, Artist, Copyright.
 pub(crate) const TEXT_TAGS: [u16; 6] = [0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298];
