@@ -238,8 +238,13 @@ fn files_past_the_end_of_a_new_layout_or_a_shorter_list_are_removed() {
     let (records, stderr, _) = convert(dir.path(), "a.csv", 6, &[]);
     assert!(!stderr.contains("removing"), "{stderr}");
     assert!(records.iter().all(|r| r["reason"] == "up to date"));
-    // A shorter list in the old layout: one file, and nothing after it.
+    // A shorter list in the old layout: one file, and nothing after it;
+    // `--on-exists skip` keeps whatever exists.
     assert_eq!(convert(dir.path(), "a.csv", 2, &[]).2, 0);
+    let (_, stderr, code) = convert(dir.path(), "short.csv", 2, &["--on-exists", "skip"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("removing"), "{stderr}");
+    assert_eq!(samples(&out).len(), 6);
     let (_, stderr, code) = convert(dir.path(), "short.csv", 2, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("removing 00002.tar"), "{stderr}");

@@ -283,10 +283,13 @@ impl<'a> DatasetStore<'a> {
     /// rows per file before) or a longer list, and would hold its rows a
     /// second time, or rows it no longer has. They go, with their
     /// metadata, stats and seal, and each is named on stderr. Files an
-    /// `--append` added (from the ledger's first appended file on) stay.
+    /// `--append` added (from the ledger's first appended file on) stay,
+    /// and so does everything under `--on-exists skip` or `fail`.
     fn remove_files_past_the_list(&self) {
         let end = self.planned_end.load(Ordering::Relaxed);
-        if self.appending || end == 0 {
+        // `--on-exists skip` and `fail` keep whatever exists.
+        let keeps = matches!(self.on_exists, OnExists::Skip | OnExists::Fail);
+        if self.appending || keeps || end == 0 {
             return;
         }
         let appended_from = self
