@@ -516,6 +516,42 @@ fn append_continues_the_numbering_and_reruns_change_nothing() {
     assert_eq!(samples(&out).len(), 10);
 }
 
+/// A base list grown after an `--append` would reach into the appended
+/// data files and replace them (and the append's rerun would replace the
+/// base's rows back): the rows that would go there fail, naming the file,
+/// and the appended samples stay.
+#[test]
+fn a_base_list_grown_into_appended_files_leaves_them_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    serve(&server, "a", 8);
+    serve(&server, "b", 3);
+    write_list(dir.path(), "a.csv", &server, "a", 0..4);
+    write_list(dir.path(), "grown.csv", &server, "a", 0..8);
+    write_list(dir.path(), "b.csv", &server, "b", 0..3);
+    assert_eq!(convert(dir.path(), "a.csv", 2, &[]).2, 0);
+    assert_eq!(convert(dir.path(), "b.csv", 2, &["--append"]).2, 0);
+    let out = dir.path().join("out");
+    let before = samples(&out);
+    assert_eq!(before.len(), 7);
+    let (records, stderr, code) = convert(dir.path(), "grown.csv", 2, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let refused: Vec<_> = records.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(refused.len(), 4, "{records:?}");
+    assert!(refused.iter().all(|r| r["error"]
+        .as_str()
+        .unwrap()
+        .contains("holds rows an --append added")));
+    assert_eq!(samples(&out), before, "the appended samples are untouched");
+    // The append's rerun is still up to date.
+    let (records, _, code) = convert(dir.path(), "b.csv", 2, &["--append"]);
+    assert_eq!(code, 0);
+    assert!(
+        records.iter().all(|r| r["reason"] == "up to date"),
+        "{records:?}"
+    );
+}
+
 #[test]
 fn a_second_run_into_a_busy_folder_is_refused_and_a_killed_one_leaves_no_lock() {
     let dir = tempfile::tempdir().unwrap();

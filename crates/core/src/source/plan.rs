@@ -302,6 +302,17 @@ impl<'a> Planner<'a> {
                     let ext = exts.get(i).cloned().flatten();
                     Planned::Done(self.kept(label, url, position, ext, reason))
                 }
+                Verdict::Appended => {
+                    let e = ItemError::new(
+                        ErrorClass::Exists,
+                        format!(
+                            "{} holds rows an --append added: this list has grown into \
+                             it (add rows with --append, or write to a new folder)",
+                            layout.data_name(file)
+                        ),
+                    );
+                    Planned::Done(Record::failed_input(label, e))
+                }
                 Verdict::Refuse => {
                     let e = ItemError::new(
                         ErrorClass::Exists,

@@ -64,6 +64,10 @@ pub(crate) enum Verdict {
     Keep(&'static str, Vec<Option<String>>),
     /// `--on-exists fail` and the file exists: every row fails.
     Refuse,
+    /// The file holds an `--append`'s rows, and this run is not that
+    /// append (a base list grown into it): every row fails, and the file
+    /// stays.
+    Appended,
     /// A complete file with failed rows to retry (`true`); the others are
     /// up to date, with their sample extensions.
     Repair(Vec<bool>, Vec<Option<String>>),
@@ -278,6 +282,17 @@ impl<'a> DatasetStore<'a> {
             .collect()
     }
 
+    /// The first data file an `--append` added to this folder (the
+    /// ledger's), or `u64::MAX` when none did.
+    fn appended_from(&self) -> u64 {
+        self.appends
+            .read()
+            .iter()
+            .filter_map(|line| line.first_file)
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// After a whole list was planned (not an `--append`): data files of
     /// this layout past its last one are left from another layout (more
     /// rows per file before) or a longer list, and would hold its rows a
@@ -292,13 +307,7 @@ impl<'a> DatasetStore<'a> {
         if self.appending || keeps || end == 0 {
             return;
         }
-        let appended_from = self
-            .appends
-            .read()
-            .iter()
-            .filter_map(|line| line.first_file)
-            .min()
-            .unwrap_or(u64::MAX);
+        let appended_from = self.appended_from();
         let past: Vec<u64> = self
             .data_numbers()
             .into_iter()
@@ -424,6 +433,9 @@ impl<'a> DatasetStore<'a> {
     /// written is remembered for the writer.
     pub(crate) fn judge(&self, file: u64, ids: &[u64]) -> Verdict {
         self.planned_end.fetch_max(file + 1, Ordering::Relaxed);
+        if !self.appending && file >= self.appended_from() {
+            return Verdict::Appended;
+        }
         let data = self.data_path(file);
         let exists = fs::symlink_metadata(&data).is_ok();
         let verdict = match (self.on_exists, exists) {
@@ -472,7 +484,7 @@ impl<'a> DatasetStore<'a> {
                         .collect(),
                 )
             }
-            Verdict::Keep(..) | Verdict::Refuse => return verdict,
+            Verdict::Keep(..) | Verdict::Refuse | Verdict::Appended => return verdict,
         };
         let plan = FilePlan {
             ids: ids.to_vec(),
