@@ -328,14 +328,14 @@ pub(crate) fn encode(
         return Err(encode_error(format, "frames differ in size"));
     }
     match format {
-        Format::Gif => encode_gif(frames, plays),
+        Format::Gif => encode_gif(frames, plays, settings.background),
         Format::Png => encode_apng(frames, plays, w, h),
         Format::Webp => super::webp_anim::encode(frames, plays, w, h, settings),
         other => Err(encode_error(other, "format cannot hold an animation")),
     }
 }
 
-fn encode_gif(frames: &[Frame], plays: Plays) -> Result<Vec<u8>, ItemError> {
+fn encode_gif(frames: &[Frame], plays: Plays, bg: [u8; 3]) -> Result<Vec<u8>, ItemError> {
     use image::codecs::gif::{GifEncoder, Repeat};
     let fmt = Format::Gif;
     let mut out = Vec::new();
@@ -352,9 +352,10 @@ fn encode_gif(frames: &[Frame], plays: Plays) -> Result<Vec<u8>, ItemError> {
             encoder.set_repeat(r).map_err(|e| encode_error(fmt, e))?;
         }
         for f in frames {
-            let buffer =
-                image::RgbaImage::from_raw(f.pixels.width, f.pixels.height, f.pixels.data.clone())
-                    .ok_or_else(|| encode_error(fmt, "frame buffer size"))?;
+            let mut data = f.pixels.data.clone();
+            super::encode::one_bit_alpha(&mut data, bg);
+            let buffer = image::RgbaImage::from_raw(f.pixels.width, f.pixels.height, data)
+                .ok_or_else(|| encode_error(fmt, "frame buffer size"))?;
             let delay = image::Delay::from_numer_denom_ms(f.delay_ms, 1);
             encoder
                 .encode_frame(image::Frame::from_parts(buffer, 0, 0, delay))

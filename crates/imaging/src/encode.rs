@@ -15,6 +15,26 @@ use std::io::Cursor;
 /// suggested balance, far quicker than the image crate's default of 1.
 pub(crate) const GIF_SPEED: i32 = 10;
 
+/// GIF has one-bit transparency: a pixel under half opaque becomes clear,
+/// any other is flattened onto `bg` by its alpha and made opaque (the GIF
+/// encoder kept only fully clear pixels clear, and showed the rest at full
+/// colour, however faint).
+pub(crate) fn one_bit_alpha(rgba: &mut [u8], bg: [u8; 3]) {
+    for px in rgba.chunks_exact_mut(4) {
+        let a = u32::from(px[3]);
+        match a {
+            255 => {}
+            0..=127 => px.copy_from_slice(&[0, 0, 0, 0]),
+            _ => {
+                for (c, b) in px[..3].iter_mut().zip(bg) {
+                    *c = ((u32::from(*c) * a + u32::from(b) * (255 - a) + 127) / 255) as u8;
+                }
+                px[3] = 255;
+            }
+        }
+    }
+}
+
 /// Chroma subsampling for JPEG output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Subsampling {
@@ -98,7 +118,10 @@ pub(crate) fn encode(
 ) -> Result<Vec<u8>, ItemError> {
     let bg = settings.background;
     let layout = layout_for(format, px.layout, bg);
-    let px = ops::convert(px, layout, bg);
+    let mut px = ops::convert(px, layout, bg);
+    if format == Format::Gif && px.layout == Layout::Rgba8 {
+        one_bit_alpha(&mut px.data, bg);
+    }
     let data = match format {
         Format::Jpeg => encode_jpeg(&px, settings.quality, &settings.encode),
         Format::Webp => encode_webp(&px, settings),

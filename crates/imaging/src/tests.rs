@@ -150,6 +150,36 @@ fn fill_stretches_to_exactly_the_box() {
     assert_eq!(dims(boxed(50, 80, Fit::Fill), &portrait()), (50, 80));
 }
 
+/// GIF's one-bit transparency: a pixel under half opaque comes out clear,
+/// one above it flattened onto `--background` by its alpha (it came out at
+/// full colour, however faint).
+#[test]
+fn gif_clears_faint_pixels_and_flattens_the_rest_onto_the_background() {
+    let alphas = [0u8, 64, 127, 128, 200, 255];
+    let rgba = image::RgbaImage::from_fn(alphas.len() as u32, 1, |x, _| {
+        image::Rgba([255, 0, 0, alphas[x as usize]])
+    });
+    let input = png(&DynamicImage::ImageRgba8(rgba));
+    let s = Settings {
+        format: Some(Format::Gif),
+        background: [0, 0, 255],
+        ..Settings::default()
+    };
+    let out = decode(&convert(s, &input)).to_rgba8();
+    for (x, &a) in alphas.iter().enumerate() {
+        let px = out.get_pixel(x as u32, 0);
+        if a < 128 {
+            assert_eq!(px[3], 0, "alpha {a}: clear");
+        } else {
+            assert_eq!(px[3], 255, "alpha {a}: opaque");
+            let red = i32::from(a);
+            let blue = 255 - red;
+            assert!((i32::from(px[0]) - red).abs() <= 4, "alpha {a}: {px:?}");
+            assert!((i32::from(px[2]) - blue).abs() <= 4, "alpha {a}: {px:?}");
+        }
+    }
+}
+
 /// Grey with alpha has no BMP mode of its own: it is written as 32-bit
 /// RGBA, keeping the alpha (it used to come out opaque grey, the
 /// transparent pixels' hidden values showing).
