@@ -61,10 +61,23 @@ pub fn run(config: &Config, stop: &Stop) -> Result<Outcome, Error> {
         None => open_out_dir(config)?,
     };
     let lists = Lists::open(&config.source)?;
-    refuse_report_over_an_input(config)?;
+    let mut names = Names::protecting(read_files(config));
+    if let Some((report, what)) = config
+        .report
+        .as_deref()
+        .and_then(|r| Some((r, names.protected_at(r)?)))
+    {
+        // Opening it would empty it before it is read.
+        return Err(Error::Usage(format!(
+            "--report {} is {what} of this run: writing the report would destroy it",
+            report.display()
+        )));
+    }
     let report_file = open_report(config)?;
+    if let Some(report) = &config.report {
+        names.protect(report, "the --report file");
+    }
     let progress = Progress::new(config.progress, may_download(config));
-    let names = Names::protecting(run_files(config));
     let duplicates = Arc::new(AtomicU64::new(0));
     // Records name objects, not the spool folder standing for them.
     let remote_name = remote
@@ -373,10 +386,9 @@ fn start<'scope, T: Send + 'scope>(
         .map_err(|e| Error::Setup(format!("cannot start the {name} thread: {e}")))
 }
 
-/// The files this run reads or writes besides its outputs (see
-/// [`Names::protecting`]): input files given as arguments, lists, and the
-/// report.
-fn run_files(config: &Config) -> impl Iterator<Item = (&Path, &'static str)> {
+/// The files this run reads (see [`Names::protecting`]): input files
+/// given as arguments, and lists.
+fn read_files(config: &Config) -> impl Iterator<Item = (&Path, &'static str)> {
     let source = &config.source;
     let inputs = source
         .inputs
@@ -387,33 +399,7 @@ fn run_files(config: &Config) -> impl Iterator<Item = (&Path, &'static str)> {
         .manifests
         .iter()
         .map(|m| (m.as_path(), "the list (-m)"));
-    let report = config
-        .report
-        .iter()
-        .map(|r| (r.as_path(), "the --report file"));
-    inputs.chain(lists).chain(report)
-}
-
-/// `--report` naming an input or a list would empty it before it is read:
-/// a usage error, before the report is opened.
-fn refuse_report_over_an_input(config: &Config) -> Result<(), Error> {
-    use std::os::unix::fs::MetadataExt;
-    let Some(report) = config.report.as_deref() else {
-        return Ok(());
-    };
-    let Ok(there) = std::fs::metadata(report) else {
-        return Ok(());
-    };
-    let same = |path: &Path| {
-        std::fs::metadata(path).is_ok_and(|m| m.dev() == there.dev() && m.ino() == there.ino())
-    };
-    match run_files(config).find(|(path, what)| *what != "the --report file" && same(path)) {
-        Some((_, what)) => Err(Error::Usage(format!(
-            "--report {} is {what} of this run: writing the report would destroy it",
-            report.display()
-        ))),
-        None => Ok(()),
-    }
+    inputs.chain(lists)
 }
 
 fn open_report(config: &Config) -> Result<Option<std::fs::File>, Error> {

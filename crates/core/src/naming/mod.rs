@@ -195,33 +195,36 @@ struct Protected {
 
 impl Names {
     /// Names that protect `files` (each with what it is to the run, such as
-    /// "an input"): existing files only; a path that does not exist (yet)
-    /// has nothing to lose.
+    /// "an input"; see [`Names::protect`]).
     pub(crate) fn protecting<'p>(
         files: impl IntoIterator<Item = (&'p Path, &'static str)>,
     ) -> Names {
-        use std::os::unix::fs::MetadataExt;
-        let mut protected = Protected::default();
+        let mut names = Names::default();
         for (path, what) in files {
-            let (Some(name), Ok(meta)) = (path.file_name(), std::fs::metadata(path)) else {
-                continue;
-            };
-            if meta.is_file() {
-                protected.names.insert(name.to_owned());
-                protected
-                    .files
-                    .entry((meta.dev(), meta.ino()))
-                    .or_insert(what);
-            }
+            names.protect(path, what);
         }
-        Names {
-            protected,
-            ..Names::default()
+        names
+    }
+
+    /// No output may replace the file at `path`, which is `what` to this
+    /// run. Only an existing file: a path that does not exist (yet) has
+    /// nothing to lose.
+    pub(crate) fn protect(&mut self, path: &Path, what: &'static str) {
+        use std::os::unix::fs::MetadataExt;
+        let (Some(name), Ok(meta)) = (path.file_name(), std::fs::metadata(path)) else {
+            return;
+        };
+        if meta.is_file() {
+            self.protected.names.insert(name.to_owned());
+            self.protected
+                .files
+                .entry((meta.dev(), meta.ino()))
+                .or_insert(what);
         }
     }
 
     /// What `output` is to this run when it is one of its protected files.
-    fn protected_at(&self, output: &Path) -> Option<&'static str> {
+    pub(crate) fn protected_at(&self, output: &Path) -> Option<&'static str> {
         use std::os::unix::fs::MetadataExt;
         let name = output.file_name()?;
         if !self.protected.names.contains(name) {

@@ -13,7 +13,7 @@ use crate::output::OutDir;
 use crate::output_format;
 use crate::signal::Stop;
 use crate::store::dataset::{self, Verdict};
-use crate::store::{resume, Freshness, OutputStore, Stale};
+use crate::store::{resume, OutputStore};
 use crossbeam_channel::Sender;
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_fetch::Validators;
@@ -146,10 +146,7 @@ impl<'a> Planner<'a> {
             return None;
         }
         let there = std::fs::metadata(&entry.output).ok()?;
-        if !there.is_file() {
-            return None;
-        }
-        (self.store.check(entry) == Freshness::Stale(Stale::Unknown)).then(|| {
+        (there.is_file() && !self.store.made_here(&entry.output)).then(|| {
             ItemError::new(
                 ErrorClass::Name,
                 format!(
@@ -302,25 +299,8 @@ impl<'a> Planner<'a> {
                     let ext = exts.get(i).cloned().flatten();
                     Planned::Done(self.kept(label, url, position, ext, reason))
                 }
-                Verdict::Appended => {
-                    let e = ItemError::new(
-                        ErrorClass::Exists,
-                        format!(
-                            "{} holds rows an --append added: this list has grown into \
-                             it (add rows with --append, or write to a new folder)",
-                            layout.data_name(file)
-                        ),
-                    );
-                    Planned::Done(Record::failed_input(label, e))
-                }
-                Verdict::Refuse => {
-                    let e = ItemError::new(
-                        ErrorClass::Exists,
-                        format!(
-                            "output {} exists (--on-exists fail)",
-                            layout.data_name(file)
-                        ),
-                    );
+                Verdict::Refuse(why) => {
+                    let e = ItemError::new(ErrorClass::Exists, why.clone());
                     Planned::Done(Record::failed_input(label, e))
                 }
             };

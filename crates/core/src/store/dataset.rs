@@ -62,12 +62,10 @@ pub(crate) enum Verdict {
     /// Leave the file as it is: every row is skipped with this reason;
     /// each row's sample extension, where it has a sample.
     Keep(&'static str, Vec<Option<String>>),
-    /// `--on-exists fail` and the file exists: every row fails.
-    Refuse,
-    /// The file holds an `--append`'s rows, and this run is not that
-    /// append (a base list grown into it): every row fails, and the file
-    /// stays.
-    Appended,
+    /// The file stays and every row fails, for this reason: `--on-exists
+    /// fail` and the file exists, or the file holds an `--append`'s rows
+    /// and this run is not that append (a base list grown into it).
+    Refuse(String),
     /// A complete file with failed rows to retry (`true`); the others are
     /// up to date, with their sample extensions.
     Repair(Vec<bool>, Vec<Option<String>>),
@@ -106,6 +104,9 @@ pub(crate) struct DatasetStore<'a> {
     _lock: Option<File>,
     /// An `--append` run: its files follow the others', so it removes none.
     appending: bool,
+    /// The first data file an `--append` added to this folder (the
+    /// ledger's, as the run starts), or `u64::MAX` when none did.
+    appended_from: u64,
     /// One past the highest data file number this run judged (0: none).
     planned_end: AtomicU64,
 }
@@ -231,6 +232,19 @@ impl<'a> DatasetStore<'a> {
             )
             .as_bytes(),
         );
+        let appends = Arc::new(Appends {
+            path: out.root().join(ledger),
+            fsync: config.fsync,
+            remote: remote.clone(),
+            list: Mutex::new(None),
+            planned_all: AtomicBool::new(false),
+        });
+        let appended_from = appends
+            .read()
+            .iter()
+            .filter_map(|line| line.first_file)
+            .min()
+            .unwrap_or(u64::MAX);
         Ok(DatasetStore {
             out,
             layout,
@@ -242,16 +256,11 @@ impl<'a> DatasetStore<'a> {
             quiet: config.quiet,
             settings,
             plans: Plans::default(),
-            appends: Arc::new(Appends {
-                path: out.root().join(ledger),
-                fsync: config.fsync,
-                remote: remote.clone(),
-                list: Mutex::new(None),
-                planned_all: AtomicBool::new(false),
-            }),
+            appends,
             remote,
             _lock: lock,
             appending: config.append,
+            appended_from,
             planned_end: AtomicU64::new(0),
         })
     }
@@ -282,17 +291,6 @@ impl<'a> DatasetStore<'a> {
             .collect()
     }
 
-    /// The first data file an `--append` added to this folder (the
-    /// ledger's), or `u64::MAX` when none did.
-    fn appended_from(&self) -> u64 {
-        self.appends
-            .read()
-            .iter()
-            .filter_map(|line| line.first_file)
-            .min()
-            .unwrap_or(u64::MAX)
-    }
-
     /// After a whole list was planned (not an `--append`): data files of
     /// this layout past its last one are left from another layout (more
     /// rows per file before) or a longer list, and would hold its rows a
@@ -307,11 +305,10 @@ impl<'a> DatasetStore<'a> {
         if self.appending || keeps || end == 0 {
             return;
         }
-        let appended_from = self.appended_from();
         let past: Vec<u64> = self
             .data_numbers()
             .into_iter()
-            .filter(|&n| n >= end && n < appended_from)
+            .filter(|&n| n >= end && n < self.appended_from)
             .collect();
         for file in past {
             let data = self.layout.data_name(file);
@@ -433,8 +430,12 @@ impl<'a> DatasetStore<'a> {
     /// written is remembered for the writer.
     pub(crate) fn judge(&self, file: u64, ids: &[u64]) -> Verdict {
         self.planned_end.fetch_max(file + 1, Ordering::Relaxed);
-        if !self.appending && file >= self.appended_from() {
-            return Verdict::Appended;
+        if !self.appending && file >= self.appended_from {
+            return Verdict::Refuse(format!(
+                "{} holds rows an --append added: this list has grown into it (add rows \
+                 with --append, or write to a new folder)",
+                self.layout.data_name(file)
+            ));
         }
         let data = self.data_path(file);
         let exists = fs::symlink_metadata(&data).is_ok();
@@ -446,7 +447,10 @@ impl<'a> DatasetStore<'a> {
                 let exts = Seal::read(&data).map(|s| exts(&s)).unwrap_or_default();
                 Verdict::Keep("output exists", exts)
             }
-            (OnExists::Fail, true) => Verdict::Refuse,
+            (OnExists::Fail, true) => Verdict::Refuse(format!(
+                "output {} exists (--on-exists fail)",
+                self.layout.data_name(file)
+            )),
             (OnExists::Update, _) => self.by_seal(file, &data, exists, ids),
         };
         if let (Verdict::Make(Some(why)), false) = (&verdict, self.quiet) {
@@ -484,7 +488,7 @@ impl<'a> DatasetStore<'a> {
                         .collect(),
                 )
             }
-            Verdict::Keep(..) | Verdict::Refuse | Verdict::Appended => return verdict,
+            Verdict::Keep(..) | Verdict::Refuse(_) => return verdict,
         };
         let plan = FilePlan {
             ids: ids.to_vec(),
