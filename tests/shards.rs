@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BODY: usize = 64 * 1024;
+/// Over 256 KiB: bodies this large are downloaded into partial files a
+/// rerun could continue, whose sidecars name their owner.
+const BODY: usize = 300 * 1024;
 const ITEMS: usize = 12;
 
 /// Distinct, recognisable bytes per name.

@@ -291,3 +291,58 @@ fn a_changed_file_or_a_server_without_ranges_starts_over() {
     assert_eq!(fs::read(dir.path().join("dl/b.bin")).unwrap(), body);
     assert_no_temp_files(&dir.path().join("dl"));
 }
+
+/// Only a body worth continuing (announced at 256 KiB or more) makes the
+/// partial file and sidecar a rerun would continue from, and only once it
+/// arrives: a small one never creates them (for a dataset of small images
+/// that create and remove was a twentieth of the run's CPU time).
+#[test]
+fn only_a_body_worth_continuing_makes_partial_files() {
+    let small = payload(200_000, 6);
+    let big = payload(40 << 20, 7);
+    let (small_s, big_s) = (small.clone(), big.clone());
+    let server = Server::with(move |req| {
+        let body = if req.path == "/small.bin" {
+            &small_s
+        } else {
+            &big_s
+        };
+        // Half the body, then nothing until the test releases it.
+        Some(Reply::ok(body.clone()).header("ETag", "\"v\"").held())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pixmill"))
+        .current_dir(dir.path())
+        .args(["fetch", "-o", "dl", "--timeout", "30s", "-q"])
+        .args([server.url("/small.bin"), server.url("/big.bin")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Half of 40 MB is far more than loopback socket buffers hold: when the
+    // server has sent it, the client is reading the big body.
+    server.wait_held(2, Duration::from_secs(30));
+    let names = files(&dir.path().join("dl"));
+    assert!(
+        names.iter().any(|n| n == ".big.bin.pixmill-partial.meta"),
+        "the big body is continuable: {names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with(".small.bin.pixmill-partial")),
+        "no partial files for the small body: {names:?}"
+    );
+    server.release();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fs::read(dir.path().join("dl/small.bin")).unwrap() == small);
+    assert!(fs::read(dir.path().join("dl/big.bin")).unwrap() == big);
+    assert_no_temp_files(&dir.path().join("dl"));
+}

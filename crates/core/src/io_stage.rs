@@ -8,13 +8,14 @@ use crate::item::InputId;
 use crate::item::{millis, Entry, Input, Job, Record, Status};
 use crate::naming::Settles;
 use crate::naming::{self, Names};
+use crate::output::partial::PartialFiles;
 use crate::report::{Progress, StageLoad};
 use crate::signal::Stop;
 use crate::store::{resume, Finished, Landed, OutputStore, Payload, Route};
 use crossbeam_channel::{Receiver, Sender};
 use pixmill_base::error::{ErrorClass, ItemError};
 use pixmill_base::hashing::{Checksum, HashAlgo};
-use pixmill_fetch::{FetchFailure, FetchSettings, Fetched, Fetcher, Partial};
+use pixmill_fetch::{FetchFailure, FetchSettings, Fetched, Fetcher, OnDemand, Partial};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -189,29 +190,45 @@ fn download(ctx: &IoContext, entry: Entry) -> Next {
             )
         }
     };
-    // A download that a rerun can continue if it is cut short; an ordinary
-    // temp when another live run owns this output's partial file.
-    let partial = crate::output::partial::claim(&entry.output);
-    let result = match &partial {
-        Some(files) => fetcher.fetch_partial(
+    // A download that a rerun can continue if it is cut short: into this
+    // output's partial file when one is left to continue (unless another
+    // live run owns it: then an ordinary temp), else claimed only once a
+    // body worth continuing arrives (a small one goes to memory or a temp,
+    // and no partial file is made for it).
+    let files = PartialFiles::for_output(&entry.output);
+    let partial = Partial {
+        data: &files.data,
+        sidecar: &files.sidecar,
+    };
+    let (result, in_partial) = if files.sidecar.symlink_metadata().is_ok() {
+        let held = crate::output::partial::claim(&files);
+        let (digests, known, stop) = (&checks.digests, entry.revalidate.as_ref(), ctx.stop.flag());
+        let result = if held {
+            fetcher.fetch_partial(&url, partial, digests, known, stop)
+        } else {
+            fetcher.fetch_if_changed(&url, &temp, digests, known, stop)
+        };
+        (result, held)
+    } else {
+        let claimed = std::cell::Cell::new(false);
+        let claim = || {
+            claimed.set(crate::output::partial::claim(&files));
+            claimed.get()
+        };
+        let result = fetcher.fetch_claiming(
             &url,
-            Partial {
-                data: &files.data,
-                sidecar: &files.sidecar,
+            &temp,
+            OnDemand {
+                files: partial,
+                claim: &claim,
             },
             &checks.digests,
             entry.revalidate.as_ref(),
             ctx.stop.flag(),
-        ),
-        None => fetcher.fetch_if_changed(
-            &url,
-            &temp,
-            &checks.digests,
-            entry.revalidate.as_ref(),
-            ctx.stop.flag(),
-        ),
+        );
+        (result, claimed.get())
     };
-    let temp = partial.map_or(temp, |files| files.data);
+    let temp = if in_partial { files.data.clone() } else { temp };
     fetched_next(ctx, entry, record, temp, started, result)
 }
 

@@ -2,7 +2,7 @@
 //! body into the destination file, classifying every way that can fail.
 
 use super::body::{Body, Encoding};
-use super::partial::{self, Partial, Resume};
+use super::partial::{self, OnDemand, Partial, Resume};
 use super::retry::parse_retry_after;
 use super::FetchSettings;
 use crate::ratelimit::RateLimiter;
@@ -14,6 +14,7 @@ use reqwest::header::{
     HeaderMap, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, ETAG, IF_MODIFIED_SINCE,
     IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE, RETRY_AFTER,
 };
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
@@ -78,9 +79,15 @@ pub(crate) struct Attempt<'a> {
     pub client: &'a Client,
     pub settings: &'a FetchSettings,
     pub url: &'a url::Url,
-    pub dest: &'a Path,
-    /// `dest` may hold a partial body to continue (see [`Partial`]).
-    pub partial: Option<Partial<'a>>,
+    /// Where a body that is not kept in memory goes: a temp, or the held
+    /// partial file (`partial.data`).
+    pub dest: Cell<&'a Path>,
+    /// The partial files this download holds: `dest` may hold a body to
+    /// continue (see [`Partial`]).
+    pub partial: Cell<Option<Partial<'a>>>,
+    /// Partial files to claim, with the function that claims them, when a
+    /// body worth continuing is about to be written (taken once).
+    pub on_demand: Cell<Option<OnDemand<'a>>>,
     /// Digests the body must have, already validated (lowercase hex).
     pub checks: &'a [Checksum],
     /// The run's `--limit-rate`, shared by every thread.
@@ -166,9 +173,12 @@ impl Attempt<'_> {
         let encoding =
             Encoding::of(headers).unless_the_file_is_gzip(self.url, content_type.as_deref());
         let offset = self
-            .continue_from(status, headers, resume, &encoding, expected)
+            .continue_from(status, headers, resume, expected)
             .map_err(|f| f.with_status(status))?;
         let sink = self.sink(offset, resume, &encoding, expected);
+        if matches!(sink, Sink::File { .. }) {
+            self.keep_continuable(headers, resume, &encoding, expected);
+        }
         let (bytes, body) = self
             .check_announced_size(expected.map(|len| len + offset), &encoding)
             .and_then(|()| self.stream(response, expected, &encoding, timeout.is_some(), sink))
@@ -187,52 +197,69 @@ impl Attempt<'_> {
     }
 
     /// Where the body goes on in `dest`: after the partial body for a 206
-    /// that starts where it ends, from 0 for a 200. Before any byte is
-    /// read, the sidecar learns the validator that a later attempt's
-    /// `If-Range` will carry (or that there is none), so a kill mid-body
-    /// leaves a partial body that can be continued. A fresh download whose
-    /// length is announced under [`partial::WORTH_CONTINUING`] skips that
-    /// (a cut one is fetched again whole, and its sidecar, still without a
-    /// validator, says so): for a dataset's small images that write was a
-    /// third of the files each item opened.
+    /// that starts where it ends, from 0 for a 200.
     fn continue_from(
         &self,
         status: u16,
         headers: &HeaderMap,
         resume: Option<&Resume>,
-        encoding: &Encoding,
         announced: Option<u64>,
     ) -> Result<u64, Failure> {
-        let Some(partial) = self.partial else {
+        if self.partial.get().is_none() {
             return Ok(0);
-        };
+        }
         let range = partial::ContentRange::of(headers);
-        let offset = match (status, resume) {
+        match (status, resume) {
             (206, Some(r)) if range.is_some_and(|c| c.first == r.offset) => {
                 if let Some(flaw) = range.and_then(|c| c.flaw(announced)) {
                     self.start_over();
                     let msg = format!("the server's 206 does not add up ({flaw}): starting over");
                     return Err(Failure::new(ErrorClass::Fetch, msg, Retry::Yes));
                 }
-                r.offset
+                Ok(r.offset)
             }
             (206, _) => {
                 self.start_over();
                 let msg = "the server sent a range that was not asked for";
-                return Err(Failure::new(ErrorClass::Fetch, msg, Retry::Yes));
+                Err(Failure::new(ErrorClass::Fetch, msg, Retry::Yes))
             }
-            _ => 0,
-        };
-        if resume.is_none() && announced.is_some_and(|len| len < partial::WORTH_CONTINUING) {
-            return Ok(offset);
+            _ => Ok(0),
         }
+    }
+
+    /// Before a body goes to a file: the sidecar learns the validator that
+    /// a later attempt's `If-Range` will carry (or that there is none), so
+    /// a kill mid-body leaves a partial body that can be continued; partial
+    /// files claimed on demand are claimed now. A fresh download whose
+    /// length is announced under [`partial::WORTH_CONTINUING`] skips that
+    /// (a cut one is fetched again whole, and a sidecar, still without a
+    /// validator, says so): for a dataset's small images that write was a
+    /// third of the files each item opened.
+    fn keep_continuable(
+        &self,
+        headers: &HeaderMap,
+        resume: Option<&Resume>,
+        encoding: &Encoding,
+        announced: Option<u64>,
+    ) {
+        if resume.is_none() && announced.is_some_and(|len| len < partial::WORTH_CONTINUING) {
+            return;
+        }
+        if let Some(OnDemand { files, claim }) = self.on_demand.take() {
+            if claim() {
+                self.partial.set(Some(files));
+                self.dest.set(files.data);
+            }
+        }
+        let Some(partial) = self.partial.get() else {
+            return;
+        };
         let validator = partial::validator_of(headers, *encoding != Encoding::Identity);
         if partial::write_validator(partial.sidecar, validator.as_deref()).is_err() {
             // Without a sidecar the body cannot be continued; it can still
             // be downloaded.
             let _ = std::fs::remove_file(partial.sidecar);
         }
-        Ok(offset)
     }
 
     /// Where the body goes: memory for a fresh body announced under
@@ -250,7 +277,7 @@ impl Attempt<'_> {
         match small {
             Some(len) if offset == 0 && *encoding == Encoding::Identity => {
                 if resume.is_some() {
-                    let _ = std::fs::remove_file(self.dest);
+                    let _ = std::fs::remove_file(self.dest.get());
                 }
                 Sink::Memory(Vec::with_capacity(len as usize))
             }
@@ -261,8 +288,8 @@ impl Attempt<'_> {
     /// Drops the partial body and its validator: the next attempt fetches
     /// the whole body.
     fn start_over(&self) {
-        let _ = std::fs::remove_file(self.dest);
-        if let Some(p) = self.partial {
+        let _ = std::fs::remove_file(self.dest.get());
+        if let Some(p) = self.partial.get() {
             let _ = partial::write_validator(p.sidecar, None);
         }
     }
@@ -387,10 +414,10 @@ impl Attempt<'_> {
             Sink::Memory(body) => (Out::Memory(body), 0),
             Sink::File { offset } => {
                 let file = if offset == 0 {
-                    File::create(self.dest)
+                    File::create(self.dest.get())
                 } else {
                     self.hash_prefix(offset, &mut hashers)?;
-                    OpenOptions::new().append(true).open(self.dest)
+                    OpenOptions::new().append(true).open(self.dest.get())
                 };
                 let file = file.map_err(|e| self.write_failure(&e))?;
                 (Out::File(BufWriter::with_capacity(BUF_SIZE, file)), offset)
@@ -452,7 +479,7 @@ impl Attempt<'_> {
     /// Feeds the partial body's `offset` bytes to the digests, so they
     /// check the whole file.
     fn hash_prefix(&self, offset: u64, hashers: &mut [Running]) -> Result<(), Failure> {
-        let mut file = File::open(self.dest).map_err(|e| self.write_failure(&e))?;
+        let mut file = File::open(self.dest.get()).map_err(|e| self.write_failure(&e))?;
         let mut buf = vec![0u8; BUF_SIZE];
         let mut left = offset;
         while left > 0 {
@@ -507,7 +534,7 @@ impl Attempt<'_> {
 
     fn write_failure(&self, e: &io::Error) -> Failure {
         let reason = pixmill_base::io_reason(e);
-        let msg = format!("cannot write {}: {reason}", self.dest.display());
+        let msg = format!("cannot write {}: {reason}", self.dest.get().display());
         Failure::new(ErrorClass::Write, msg, Retry::No)
     }
 

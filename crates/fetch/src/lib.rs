@@ -28,7 +28,7 @@ mod tests;
 pub use address::{classify, AddressKind, AddressPolicy};
 pub use cookies::{load_cookies, parse_cookies, Cookie};
 pub use netrc::{load_netrc, parse_netrc, NetrcLogin};
-pub use partial::{Partial, WORTH_CONTINUING};
+pub use partial::{OnDemand, Partial, WORTH_CONTINUING};
 
 use adaptive::{Signal, Window};
 use attempt::{Attempt, Failure, Retry};
@@ -38,6 +38,7 @@ use pixmill_base::hashing::Checksum;
 use ratelimit::RateLimiter;
 use robots::Robots;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -206,6 +207,18 @@ pub struct Fetched {
     pub body: Option<Vec<u8>>,
 }
 
+/// Whether a download's partial files are the caller's from the start.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// No partial files: the body goes to `dest` (or memory).
+    Plain,
+    /// The caller holds them; the body may continue an earlier one.
+    Held(Partial<'a>),
+    /// Taken with the function when a body worth continuing is about to
+    /// be written (see [`Fetcher::fetch_claiming`]).
+    OnDemand(OnDemand<'a>),
+}
+
 /// A failed download, with what the report needs.
 #[derive(Debug, Clone)]
 pub struct FetchFailure {
@@ -336,11 +349,13 @@ impl Fetcher {
         known: Option<&Validators>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        let result = self.fetch_inner(url, dest, None, checks, known, cancel);
-        result.map_err(|(failure, _)| {
-            remove_quietly(dest);
-            failure
-        })
+        match self.fetch_inner(url, dest, Start::Plain, checks, known, cancel) {
+            Ok((done, _)) => Ok(done),
+            Err((failure, _, _)) => {
+                remove_quietly(dest);
+                Err(failure)
+            }
+        }
     }
 
     /// As [`Fetcher::fetch_if_changed`], into `partial.data`, which an
@@ -360,17 +375,62 @@ impl Fetcher {
         known: Option<&Validators>,
         cancel: &AtomicBool,
     ) -> Result<Fetched, FetchFailure> {
-        let result = self.fetch_inner(url, partial.data, Some(partial), checks, known, cancel);
-        match result {
-            Ok(done) => {
-                remove_quietly(partial.sidecar);
+        let start = Start::Held(partial);
+        self.fetch_holding(url, partial.data, start, checks, known, cancel)
+    }
+
+    /// As [`Fetcher::fetch_partial`] for a download no earlier one began
+    /// (the partial files do not exist), without touching them until they
+    /// are needed: the body goes to `temp`, or to memory, unless it is
+    /// worth continuing (announced at [`WORTH_CONTINUING`] or more, or not
+    /// announced) and about to be written to a file; then `partial.claim`
+    /// is asked to take the files for this caller (it creates the sidecar),
+    /// and when it does, the body goes to `partial.files.data` as with
+    /// [`Fetcher::fetch_partial`]. For a list of small images that keeps
+    /// each download from creating and removing a sidecar file, which cost
+    /// a twentieth of a dataset run's CPU time.
+    pub fn fetch_claiming(
+        &self,
+        url: &str,
+        temp: &Path,
+        partial: OnDemand,
+        checks: &[Checksum],
+        known: Option<&Validators>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        let start = Start::OnDemand(partial);
+        self.fetch_holding(url, temp, start, checks, known, cancel)
+    }
+
+    /// The partial file's bookkeeping around the fetch loop: on success
+    /// the sidecar goes; after a failure a later attempt could continue
+    /// from, both files stay, and after any other both go. Files never
+    /// claimed are not touched.
+    fn fetch_holding(
+        &self,
+        url: &str,
+        dest: &Path,
+        start: Start,
+        checks: &[Checksum],
+        known: Option<&Validators>,
+        cancel: &AtomicBool,
+    ) -> Result<Fetched, FetchFailure> {
+        match self.fetch_inner(url, dest, start, checks, known, cancel) {
+            Ok((done, held)) => {
+                if let Some(partial) = held {
+                    remove_quietly(partial.sidecar);
+                }
                 Ok(done)
             }
-            Err((failure, keep)) => {
-                // Without a validator no later request could continue it.
-                if !keep || partial::resume_point(&partial).is_none() {
-                    remove_quietly(partial.data);
-                    remove_quietly(partial.sidecar);
+            Err((failure, keep, held)) => {
+                match held {
+                    // Without a validator no later request could continue it.
+                    Some(partial) if !keep || partial::resume_point(&partial).is_none() => {
+                        remove_quietly(partial.data);
+                        remove_quietly(partial.sidecar);
+                    }
+                    Some(_) => {}
+                    None => remove_quietly(dest),
                 }
                 Err(failure)
             }
@@ -379,15 +439,21 @@ impl Fetcher {
 
     /// The fetch loop; a failure comes with whether a partial body worth
     /// continuing was kept.
-    fn fetch_inner(
+    #[allow(clippy::type_complexity)]
+    fn fetch_inner<'a>(
         &self,
         url: &str,
-        dest: &Path,
-        partial: Option<Partial>,
+        dest: &'a Path,
+        start: Start<'a>,
         checks: &[Checksum],
         known: Option<&Validators>,
         cancel: &AtomicBool,
-    ) -> Result<Fetched, (FetchFailure, bool)> {
+    ) -> Result<(Fetched, Option<Partial<'a>>), (FetchFailure, bool, Option<Partial<'a>>)> {
+        let (partial, on_demand) = match start {
+            Start::Plain => (None, None),
+            Start::Held(partial) => (Some(partial), None),
+            Start::OnDemand(on_demand) => (None, Some(on_demand)),
+        };
         // A partial body from an earlier run stays for a later one.
         let kept = partial.is_some();
         let before_any_attempt = |error| {
@@ -396,7 +462,7 @@ impl Fetcher {
                 http_status: None,
                 attempts: 0,
             };
-            (failure, kept)
+            (failure, kept, partial)
         };
         let url = parse_url(url).map_err(before_any_attempt)?;
         let checks = checks
@@ -426,8 +492,9 @@ impl Fetcher {
             client: &self.client,
             settings: &self.settings,
             url: &url,
-            dest,
-            partial,
+            dest: Cell::new(dest),
+            partial: Cell::new(partial),
+            on_demand: Cell::new(on_demand),
             checks: &checks,
             rate: self.rate.as_ref(),
             cancel,
@@ -439,41 +506,56 @@ impl Fetcher {
         // Whether the partial body left by the last attempt is worth
         // continuing (true before any: what an earlier run left).
         let mut keep = kept;
+        // The partial files held after an attempt (with the caller's
+        // lifetime): those held from the start, or those claimed on demand.
+        let held = |attempt: &Attempt| {
+            attempt
+                .partial
+                .get()
+                .and(partial.or(on_demand.map(|o| o.files)))
+        };
         loop {
             let mut permit = match self.limiter.acquire(&host, cancel, deadline) {
                 Ok(permit) => permit,
-                Err(refused) => return Err((self.refused(refused, last, attempts), keep)),
+                Err(refused) => {
+                    let failure = self.refused(refused, last, attempts);
+                    return Err((failure, keep, held(&attempt)));
+                }
             };
             attempts += 1;
-            let resume = partial.as_ref().and_then(partial::resume_point);
+            let resume = attempt
+                .partial
+                .get()
+                .and_then(|p| partial::resume_point(&p));
             let outcome = attempt.run(resume.as_ref());
             permit.report(load_signal(&outcome));
             drop(permit);
+            let held = held(&attempt);
             let failure = match outcome {
-                Ok(done) => return Ok(fetched(done, attempts)),
+                Ok(done) => return Ok((fetched(done, attempts), held)),
                 Err(failure) => failure,
             };
             // A body cut short is kept for the next attempt (or run) to
             // continue; otherwise no partial file lingers through the
             // backoff (or a Ctrl-C in it).
-            keep = partial.is_some() && attempt::worth_continuing(&failure);
+            keep = held.is_some() && attempt::worth_continuing(&failure);
             if !keep {
-                remove_quietly(dest);
-                if let Some(p) = &partial {
+                remove_quietly(attempt.dest.get());
+                if let Some(p) = &held {
                     let _ = partial::write_validator(p.sidecar, None);
                 }
             }
             let Some(delay) = self.retry_delay(&failure, attempts) else {
-                return Err((finish(failure, attempts), keep));
+                return Err((finish(failure, attempts), keep, held));
             };
             let wake = Instant::now().checked_add(delay);
             if deadline.is_some_and(|d| wake.is_none_or(|w| w >= d)) {
                 let failure = self.refused(Refused::Deadline, Some(failure), attempts);
-                return Err((failure, keep));
+                return Err((failure, keep, held));
             }
             if !retry::sleep_unless_cancelled(delay, cancel) {
                 let failure = self.refused(Refused::Cancelled, Some(failure), attempts);
-                return Err((failure, keep));
+                return Err((failure, keep, held));
             }
             last = Some(failure);
         }

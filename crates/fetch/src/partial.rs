@@ -21,6 +21,17 @@ pub struct Partial<'a> {
     pub sidecar: &'a Path,
 }
 
+/// Partial files a download may take when it needs them (see
+/// [`crate::Fetcher::fetch_claiming`]).
+#[derive(Clone, Copy)]
+pub struct OnDemand<'a> {
+    /// The files; they do not exist yet.
+    pub files: Partial<'a>,
+    /// Takes them for the caller (creating the sidecar); `false` when
+    /// another run holds them.
+    pub claim: &'a dyn Fn() -> bool,
+}
+
 const VALIDATOR: &str = "validator ";
 
 /// Where a resumed request starts, and what it must still match.

@@ -25,7 +25,7 @@ pub(crate) struct PartialFiles {
 }
 
 impl PartialFiles {
-    fn for_output(final_path: &Path) -> PartialFiles {
+    pub(crate) fn for_output(final_path: &Path) -> PartialFiles {
         let name = final_path
             .file_name()
             .map(|n| n.to_string_lossy())
@@ -38,11 +38,11 @@ impl PartialFiles {
     }
 }
 
-/// The partial files for `final_path`, now owned by this process: new
-/// ones, or those a dead run left. `None` when another live (or unknown)
-/// run owns them, or the folder cannot be written.
-pub(crate) fn claim(final_path: &Path) -> Option<PartialFiles> {
-    let files = PartialFiles::for_output(final_path);
+/// Takes `files` (see [`PartialFiles::for_output`]) for this process:
+/// new ones, or those a dead run left (or this process holds). `false`
+/// when another live (or unknown) run owns them, or the folder cannot be
+/// written.
+pub(crate) fn claim(files: &PartialFiles) -> bool {
     let me = Owner::me().token();
     let created = OpenOptions::new()
         .write(true)
@@ -50,15 +50,18 @@ pub(crate) fn claim(final_path: &Path) -> Option<PartialFiles> {
         .open(&files.sidecar);
     match created {
         Ok(mut sidecar) => {
-            sidecar
+            if sidecar
                 .write_all(format!("{OWNER}{me}\n").as_bytes())
-                .ok()?;
+                .is_err()
+            {
+                return false;
+            }
             // A body without a sidecar says nothing of where it came from.
             let _ = fs::remove_file(&files.data);
-            Some(files)
+            true
         }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => take_over(files, &me),
-        Err(_) => None,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => take_over(files, &me).is_some(),
+        Err(_) => false,
     }
 }
 
@@ -72,7 +75,7 @@ fn owner_of(sidecar: &Path) -> Option<String> {
 /// Takes over partial files whose owner is provably gone: the sidecar is
 /// replaced in one rename, and read back, so of two runs that try at once
 /// only the one whose rename came last goes on.
-fn take_over(files: PartialFiles, me: &str) -> Option<PartialFiles> {
+fn take_over(files: &PartialFiles, me: &str) -> Option<()> {
     let owner = owner_of(&files.sidecar)?;
     if owner != me && !Owner::parse(&owner)?.is_provably_dead() {
         return None;
@@ -91,7 +94,7 @@ fn take_over(files: PartialFiles, me: &str) -> Option<PartialFiles> {
         let _ = fs::remove_file(&temp);
         return None;
     }
-    (owner_of(&files.sidecar).as_deref() == Some(me)).then_some(files)
+    (owner_of(&files.sidecar).as_deref() == Some(me)).then_some(())
 }
 
 #[cfg(test)]
@@ -102,7 +105,8 @@ mod tests {
     fn a_dead_runs_partial_is_taken_over_and_a_live_ones_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("photo.jpg");
-        let files = claim(&output).expect("new partial files");
+        let files = PartialFiles::for_output(&output);
+        assert!(claim(&files), "new partial files");
         assert_eq!(files.data, dir.path().join(".photo.jpg.pixmill-partial"));
         fs::write(&files.data, b"half").unwrap();
         fs::write(
@@ -111,13 +115,13 @@ mod tests {
         )
         .unwrap();
         // Ours (this process): claimed again, body kept.
-        assert_eq!(claim(&output), Some(files.clone()));
+        assert!(claim(&files));
         assert_eq!(fs::read(&files.data).unwrap(), b"half");
 
         // A dead process of this machine: taken over, validator kept.
         let dead = Owner::local(u32::MAX - 7).token();
         fs::write(&files.sidecar, format!("{OWNER}{dead}\nvalidator \"v1\"\n")).unwrap();
-        assert_eq!(claim(&output), Some(files.clone()));
+        assert!(claim(&files));
         let text = fs::read_to_string(&files.sidecar).unwrap();
         assert_eq!(
             text,
@@ -128,9 +132,9 @@ mod tests {
         // A live process (pid 1) or an unknown owner: left alone.
         let live = Owner::local(1).token();
         fs::write(&files.sidecar, format!("{OWNER}{live}\n")).unwrap();
-        assert_eq!(claim(&output), None);
+        assert!(!claim(&files));
         fs::write(&files.sidecar, "owner somewhere-else\n").unwrap();
-        assert_eq!(claim(&output), None);
+        assert!(!claim(&files));
         assert_eq!(fs::read(&files.data).unwrap(), b"half");
     }
 }
