@@ -126,17 +126,32 @@ enum Next {
     Dropped,
 }
 
-/// The run's network settings, and where bodies go: a small image that
-/// `convert` decodes at once is kept in memory (in a dataset run the temp
-/// file's create, reads and unlink cost more system time than the body's
-/// bytes; worker processes, which read files, get it written where its
-/// download would have gone). `fetch` keeps files: they are its output.
+/// The run's network settings, and where bodies go: an image that
+/// `convert` decodes at once is kept in memory when it is announced under
+/// [`in_memory_below`] (in a dataset run the temp file's create, writes,
+/// reads and unlink cost more system time than the body's bytes; worker
+/// processes, which read files, get it written where its download would
+/// have gone). `fetch` keeps files: they are its output.
 fn fetch_settings(config: &Config) -> FetchSettings {
     let mut settings = config.fetch.clone();
     if matches!(config.mode, Mode::Convert(_)) {
-        settings.in_memory_below = pixmill_fetch::WORTH_CONTINUING;
+        settings.in_memory_below = in_memory_below(config.io_threads);
     }
     settings
+}
+
+/// Bodies in memory at once, at most: one per download thread (waiting to
+/// hand it on), plus the few in the CPU stage's queue and hands.
+const IN_MEMORY_BUDGET: u64 = 64 << 20;
+
+/// The largest body `convert` keeps in memory: 1 MiB (most web images;
+/// staging the rest of the dataset corpus's to files cost a twentieth of
+/// its system time), less with so many download threads that their bodies
+/// would pass [`IN_MEMORY_BUDGET`], never under the 256 KiB a download
+/// must reach to be worth continuing after a kill.
+fn in_memory_below(io_threads: usize) -> u64 {
+    let share = IN_MEMORY_BUDGET / (io_threads.max(1) as u64);
+    share.clamp(pixmill_fetch::WORTH_CONTINUING, 1 << 20)
 }
 
 /// The fetcher names the file it could not write, here the temp the
@@ -452,4 +467,23 @@ fn is_html(content_type: Option<&str>) -> bool {
 
 fn done(record: Record, entry: &Entry) -> Next {
     Next::Done(record.finish(entry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_kept_in_memory_stay_within_the_budget() {
+        // The default 64 download threads: images up to 1 MiB.
+        assert_eq!(in_memory_below(64), 1 << 20);
+        assert_eq!(in_memory_below(1), 1 << 20);
+        // More threads: a smaller share each, never under what is worth
+        // continuing after a kill.
+        assert_eq!(in_memory_below(128), 512 << 10);
+        assert_eq!(in_memory_below(4096), pixmill_fetch::WORTH_CONTINUING);
+        for threads in [1, 16, 64, 100, 256] {
+            assert!(threads as u64 * in_memory_below(threads) <= IN_MEMORY_BUDGET);
+        }
+    }
 }
