@@ -215,9 +215,9 @@ fn download(ctx: &IoContext, entry: Entry) -> Next {
         data: &files.data,
         sidecar: &files.sidecar,
     };
+    let (digests, known, stop) = (&checks.digests, entry.revalidate.as_ref(), ctx.stop.flag());
     let (result, in_partial) = if files.sidecar.symlink_metadata().is_ok() {
         let held = crate::output::partial::claim(&files);
-        let (digests, known, stop) = (&checks.digests, entry.revalidate.as_ref(), ctx.stop.flag());
         let result = if held {
             fetcher.fetch_partial(&url, partial, digests, known, stop)
         } else {
@@ -237,13 +237,13 @@ fn download(ctx: &IoContext, entry: Entry) -> Next {
                 files: partial,
                 claim: &claim,
             },
-            &checks.digests,
-            entry.revalidate.as_ref(),
-            ctx.stop.flag(),
+            digests,
+            known,
+            stop,
         );
         (result, claimed.get())
     };
-    let temp = if in_partial { files.data.clone() } else { temp };
+    let temp = if in_partial { files.data } else { temp };
     fetched_next(ctx, entry, record, temp, started, result)
 }
 
